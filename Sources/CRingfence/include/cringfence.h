@@ -1,0 +1,49 @@
+// C side of ringfence: what Swift cannot call or declare by itself.
+//  - syscall(2) is variadic, so each raw syscall gets a fixed-arity wrapper;
+//  - liburing and libkmod come in through this header (their static inline
+//    helpers are callable from Swift once imported here);
+//  - a constructor prepares /proc when the binary is PID 1 in the VM guest.
+#ifndef CRINGFENCE_H
+#define CRINGFENCE_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <liburing.h>
+#include <libkmod.h>
+
+/* io_uring_register(2) with every argument under the caller's control.
+   Returns the syscall result, or -errno. */
+long rf_io_uring_register(int fd, unsigned int opcode, const void *arg, unsigned int nr_args);
+
+/* io_uring_setup(2) / io_uring_enter(2) raw, for tests that avoid liburing. */
+long rf_io_uring_setup(unsigned int entries, void *params);
+
+/* strerrorname_np(3): "EACCES" for 13, NULL when unknown. */
+const char *rf_errno_name(int err);
+
+/* fork(2) and friends: Swift marks some of these unavailable. */
+pid_t rf_fork(void);
+int rf_set_no_new_privs(void);
+int rf_get_no_new_privs(void);
+/* Drop to uid/gid with no capabilities left (setresgid + setgroups + setresuid). */
+int rf_drop_privileges(uid_t uid, gid_t gid);
+/* Kill the whole process group of a forked case when it times out. */
+int rf_setpgid_self(void);
+
+/* Memory with a known shape, for fault cases. All return MAP_FAILED-free
+   addresses or NULL. */
+void *rf_unmapped_address(void);           /* a page that is not mapped */
+void *rf_map_pages(size_t pages, int readonly);
+/* n bytes at the very end of a mapped page, followed by an unmapped page. */
+void *rf_tail_of_mapping(size_t n);
+int rf_protect_readonly(void *addr, size_t len);
+
+/* A monotonic clock in nanoseconds. */
+uint64_t rf_now_ns(void);
+
+/* Set when the process started as PID 1 (the VM guest's init). */
+extern int rf_is_pid1;
+void rf_power_off(void);
+
+#endif

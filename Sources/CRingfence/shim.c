@@ -1,0 +1,132 @@
+#define _GNU_SOURCE
+#include "cringfence.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <time.h>
+#include <grp.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#ifndef __NR_io_uring_register
+#define __NR_io_uring_register 427
+#endif
+#ifndef __NR_io_uring_setup
+#define __NR_io_uring_setup 425
+#endif
+
+long rf_io_uring_register(int fd, unsigned int opcode, const void *arg, unsigned int nr_args)
+{
+	long ret = syscall(__NR_io_uring_register, fd, opcode, arg, nr_args);
+	return ret < 0 ? -errno : ret;
+}
+
+long rf_io_uring_setup(unsigned int entries, void *params)
+{
+	long ret = syscall(__NR_io_uring_setup, entries, params);
+	return ret < 0 ? -errno : ret;
+}
+
+const char *rf_errno_name(int err)
+{
+	return strerrorname_np(err);
+}
+
+pid_t rf_fork(void) { return fork(); }
+
+int rf_set_no_new_privs(void)
+{
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ? -errno : 0;
+}
+
+int rf_get_no_new_privs(void)
+{
+	return prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+}
+
+int rf_drop_privileges(uid_t uid, gid_t gid)
+{
+	if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid))
+		return -errno;
+	return 0;
+}
+
+int rf_setpgid_self(void) { return setpgid(0, 0) ? -errno : 0; }
+
+static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+void *rf_unmapped_address(void)
+{
+	void *p = mmap(NULL, page_size(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	munmap(p, page_size());
+	return p;
+}
+
+void *rf_map_pages(size_t pages, int readonly)
+{
+	void *p = mmap(NULL, pages * page_size(), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (readonly)
+		mprotect(p, pages * page_size(), PROT_READ);
+	return p;
+}
+
+void *rf_tail_of_mapping(size_t n)
+{
+	size_t ps = page_size();
+	if (n > ps)
+		return NULL;
+	char *p = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	munmap(p + ps, ps);
+	return p + ps - n;
+}
+
+int rf_protect_readonly(void *addr, size_t len)
+{
+	uintptr_t start = (uintptr_t)addr & ~(page_size() - 1);
+	return mprotect((void *)start, (uintptr_t)addr + len - start, PROT_READ) ? -errno : 0;
+}
+
+uint64_t rf_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int rf_is_pid1;
+
+void rf_power_off(void)
+{
+	sync();
+	reboot(RB_POWER_OFF);
+}
+
+/* The static Swift runtime reads /proc/self/exe before main() to find itself;
+   as PID 1 in the guest nothing has mounted /proc yet, so do it here, before
+   any Swift code runs (priority 101: ahead of the runtime's own constructors). */
+__attribute__((constructor(101))) static void rf_pid1_bootstrap(void)
+{
+	if (getpid() != 1)
+		return;
+	rf_is_pid1 = 1;
+	mkdir("/proc", 0555);
+	mkdir("/sys", 0555);
+	mkdir("/dev", 0755);
+	mkdir("/tmp", 01777);
+	mount("proc", "/proc", "proc", 0, NULL);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	mount("tmpfs", "/tmp", "tmpfs", 0, NULL);
+}

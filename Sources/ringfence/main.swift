@@ -1,0 +1,2 @@
+import RingfenceKit
+print("ringfence")
