@@ -1,0 +1,95 @@
+import Foundation
+import Yams
+
+/// Reads case files (YAML) into TestCases. Every error names file, line and
+/// field; nothing here touches the kernel, so `ringfence lint` uses it as is.
+public enum CaseLoader {
+    /// All `*.yaml` files below `directory`, sorted, loaded in order; throws the first error.
+    public static func load(directory: String) throws -> [TestCase] {
+        let (cases, errors) = try loadCollectingErrors(directory: directory)
+        if let first = errors.first { throw first }
+        return cases
+    }
+
+    /// Every file's first error, for `ringfence lint`.
+    public static func loadCollectingErrors(directory: String) throws -> (cases: [TestCase], errors: [CaseFileError]) {
+        let root = URL(fileURLWithPath: directory)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue,
+              let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else {
+            throw CaseFileError(file: directory, line: 0, field: "", message: "no such cases directory")
+        }
+        var files: [String] = []
+        for case let url as URL in walker where url.pathExtension == "yaml" || url.pathExtension == "yml" {
+            files.append(url.path)
+        }
+        if files.isEmpty {
+            throw CaseFileError(file: directory, line: 0, field: "", message: "no *.yaml case files found")
+        }
+        var cases: [TestCase] = []
+        var errors: [CaseFileError] = []
+        var seen: [String: SourceLocation] = [:]
+        for path in files.sorted() {
+            let rel = relativePath(path, under: root.standardizedFileURL.path)
+            do {
+                let text = try String(contentsOfFile: path, encoding: .utf8)
+                for c in try load(yaml: text, file: rel) {
+                    if let first = seen[c.id] {
+                        throw CaseFileError(file: rel, line: c.location.line, field: "name",
+                                            message: "duplicate case id \(c.id) (first at \(first))")
+                    }
+                    seen[c.id] = c.location
+                    cases.append(c)
+                }
+            } catch let e as CaseFileError {
+                errors.append(e)
+            } catch {
+                errors.append(CaseFileError(file: rel, line: 0, field: "", message: "cannot read: \(error)"))
+            }
+        }
+        return (cases, errors)
+    }
+
+    static func relativePath(_ path: String, under root: String) -> String {
+        let prefix = root.hasSuffix("/") ? root : root + "/"
+        return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
+    }
+
+    /// One file's text; `file` is the name used in ids and messages.
+    public static func load(yaml: String, file: String) throws -> [TestCase] {
+        let node: Node?
+        do { node = try Yams.compose(yaml: yaml) } catch let e as YamlError {
+            throw CaseFileError(file: file, line: yamlErrorLine(e), field: "", message: "YAML syntax: \(e)")
+        }
+        guard let node else { return [] }
+        let top = YAMLField(node: node, file: file, path: "")
+        var out: [TestCase] = []
+        for (i, item) in try top.sequence().enumerated() {
+            out.append(try CaseParser(file: file).parseCase(item, index: i))
+        }
+        return out
+    }
+
+    private static func yamlErrorLine(_ e: YamlError) -> Int {
+        switch e {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return mark.line
+        default:
+            return 0
+        }
+    }
+
+    /// "registration/reserved-fields.yaml" + "Nonzero cmd_flags is rejected"
+    /// → "registration/reserved-fields:nonzero-cmd_flags-is-rejected".
+    public static func caseID(file: String, name: String) -> String {
+        var stem = file
+        for ext in [".yaml", ".yml"] where stem.hasSuffix(ext) { stem = String(stem.dropLast(ext.count)) }
+        var slug = ""
+        for ch in name.lowercased() {
+            if ch.isLetter || ch.isNumber || ch == "_" || ch == "." { slug.append(ch) }
+            else if !slug.hasSuffix("-") { slug.append("-") }
+        }
+        while slug.hasSuffix("-") { slug.removeLast() }
+        return "\(stem):\(slug)"
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Yams
+
+/// A YAML node with its file, line and field path, so every conversion
+/// error can say exactly where it is.
+struct YAMLField {
+    let node: Node
+    let file: String
+    let path: String
+
+    var line: Int { (node.mark?.line ?? 0) }
+
+    func error(_ message: String) -> CaseFileError {
+        CaseFileError(file: file, line: line, field: path, message: message)
+    }
+
+    func child(_ node: Node, _ name: String) -> YAMLField {
+        YAMLField(node: node, file: file, path: path.isEmpty ? name : "\(path).\(name)")
+    }
+
+    var isNull: Bool {
+        if case .scalar(let s) = node { return s.tag.rawValue.hasSuffix(":null") || (s.style == .plain && ["", "~", "null", "Null", "NULL"].contains(s.string)) }
+        return false
+    }
+
+    func string() throws -> String {
+        guard case .scalar(let s) = node else { throw error("expected a string, found \(kindName)") }
+        return s.string
+    }
+
+    func bool() throws -> Bool {
+        switch try string().lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw error("expected true or false")
+        }
+    }
+
+    var kindName: String {
+        switch node {
+        case .scalar: return "a scalar"
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        }
+    }
+
+    /// Key/value pairs in order; rejects keys outside `allowed` (typos must not pass silently).
+    func mapping(allowed: Set<String>? = nil) throws -> [(String, YAMLField)] {
+        guard case .mapping(let m) = node else { throw error("expected a mapping, found \(kindName)") }
+        var out: [(String, YAMLField)] = []
+        for (k, v) in m {
+            guard case .scalar(let ks) = k else { throw error("mapping keys must be strings") }
+            if let allowed, !allowed.contains(ks.string) {
+                let f = YAMLField(node: k, file: file, path: path)
+                throw f.error("unknown key '\(ks.string)' (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+            }
+            out.append((ks.string, child(v, ks.string)))
+        }
+        return out
+    }
+
+    func sequence() throws -> [YAMLField] {
+        guard case .sequence(let s) = node else { throw error("expected a list, found \(kindName)") }
+        return s.enumerated().map { YAMLField(node: $0.element, file: file, path: "\(path)[\($0.offset)]") }
+    }
+
+    /// An integer: decimal, 0x hex, 0o octal, 0b binary, negative, or a symbolic constant.
+    func integer<T: FixedWidthInteger>(_: T.Type = T.self, symbols: ((String) -> UInt64?)? = nil) throws -> T {
+        let text = try string().replacingOccurrences(of: "_", with: "")
+        if let value = YAMLField.integerValue(text, as: T.self) { return value }
+        if YAMLField.parseInteger(text) != nil {
+            throw error("\(text) does not fit in \(T.bitWidth)-bit \(T.isSigned ? "signed" : "unsigned")")
+        }
+        if let symbols, let v = symbols(text) {
+            if let t = T(exactly: v) { return t }
+            throw error("\(text) = \(v) does not fit in \(T.bitWidth) bits")
+        }
+        throw error("expected an integer, found '\(text)'")
+    }
+
+    /// A bitmask: an integer, one name, or a list of names/integers or-ed together.
+    func flags<T: FixedWidthInteger>(_: T.Type, names: (String) -> T?, what: String) throws -> T {
+        if case .sequence = node {
+            var v: T = 0
+            for item in try sequence() { v |= try item.flags(T.self, names: names, what: what) }
+            return v
+        }
+        let text = try string()
+        if let t = YAMLField.integerValue(text, as: T.self) { return t }
+        if let t = names(text) { return t }
+        throw error("unknown \(what) '\(text)'")
+    }
+
+    static func integerValue<T: FixedWidthInteger>(_ text: String, as: T.Type) -> T? {
+        guard let (magnitude, negative) = parseInteger(text) else { return nil }
+        if negative {
+            guard magnitude <= UInt64(Int64.max) else { return nil }
+            return T(exactly: -Int64(magnitude))
+        }
+        return T(exactly: magnitude)
+    }
+
+    /// Magnitude and sign of an integer literal, nil when `s` is not one.
+    static func parseInteger(_ s: String) -> (UInt64, Bool)? {
+        var text = Substring(s)
+        var negative = false
+        if text.hasPrefix("-") { negative = true; text = text.dropFirst() }
+        var radix = 10
+        if text.hasPrefix("0x") || text.hasPrefix("0X") { radix = 16; text = text.dropFirst(2) }
+        else if text.hasPrefix("0b") { radix = 2; text = text.dropFirst(2) }
+        else if text.hasPrefix("0o") { radix = 8; text = text.dropFirst(2) }
+        guard !text.isEmpty, let u = UInt64(text, radix: radix) else { return nil }
+        return (u, negative)
+    }
+}

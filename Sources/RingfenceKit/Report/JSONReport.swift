@@ -1,0 +1,37 @@
+import Foundation
+
+/// `--format json` and `--results FILE`: everything needed to compare runs
+/// across kernels later (ringfence compare).
+public struct RunReport: Codable, Sendable {
+    public var tool: String = "ringfence \(RingfenceVersion.string)"
+    public var kernel: KernelFacts
+    public var accelerator: String?
+    public var startedAt: String
+    public var durationMs: Double
+    public var totals: TotalsRecord
+    public var cases: [CaseResult]
+
+    public struct TotalsRecord: Codable, Sendable {
+        public var passed, failed, skipped, knownBugs, errors: Int
+    }
+
+    public init(kernel: KernelFacts, accelerator: String?, startedAt: String, durationMs: Double, cases: [CaseResult]) {
+        self.kernel = kernel
+        self.accelerator = accelerator
+        self.startedAt = startedAt
+        self.durationMs = durationMs
+        self.cases = cases
+        let t = Totals(cases)
+        totals = TotalsRecord(passed: t.passed, failed: t.failed, skipped: t.skipped, knownBugs: t.knownBugs, errors: t.errors)
+    }
+
+    public func json() throws -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try enc.encode(self), as: UTF8.self)
+    }
+
+    public static func read(path: String) throws -> RunReport {
+        try JSONDecoder().decode(RunReport.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+}

@@ -1,0 +1,190 @@
+/// Runs one case's steps against a backend, in the current process, and
+/// says which expectation failed first. Steps after a failure are not run:
+/// they depend on the state the failed step should have made.
+public final class Executor {
+    public struct Outcome: Sendable {
+        public var passed: Bool
+        /// Observed vs expected, one line each, for KTAP diagnostics.
+        public var diagnostics: [String]
+    }
+
+    let backend: KernelBackend
+    /// The running kernel's IORING_OP_LAST, for `opcode: LAST`.
+    let opcodeLast: UInt32
+    /// Per SQE batch: how long to wait for the expected CQEs.
+    let cqeTimeoutMs: Int
+    private var rings: [String: Int32] = [:]
+    private var registeredIndex: [String: Int32] = [:]
+
+    public init(backend: KernelBackend, opcodeLast: UInt32, cqeTimeoutMs: Int = 2000) {
+        self.backend = backend
+        self.opcodeLast = opcodeLast
+        self.cqeTimeoutMs = cqeTimeoutMs
+    }
+
+    public func run(_ steps: [Step]) -> Outcome {
+        for (i, step) in steps.enumerated() {
+            if let failure = execute(step) {
+                return Outcome(passed: false, diagnostics: ["step \(i + 1) (\(step.kind), \(step.location)): \(failure.first ?? "")"] + failure.dropFirst())
+            }
+        }
+        return Outcome(passed: true, diagnostics: [])
+    }
+
+    func resolve(_ op: OpcodeRef) -> UInt32 {
+        switch op {
+        case .number(let n): return n
+        case .last(let plus): return opcodeLast &+ plus
+        }
+    }
+
+    struct StepFailure: Error { let lines: [String] }
+
+    /// The ring's fd, creating a default ring on first use.
+    private func ring(_ name: String) -> Result<Int32, StepFailure> {
+        if let fd = rings[name] { return .success(fd) }
+        let fd = backend.setupRing(entries: 8, flags: 0)
+        guard fd >= 0 else { return .failure(StepFailure(lines: ["could not create ring '\(name)': \(Errno.describe(result: fd))"])) }
+        rings[name] = fd
+        return .success(fd)
+    }
+
+    private func expectResult(_ ret: Int32, errno expected: Int32?, what: String) -> [String]? {
+        if let expected {
+            if ret == -expected { return nil }
+            return ["\(what): expected -\(Errno.name(expected)), observed \(Errno.describe(result: ret))"]
+        }
+        if ret >= 0 { return nil }
+        return ["\(what): expected success, observed \(Errno.describe(result: ret))"]
+    }
+
+    /// nil when the step held; otherwise what went wrong.
+    private func execute(_ step: Step) -> [String]? {
+        switch step {
+        case .ring(let spec, let expected, _):
+            let fd = backend.setupRing(entries: spec.entries, flags: spec.flags)
+            if let failure = expectResult(fd, errno: expected, what: "io_uring_setup") { return failure }
+            if fd >= 0 {
+                if let old = rings[spec.name] { backend.closeRing(old) }
+                rings[spec.name] = fd
+                if spec.registerFD {
+                    let idx = backend.registerRingFD(fd)
+                    if idx < 0 { return ["IORING_REGISTER_RING_FDS failed: \(Errno.describe(result: idx))"] }
+                    registeredIndex[spec.name] = idx
+                }
+            }
+            return nil
+
+        case .register(let reg, let expect, _):
+            let fd: Int32
+            switch reg.target {
+            case .task: fd = -1
+            case .rawFD(let n): fd = n
+            case .ring(let name):
+                switch ring(name) {
+                case .failure(let f): return f.lines
+                case .success(let ringFD):
+                    if reg.useRegisteredRing {
+                        guard let idx = registeredIndex[name] else { return ["ring '\(name)' was not set up with register_fd: true"] }
+                        fd = idx
+                    } else {
+                        fd = ringFD
+                    }
+                }
+            }
+            let out = backend.register(reg.registerCall(fd: fd, opcode: resolve(reg.opcode)))
+            if var failure = expectResult(out.ret, errno: expect.errno, what: "IORING_REGISTER_BPF_FILTER") {
+                failure.append("program: \(reg.programSource.split(separator: "\n").joined(separator: "; "))")
+                return failure
+            }
+            if let want = expect.pduSizeWrittenBack {
+                guard let after = out.argAfter else { return ["pdu_size: the argument buffer could not be read back"] }
+                let got = FilterRegistration.pduSize(in: after)
+                if got != want { return ["pdu_size written back: expected \(want), observed \(got)"] }
+            }
+            return nil
+
+        case .restrict(let spec, let expected, _):
+            var fd: Int32 = -1
+            if case .ring(let name) = spec.target {
+                switch ring(name) {
+                case .failure(let f): return f.lines
+                case .success(let r): fd = r
+                }
+            }
+            let out = backend.register(spec.registerCall(fd: fd))
+            return expectResult(out.ret, errno: expected, what: "IORING_REGISTER_RESTRICTIONS")
+
+        case .enableRings(let name, let expected, _):
+            switch ring(name) {
+            case .failure(let f): return f.lines
+            case .success(let fd):
+                var call = RegisterCall(fd: fd, opcode: FilterABI.registerEnableRings, arg: [])
+                call.argPlacement = .null
+                call.nrArgs = 0
+                return expectResult(backend.register(call).ret, errno: expected, what: "IORING_REGISTER_ENABLE_RINGS")
+            }
+
+        case .submit(let name, let specs, let expect, _):
+            let fd: Int32
+            switch ring(name) {
+            case .failure(let f): return f.lines
+            case .success(let r): fd = r
+            }
+            let sqes = specs.map { s -> SQESpec in
+                var s = s
+                s.opcode = .number(resolve(s.opcode))
+                return s
+            }
+            let out = backend.submit(ring: fd, sqes: sqes, expecting: expect.cqes.count, timeoutMs: cqeTimeoutMs)
+            return compare(out, expect)
+
+        case .fork(let steps, _):
+            let opcodeLast = self.opcodeLast, timeout = cqeTimeoutMs, rings = self.rings, indexes = registeredIndex
+            let result = backend.runInChild { child in
+                let inner = Executor(backend: child, opcodeLast: opcodeLast, cqeTimeoutMs: timeout)
+                inner.rings = rings
+                inner.registeredIndex = indexes
+                let o = inner.run(steps)
+                return (o.passed, o.diagnostics)
+            }
+            return result.ok ? nil : ["in the forked child:"] + result.diagnostics.map { "  " + $0 }
+
+        case .setNoNewPrivs:
+            let r = backend.setNoNewPrivs()
+            return r == 0 ? nil : ["prctl(PR_SET_NO_NEW_PRIVS): \(Errno.describe(result: r))"]
+
+        case .dropPrivileges:
+            let r = backend.dropPrivileges()
+            return r == 0 ? nil : ["dropping privileges: \(Errno.describe(result: r))"]
+
+        case .closeRing(let name, _):
+            if let fd = rings.removeValue(forKey: name) { backend.closeRing(fd) }
+            return nil
+        }
+    }
+
+    private func compare(_ out: SubmitOutcome, _ expect: SubmitExpectation) -> [String]? {
+        var problems: [String] = []
+        if let want = expect.submitted, want != out.submitted {
+            problems.append("submitted: expected \(want), observed \(Errno.describe(result: out.submitted))")
+        } else if expect.submitted == nil, out.submitted < 0 {
+            problems.append("io_uring_submit failed: \(Errno.describe(result: out.submitted))")
+        }
+        var unmatched = out.cqes
+        for want in expect.cqes {
+            guard let i = unmatched.firstIndex(where: { $0.userData == want.userData }) else {
+                problems.append("CQE user_data=\(want.userData): expected res \(want.res), observed no CQE")
+                continue
+            }
+            let got = unmatched.remove(at: i)
+            if !want.res.matches(got.res) {
+                problems.append("CQE user_data=\(want.userData): expected res \(want.res), observed \(Errno.describe(result: got.res))")
+            }
+        }
+        for extra in unmatched {
+            problems.append("unexpected CQE user_data=\(extra.userData) res=\(Errno.describe(result: extra.res))")
+        }
+        return problems.isEmpty ? nil : problems
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import RingfenceKit
+import CRingfence
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run cases against the running kernel and print KTAP (or JSON).")
+
+    @Option(name: .long, help: "Directory of case files.")
+    var cases = "cases"
+
+    @Option(name: .long, help: "Run only cases whose id or name contains this text (repeatable; * and ? are wildcards).")
+    var filter: [String] = []
+
+    @Option(name: .long, help: "Output format: ktap or json.")
+    var format: OutputFormat = .ktap
+
+    @Option(name: .long, help: "Seconds before a case is killed and reported as a timeout.")
+    var timeout: Double = 10
+
+    @Option(name: .long, help: "Also write a JSON results file (for ringfence compare).")
+    var results: String?
+
+    @Flag(name: .long, help: "Print '# running: N name' before each case (the VM console uses it to blame kernel warnings).")
+    var announce = false
+
+    @Flag(name: .long, help: "Print per-case durations and the ten slowest cases.")
+    var verbose = false
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case ktap, json }
+
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    }
+
+    func run() throws {
+        let all = try loadCases(cases)
+        let selected = filter.isEmpty ? all : all.filter { c in filter.contains { CaseFilter.matches($0, c) } }
+        if selected.isEmpty {
+            warn("ringfence: no case matches \(filter.map { "'\($0)'" }.joined(separator: ", "))")
+            throw ExitCode(Exit.usage)
+        }
+        let facts = KernelProbe.probe()
+        var options = RunOptions()
+        options.timeout = timeout
+        let runner = Runner(facts: facts, options: options)
+        runner.loadModule = ModuleHook.load
+        let ktap = KTAPWriter()
+        let started = Date()
+        let t0 = rf_now_ns()
+        if format == .ktap { ktap.header(count: selected.count, facts: facts).forEach { emit($0) } }
+        var done: [CaseResult] = []
+        for (i, c) in selected.enumerated() {
+            if announce { emit("# running: \(i + 1) \(c.id)") }
+            let r = runner.run(c)
+            done.append(r)
+            if format == .ktap {
+                ktap.result(i + 1, r).forEach { emit($0) }
+                if verbose { emit("# \(String(format: "%.1f", r.durationMs)) ms") }
+            } else if isatty(2) != 0 {
+                warn("[\(i + 1)/\(selected.count)] \(r.status.rawValue) \(r.id)")
+            }
+        }
+        let elapsed = Double(rf_now_ns() - t0) / 1e6
+        let totals = Totals(done)
+        let report = RunReport(kernel: facts, accelerator: ProcessInfo.processInfo.environment["RINGFENCE_ACCEL"],
+                               startedAt: ISO8601DateFormatter().string(from: started), durationMs: elapsed, cases: done)
+        if format == .ktap {
+            if verbose {
+                emit("# slowest cases:")
+                for r in done.sorted(by: { $0.durationMs > $1.durationMs }).prefix(10) {
+                    emit("#   \(String(format: "%8.1f", r.durationMs)) ms  \(r.id)")
+                }
+            }
+            emit(ktap.totals(done))
+            emit("# suite time: \(String(format: "%.2f", elapsed / 1000)) s")
+        } else {
+            print(try report.json())
+        }
+        if let results {
+            try report.json().write(toFile: results, atomically: true, encoding: .utf8)
+        }
+        warn("ringfence: \(totals.summary)")
+        throw ExitCode(totals.exitCode)
+    }
+
+    private func emit(_ line: String) {
+        print(line)
+        fflush(stdout)
+    }
+}
+
+/// --filter: substring match, or a glob when the pattern has * or ?.
+enum CaseFilter {
+    static func matches(_ pattern: String, _ c: TestCase) -> Bool {
+        if pattern.contains("*") || pattern.contains("?") {
+            return fnmatch(pattern, c.id, 0) == 0 || fnmatch(pattern, c.name, 0) == 0
+        }
+        return c.id.contains(pattern) || c.name.contains(pattern)
+    }
+}
+
+/// Where the guest wires libkmod; nil on the host (a missing module skips the case).
+enum ModuleHook {
+    nonisolated(unsafe) static var load: ((String) -> String?)? = nil
+}
