@@ -192,6 +192,11 @@ final class AssemblerTests: XCTestCase {
         }
     }
 
+    func testCRLFLineEndings() {
+        XCTAssertEqual(asm("ld #1\r\nret a\r\n").count, 2)
+        XCTAssertThrowsError(try Assembler.assemble("ret #1\r\nbad")) { XCTAssertEqual(($0 as? AssemblyError)?.line, 2) }
+    }
+
     func testCommentsAndBlankStatements() {
         XCTAssertEqual(asm("  ;; ret #1 // ; ret #2\n;\n  // ret #3"), [BPF.stmt(BPF.RET | BPF.K, 1)])
     }

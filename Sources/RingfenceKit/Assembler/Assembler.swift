@@ -1,10 +1,20 @@
 // bpf_asm text -> classic BPF instructions.
 //
-// Syntax is the kernel's bpf_asm (Documentation/networking/filter.rst) with
-// three changes that suit case files: statements end at a newline or `;`
-// (so a program fits on one YAML line), comments are `//` to end of line,
-// and `ld [field]` names io_uring_bpf_ctx fields (see ContextField).
-// Raw instructions `{ code, jt, jf, k }` are emitted verbatim.
+// Syntax is the kernel's bpf_asm (Documentation/networking/filter.rst,
+// tools/bpf/bpf_exp.y) with changes that suit case files:
+//   - statements end at a newline or `;`, so a program fits on one YAML line;
+//   - comments are `//` to end of line (bpf_asm's `;` comments are gone);
+//   - `ld [field]` names an io_uring_bpf_ctx field (see ContextField) and
+//     expands to `ld [word]`, `rsh #shift` (if any), `and #mask` (if any);
+//   - immediates may be symbolic: `#AF_INET`, `#O_CREAT|O_EXCL`,
+//     `#IORING_OP_SOCKET`, `#htons(80)`, `#ipv4(127.0.0.1)`;
+//   - numbers are decimal, 0x hex, 0b binary or 0o octal; `010` is refused
+//     because bpf_asm would read it as octal; negative numbers wrap to u32;
+//   - jump targets are labels or relative offsets `+N`; a label with no
+//     instruction after it marks the end of the program;
+//   - `{ code, jt, jf, k }` (bpf_asm -c output) is emitted verbatim.
+// Nothing the kernel might refuse is refused here (ldh, mod, ret x, jumps
+// past the end, > 4096 instructions): only what cannot be encoded.
 
 public enum Assembler {
     public static func assemble(_ source: String) throws -> [BPFInstruction] {
@@ -46,7 +56,8 @@ public enum Assembler {
     /// Comment-free, trimmed, non-empty statements with their line numbers.
     static func statements(_ source: String) -> [Statement] {
         var out: [Statement] = []
-        for (i, physical) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // isNewline, not "\n": Swift reads "\r\n" as one Character.
+        for (i, physical) in source.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let code = physical.firstRange(of: "//").map { physical[..<$0.lowerBound] } ?? physical
             for piece in code.split(separator: ";") {
                 let text = trim(piece)
