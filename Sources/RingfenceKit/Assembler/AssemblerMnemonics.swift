@@ -19,9 +19,9 @@ enum Mnemonics {
         case "ld": return try load(ops)
         case "ldh", "ldb": return [try narrowLoad(m == "ldh" ? BPF.H : BPF.B, ops)]
         case "ldi", "ldxi":
+            // bpf_asm lets ldi/ldxi drop the `#`.
             let op = try single(m, ops, "#k")
-            guard let k = try O.hashImmediate(op) ?? (op.first?.isNumber == true || op.first == "-" ? O.number(op) : nil)
-            else { throw usage(m, "#k", op) }
+            let k = try O.hashImmediate(op) ?? O.immediate(op)
             return [plain((m == "ldi" ? BPF.LD : BPF.LDX) | BPF.IMM, k)]
         case "ldx": return [try loadX(ops)]
         case "ldxb":

@@ -48,12 +48,14 @@ struct InstructionForm {
         case BPF.RET | BPF.X: (mnemonic, operand) = ("ret", .x); usesK = false
         case BPF.JMP | BPF.JA: (mnemonic, operand) = ("ja", .none)
         default:
+            // ALU and conditional jumps: op | src | class, nothing above bit 7.
             let src = code & BPF.X, op = code & 0xf0
+            guard code <= 0xff else { return nil }
             switch code & 0x07 {
-            case BPF.ALU where code & ~0xf8 == BPF.ALU:
+            case BPF.ALU:
                 guard let name = Mnemonics.aluOps.first(where: { $0.value == op })?.key else { return nil }
                 mnemonic = name
-            case BPF.JMP where code & ~0xf8 == BPF.JMP && op >= BPF.JEQ && op <= BPF.JSET:
+            case BPF.JMP where op >= BPF.JEQ && op <= BPF.JSET:
                 mnemonic = ["jeq", "jgt", "jge", "jset"][Int(op >> 4) - 1]
                 usesJumps = true
             default: return nil
