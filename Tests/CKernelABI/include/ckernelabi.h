@@ -7,4 +7,6 @@
 /* offsetof/sizeof for "struct.field" names such as "io_uring_bpf.filter" or
    "io_uring_bpf_ctx.socket.type"; "sizeof:io_uring_bpf" for sizes. -1 if unknown. */
 long kabi_value(const char *name);
+/* BPF encodings and constants: see bpf_encodings.h */
+#include "bpf_encodings.h"
 #endif

@@ -1,0 +1,56 @@
+// Symbolic constants a filter program (or a case file) may write instead of
+// numbers: `#AF_INET`, `#O_CREAT|O_EXCL`, `#IORING_OP_OPENAT2`, and the
+// byte-order helpers `htons(N)` and `ipv4(a.b.c.d)`. Values are the x86-64
+// Linux ones; AssemblerTests checks them against the C headers.
+
+public enum SymbolicConstant {
+    /// Every named constant, in a stable order (for error messages and docs).
+    public static let table: [(name: String, value: UInt32)] = fixed + Opcode.names.enumerated().map {
+        ("IORING_OP_" + $0.element, UInt32($0.offset))
+    }
+
+    private static let fixed: [(name: String, value: UInt32)] = [
+        ("AF_UNIX", 1), ("AF_INET", 2), ("AF_INET6", 10), ("AF_NETLINK", 16), ("AF_PACKET", 17),
+        ("SOCK_STREAM", 1), ("SOCK_DGRAM", 2), ("SOCK_RAW", 3), ("SOCK_SEQPACKET", 5),
+        ("SOCK_NONBLOCK", 0o4000), ("SOCK_CLOEXEC", 0o2000000),
+        ("O_RDONLY", 0), ("O_WRONLY", 1), ("O_RDWR", 2),
+        ("O_CREAT", 0o100), ("O_EXCL", 0o200), ("O_TRUNC", 0o1000), ("O_APPEND", 0o2000),
+        ("O_NONBLOCK", 0o4000), ("O_DIRECTORY", 0o200000), ("O_NOFOLLOW", 0o400000),
+        ("O_CLOEXEC", 0o2000000), ("O_PATH", 0o10000000),
+        // __O_TMPFILE | O_DIRECTORY, as the UAPI header defines it.
+        ("O_TMPFILE", 0o20000000 | 0o200000),
+        ("RESOLVE_NO_XDEV", 0x01), ("RESOLVE_NO_MAGICLINKS", 0x02), ("RESOLVE_NO_SYMLINKS", 0x04),
+        ("RESOLVE_BENEATH", 0x08), ("RESOLVE_IN_ROOT", 0x10), ("RESOLVE_CACHED", 0x20),
+        ("IOSQE_FIXED_FILE", 1 << 0), ("IOSQE_IO_DRAIN", 1 << 1), ("IOSQE_IO_LINK", 1 << 2),
+        ("IOSQE_IO_HARDLINK", 1 << 3), ("IOSQE_ASYNC", 1 << 4), ("IOSQE_BUFFER_SELECT", 1 << 5),
+        ("IOSQE_CQE_SKIP_SUCCESS", 1 << 6),
+    ]
+
+    private static let byName: [String: UInt32] = Dictionary(
+        table.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+
+    /// The value of a named constant (without `#`), case-insensitively; nil if unknown.
+    public static func value(_ name: String) -> UInt32? {
+        byName[name.uppercased()]
+    }
+
+    /// What the filter sees for a 16-bit port stored in network order and read
+    /// by a little-endian load: htons(80) == 0x5000.
+    public static func htons(_ port: UInt16) -> UInt32 {
+        UInt32(port.byteSwapped)
+    }
+
+    /// What a little-endian 32-bit load of a network-order IPv4 address yields:
+    /// ipv4("127.0.0.1") == 0x0100007f. Nil unless four dotted decimal octets.
+    public static func ipv4(_ dotted: String) -> UInt32? {
+        let parts = dotted.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var value: UInt32 = 0
+        for (i, part) in parts.enumerated() {
+            guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII),
+                  let octet = UInt8(part) else { return nil }
+            value |= UInt32(octet) << (8 * UInt32(i))
+        }
+        return value
+    }
+}
