@@ -60,13 +60,17 @@ int rf_setpgid_self(void) { return setpgid(0, 0) ? -errno : 0; }
 
 static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
 
+/* A PROT_NONE page kept for the life of the process: any access faults, and
+   unlike an munmap()ed page no later mmap() can land on it. */
 void *rf_unmapped_address(void)
 {
-	void *p = mmap(NULL, page_size(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	munmap(p, page_size());
-	return p;
+	static void *guard;
+	if (!guard) {
+		guard = mmap(NULL, page_size(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (guard == MAP_FAILED)
+			guard = NULL;
+	}
+	return guard;
 }
 
 void *rf_map_pages(size_t pages, int readonly)
@@ -88,7 +92,7 @@ void *rf_tail_of_mapping(size_t n)
 	char *p = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
-	munmap(p + ps, ps);
+	mprotect(p + ps, ps, PROT_NONE);   /* guard page, see rf_unmapped_address() */
 	return p + ps - n;
 }
 

@@ -33,9 +33,10 @@ int rf_setpgid_self(void);
 
 /* Memory with a known shape, for fault cases. All return MAP_FAILED-free
    addresses or NULL. */
-void *rf_unmapped_address(void);           /* a page that is not mapped */
+void *rf_unmapped_address(void);           /* a page no access can reach (PROT_NONE guard) */
 void *rf_map_pages(size_t pages, int readonly);
-/* n bytes at the very end of a mapped page, followed by an unmapped page. */
+/* n bytes at the very end of a mapped page, followed by a PROT_NONE guard page
+   (2 pages in all, starting n bytes before the page boundary minus one page). */
 void *rf_tail_of_mapping(size_t n);
 int rf_protect_readonly(void *addr, size_t len);
 

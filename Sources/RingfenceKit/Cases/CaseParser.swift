@@ -51,7 +51,7 @@ struct CaseParser {
     }
 
     private func parseStep(_ f: YAMLField, usedOpcodes: inout [UInt32]) throws -> Step {
-        let fields = try f.mapping(allowed: Self.stepActions.union(["expect", "ring"]))
+        let fields = try f.mapping(allowed: Self.stepActions.union(["expect", "ring", "for"]))
         let actions = fields.filter { Self.stepActions.contains($0.0) }
         guard actions.count == 1, let (action, body) = actions.first else {
             throw f.error("a step needs exactly one action (\(Self.stepActions.sorted().joined(separator: ", ")))")
@@ -60,10 +60,17 @@ struct CaseParser {
         let expect = dict["expect"]
         let ringName = try dict["ring"]?.string() ?? "main"
         let loc = SourceLocation(file: file, line: f.line)
+        if dict["for"] != nil && action != "register" { throw f.error("'for' only repeats 'register' steps") }
         switch action {
         case "setup":
             return .ring(try ringSpec(body), expectErrno: try errnoOnly(expect), loc)
         case "register":
+            if let sweepField = dict["for"] {
+                let sweep = try self.sweep(sweepField)
+                let (reg, op) = try registration(body, sweep: sweep)
+                if let op { usedOpcodes.append(op) }
+                return .sweep(sweep, reg, try registerExpectation(expect), loc)
+            }
             let (reg, op) = try registration(body)
             if let op { usedOpcodes.append(op) }
             return .register(reg, try registerExpectation(expect), loc)
@@ -141,8 +148,49 @@ struct CaseParser {
 
     // MARK: register
 
+    /// `for: { VAR: "A..B" | "A..B step S" | [values], except: [values] }`
+    private func sweep(_ f: YAMLField) throws -> Sweep {
+        var variable: String?
+        var values: [UInt32] = []
+        var except = Set<UInt32>()
+        for (key, v) in try f.mapping() {
+            if key == "except" {
+                except = Set(try v.sequence().map { try $0.integer(UInt32.self) })
+                continue
+            }
+            guard variable == nil else { throw v.error("'for' takes one variable (and 'except')") }
+            guard key.allSatisfy({ $0.isLetter || $0 == "_" }) else { throw v.error("variable names are letters and _") }
+            variable = key
+            if case .sequence = v.node {
+                values = try v.sequence().map { try $0.integer(UInt32.self) }
+            } else {
+                values = try range(v)
+            }
+        }
+        guard let variable else { throw f.error("'for' needs a variable, e.g. for: { code: \"0..0xff\" }") }
+        let kept = values.filter { !except.contains($0) }
+        guard !kept.isEmpty else { throw f.error("'for' leaves no values") }
+        return Sweep(variable: variable, values: kept)
+    }
+
+    private func range(_ f: YAMLField) throws -> [UInt32] {
+        let text = try f.string()
+        let parts = text.components(separatedBy: " step ")
+        let ends = parts[0].components(separatedBy: "..")
+        guard ends.count == 2, parts.count <= 2,
+              let lo = YAMLField.integerValue(ends[0].trimmingCharacters(in: .whitespaces), as: UInt32.self),
+              let hi = YAMLField.integerValue(ends[1].trimmingCharacters(in: .whitespaces), as: UInt32.self), lo <= hi,
+              let step = parts.count == 2 ? YAMLField.integerValue(parts[1].trimmingCharacters(in: .whitespaces), as: UInt32.self) : 1,
+              step > 0 else {
+            throw f.error("expected a list or a range 'A..B' (inclusive) or 'A..B step S'")
+        }
+        guard (hi - lo) / step < 1_000_000 else { throw f.error("range too long") }
+        return Array(stride(from: lo, through: hi, by: Int(step)))
+    }
+
     /// Returns the registration and the opcode number when given by name.
-    private func registration(_ f: YAMLField) throws -> (FilterRegistration, UInt32?) {
+    /// With a sweep, the program is assembled once per value to catch errors now.
+    private func registration(_ f: YAMLField, sweep: Sweep? = nil) throws -> (FilterRegistration, UInt32?) {
         var r = FilterRegistration()
         var named: UInt32?
         var paddedTo: Int?
@@ -175,6 +223,14 @@ struct CaseParser {
         guard let programField else { throw f.error("'register' needs a 'program'") }
         r.programSource = try programField.string()
         do {
+            if let sweep {
+                guard r.programSource.contains("$" + sweep.variable) else {
+                    throw programField.error("the program does not use $\(sweep.variable)")
+                }
+                if paddedTo != nil { throw f.error("padded_to cannot be combined with 'for'") }
+                for v in [sweep.values.first!, sweep.values.last!] { _ = try Assembler.assemble(sweep.substitute(r.programSource, v)) }
+                return (r, named)
+            }
             r.program = try Assembler.assemble(r.programSource)
         } catch let e as AssemblyError {
             throw CaseFileError(file: file, line: programLine(programField, e.line), field: programField.path,

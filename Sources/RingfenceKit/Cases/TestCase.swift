@@ -1,3 +1,5 @@
+import Foundation
+
 // What a case file describes, after loading: no YAML left, programs already
 // assembled, names resolved to numbers. The Executor runs these steps.
 
@@ -204,6 +206,9 @@ public struct SubmitExpectation: Sendable, Equatable {
 public enum Step: Sendable {
     case ring(RingSpec, expectErrno: Int32?, SourceLocation)
     case register(FilterRegistration, RegisterExpectation, SourceLocation)
+    /// The same registration once per value, `$name` in the program replaced by
+    /// the value; one verdict listing every value whose result differed.
+    case sweep(Sweep, FilterRegistration, RegisterExpectation, SourceLocation)
     case restrict(RestrictionSpec, expectErrno: Int32?, SourceLocation)
     case enableRings(ring: String, expectErrno: Int32?, SourceLocation)
     case submit(ring: String, [SQESpec], SubmitExpectation, SourceLocation)
@@ -216,7 +221,7 @@ public enum Step: Sendable {
 
     public var location: SourceLocation {
         switch self {
-        case .ring(_, _, let l), .register(_, _, let l), .restrict(_, _, let l), .enableRings(_, _, let l),
+        case .ring(_, _, let l), .register(_, _, let l), .sweep(_, _, _, let l), .restrict(_, _, let l), .enableRings(_, _, let l),
              .submit(_, _, _, let l), .fork(_, let l), .setNoNewPrivs(let l), .dropPrivileges(let l),
              .closeRing(_, let l):
             return l
@@ -227,6 +232,7 @@ public enum Step: Sendable {
         switch self {
         case .ring: return "ring"
         case .register: return "register"
+        case .sweep(let s, _, _, _): return "register for each \(s.variable)"
         case .restrict: return "restrict"
         case .enableRings: return "enable"
         case .submit: return "submit"
@@ -235,5 +241,16 @@ public enum Step: Sendable {
         case .dropPrivileges: return "drop_privileges"
         case .closeRing: return "close"
         }
+    }
+}
+
+/// `for: { code: "0..0xffff", except: [...] }` on a register step.
+public struct Sweep: Sendable, Equatable {
+    public var variable: String
+    public var values: [UInt32]
+
+    /// The program text with `$variable` replaced by `value` (in hex).
+    public func substitute(_ text: String, _ value: UInt32) -> String {
+        text.replacingOccurrences(of: "$" + variable, with: "0x" + String(value, radix: 16))
     }
 }

@@ -67,9 +67,10 @@ struct YAMLField {
 
     /// An integer: decimal, 0x hex, 0o octal, 0b binary, negative, or a symbolic constant.
     func integer<T: FixedWidthInteger>(_: T.Type = T.self, symbols: ((String) -> UInt64?)? = nil) throws -> T {
-        let text = try string().replacingOccurrences(of: "_", with: "")
-        if let value = YAMLField.integerValue(text, as: T.self) { return value }
-        if YAMLField.parseInteger(text) != nil {
+        let text = try string()
+        let digits = text.replacingOccurrences(of: "_", with: "")   // 0x8000_0000 reads as a number
+        if let value = YAMLField.integerValue(digits, as: T.self) { return value }
+        if YAMLField.parseInteger(digits) != nil {
             throw error("\(text) does not fit in \(T.bitWidth)-bit \(T.isSigned ? "signed" : "unsigned")")
         }
         if let symbols, let v = symbols(text) {

@@ -34,7 +34,7 @@ struct UserMemory {
             let p = rf_tail_of_mapping(mapped)!
             p.copyMemory(from: bytes, byteCount: mapped)
             address = UInt64(UInt(bitPattern: p))
-            base = p - (ps - mapped); mappedLength = ps
+            base = p - (ps - mapped); mappedLength = 2 * ps   // data page + guard page
         }
     }
 

@@ -75,6 +75,24 @@ public final class Executor {
             }
             return nil
 
+        case .sweep(let sweep, let template, let expect, _):
+            var mismatches: [String] = []
+            for value in sweep.values {
+                var reg = template
+                reg.programSource = sweep.substitute(template.programSource, value)
+                guard let program = try? Assembler.assemble(reg.programSource) else {
+                    mismatches.append("\(sweep.variable)=0x\(String(value, radix: 16)): program does not assemble")
+                    continue
+                }
+                reg.program = program
+                if let failure = execute(.register(reg, expect, step.location)) {
+                    mismatches.append("\(sweep.variable)=0x\(String(value, radix: 16)): \(failure[0])")
+                }
+            }
+            if mismatches.isEmpty { return nil }
+            return ["\(mismatches.count) of \(sweep.values.count) values differ"] + mismatches.prefix(20)
+                + (mismatches.count > 20 ? ["... \(mismatches.count - 20) more"] : [])
+
         case .register(let reg, let expect, _):
             let fd: Int32
             switch reg.target {
