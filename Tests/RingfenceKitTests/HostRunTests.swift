@@ -1,0 +1,69 @@
+import XCTest
+import Foundation
+@testable import RingfenceKit
+
+/// Runs the built `ringfence run` on this machine. On a kernel without the
+/// feature (the 6.18 CI host) it must print a valid KTAP document of SKIPs
+/// and exit 4; on a 7.x host this test is skipped (run-in-vm.sh covers it).
+final class HostRunTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    private func ringfence(_ args: [String]) throws -> (Int32, String, String) {
+        let binary = Self.root.appendingPathComponent(".build/debug/ringfence")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw XCTSkip("run `swift build` first: \(binary.path) is missing")
+        }
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        p.currentDirectoryURL = Self.root
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func testRunWithoutTheFeatureIsACleanSkipDocument() throws {
+        if KernelProbe.probe().bpfFilter { throw XCTSkip("this kernel has the feature") }
+        let (status, out, err) = try ringfence(["run", "--cases", "cases"])
+        XCTAssertEqual(status, 4, err)
+        let lines = out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.first, "KTAP version 1")
+        guard let plan = lines.first(where: { $0.hasPrefix("1..") }), let n = Int(plan.dropFirst(3)) else {
+            return XCTFail("no plan line")
+        }
+        let results = lines.filter { $0.hasPrefix("ok ") || $0.hasPrefix("not ok ") }
+        XCTAssertEqual(results.count, n)
+        for (i, line) in results.enumerated() {
+            XCTAssertTrue(line.hasPrefix("ok \(i + 1) "), line)
+            XCTAssertTrue(line.hasSuffix("# SKIP kernel lacks IORING_REGISTER_BPF_FILTER"), line)
+        }
+        XCTAssertTrue(err.contains("0 passed, 0 failed, \(n) skipped"), err)
+    }
+
+    func testUsageAndCaseFileErrorsExit2() throws {
+        XCTAssertEqual(try ringfence(["run", "--format", "xml"]).0, 2)
+        XCTAssertEqual(try ringfence(["nonsense"]).0, 2)
+        XCTAssertEqual(try ringfence(["run", "--cases", "/nonexistent"]).0, 2)
+        XCTAssertEqual(try ringfence(["run", "--filter", "no-case-is-called-this"]).0, 2)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rf-bad-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "- name: x\n  steps:\n    - register: { opcode: NOP, program: \"jmp nowhere\" }\n".write(
+            to: dir.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
+        let (status, _, err) = try ringfence(["lint", dir.path])
+        XCTAssertEqual(status, 2)
+        XCTAssertTrue(err.contains("bad.yaml:3: [0].steps[0].register.program:"), err)
+        XCTAssertFalse(err.contains("Fatal error"), err)
+    }
+
+    func testHelpExitsZero() throws {
+        let (status, out, _) = try ringfence(["--help"])
+        XCTAssertEqual(status, 0)
+        XCTAssertTrue(out.contains("USAGE"))
+    }
+}

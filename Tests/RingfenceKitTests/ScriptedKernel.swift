@@ -1,0 +1,44 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import RingfenceKit
+
+/// A hand-scripted backend for runner and executor tests: registration
+/// results come from a closure, NOP submissions complete with `nopResult`.
+/// (The reference model in Model/ is the full simulated kernel.)
+final class ScriptedKernel: KernelBackend {
+    var registerResult: (RegisterCall) -> Int32 = { _ in 0 }
+    var nopResult: Int32 = 0
+    var calls: [RegisterCall] = []
+    var hang = false
+    private var nextFD: Int32 = 100
+
+    func setupRing(entries: UInt32, flags: UInt32) -> Int32 { nextFD += 1; return nextFD }
+    func registerRingFD(_ ring: Int32) -> Int32 { 0 }
+    func closeRing(_ ring: Int32) {}
+    func register(_ call: RegisterCall) -> RegisterOutcome {
+        if hang { while true { sleepForever() } }
+        calls.append(call)
+        return RegisterOutcome(ret: registerResult(call), argAfter: call.arg)
+    }
+    func submit(ring: Int32, sqes: [SQESpec], expecting: Int, timeoutMs: Int) -> SubmitOutcome {
+        SubmitOutcome(submitted: Int32(sqes.count), cqes: sqes.map { CQE(userData: $0.userData, res: nopResult) })
+    }
+    func setNoNewPrivs() -> Int32 { 0 }
+    func dropPrivileges() -> Int32 { 0 }
+    func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
+        body(self)
+    }
+
+    private func sleepForever() {
+        var ts = timespec(tv_sec: 3600, tv_nsec: 0)
+        nanosleep(&ts, nil)
+    }
+}
+
+extension KernelFacts {
+    static func fake(bpfFilter: Bool = true, root: Bool = true, contexts: [UInt32: UInt8] = [45: 12]) -> KernelFacts {
+        KernelFacts(release: "7.3.4-test", version: "#1", bpfFilter: bpfFilter, opcodeLast: Opcode.lastKnown,
+                    contextSizes: contexts, isRoot: root, loadedModules: ["loop"])
+    }
+}
