@@ -14,7 +14,8 @@ struct Ringfence: ParsableCommand {
         Exit codes: 0 all passed, 1 a case failed, 2 usage or case-file error, 4 all skipped.
         """,
         version: RingfenceVersion.string,
-        subcommands: [RunCommand.self, ListCommand.self, LintCommand.self, AsmCommand.self, ProbeCommand.self],
+        subcommands: [RunCommand.self, ListCommand.self, LintCommand.self, AsmCommand.self, ProbeCommand.self,
+                      CompareCommand.self, MatrixCommand.self],
         defaultSubcommand: nil
     )
 }
@@ -42,4 +43,18 @@ func loadCases(_ directory: String) throws -> [TestCase] {
         warn("ringfence: \(e)")
         throw ExitCode(Exit.usage)
     }
+}
+
+/// Reads a results file or ends the command with exit 2 and the reason.
+func readReport(_ path: String) throws -> RunReport {
+    do { return try RunReport.read(path: path) } catch {
+        warn("ringfence: \(path): not a ringfence results file (\(error))")
+        throw ExitCode(Exit.usage)
+    }
+}
+
+func encodeJSON<T: Encodable>(_ value: T) throws -> String {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return String(decoding: try enc.encode(value), as: UTF8.self)
 }

@@ -23,13 +23,16 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Also write a JSON results file (for ringfence compare).")
     var results: String?
 
+    @Option(name: .long, help: "Known-bug baseline (default: <cases>/known-bugs.yaml; 'none' to ignore).")
+    var knownBugs: String?
+
     @Flag(name: .long, help: "Print '# running: N name' before each case (the VM console uses it to blame kernel warnings).")
     var announce = false
 
     @Flag(name: .long, help: "Print per-case durations and the ten slowest cases.")
     var verbose = false
 
-    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case ktap, json }
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case ktap, json, junit }
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -42,6 +45,7 @@ struct RunCommand: ParsableCommand {
             warn("ringfence: no case matches \(filter.map { "'\($0)'" }.joined(separator: ", "))")
             throw ExitCode(Exit.usage)
         }
+        let baseline = try loadKnownBugs()
         let facts = KernelProbe.probe()
         var options = RunOptions()
         options.timeout = timeout
@@ -54,7 +58,7 @@ struct RunCommand: ParsableCommand {
         var done: [CaseResult] = []
         for (i, c) in selected.enumerated() {
             if announce { emit("# running: \(i + 1) \(c.id)") }
-            let r = runner.run(c)
+            let r = KnownBugs.apply(baseline, to: runner.run(c), release: facts.release)
             done.append(r)
             if format == .ktap {
                 ktap.result(i + 1, r).forEach { emit($0) }
@@ -65,8 +69,10 @@ struct RunCommand: ParsableCommand {
         }
         let elapsed = Double(rf_now_ns() - t0) / 1e6
         let totals = Totals(done)
-        let report = RunReport(kernel: facts, accelerator: ProcessInfo.processInfo.environment["RINGFENCE_ACCEL"],
+        let env = ProcessInfo.processInfo.environment
+        var report = RunReport(kernel: facts, accelerator: env["RINGFENCE_ACCEL"],
                                startedAt: ISO8601DateFormatter().string(from: started), durationMs: elapsed, cases: done)
+        report.configDigest = env["RINGFENCE_CONFIG_DIGEST"]
         if format == .ktap {
             if verbose {
                 emit("# slowest cases:")
@@ -76,14 +82,25 @@ struct RunCommand: ParsableCommand {
             }
             emit(ktap.totals(done))
             emit("# suite time: \(String(format: "%.2f", elapsed / 1000)) s")
-        } else {
+        } else if format == .json {
             print(try report.json())
+        } else {
+            print(JUnitWriter().document(report))
         }
         if let results {
             try report.json().write(toFile: results, atomically: true, encoding: .utf8)
         }
         warn("ringfence: \(totals.summary)")
         throw ExitCode(totals.exitCode)
+    }
+
+    private func loadKnownBugs() throws -> [KnownBug] {
+        let path = knownBugs ?? (cases as NSString).appendingPathComponent(KnownBugs.fileName)
+        if path == "none" { return [] }
+        do { return try KnownBugs.load(path: path) } catch let e as CaseFileError {
+            warn("ringfence: \(e)")
+            throw ExitCode(Exit.usage)
+        }
     }
 
     private func emit(_ line: String) {

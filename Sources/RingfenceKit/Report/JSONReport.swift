@@ -6,6 +6,8 @@ public struct RunReport: Codable, Sendable {
     public var tool: String = "ringfence \(RingfenceVersion.string)"
     public var kernel: KernelFacts
     public var accelerator: String?
+    /// sha256 of the kernel's .config, when the runner was told it (run-in-vm.sh does).
+    public var configDigest: String?
     public var startedAt: String
     public var durationMs: Double
     public var totals: TotalsRecord

@@ -1,0 +1,58 @@
+/// A case × kernel table from several results files (ci/matrix.sh).
+public struct KernelMatrix: Codable, Sendable {
+    public struct Column: Codable, Sendable {
+        public var kernel: String
+        public var accelerator: String?
+        public var passed, failed, skipped, knownBugs: Int
+    }
+
+    public var columns: [Column]
+    /// case id → status per column (nil when the case was not in that run).
+    public var rows: [String: [CaseStatus?]]
+
+    public init(reports: [RunReport]) {
+        columns = reports.map {
+            Column(kernel: $0.kernel.release, accelerator: $0.accelerator, passed: $0.totals.passed,
+                   failed: $0.totals.failed + $0.totals.errors, skipped: $0.totals.skipped, knownBugs: $0.totals.knownBugs)
+        }
+        var rows: [String: [CaseStatus?]] = [:]
+        for (i, r) in reports.enumerated() {
+            for c in r.cases {
+                var row = rows[c.id] ?? Array(repeating: nil, count: reports.count)
+                row[i] = c.status
+                rows[c.id] = row
+            }
+        }
+        self.rows = rows
+    }
+
+    /// Markdown: totals per kernel, then only the rows that are not a pass everywhere.
+    public func markdown() -> String {
+        var out = ["| | " + columns.map(\.kernel).joined(separator: " | ") + " |",
+                   "|---|" + columns.map { _ in "---|" }.joined()]
+        out.append("| **passed** | " + columns.map { String($0.passed) }.joined(separator: " | ") + " |")
+        out.append("| **failed** | " + columns.map { String($0.failed) }.joined(separator: " | ") + " |")
+        out.append("| **known bugs** | " + columns.map { String($0.knownBugs) }.joined(separator: " | ") + " |")
+        out.append("| **skipped** | " + columns.map { String($0.skipped) }.joined(separator: " | ") + " |")
+        for id in rows.keys.sorted() {
+            let row = rows[id]!
+            if row.allSatisfy({ $0 == .pass }) { continue }
+            out.append("| `\(id)` | " + row.map { symbol($0) }.joined(separator: " | ") + " |")
+        }
+        out.append("")
+        out.append("Rows not shown pass on every kernel. ✅ pass, ❌ fail, ⏱ timeout, 💥 crash, ⏭ skip, 🐞 known bug, – not run.")
+        return out.joined(separator: "\n")
+    }
+
+    private func symbol(_ s: CaseStatus?) -> String {
+        switch s {
+        case .pass?: return "✅"
+        case .fail?: return "❌"
+        case .timeout?: return "⏱"
+        case .crash?: return "💥"
+        case .skip?: return "⏭"
+        case .knownBug?: return "🐞"
+        case nil: return "–"
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Yams
+
+/// cases/known-bugs.yaml: failures that are known kernel bugs with a cited
+/// fix. A matching failure is reported `# TODO known bug: <fix>` and does not
+/// fail the run; a matching case that now passes is reported so the entry
+/// can be dropped. Entries without a source are refused.
+public struct KnownBug: Sendable {
+    public var caseID: String
+    /// Upstream versions affected (any range matches).
+    public var kernels: [VersionRange]
+    /// The fixing commit or changelog line.
+    public var fix: String
+    /// Where the fix is documented (changelog, commit id, list thread).
+    public var source: String
+    public var location: SourceLocation
+
+    public func applies(to release: String) -> Bool {
+        guard let v = KernelVersion(release) else { return false }
+        return kernels.contains { $0.contains(v) }
+    }
+}
+
+public enum KnownBugs {
+    public static let fileName = "known-bugs.yaml"
+
+    public static func load(path: String) throws -> [KnownBug] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        let file = (path as NSString).lastPathComponent
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw CaseFileError(file: file, line: 0, field: "", message: "cannot read: \(error.localizedDescription)")
+        }
+        return try parse(yaml: text, file: file)
+    }
+
+    public static func parse(yaml: String, file: String) throws -> [KnownBug] {
+        let node: Node?
+        do { node = try Yams.compose(yaml: yaml) } catch {
+            throw CaseFileError(file: file, line: 0, field: "", message: "YAML syntax: \(error)")
+        }
+        guard let node else { return [] }
+        return try YAMLField(node: node, file: file, path: "").sequence().map { entry in
+            var id: String?, fix: String?, source: String?
+            var kernels: [VersionRange] = []
+            for (key, v) in try entry.mapping(allowed: ["case", "kernels", "fix", "source"]) {
+                switch key {
+                case "case": id = try v.string()
+                case "fix": fix = try v.string()
+                case "source": source = try v.string()
+                default:
+                    kernels = try v.sequence().map { item in
+                        guard let r = VersionRange(try item.string()) else {
+                            throw item.error("expected a version or range like \"7.0 .. 7.3.1\"")
+                        }
+                        return r
+                    }
+                }
+            }
+            guard let id else { throw entry.error("an entry needs 'case' (a case id, see ringfence list)") }
+            guard let fix, !fix.isEmpty else { throw entry.error("an entry needs 'fix' (the fixing commit or changelog line)") }
+            guard let source, !source.isEmpty else { throw entry.error("an entry needs 'source' (where the fix is documented)") }
+            guard !kernels.isEmpty else { throw entry.error("an entry needs 'kernels' (affected upstream versions)") }
+            return KnownBug(caseID: id, kernels: kernels, fix: fix, source: source,
+                            location: SourceLocation(file: file, line: entry.line))
+        }
+    }
+
+    /// Applies the baseline to a result: a matched failure becomes .knownBug,
+    /// a matched pass gets a note that the entry is stale.
+    public static func apply(_ bugs: [KnownBug], to result: CaseResult, release: String) -> CaseResult {
+        guard let bug = bugs.first(where: { $0.caseID == result.id && $0.applies(to: release) }) else { return result }
+        var r = result
+        if r.status.isFailure {
+            r.status = .knownBug
+            r.reason = bug.fix
+            r.diagnostics.append("known bug (\(bug.location)): \(bug.source)")
+        } else if r.status == .pass {
+            r.diagnostics.append("known-bug entry at \(bug.location) no longer needed: the case passes on \(release)")
+        }
+        return r
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import RingfenceKit
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Compare two results files: newly failing, newly passing, newly skipped, changed observed values.",
+        discussion: "Exit 1 when a case fails in NEW that did not fail in OLD (or is new and failing), else 0.")
+
+    @Argument(help: "Results file of the baseline run (ringfence run --results / run-in-vm.sh).")
+    var old: String
+
+    @Argument(help: "Results file of the run to judge.")
+    var new: String
+
+    @Option(name: .long, help: "table or json.")
+    var format: Format = .table
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
+
+    func run() throws {
+        let comparison = ResultsComparison(old: try readReport(old), new: try readReport(new))
+        if format == .table { print(comparison.table()) } else { print(try encodeJSON(comparison)) }
+        throw ExitCode(comparison.hasNewFailures ? Exit.failed : Exit.ok)
+    }
+}
+
+struct MatrixCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "matrix", abstract: "Build a case × kernel table (Markdown or JSON) from results files.")
+
+    @Argument(help: "Results files, one per kernel, in column order.")
+    var results: [String]
+
+    @Option(name: .long, help: "markdown or json.")
+    var format: Format = .markdown
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case markdown, json }
+
+    func validate() throws {
+        if results.isEmpty { throw ValidationError("give at least one results file") }
+    }
+
+    func run() throws {
+        let matrix = KernelMatrix(reports: try results.map(readReport))
+        print(format == .markdown ? matrix.markdown() : try encodeJSON(matrix))
+    }
+}
