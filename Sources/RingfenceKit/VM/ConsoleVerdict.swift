@@ -135,7 +135,7 @@ public struct ConsoleVerdict: Equatable {
         var pendingByCase: [Int: String] = [:]
 
         mutating func run(_ log: String) -> ConsoleVerdict {
-            for rawLine in log.split(separator: "\n", omittingEmptySubsequences: false) {
+            for rawLine in log.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
                 var line = rawLine
                 while line.last == "\r" { line = line.dropLast() }
                 let (text, isKernel) = ConsoleVerdict.stripTimestamp(line)

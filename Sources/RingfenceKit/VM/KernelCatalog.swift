@@ -95,7 +95,7 @@ public struct KernelCatalog {
         var result: [[String: String]] = []
         var current: [String: String] = [:]
         var lastKey: String?
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             let line = rawLine.last == "\r" ? rawLine.dropLast() : rawLine
             if line.trimmingSpaces().isEmpty {
                 if !current.isEmpty { result.append(current) }
@@ -131,7 +131,7 @@ public struct KernelCatalog {
     /// say so), skipping kernels known to lack it. A kernel whose config is
     /// `.unfetched` stops the search: the caller fetches it and asks again.
     public static func selectDefault(_ candidates: [Kernel], config: (Kernel) -> ConfigState) -> (Kernel, ConfigState)? {
-        for k in candidates {
+        for k in candidates where k.version >= minimumVersion {
             let state = config(k)
             if state == .disabled { continue }
             return (k, state)
@@ -139,9 +139,13 @@ public struct KernelCatalog {
         return nil
     }
 
+    /// IORING_REGISTER_BPF_FILTER first shipped in Linux 7.0 (release
+    /// candidates included); older kernels are never a default choice.
+    public static let minimumVersion = DebianVersion("7.0~")
+
     /// Reads CONFIG_IO_URING_BPF from a kernel .config text.
     public static func ioUringBPF(config: String) -> ConfigState {
-        for line in config.split(separator: "\n") where line.hasPrefix("CONFIG_IO_URING_BPF=") {
+        for line in config.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) where line.hasPrefix("CONFIG_IO_URING_BPF=") {
             return line == "CONFIG_IO_URING_BPF=y" ? .enabled : .disabled
         }
         return .disabled
