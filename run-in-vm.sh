@@ -39,7 +39,7 @@ VM:
                        and the guest shows signs of life, else TCG)
   --timeout S          global timeout for the VM run in seconds (default 300);
                        QEMU is killed and the run fails when it expires
-  --memory M           guest memory, QEMU syntax (default 1G)
+  --memory M           guest memory, QEMU syntax (default 512M)
   --initrd-compression none|gzip   (default none: fastest to build and boot)
 
 Suite:
@@ -66,7 +66,7 @@ note() { echo "$PROG: $*" >&2; }
 
 # --- arguments ---------------------------------------------------------------
 KERNEL_VERSION= LIST_KERNELS=0 EXPERIMENTAL=0 MIRROR= REFRESH=0
-KERNEL= MODULES_DIR= CONFIG_FILE= ACCEL=auto TIMEOUT=300 MEMORY=1G
+KERNEL= MODULES_DIR= CONFIG_FILE= ACCEL=auto TIMEOUT=300 MEMORY=512M
 INITRD_COMPRESSION=none CASES= OUT= NO_BUILD=0
 GUEST_ARGS=(run --announce --cases /cases)
 
@@ -113,9 +113,16 @@ done
 
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/ringfence
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ringfence-vm.XXXXXX")
-QEMU_PID=
+WRAP_PID=
+# Kills the QEMU this script started (by the pid it wrote), then its wrapper.
+kill_qemu() {
+	local pid
+	pid=$(cat "$WORK/qemu.pid" 2>/dev/null || true)
+	[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null || true
+	[[ -n $WRAP_PID ]] && kill -9 "$WRAP_PID" 2>/dev/null || true
+}
 cleanup() {
-	if [[ -n $QEMU_PID ]] && kill -0 "$QEMU_PID" 2>/dev/null; then kill -9 "$QEMU_PID" 2>/dev/null || true; fi
+	[[ -n $WRAP_PID ]] && kill_qemu
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -436,15 +443,20 @@ boot() {
 	[[ $accel == kvm ]] && cpu=host || cpu=max
 	: >"$LOG"
 	TIMED_OUT=0 KVM_FAILED=0 QEMU_RC=0
-	qemu-system-x86_64 -nodefaults -no-user-config -nographic -no-reboot \
-		-machine pc -accel "$accel" -cpu "$cpu" -smp 1 -m "$MEMORY" \
-		-kernel "$VMLINUZ" -initrd "$INITRD" -append "$APPEND" \
-		-serial "file:$LOG" -monitor none -display none \
-		>"$WORK/qemu.out" 2>&1 &
-	QEMU_PID=$!
+	rm -f "$WORK/qemu.pid" "$WORK/qemu.rc"
+	# QEMU runs in a subshell so that bash does not announce a crashed QEMU
+	# ("Aborted") on our stderr; -pidfile names the process to kill.
+	(
+		qemu-system-x86_64 -nodefaults -no-user-config -nographic -no-reboot \
+			-machine pc -accel "$accel" -cpu "$cpu" -smp 1 -m "$MEMORY" \
+			-kernel "$VMLINUZ" -initrd "$INITRD" -append "$APPEND" \
+			-serial "file:$LOG" -monitor none -display none -pidfile "$WORK/qemu.pid"
+		echo $? >"$WORK/qemu.rc"
+	) >"$WORK/qemu.out" 2>&1 &
+	WRAP_PID=$!
 	local t0 t
 	t0=$(date +%s%N)
-	while kill -0 "$QEMU_PID" 2>/dev/null; do
+	while kill -0 "$WRAP_PID" 2>/dev/null; do
 		t=$((($(date +%s%N) - t0) / 1000000))
 		if [[ $accel == kvm && $ACCEL == auto ]]; then
 			# Nested KVM can fail inside the guest's decompressor; QEMU then
@@ -457,14 +469,14 @@ boot() {
 		if ((t > TIMEOUT * 1000)); then TIMED_OUT=1; break; fi
 		sleep 0.05
 	done
-	if kill -0 "$QEMU_PID" 2>/dev/null; then
-		kill -9 "$QEMU_PID" 2>/dev/null || true
-		wait "$QEMU_PID" 2>/dev/null || true
+	if kill -0 "$WRAP_PID" 2>/dev/null; then
+		kill_qemu
 		QEMU_RC=137
 	else
-		wait "$QEMU_PID" 2>/dev/null && QEMU_RC=0 || QEMU_RC=$?
+		QEMU_RC=$(cat "$WORK/qemu.rc" 2>/dev/null || echo 255)
 	fi
-	QEMU_PID=
+	wait "$WRAP_PID" 2>/dev/null || true
+	WRAP_PID=
 }
 
 T_BOOT=$(now)

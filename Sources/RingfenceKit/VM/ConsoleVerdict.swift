@@ -238,6 +238,11 @@ public struct ConsoleVerdict: Equatable {
             if bail == nil, let pn = panic {
                 bail = "Bail out! kernel panic: \(pn)"
             }
+            if bail == nil && (!sawVersion || timedOut) && exitCode == nil {
+                bail = "Bail out! " + (timedOut ? "timed out" : "console log ended") +
+                    (sawVersion ? " before the suite finished" : " before any KTAP output")
+                problems.removeAll { $0 == "no KTAP output on the console" || $0 == "no KTAP plan line" }
+            }
             if bail == nil && exitCode == nil {
                 problems.append(timedOut ? "timed out before the ringfence-exit marker" : "no '# ringfence-exit:' marker (guest did not finish)")
             }
