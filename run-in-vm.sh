@@ -48,6 +48,7 @@ Suite:
   --out DIR            where console.log, results.ktap and summary.txt go
                        (default: ./out/<kernel-release>/)
   --no-build           use the existing release binary, do not run swift build
+  --write-initramfs F  build the initramfs, write it to F and exit (no boot)
   -- ARGS...           arguments for the guest's ringfence
                        (default: run --announce --cases /cases)
   -h, --help           this help
@@ -67,7 +68,7 @@ note() { echo "$PROG: $*" >&2; }
 # --- arguments ---------------------------------------------------------------
 KERNEL_VERSION= LIST_KERNELS=0 EXPERIMENTAL=0 MIRROR= REFRESH=0
 KERNEL= MODULES_DIR= CONFIG_FILE= ACCEL=auto TIMEOUT=300 MEMORY=512M
-INITRD_COMPRESSION=none CASES= OUT= NO_BUILD=0
+INITRD_COMPRESSION=none CASES= OUT= NO_BUILD=0 WRITE_INITRAMFS=
 GUEST_ARGS=(run --announce --cases /cases)
 
 need_value() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value (see --help)"; }
@@ -89,6 +90,7 @@ while [[ $# -gt 0 ]]; do
 	--cases) need_value "$@"; CASES=$2; shift 2 ;;
 	--out) need_value "$@"; OUT=$2; shift 2 ;;
 	--no-build) NO_BUILD=1; shift ;;
+	--write-initramfs) need_value "$@"; WRITE_INITRAMFS=$2; shift 2 ;;
 	--) shift; GUEST_ARGS=("$@"); break ;;
 	*) die "unknown argument: $1 (see --help)" ;;
 	esac
@@ -345,9 +347,11 @@ else
 	CONFIG_NOTE="config unknown"
 	note "$RELEASE: no config available, CONFIG_IO_URING_BPF unknown"
 fi
-OUT=${OUT:-./out/$RELEASE}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
+if [[ -z $WRITE_INITRAMFS ]]; then
+	OUT=${OUT:-./out/$RELEASE}
+	mkdir -p "$OUT" || die "cannot create --out $OUT"
+	OUT=$(cd "$OUT" && pwd)
+fi
 T_KERNEL=$(now)
 
 # --- initramfs -----------------------------------------------------------------
@@ -407,6 +411,11 @@ INITRD=$WORK/initrd.cpio
 (cd "$IR" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$INITRD"
 if [[ $INITRD_COMPRESSION == gzip ]]; then gzip -1 "$INITRD"; INITRD=$INITRD.gz; fi
 T_INITRD=$(now)
+if [[ -n $WRITE_INITRAMFS ]]; then
+	cp "$INITRD" "$WRITE_INITRAMFS"
+	note "initramfs for $RELEASE written to $WRITE_INITRAMFS"
+	exit 0
+fi
 
 # --- boot ----------------------------------------------------------------------
 # The guest's argument list travels percent-encoded, comma-joined, in

@@ -27,7 +27,7 @@ struct Verdict: ParsableCommand {
             func fmt(_ d: Double?) -> String { d.map { String(format: "%.2f", $0) } ?? "?" }
             var line = "boot=\(fmt(v.bootSeconds)) suite=\(fmt(v.suiteSeconds)) passed=\(v.passed) failed=\(v.failed) skipped=\(v.skipped)"
             line += " planned=\(v.planned.map(String.init) ?? "?") exit=\(v.exitCode)"
-            line += "\n" + v.problems.map { "problem: " + $0 }.joined(separator: "\n")
+            line += "\n" + v.problems.map { "problem: " + $0 + "\n" }.joined()
             try line.write(toFile: summary, atomically: false, encoding: .utf8)
         }
         if v.exitCode != 0 { throw ExitCode(v.exitCode) }

@@ -20,6 +20,8 @@ struct StandInRun: ParsableCommand {
     @Option var cases: String = "cases"
     @Option var format: String = "ktap"
     @Flag var announce = false
+    /// Test hook for the VM pipeline: panic the kernel (sysrq c) during case N.
+    @Option(help: .hidden) var panicAt: Int?
 
     func run() throws {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: cases)) ?? [])
@@ -30,6 +32,10 @@ struct StandInRun: ParsableCommand {
         for (i, f) in files.enumerated() {
             let name = String(f.split(separator: ".").first ?? "")
             if announce { print("# running: \(i + 1) \(name)") }
+            if panicAt == i + 1 {
+                fflush(stdout)
+                if let f = fopen("/proc/sysrq-trigger", "w") { fputs("c", f); fclose(f) }
+            }
             var ring = io_uring()
             let r = io_uring_queue_init(4, &ring, 0)
             if r == 0 {

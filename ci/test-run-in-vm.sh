@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Shell tests for run-in-vm.sh: argument handling, --help, and the initramfs
+# contents (built offline against a stand-in bzImage: no download, no boot).
+# Set RINGFENCE_TEST_BOOT=1 to also boot the default kernel (needs the
+# network or a cached kernel) and check the verdict.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SCRIPT=$ROOT/run-in-vm.sh
+CASES=$ROOT/ci/fixtures/cases
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0 count=0
+
+pass() { count=$((count + 1)); echo "ok $count $1"; }
+fail() { count=$((count + 1)); fails=$((fails + 1)); echo "not ok $count $1"; [[ -f $T/err ]] && sed 's/^/#   /' "$T/err"; }
+
+# expect_exit CODE PATTERN NAME -- COMMAND...: exit status and a stderr match.
+expect_exit() {
+	local code=$1 pattern=$2 name=$3; shift 4
+	local rc=0
+	"$@" >"$T/out" 2>"$T/err" || rc=$?
+	if [[ $rc == "$code" ]] && grep -q -- "$pattern" "$T/err" "$T/out"; then pass "$name"
+	else echo "# exit $rc (want $code), pattern '$pattern'"; fail "$name"; fi
+}
+
+echo "KTAP version 1"
+echo "1..17"
+
+rc=0; "$SCRIPT" --help >"$T/out" 2>"$T/err" || rc=$?
+if [[ $rc == 0 ]] && grep -q -- '--kernel-version' "$T/out" && grep -q -- '--accel auto|kvm|tcg' "$T/out"; then pass "--help"; else fail "--help"; fi
+expect_exit 2 'unknown argument: --bogus' "unknown option" -- "$SCRIPT" --bogus
+expect_exit 2 '--accel must be auto, kvm or tcg' "bad --accel" -- "$SCRIPT" --accel warp
+expect_exit 2 '--timeout wants a positive number' "bad --timeout" -- "$SCRIPT" --timeout soon
+expect_exit 2 '--timeout wants a positive number' "zero --timeout" -- "$SCRIPT" --timeout 0
+expect_exit 2 'option --kernel-version needs a value' "missing value" -- "$SCRIPT" --kernel-version
+expect_exit 2 '--memory wants' "bad --memory" -- "$SCRIPT" --memory lots
+expect_exit 2 'exclude each other' "--kernel with --kernel-version" -- "$SCRIPT" --kernel /dev/null --kernel-version 7.3
+expect_exit 2 'go with --kernel' "--modules without --kernel" -- "$SCRIPT" --modules /tmp
+expect_exit 2 'no such file' "missing --kernel file" -- "$SCRIPT" --kernel "$T/nope"
+expect_exit 2 'no such directory' "missing --cases dir" -- "$SCRIPT" --cases "$T/nope"
+
+# No QEMU on PATH: a set-up error, with the apt line to fix it.
+mkdir -p "$T/bin"
+ln -s "$(command -v dirname)" "$T/bin/dirname"
+expect_exit 2 'qemu-system-x86_64 not found' "missing qemu" -- env PATH="$T/bin" /bin/bash "$SCRIPT" --cases "$CASES"
+
+# A stand-in bzImage: setup header magic "HdrS" at 0x202, the kernel version
+# string pointer (minus 0x200) at 0x20E.
+fake_bzimage() {
+	local f=$1 release=$2
+	head -c 4096 /dev/zero >"$f"
+	printf 'HdrS' | dd of="$f" bs=1 seek=514 conv=notrunc status=none
+	printf '\x00\x08' | dd of="$f" bs=1 seek=526 conv=notrunc status=none   # 0x0800 + 0x200 = 0xA00
+	printf '%s (builder@ci) #1 SMP\0' "$release" | dd of="$f" bs=1 seek=2560 conv=notrunc status=none
+}
+fake_bzimage "$T/bzImage" 7.9.0-ringfence-test
+expect_exit 2 'not a bzImage' "--kernel that is not a bzImage" -- "$SCRIPT" --no-build --cases "$CASES" --kernel /etc/hostname
+
+build_args=(--no-build)
+[[ -x $ROOT/.build-release/release/ringfence ]] || build_args=()
+rc=0
+"$SCRIPT" "${build_args[@]}" --kernel "$T/bzImage" --cases "$CASES" --write-initramfs "$T/initrd.cpio" >"$T/out" 2>"$T/err" || rc=$?
+if [[ $rc == 0 ]] && grep -q 'initramfs for 7.9.0-ringfence-test written' "$T/err"; then pass "--write-initramfs with --kernel"; else fail "--write-initramfs with --kernel"; fi
+
+cpio -it <"$T/initrd.cpio" 2>/dev/null | sed 's|^\./||' >"$T/list" || true
+missing=
+for want in init dev/console proc sys tmp cases/01-smoke.yaml cases/02-sctp.yaml; do
+	grep -qx "$want" "$T/list" || missing+=" $want"
+done
+loader=$(ldd "$ROOT/.build-release/release/ringfence" | awk '!/=>/ && $1 ~ /^\// { print $1 }')
+libs=$(ldd "$ROOT/.build-release/release/ringfence" | awk '/=>/ && $3 ~ /^\// { print $3 }')
+for want in $loader $libs; do
+	grep -qx "${want#/}" "$T/list" || missing+=" $want"
+done
+if [[ -z $missing && -n $loader ]]; then pass "initramfs holds /init, the loader ($loader), $(echo $libs | wc -w) libraries and the cases"
+else echo "# missing:$missing"; fail "initramfs contents"; fi
+echo "# loader $loader; libraries: $(echo $libs)"
+
+# The guest must be able to run /init: the loader it names must be in the archive.
+interp=$(readelf -l "$ROOT/.build-release/release/ringfence" 2>/dev/null | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+if [[ -z $interp ]] || grep -qx "${interp#/}" "$T/list"; then pass "ELF interpreter ${interp:-none} present"; else fail "ELF interpreter $interp missing"; fi
+
+if [[ ${RINGFENCE_TEST_BOOT:-0} == 1 ]]; then
+	rc=0
+	"$SCRIPT" "${build_args[@]}" --cases "$CASES" --out "$T/out-vm" >"$T/out" 2>"$T/err" || rc=$?
+	if [[ $rc == 0 ]] && grep -q '^ok 1 01-smoke' "$T/out-vm/results.ktap"; then pass "boot: default kernel runs the suite"
+	else cat "$T/out" "$T/err" | sed 's/^/#   /'; fail "boot"; fi
+else
+	count=$((count + 1)); echo "ok $count boot # SKIP set RINGFENCE_TEST_BOOT=1"
+fi
+
+exit $((fails > 0))
