@@ -133,6 +133,7 @@ public struct ConsoleVerdict: Equatable {
             }
         }
         var pendingByCase: [Int: String] = [:]
+        var runningNames: [Int: String] = [:]
 
         mutating func run(_ log: String) -> ConsoleVerdict {
             for rawLine in log.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
@@ -203,6 +204,7 @@ public struct ConsoleVerdict: Equatable {
                 suite = Double(v.split(separator: " ").first ?? "")
             } else if let v = line.value(after: "# running:") {
                 running = Int(v.split(separator: " ").first ?? "")
+                if let n = running { runningNames[n] = v.split(separator: " ", maxSplits: 1).dropFirst().first.map(String.init) ?? "" }
             }
             if sawVersion { out.append(line) } else { preamble.append(line) }
         }
@@ -222,7 +224,12 @@ public struct ConsoleVerdict: Equatable {
                 out[res.lineIndex] = "not ok \(res.number)\(desc) # kernel WARN: \(t)"
             }
             if let t = pendingTrouble { problems.append("kernel trouble after the last result: \(t)") }
+            // A case that hit kernel trouble and never reported: its result is the trouble.
+            var synthesized = 0
             for (n, t) in pendingByCase.sorted(by: { $0.key < $1.key }) {
+                let name = runningNames[n].map { $0.isEmpty ? "" : " " + $0 } ?? ""
+                out.append("not ok \(n)\(name) # kernel WARN: \(t)")
+                synthesized += 1
                 problems.append("kernel trouble in case \(n), which reported no result: \(t)")
             }
             if !strayTrouble.isEmpty { problems.append("kernel trouble before the suite started: \(strayTrouble[0])") }
@@ -258,6 +265,7 @@ public struct ConsoleVerdict: Equatable {
 
             var v = ConsoleVerdict(ktapLines: out, exitCode: 0, problems: problems,
                                    bootSeconds: boot, suiteSeconds: suite, guestExitCode: exitCode, planned: planned)
+            v.failed += synthesized
             for res in results {
                 if res.trouble != nil || !res.ok { v.failed += 1 }
                 else if ConsoleVerdict.isSkip(res.rest) { v.skipped += 1 }

@@ -151,7 +151,9 @@ final class ConsoleVerdictTests: XCTestCase {
     func testPanicBailsOut() {
         let v = ConsoleVerdict.evaluate(log: Self.panic)
         XCTAssertEqual(v.exitCode, 1)
-        XCTAssertEqual(v.ktapLines.last, "Bail out! kernel panic: Kernel panic - not syncing: Fatal exception after 1 of 3 results")
+        XCTAssertEqual(v.ktapLines.suffix(2), ["not ok 2 crash # kernel WARN: BUG: kernel NULL pointer dereference, address: 0000000000000008",
+                                              "Bail out! kernel panic: Kernel panic - not syncing: Fatal exception after 1 of 3 results"])
+        XCTAssertEqual(v.failed, 1)
         XCTAssertFalse(v.problems.isEmpty)
     }
 
