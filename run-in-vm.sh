@@ -177,6 +177,9 @@ system_mirror() {
 	return 1
 }
 
+# Indexes are kept for all three suites (so --experimental does not force a
+# refresh); experimental kernels are only considered with --experimental.
+INDEXED_SUITES=(sid trixie-backports experimental)
 SUITES=(sid trixie-backports)
 [[ $EXPERIMENTAL == 1 ]] && SUITES+=(experimental)
 
@@ -188,13 +191,13 @@ update_catalog() {
 	mkdir -p "$APT/lists/partial" "$APT/archives/partial" "$APT/packages"
 	: >"$APT/status"
 	local suite want
-	want=$(for suite in "${SUITES[@]}"; do
+	want=$(for suite in "${INDEXED_SUITES[@]}"; do
 		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main"
 	done)
 	local stamp=$APT/updated
 	if [[ $REFRESH == 1 || ! -f $stamp || "$want" != "$(cat "$APT/sources.list" 2>/dev/null)" ]] ||
 		[[ -n $(find "$stamp" -mmin +1440 2>/dev/null) ]]; then
-		note "updating kernel package indexes (${SUITES[*]})"
+		note "updating kernel package indexes (${INDEXED_SUITES[*]})"
 		echo "$want" >"$APT/sources.list"
 		local opts
 		mapfile -t opts < <(apt_opts)
