@@ -201,7 +201,10 @@ update_catalog() {
 		echo "$want" >"$APT/sources.list"
 		local opts
 		mapfile -t opts < <(apt_opts)
-		if ! timeout 300 apt-get "${opts[@]}" -q update >"$WORK/apt-update.log" 2>&1; then
+		# apt-get update exits 0 on some fetch failures: read its log as well.
+		if ! timeout 300 apt-get "${opts[@]}" -q update >"$WORK/apt-update.log" 2>&1 ||
+			grep -q '^E:\|^W: Failed to fetch\|^Err:' "$WORK/apt-update.log"; then
+			rm -f "$stamp"
 			cat "$WORK/apt-update.log" >&2
 			die "apt-get update of the private kernel index failed"
 		fi
@@ -406,7 +409,7 @@ if [[ -n $MODULE_NAMES ]]; then
 		done
 		depmod -b "$IR" "$RELEASE"
 	else
-		note "kernel $RELEASE has no modules package: cases needing modules ($MODULE_NAMES) will be skipped"
+		note "no modules for kernel $RELEASE (no modules package, or no --modules): cases needing modules ($MODULE_NAMES) will be skipped"
 	fi
 fi
 

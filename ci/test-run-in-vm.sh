@@ -24,7 +24,7 @@ expect_exit() {
 }
 
 echo "KTAP version 1"
-echo "1..17"
+echo "1..22"
 
 rc=0; "$SCRIPT" --help >"$T/out" 2>"$T/err" || rc=$?
 if [[ $rc == 0 ]] && grep -q -- '--kernel-version' "$T/out" && grep -q -- '--accel auto|kvm|tcg' "$T/out"; then pass "--help"; else fail "--help"; fi
@@ -79,6 +79,48 @@ echo "# loader $loader; libraries: $(echo $libs)"
 # The guest must be able to run /init: the loader it names must be in the archive.
 interp=$(readelf -l "$ROOT/.build-release/release/ringfence" 2>/dev/null | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
 if [[ -z $interp ]] || grep -qx "${interp#/}" "$T/list"; then pass "ELF interpreter ${interp:-none} present"; else fail "ELF interpreter $interp missing"; fi
+
+# Kernel catalog, offline: a pre-seeded private index for a placeholder mirror.
+seed_cache() {
+	local cache=$T/cache-$1
+	mkdir -p "$cache/ringfence/apt/packages"
+	for suite in sid trixie-backports experimental; do
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://mirror.invalid/debian $suite main"
+	done >"$cache/ringfence/apt/sources.list"
+	touch "$cache/ringfence/apt/updated"
+	echo "$cache"
+}
+stanza() {
+	printf 'Package: linux-%s-%s-cloud-amd64\nVersion: %s\nFilename: pool/main/l/linux/x_%s.deb\nSize: 1\n\n' "$1" "$2" "$3" "$3"
+}
+C=$(seed_cache old)
+{ stanza binary 6.19.14+deb13 6.19.14-1~bpo13+1; stanza binary 6.12.9+deb13 6.12.9-1; } >"$C/ringfence/apt/packages/trixie-backports.Packages"
+: >"$C/ringfence/apt/packages/sid.Packages"
+expect_exit 2 'no kernel with CONFIG_IO_URING_BPF=y found' "only pre-7.0 kernels: set-up error" -- \
+	env XDG_CACHE_HOME="$C" "$SCRIPT" "${build_args[@]}" --cases "$CASES" --mirror http://mirror.invalid/debian
+expect_exit 2 "no Debian cloud kernel matches '7.9'" "unknown --kernel-version" -- \
+	env XDG_CACHE_HOME="$C" "$SCRIPT" "${build_args[@]}" --cases "$CASES" --mirror http://mirror.invalid/debian --kernel-version 7.9
+
+C=$(seed_cache list)
+{ stanza binary 7.0.13+deb13 7.0.13-1~bpo13+1; stanza binary 7.3.4+deb13 7.3.4-1~bpo13+1; stanza modules 7.3.4+deb13 7.3.4-1~bpo13+1; } \
+	>"$C/ringfence/apt/packages/trixie-backports.Packages"
+stanza binary 7.4 7.4~rc3-1~exp1 >"$C/ringfence/apt/packages/experimental.Packages"
+: >"$C/ringfence/apt/packages/sid.Packages"
+rc=0
+env XDG_CACHE_HOME="$C" "$SCRIPT" "${build_args[@]}" --cases "$CASES" --mirror http://mirror.invalid/debian --list-kernels >"$T/out" 2>"$T/err" || rc=$?
+if [[ $rc == 0 ]] && [[ $(awk 'NR > 1 { print $1 }' "$T/out" | tr '\n' ' ') == "7.3.4+deb13-cloud-amd64 7.0.13+deb13-cloud-amd64 " ]]; then
+	pass "--list-kernels: newest first, experimental hidden"
+else sed 's/^/#   /' "$T/out"; fail "--list-kernels"; fi
+rc=0
+env XDG_CACHE_HOME="$C" "$SCRIPT" "${build_args[@]}" --cases "$CASES" --mirror http://mirror.invalid/debian --list-kernels --experimental >"$T/out" 2>"$T/err" || rc=$?
+if [[ $rc == 0 ]] && [[ $(awk 'NR == 2 { print $1, $2, $3 }' "$T/out") == "7.4-cloud-amd64 7.4~rc3 experimental" ]]; then
+	pass "--list-kernels --experimental: the release candidate comes first"
+else sed 's/^/#   /' "$T/out"; fail "--list-kernels --experimental"; fi
+
+# An unreachable mirror is a set-up error, not a hang.
+C=$T/cache-fresh
+expect_exit 2 'apt-get update of the private kernel index failed' "unreachable mirror" -- \
+	env XDG_CACHE_HOME="$C" timeout 120 "$SCRIPT" "${build_args[@]}" --cases "$CASES" --mirror http://mirror.invalid/debian --list-kernels
 
 if [[ ${RINGFENCE_TEST_BOOT:-0} == 1 ]]; then
 	rc=0
