@@ -475,8 +475,11 @@ boot() {
 		t=$((($(date +%s%N) - t0) / 1000000))
 		if [[ $accel == kvm && $ACCEL == auto ]]; then
 			# Nested KVM can fail inside the guest's decompressor; QEMU then
-			# stops the VM and waits. No console output in 8 s counts as well.
-			if grep -q 'KVM internal error\|emulation failure' "$WORK/qemu.out" || { ((t > 8000)) && [[ ! -s $LOG ]]; }; then
+			# stops the VM and waits. No sign of the kernel or of init on the
+			# console within 10 s (the firmware banner does not count) is
+			# treated the same way.
+			if grep -q 'KVM internal error\|emulation failure' "$WORK/qemu.out" ||
+				{ ((t > 10000)) && ! grep -aq '^\[ *[0-9][0-9.]*\]\|^# \|KTAP version' "$LOG"; }; then
 				KVM_FAILED=1
 				break
 			fi
@@ -505,7 +508,7 @@ auto)
 	if kvm_usable; then
 		RAN=kvm; boot kvm
 		# QEMU may also abort outright (e.g. an MSR the host refuses).
-		if [[ $KVM_FAILED == 1 || ( $QEMU_RC != 0 && ! -s $LOG ) ]]; then
+		if [[ $KVM_FAILED == 1 || ( $QEMU_RC != 0 && $TIMED_OUT == 0 && ! -s $LOG ) ]]; then
 			note "KVM did not work here ($(grep -m1 -i 'error.*' "$WORK/qemu.out" || echo 'no console output')); falling back to TCG"
 			cp "$LOG" "$OUT/console.kvm-failed.log" 2>/dev/null || true
 			T_BOOT=$(now)
