@@ -332,7 +332,10 @@ else
 		[[ -n $LINE ]] || die "no Debian cloud kernel matches '$KERNEL_VERSION' in ${SUITES[*]} (see --list-kernels; release candidates need --experimental)"
 	else
 		for _ in 1 2 3 4 5 6 7 8 9 10 11 12; do
-			LINE=$(kernels --select) || die "no kernel with CONFIG_IO_URING_BPF=y found in ${SUITES[*]} (try --experimental or --kernel)"
+			rc=0
+			LINE=$(kernels --select) || rc=$?
+			[[ $rc == 3 ]] && die "no kernel >= 7.0 with CONFIG_IO_URING_BPF=y (or an unknown config) found in ${SUITES[*]} (try --experimental or --kernel)"
+			[[ $rc == 0 ]] || exit 2
 			IFS=$'\t' read -r R _ _ _ B _ S C <<<"$LINE"
 			[[ $C == unfetched ]] || break
 			fetch_config "$R" "$B" "$S"
@@ -379,8 +382,8 @@ done < <(ldd "$BIN" | awk '/=>/ && $3 ~ /^\// { print $3 } !/=>/ && $1 ~ /^\// {
 mknod -m 600 "$IR/dev/console" c 5 1 2>/dev/null || true
 cp -a "$CASES/." "$IR/cases/"
 
-MODULE_NAMES=$("$BIN" list --modules --cases "$CASES" | tr '\n' ' ')
-MODULE_NAMES=${MODULE_NAMES% }
+MODULE_NAMES=$("$BIN" list --modules --cases "$CASES") || die "ringfence list --modules --cases $CASES failed"
+MODULE_NAMES=$(echo $MODULE_NAMES)
 if [[ -n $MODULE_NAMES ]]; then
 	if [[ -n $MODROOT ]]; then
 		MD=$IR/lib/modules/$RELEASE

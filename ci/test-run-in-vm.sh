@@ -96,7 +96,7 @@ stanza() {
 C=$(seed_cache old)
 { stanza binary 6.19.14+deb13 6.19.14-1~bpo13+1; stanza binary 6.12.9+deb13 6.12.9-1; } >"$C/ringfence/apt/packages/trixie-backports.Packages"
 : >"$C/ringfence/apt/packages/sid.Packages"
-expect_exit 2 'no kernel with CONFIG_IO_URING_BPF=y found' "only pre-7.0 kernels: set-up error" -- \
+expect_exit 2 'no kernel >= 7.0 with CONFIG_IO_URING_BPF=y' "only pre-7.0 kernels: set-up error" -- \
 	env XDG_CACHE_HOME="$C" "$SCRIPT" "${build_args[@]}" --cases "$CASES" --mirror http://mirror.invalid/debian
 expect_exit 2 "no Debian cloud kernel matches '7.9'" "unknown --kernel-version" -- \
 	env XDG_CACHE_HOME="$C" "$SCRIPT" "${build_args[@]}" --cases "$CASES" --mirror http://mirror.invalid/debian --kernel-version 7.9
