@@ -321,6 +321,10 @@ if [[ -n $KERNEL ]]; then
 	fi
 	KCONFIG=$CONFIG_FILE
 else
+	# One run at a time updates the index and unpacks kernels into the cache.
+	mkdir -p "$CACHE"
+	exec 9>"$CACHE/.lock"
+	flock -w 900 9 || die "another run-in-vm.sh holds $CACHE/.lock"
 	update_catalog
 	if [[ $LIST_KERNELS == 1 ]]; then
 		printf '%-28s %-12s %-18s %-7s %-5s %s\n' RELEASE UPSTREAM SUITE MODULES BASE IO_URING_BPF
@@ -348,6 +352,7 @@ else
 	[[ -d $KDIR/modroot ]] && MODROOT=$KDIR/modroot
 	[[ -f $KDIR/config ]] && KCONFIG=$KDIR/config
 	note "kernel $RELEASE ($DEBVER from $SUITE)"
+	flock -u 9
 fi
 if [[ -n $KCONFIG ]]; then
 	if grep -qx 'CONFIG_IO_URING_BPF=y' "$KCONFIG"; then CONFIG_NOTE="CONFIG_IO_URING_BPF=y"
