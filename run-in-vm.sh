@@ -101,6 +101,7 @@ case $INITRD_COMPRESSION in none | gzip) ;; *) die "--initrd-compression must be
 [[ $TIMEOUT =~ ^[0-9]+$ && $TIMEOUT -gt 0 ]] || die "--timeout wants a positive number of seconds, not '$TIMEOUT'"
 [[ $MEMORY =~ ^[0-9]+[MG]?$ ]] || die "--memory wants e.g. 1G or 768M, not '$MEMORY'"
 [[ -n $KERNEL && -n $KERNEL_VERSION ]] && die "--kernel and --kernel-version exclude each other"
+[[ -n $KERNEL && $LIST_KERNELS == 1 ]] && die "--list-kernels lists Debian kernels; it does not go with --kernel"
 [[ -z $KERNEL && ( -n $MODULES_DIR || -n $CONFIG_FILE ) ]] && die "--modules and --config go with --kernel"
 [[ -z $KERNEL || -f $KERNEL ]] || die "--kernel $KERNEL: no such file"
 [[ -z $MODULES_DIR || -d $MODULES_DIR ]] || die "--modules $MODULES_DIR: no such directory"

@@ -24,7 +24,7 @@ expect_exit() {
 }
 
 echo "KTAP version 1"
-echo "1..23"
+echo "1..24"
 
 rc=0; "$SCRIPT" --help >"$T/out" 2>"$T/err" || rc=$?
 if [[ $rc == 0 ]] && grep -q -- '--kernel-version' "$T/out" && grep -q -- '--accel auto|kvm|tcg' "$T/out"; then pass "--help"; else fail "--help"; fi
@@ -35,6 +35,7 @@ expect_exit 2 '--timeout wants a positive number' "zero --timeout" -- "$SCRIPT" 
 expect_exit 2 'option --kernel-version needs a value' "missing value" -- "$SCRIPT" --kernel-version
 expect_exit 2 '--memory wants' "bad --memory" -- "$SCRIPT" --memory lots
 expect_exit 2 'exclude each other' "--kernel with --kernel-version" -- "$SCRIPT" --kernel /dev/null --kernel-version 7.3
+expect_exit 2 'does not go with --kernel' "--list-kernels with --kernel" -- "$SCRIPT" --kernel /dev/null --list-kernels
 expect_exit 2 'go with --kernel' "--modules without --kernel" -- "$SCRIPT" --modules /tmp
 expect_exit 2 'no such file' "missing --kernel file" -- "$SCRIPT" --kernel "$T/nope"
 expect_exit 2 'no such directory' "missing --cases dir" -- "$SCRIPT" --cases "$T/nope"
