@@ -54,7 +54,10 @@ public struct ConsoleVerdict: Equatable {
         }
         guard s.first == "[", let close = s.firstIndex(of: "]") else { return (line, false) }
         let inside = s[s.index(after: s.startIndex)..<close].trimmingSpaces()
-        guard !inside.isEmpty, inside.allSatisfy({ $0.isNumber || $0 == "." }) else { return (line, false) }
+        // printk's "%5lu.%06lu": seconds, a dot, six digits of microseconds.
+        let parts = inside.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].count == 6,
+              parts.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) }) else { return (line, false) }
         var rest = s[s.index(after: close)...]
         // CONFIG_PRINTK_CALLER adds "[    T1]" / "[    C0]".
         if rest.first == "[", let c2 = rest.firstIndex(of: "]"), rest.distance(from: rest.startIndex, to: c2) <= 12 {
@@ -65,6 +68,17 @@ public struct ConsoleVerdict: Equatable {
         }
         if rest.first == " " { rest = rest.dropFirst() }
         return (rest, true)
+    }
+
+    /// Where a "[ 12.345678] " time-stamped kernel message starts inside a
+    /// line (not at its start), if it does.
+    static func embeddedKernelMessage(_ line: Substring) -> Substring.Index? {
+        var i = line.index(after: line.startIndex, clamped: line.endIndex)
+        while let open = line[i...].firstIndex(of: "[") {
+            if open != line.startIndex, stripTimestamp(line[open...]).kernel { return open }
+            i = line.index(after: open)
+        }
+        return nil
     }
 
     static func isTrouble(_ text: Substring) -> Bool {
@@ -136,9 +150,20 @@ public struct ConsoleVerdict: Equatable {
         var runningNames: [Int: String] = [:]
 
         mutating func run(_ log: String) -> ConsoleVerdict {
+            var physical: [Substring] = []
             for rawLine in log.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
                 var line = rawLine
                 while line.last == "\r" { line = line.dropLast() }
+                // printk and the guest's writes share the console: a kernel
+                // message can start in the middle of a guest line.
+                if let cut = ConsoleVerdict.embeddedKernelMessage(line) {
+                    physical.append(line[..<cut])
+                    physical.append(line[cut...])
+                } else {
+                    physical.append(line)
+                }
+            }
+            for line in physical {
                 let (text, isKernel) = ConsoleVerdict.stripTimestamp(line)
 
                 if !isKernel, !sawVersion, let r = text.firstRange(of: "KTAP version 1") {
@@ -299,4 +324,14 @@ extension String {
         guard hasPrefix(prefix) else { return nil }
         return String(dropFirst(prefix.count)).trimmingSpaces()
     }
+}
+
+extension Substring {
+    func index(after i: Index, clamped end: Index) -> Index {
+        i < end ? index(after: i) : end
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
 }

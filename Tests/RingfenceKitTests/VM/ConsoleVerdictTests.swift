@@ -199,11 +199,30 @@ final class ConsoleVerdictTests: XCTestCase {
         XCTAssertEqual(ConsoleVerdict.evaluate(log: log).exitCode, 4)
     }
 
+    func testKernelMessageInsideAGuestLine() {
+        let log = """
+            KTAP version 1
+            1..2
+            # running: 1 racy
+            ok 1 ra[    5.100000] WARNING: CPU: 0 PID: 70 at io_uring/register.c:12 x
+            cy
+            # running: 2 after
+            ok 2 after
+            # ringfence-exit: 0
+            """
+        let v = ConsoleVerdict.evaluate(log: log)
+        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertTrue(v.ktapLines.contains("not ok 1 ra # kernel WARN: WARNING: CPU: 0 PID: 70 at io_uring/register.c:12 x"), v.ktap)
+        XCTAssertTrue(v.ktapLines.contains("ok 2 after"))
+    }
+
     func testTimestampStripping() {
         XCTAssertEqual(ConsoleVerdict.stripTimestamp("[   12.345678] WARNING: x").text, "WARNING: x")
         XCTAssertEqual(ConsoleVerdict.stripTimestamp("[    1.000000][    T1] BUG: y").text, "BUG: y")
         XCTAssertEqual(ConsoleVerdict.stripTimestamp("<4>[    1.000000] Oops").text, "Oops")
         XCTAssertFalse(ConsoleVerdict.stripTimestamp("[not a stamp] x").kernel)
+        XCTAssertFalse(ConsoleVerdict.stripTimestamp("[0.5] x").kernel)
+        XCTAssertNil(ConsoleVerdict.embeddedKernelMessage("ok 3 array[0.5] index"))
     }
 }
 
