@@ -145,6 +145,10 @@ if [[ $NO_BUILD == 0 ]]; then
 	fi
 fi
 [[ -x $BIN ]] || die "no ringfence binary at $BIN (build it, or drop --no-build)"
+for sub in verdict kernels list; do
+	"$BIN" "$sub" --help >/dev/null 2>&1 ||
+		die "$BIN has no '$sub' subcommand (main.swift must register Verdict and Kernels: see docs/run-in-vm.md)"
+done
 T_BUILT=$(now)
 
 # --- Debian kernel catalog (private apt configuration) -----------------------
