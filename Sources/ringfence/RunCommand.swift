@@ -87,8 +87,9 @@ struct RunCommand: ParsableCommand {
         } else {
             print(JUnitWriter().document(report))
         }
-        if let results {
-            try report.json().write(toFile: results, atomically: true, encoding: .utf8)
+        // In the VM guest the results always go out over the console (GuestResults).
+        if let path = results ?? (rf_is_pid1 != 0 ? GuestResults.path : nil) {
+            try report.json().write(toFile: path, atomically: true, encoding: .utf8)
         }
         warn("ringfence: \(totals.summary)")
         throw ExitCode(totals.exitCode)

@@ -24,4 +24,9 @@ func runCLI(_ arguments: [String]) -> Int32 {
     }
 }
 
+// In the VM guest ringfence is /init: GuestInit runs the command line from
+// the kernel's ringfence.args= and powers the machine off.
+if rf_is_pid1 != 0 {
+    GuestInit.run(cli: runCLI)
+}
 exit(runCLI(Array(CommandLine.arguments.dropFirst())))

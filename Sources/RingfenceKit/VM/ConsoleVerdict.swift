@@ -1,0 +1,339 @@
+// Turns a VM's serial console log into the suite's verdict.
+//
+// The log holds kernel messages (with or without "[ 12.345678] " time
+// stamps) interleaved with the guest ringfence's KTAP output (see
+// GuestInit for the protocol). The verdict:
+//   - the KTAP document from "KTAP version 1" on, cleaned of kernel noise;
+//     "# " diagnostics printed by the guest init before it (module loads,
+//     init time) are moved right after the version line;
+//   - kernel trouble (WARNING:, BUG:, Oops, Kernel panic, general protection
+//     fault, Call Trace) is attributed to the case that was running: the last
+//     "# running: N name" seen before it, or, when no case has announced
+//     itself yet, the next result line. That case's result becomes
+//     "not ok N name # kernel WARN: <first trouble line>";
+//   - a panic, or a log that ends before every planned result, ends the
+//     document with "Bail out! <reason>" and fails;
+//   - a missing plan or missing "# ringfence-exit:" marker fails;
+//   - otherwise the exit code is the guest's (0 pass, 1 fail, 2 usage or
+//     case-file error, 4 all skipped), forced to 1 if any result is not ok.
+
+public struct ConsoleVerdict: Equatable {
+    /// The cleaned KTAP document, one line per element, no trailing newline.
+    public var ktapLines: [String]
+    /// 0/1/2/4 as the suite's; 1 for any console-level failure.
+    public var exitCode: Int32
+    /// Human-readable reasons the console forced a failure (empty when none).
+    public var problems: [String]
+    /// Guest uptime when init started ("# ringfence: init at X s"), i.e. boot time.
+    public var bootSeconds: Double?
+    /// Time the guest CLI ran ("# ringfence: suite took X s").
+    public var suiteSeconds: Double?
+    /// The code printed in "# ringfence-exit: N", if any.
+    public var guestExitCode: Int32?
+    public var planned: Int?
+    public var passed = 0, failed = 0, skipped = 0
+
+    public var ktap: String { ktapLines.joined(separator: "\n") + "\n" }
+
+    /// Evaluates a console log. `timedOut`: the host killed the VM at its
+    /// global timeout (reported in the Bail out reason).
+    public static func evaluate(log: String, timedOut: Bool = false) -> ConsoleVerdict {
+        var p = Parser()
+        p.timedOut = timedOut
+        return p.run(log)
+    }
+
+    /// Kernel message kinds that fail the case they happen in.
+    static let troubleMarkers = ["WARNING:", "BUG:", "Oops", "Kernel panic", "general protection fault", "Call Trace"]
+
+    /// Strips a printk time stamp "[   1.234567] " (and a leading "<N>" level).
+    static func stripTimestamp(_ line: Substring) -> (text: Substring, kernel: Bool) {
+        var s = line
+        if s.first == "<", let close = s.firstIndex(of: ">"), s.distance(from: s.startIndex, to: close) <= 3 {
+            s = s[s.index(after: close)...]
+        }
+        guard s.first == "[", let close = s.firstIndex(of: "]") else { return (line, false) }
+        let inside = s[s.index(after: s.startIndex)..<close].trimmingSpaces()
+        // printk's "%5lu.%06lu": seconds, a dot, six digits of microseconds.
+        let parts = inside.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].count == 6,
+              parts.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) }) else { return (line, false) }
+        var rest = s[s.index(after: close)...]
+        // CONFIG_PRINTK_CALLER adds "[    T1]" / "[    C0]".
+        if rest.first == "[", let c2 = rest.firstIndex(of: "]"), rest.distance(from: rest.startIndex, to: c2) <= 12 {
+            let id = rest[rest.index(after: rest.startIndex)..<c2].trimmingSpaces()
+            if let f = id.first, f == "T" || f == "C", id.dropFirst().allSatisfy(\.isNumber) {
+                rest = rest[rest.index(after: c2)...]
+            }
+        }
+        if rest.first == " " { rest = rest.dropFirst() }
+        return (rest, true)
+    }
+
+    /// Where a "[ 12.345678] " time-stamped kernel message starts inside a
+    /// line (not at its start), if it does.
+    static func embeddedKernelMessage(_ line: Substring) -> Substring.Index? {
+        var i = line.index(after: line.startIndex, clamped: line.endIndex)
+        while let open = line[i...].firstIndex(of: "[") {
+            if open != line.startIndex, stripTimestamp(line[open...]).kernel { return open }
+            i = line.index(after: open)
+        }
+        return nil
+    }
+
+    static func isTrouble(_ text: Substring) -> Bool {
+        troubleMarkers.contains { text.contains($0) }
+    }
+
+    /// Parses "ok N desc" / "not ok N desc" (top level only).
+    static func parseResult(_ line: Substring) -> (ok: Bool, number: Int, rest: Substring)? {
+        var s = line
+        var ok = true
+        if s.hasPrefix("not ok ") { ok = false; s = s.dropFirst(7) }
+        else if s.hasPrefix("ok ") { s = s.dropFirst(3) }
+        else { return nil }
+        let digits = s.prefix { $0.isNumber }
+        guard let n = Int(digits) else { return nil }
+        return (ok, n, s.dropFirst(digits.count))
+    }
+
+    static func parsePlan(_ line: Substring) -> Int? {
+        guard let dots = line.firstRange(of: "..") else { return nil }
+        let a = line[..<dots.lowerBound], b = line[dots.upperBound...]
+        guard a == "1" || a == "0" || Int(a) != nil, let m = Int(b), !b.isEmpty, b.allSatisfy(\.isNumber), a.allSatisfy(\.isNumber) else { return nil }
+        return m
+    }
+
+    static func isSkip(_ rest: Substring) -> Bool {
+        guard let hash = rest.firstRange(of: "#") else { return false }
+        return rest[hash.upperBound...].trimmingSpaces().uppercased().hasPrefix("SKIP")
+    }
+
+    struct Result {
+        var ok: Bool
+        var number: Int
+        var rest: Substring
+        var lineIndex: Int
+        var trouble: String?
+    }
+
+    struct Parser {
+        var timedOut = false
+        var out: [String] = []
+        var preamble: [String] = []
+        var sawVersion = false
+        var results: [Result] = []
+        var resultIndexByNumber: [Int: Int] = [:]
+        var planned: Int?
+        var running: Int?
+        /// Trouble seen before any case announced itself, waiting for the next result.
+        var pendingTrouble: String?
+        var strayTrouble: [String] = []
+        var panic: String?
+        var exitCode: Int32?
+        var boot: Double?
+        var suite: Double?
+        var guestBailOut: String?
+
+        mutating func trouble(_ text: String) {
+            if let n = running, let idx = resultIndexByNumber[n] {
+                if results[idx].trouble == nil { results[idx].trouble = text }
+            } else if let n = running {
+                pendingByCase[n] = pendingByCase[n] ?? text
+            } else if sawVersion {
+                if pendingTrouble == nil { pendingTrouble = text }
+            } else {
+                strayTrouble.append(text)
+            }
+        }
+        var pendingByCase: [Int: String] = [:]
+        var runningNames: [Int: String] = [:]
+
+        mutating func run(_ log: String) -> ConsoleVerdict {
+            var physical: [Substring] = []
+            for rawLine in log.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+                var line = rawLine
+                while line.last == "\r" { line = line.dropLast() }
+                // printk and the guest's writes share the console: a kernel
+                // message can start in the middle of a guest line.
+                if let cut = ConsoleVerdict.embeddedKernelMessage(line) {
+                    physical.append(line[..<cut])
+                    physical.append(line[cut...])
+                } else {
+                    physical.append(line)
+                }
+            }
+            for line in physical {
+                let (text, isKernel) = ConsoleVerdict.stripTimestamp(line)
+
+                if !isKernel, !sawVersion, let r = text.firstRange(of: "KTAP version 1") {
+                    _ = r
+                    sawVersion = true
+                    out.append("KTAP version 1")
+                    out.append(contentsOf: preamble)
+                    continue
+                }
+                if isKernel || (!text.hasPrefix("#") && ConsoleVerdict.isTrouble(text) && ConsoleVerdict.parseResult(text) == nil) {
+                    if ConsoleVerdict.isTrouble(text) {
+                        let t = String(text).trimmingSpaces()
+                        if t.contains("Kernel panic") && panic == nil { panic = t }
+                        trouble(t)
+                        if sawVersion { out.append("# kernel: " + t) }
+                        else { preamble.append("# kernel: " + t) }
+                    }
+                    continue
+                }
+                if text.hasPrefix("# ") || text == "#" {
+                    handleDiagnostic(text)
+                    continue
+                }
+                guard sawVersion else { continue }
+                if let m = ConsoleVerdict.parsePlan(text) {
+                    if planned == nil { planned = m; out.append(String(text)) }
+                    continue
+                }
+                if let r = ConsoleVerdict.parseResult(text) {
+                    var res = Result(ok: r.ok, number: r.number, rest: r.rest, lineIndex: out.count, trouble: nil)
+                    if let t = pendingByCase.removeValue(forKey: r.number) { res.trouble = t }
+                    if running == nil || running == r.number, let t = pendingTrouble {
+                        res.trouble = res.trouble ?? t
+                        pendingTrouble = nil
+                    }
+                    resultIndexByNumber[r.number] = results.count
+                    results.append(res)
+                    out.append(String(text))
+                    continue
+                }
+                if text.hasPrefix("Bail out!") {
+                    guestBailOut = String(text)
+                    out.append(String(text))
+                    continue
+                }
+                if text.hasPrefix(" ") && !text.trimmingSpaces().isEmpty {
+                    // Indented (subtest) KTAP lines are kept as they are.
+                    out.append(String(text))
+                    continue
+                }
+                // Anything else on the console is noise (stray program output).
+            }
+            return finish()
+        }
+
+        mutating func handleDiagnostic(_ text: Substring) {
+            let line = String(text)
+            if let v = line.value(after: "# ringfence-exit:") {
+                exitCode = Int32(v)
+            } else if let v = line.value(after: "# ringfence: init at") {
+                boot = Double(v.split(separator: " ").first ?? "")
+            } else if let v = line.value(after: "# ringfence: suite took") {
+                suite = Double(v.split(separator: " ").first ?? "")
+            } else if let v = line.value(after: "# running:") {
+                running = Int(v.split(separator: " ").first ?? "")
+                if let n = running { runningNames[n] = v.split(separator: " ", maxSplits: 1).dropFirst().first.map(String.init) ?? "" }
+            } else if line.hasPrefix(GuestResults.linePrefix) {
+                return   // the results file in transit (GuestResults), not part of the KTAP document
+            }
+            if sawVersion { out.append(line) } else { preamble.append(line) }
+        }
+
+        mutating func finish() -> ConsoleVerdict {
+            var problems: [String] = []
+            var bail: String?
+            if !sawVersion {
+                out = ["KTAP version 1"] + preamble
+                problems.append("no KTAP output on the console")
+            }
+            // Rewrite results that had kernel trouble.
+            for res in results {
+                guard let t = res.trouble else { continue }
+                var desc = res.rest
+                if let hash = desc.firstRange(of: " #") { desc = desc[..<hash.lowerBound] }
+                out[res.lineIndex] = "not ok \(res.number)\(desc) # kernel WARN: \(t)"
+            }
+            if let t = pendingTrouble { problems.append("kernel trouble after the last result: \(t)") }
+            // A case that hit kernel trouble and never reported: its result is the trouble.
+            var synthesized = 0
+            for (n, t) in pendingByCase.sorted(by: { $0.key < $1.key }) {
+                let name = runningNames[n].map { $0.isEmpty ? "" : " " + $0 } ?? ""
+                out.append("not ok \(n)\(name) # kernel WARN: \(t)")
+                synthesized += 1
+                problems.append("kernel trouble in case \(n), which reported no result: \(t)")
+            }
+            if !strayTrouble.isEmpty { problems.append("kernel trouble before the suite started: \(strayTrouble[0])") }
+            let numbers = Set(results.map(\.number))
+            if sawVersion && planned == nil { problems.append("no KTAP plan line") }
+            if let m = planned, guestBailOut == nil {
+                let missing = (1...max(m, 1)).filter { !numbers.contains($0) }.count - (m == 0 ? 1 : 0)
+                if missing > 0 {
+                    let why = panic.map { "kernel panic: \($0)" } ?? (timedOut ? "timed out" : "console log ended")
+                    bail = "Bail out! \(why) after \(numbers.count) of \(m) results"
+                }
+            }
+            if bail == nil, let pn = panic {
+                bail = "Bail out! kernel panic: \(pn)"
+            }
+            if bail == nil && (!sawVersion || timedOut) && exitCode == nil {
+                bail = "Bail out! " + (timedOut ? "timed out" : "console log ended") +
+                    (sawVersion ? " before the suite finished" : " before any KTAP output")
+                problems.removeAll { $0 == "no KTAP output on the console" || $0 == "no KTAP plan line" }
+            }
+            if bail == nil && exitCode == nil {
+                problems.append(timedOut ? "timed out before the ringfence-exit marker" : "no '# ringfence-exit:' marker (guest did not finish)")
+            }
+            if bail == nil && timedOut && exitCode != nil {
+                problems.append("timed out")
+            }
+            if let b = bail {
+                out.append(b)
+                problems.append(String(b.dropFirst("Bail out! ".count)))
+            } else if !problems.isEmpty && guestBailOut == nil {
+                for pr in problems { out.append("# ringfence-vm: " + pr) }
+            }
+
+            var v = ConsoleVerdict(ktapLines: out, exitCode: 0, problems: problems,
+                                   bootSeconds: boot, suiteSeconds: suite, guestExitCode: exitCode, planned: planned)
+            v.failed += synthesized
+            for res in results {
+                if res.trouble != nil || !res.ok { v.failed += 1 }
+                else if ConsoleVerdict.isSkip(res.rest) { v.skipped += 1 }
+                else { v.passed += 1 }
+            }
+            if !problems.isEmpty || guestBailOut != nil {
+                v.exitCode = 1
+            } else {
+                var code = exitCode ?? 1
+                if v.failed > 0 && code != 2 { code = 1 }
+                if ![0, 1, 2, 4].contains(code) { code = 1 }
+                v.exitCode = code
+            }
+            return v
+        }
+    }
+}
+
+extension StringProtocol {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+extension String {
+    /// The trimmed text after `prefix`, when the string starts with it.
+    func value(after prefix: String) -> String? {
+        guard hasPrefix(prefix) else { return nil }
+        return String(dropFirst(prefix.count)).trimmingSpaces()
+    }
+}
+
+extension Substring {
+    func index(after i: Index, clamped end: Index) -> Index {
+        i < end ? index(after: i) : end
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}

@@ -1,0 +1,234 @@
+import XCTest
+@testable import RingfenceKit
+
+/// Fixture console logs, as a QEMU serial port records them (CRLF, printk
+/// time stamps, firmware noise before the kernel).
+final class ConsoleVerdictTests: XCTestCase {
+    static func crlf(_ s: String) -> String {
+        s.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\r\n")
+    }
+
+    static let bootNoise = """
+        \u{1b}c\u{1b}[?7l\u{1b}[2J\u{1b}[0mSeaBIOS (version 1.16.2-debian-1.16.2-1)
+        Booting from ROM...
+        [    0.016000] tsc: Unable to calibrate against PIT
+        [    0.989811] acpi PNP0A03:00: fail to add MMCONFIG information
+        # module sctp: loaded
+        # ringfence: init at 3.54 s
+        """
+
+    static let clean = crlf(bootNoise + """
+
+        KTAP version 1
+        1..3
+        # running: 1 setup-ring
+        ok 1 setup-ring
+        # running: 2 sctp-socket
+        ok 2 sctp-socket # SKIP module sctp not loadable
+        # running: 3 deny-openat
+        ok 3 deny-openat
+        # ringfence: suite took 0.104 s
+        # ringfence-exit: 0
+        [    3.633805] reboot: Power down
+        """)
+
+    func testCleanRunPasses() {
+        let v = ConsoleVerdict.evaluate(log: Self.clean)
+        XCTAssertEqual(v.exitCode, 0)
+        XCTAssertEqual(v.problems, [])
+        XCTAssertEqual(v.ktapLines, [
+            "KTAP version 1",
+            "# module sctp: loaded",
+            "# ringfence: init at 3.54 s",
+            "1..3",
+            "# running: 1 setup-ring",
+            "ok 1 setup-ring",
+            "# running: 2 sctp-socket",
+            "ok 2 sctp-socket # SKIP module sctp not loadable",
+            "# running: 3 deny-openat",
+            "ok 3 deny-openat",
+            "# ringfence: suite took 0.104 s",
+            "# ringfence-exit: 0",
+        ])
+        XCTAssertEqual(v.bootSeconds, 3.54)
+        XCTAssertEqual(v.suiteSeconds, 0.104)
+        XCTAssertEqual(v.guestExitCode, 0)
+        XCTAssertEqual(v.planned, 3)
+        XCTAssertEqual([v.passed, v.failed, v.skipped], [2, 0, 1])
+    }
+
+    func testGuestExitCodesPassThrough() {
+        for code: Int32 in [1, 2, 4] {
+            var log = Self.clean.replacingFirst("# ringfence-exit: 0", with: "# ringfence-exit: \(code)")
+            if code == 1 { log = log.replacingFirst("ok 3 deny-openat", with: "not ok 3 deny-openat") }
+            XCTAssertEqual(ConsoleVerdict.evaluate(log: log).exitCode, code)
+        }
+        // A guest that claims success but printed a failure fails.
+        let lying = Self.clean.replacingFirst("ok 3 deny-openat", with: "not ok 3 deny-openat")
+        XCTAssertEqual(ConsoleVerdict.evaluate(log: lying).exitCode, 1)
+    }
+
+    static let warnMidCase = crlf(bootNoise + """
+
+        KTAP version 1
+        1..3
+        # running: 1 setup-ring
+        ok 1 setup-ring
+        # running: 2 deny-openat
+        [    4.120001] ------------[ cut here ]------------
+        [    4.120002] WARNING: CPU: 0 PID: 57 at io_uring/bpf_filter.c:88 io_uring_run_bpf_filters+0x1a/0x90
+        [    4.120003] Modules linked in: sctp
+        [    4.120004] Call Trace:
+        [    4.120005]  <TASK>
+        [    4.120006]  io_issue_sqe+0x2c/0x3c0
+        [    4.120009] ---[ end trace 0000000000000000 ]---
+        ok 2 deny-openat
+        # running: 3 allow-read
+        ok 3 allow-read
+        # ringfence: suite took 0.304 s
+        # ringfence-exit: 0
+        [    4.633805] reboot: Power down
+        """)
+
+    func testWarnFailsTheRunningCase() {
+        let v = ConsoleVerdict.evaluate(log: Self.warnMidCase)
+        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertTrue(v.ktapLines.contains(
+            "not ok 2 deny-openat # kernel WARN: WARNING: CPU: 0 PID: 57 at io_uring/bpf_filter.c:88 io_uring_run_bpf_filters+0x1a/0x90"),
+            v.ktap)
+        XCTAssertTrue(v.ktapLines.contains("ok 1 setup-ring"))
+        XCTAssertTrue(v.ktapLines.contains("ok 3 allow-read"))
+        XCTAssertFalse(v.ktapLines.contains { $0.contains("Modules linked in") }, "kernel noise stays out")
+        XCTAssertTrue(v.ktapLines.contains { $0.hasPrefix("# kernel: WARNING: CPU: 0") })
+        XCTAssertEqual([v.passed, v.failed, v.skipped], [2, 1, 0])
+    }
+
+    func testWarnAfterResultIsAttributedToLastAnnouncedCase() {
+        // Deferred work (ring teardown) warns after case 1 printed "ok".
+        let log = """
+            KTAP version 1
+            1..2
+            # running: 1 teardown
+            ok 1 teardown
+            [    5.000000] BUG: KASAN: use-after-free in io_ring_exit_work+0x10/0x20
+            # running: 2 next
+            ok 2 next
+            # ringfence-exit: 0
+            """
+        let v = ConsoleVerdict.evaluate(log: log)
+        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertTrue(v.ktapLines.contains("not ok 1 teardown # kernel WARN: BUG: KASAN: use-after-free in io_ring_exit_work+0x10/0x20"), v.ktap)
+        XCTAssertTrue(v.ktapLines.contains("ok 2 next"))
+    }
+
+    func testWarnWithoutAnnouncementGoesToTheNextResult() {
+        let log = """
+            KTAP version 1
+            1..2
+            ok 1 first
+            [    5.000000] WARNING: CPU: 0 PID: 9 at mm/slub.c:1 x
+            not ok 2 second # SKIP whatever
+            # ringfence-exit: 0
+            """
+        let v = ConsoleVerdict.evaluate(log: log)
+        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertTrue(v.ktapLines.contains("not ok 2 second # kernel WARN: WARNING: CPU: 0 PID: 9 at mm/slub.c:1 x"), v.ktap)
+    }
+
+    static let panic = crlf(bootNoise + """
+
+        KTAP version 1
+        1..3
+        # running: 1 setup-ring
+        ok 1 setup-ring
+        # running: 2 crash
+        [    4.200000] BUG: kernel NULL pointer dereference, address: 0000000000000008
+        [    4.200001] Oops: Oops: 0002 [#1] SMP NOPTI
+        [    4.200002] Kernel panic - not syncing: Fatal exception
+        [    4.200003] ---[ end Kernel panic - not syncing: Fatal exception ]---
+        """)
+
+    func testPanicBailsOut() {
+        let v = ConsoleVerdict.evaluate(log: Self.panic)
+        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertEqual(v.ktapLines.suffix(2), ["not ok 2 crash # kernel WARN: BUG: kernel NULL pointer dereference, address: 0000000000000008",
+                                              "Bail out! kernel panic: Kernel panic - not syncing: Fatal exception after 1 of 3 results"])
+        XCTAssertEqual(v.failed, 1)
+        XCTAssertFalse(v.problems.isEmpty)
+    }
+
+    static let truncated = crlf(bootNoise + """
+
+        KTAP version 1
+        1..4
+        # running: 1 setup-ring
+        ok 1 setup-ring
+        # running: 2 slow
+        ok 2 slow
+        # running: 3 hangs
+        """)
+
+    func testTruncatedPlanBailsOut() {
+        let v = ConsoleVerdict.evaluate(log: Self.truncated)
+        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertEqual(v.ktapLines.last, "Bail out! console log ended after 2 of 4 results")
+        let t = ConsoleVerdict.evaluate(log: Self.truncated, timedOut: true)
+        XCTAssertEqual(t.ktapLines.last, "Bail out! timed out after 2 of 4 results")
+        XCTAssertEqual(t.exitCode, 1)
+    }
+
+    func testMissingPlanOrMarkerNeverPasses() {
+        let noPlan = "KTAP version 1\nok 1 a\n# ringfence-exit: 0\n"
+        XCTAssertEqual(ConsoleVerdict.evaluate(log: noPlan).exitCode, 1)
+        XCTAssertTrue(ConsoleVerdict.evaluate(log: noPlan).problems.contains("no KTAP plan line"))
+
+        let noMarker = "KTAP version 1\n1..1\nok 1 a\n"
+        let v = ConsoleVerdict.evaluate(log: noMarker)
+        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertTrue(v.problems.contains { $0.contains("ringfence-exit") }, "\(v.problems)")
+
+        let nothing = "SeaBIOS\n[    0.1] Linux version 7.3.4\n"
+        let n = ConsoleVerdict.evaluate(log: nothing)
+        XCTAssertEqual(n.exitCode, 1)
+        XCTAssertEqual(n.ktapLines.first, "KTAP version 1")
+        XCTAssertEqual(n.ktapLines.last, "Bail out! console log ended before any KTAP output")
+    }
+
+    func testEmptyPlanAllSkipped() {
+        let log = "KTAP version 1\n1..0\n# ringfence-exit: 4\n"
+        XCTAssertEqual(ConsoleVerdict.evaluate(log: log).exitCode, 4)
+    }
+
+    func testKernelMessageInsideAGuestLine() {
+        let log = """
+            KTAP version 1
+            1..2
+            # running: 1 racy
+            ok 1 ra[    5.100000] WARNING: CPU: 0 PID: 70 at io_uring/register.c:12 x
+            cy
+            # running: 2 after
+            ok 2 after
+            # ringfence-exit: 0
+            """
+        let v = ConsoleVerdict.evaluate(log: log)
+        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertTrue(v.ktapLines.contains("not ok 1 ra # kernel WARN: WARNING: CPU: 0 PID: 70 at io_uring/register.c:12 x"), v.ktap)
+        XCTAssertTrue(v.ktapLines.contains("ok 2 after"))
+    }
+
+    func testTimestampStripping() {
+        XCTAssertEqual(ConsoleVerdict.stripTimestamp("[   12.345678] WARNING: x").text, "WARNING: x")
+        XCTAssertEqual(ConsoleVerdict.stripTimestamp("[    1.000000][    T1] BUG: y").text, "BUG: y")
+        XCTAssertEqual(ConsoleVerdict.stripTimestamp("<4>[    1.000000] Oops").text, "Oops")
+        XCTAssertFalse(ConsoleVerdict.stripTimestamp("[not a stamp] x").kernel)
+        XCTAssertFalse(ConsoleVerdict.stripTimestamp("[0.5] x").kernel)
+        XCTAssertNil(ConsoleVerdict.embeddedKernelMessage("ok 3 array[0.5] index"))
+    }
+}
+
+extension String {
+    func replacingFirst(_ a: String, with b: String) -> String {
+        guard let r = firstRange(of: a) else { return self }
+        return replacingCharacters(in: r, with: b)
+    }
+}

@@ -1,0 +1,62 @@
+import XCTest
+@testable import RingfenceKit
+
+final class GuestCommandLineTests: XCTestCase {
+    func roundTrip(_ args: [String], file: StaticString = #filePath, line: UInt = #line) {
+        let param = GuestCommandLine.encodeArguments(args)
+        XCTAssertFalse(param.contains(" "), file: file, line: line)
+        XCTAssertFalse(param.contains("\""), file: file, line: line)
+        let cmdline = "console=ttyS0 panic=-1 \(param) ringfence.modules=sctp\n"
+        XCTAssertEqual(try GuestCommandLine.decodeArguments(cmdline: cmdline), args, file: file, line: line)
+    }
+
+    func testRoundTrips() {
+        roundTrip(["run", "--announce", "--cases", "/cases"])
+        roundTrip(["run", "--filter", "name with spaces, and commas", "--x=y"])
+        roundTrip(["quote\"s", "back\\slash", "tab\there", "newline\nhere", "100%", "ünïcødé ✓"])
+        roundTrip([])
+        roundTrip([""])
+        roundTrip(["a", "", "b"])
+    }
+
+    func testEncodingIsReadable() {
+        XCTAssertEqual(GuestCommandLine.encodeArguments(["run", "--cases", "/cases"]), "ringfence.args=run,--cases,/cases")
+        XCTAssertEqual(GuestCommandLine.encodeArguments(["a b", "c,d"]), "ringfence.args=a%20b,c%2Cd")
+        XCTAssertEqual(GuestCommandLine.encodeArguments([]), "ringfence.args")
+    }
+
+    func testShellEncoderAgrees() {
+        // run-in-vm.sh's pct() keeps the same byte set: [A-Za-z0-9._~/=:@+-].
+        XCTAssertEqual(GuestCommandLine.percentEncode("a-b_c.d~e/f=g:h@i+j"), "a-b_c.d~e/f=g:h@i+j")
+        XCTAssertEqual(GuestCommandLine.percentEncode("é"), "%C3%A9")
+    }
+
+    func testAbsentAndBad() throws {
+        XCTAssertNil(try GuestCommandLine.decodeArguments(cmdline: "console=ttyS0 quiet"))
+        XCTAssertThrowsError(try GuestCommandLine.decodeArguments(cmdline: "ringfence.args=%zz"))
+        XCTAssertThrowsError(try GuestCommandLine.decodeArguments(cmdline: "ringfence.args=%FF"))
+    }
+
+    func testModulesAndQuoting() {
+        XCTAssertEqual(GuestCommandLine.modules(cmdline: "a=1 ringfence.modules=sctp,xt_bpf b"), ["sctp", "xt_bpf"])
+        XCTAssertEqual(GuestCommandLine.modules(cmdline: "a=1"), [])
+        XCTAssertEqual(GuestCommandLine.parameters("a \"b c\" d=\"e f\"\n"), ["a", "b c", "d=e f"])
+    }
+}
+
+final class GuestResultsTests: XCTestCase {
+    func testRoundTripThroughACRLFConsoleWithKernelNoise() {
+        let json = "{\"cases\": [\(String(repeating: "{\"id\": \"a:b\"},", count: 50)){}]}"
+        var lines: [String] = []
+        GuestResults.emit(json) { lines.append($0) }
+        XCTAssertGreaterThan(lines.count, 2)
+        lines.insert("[    5.123456] random: crng init done", at: 1)
+        let log = "KTAP version 1\r\n" + lines.joined(separator: "\r\n") + "\r\n# ringfence-exit: 0\r\n"
+        XCTAssertEqual(GuestResults.extract(fromConsole: log), json)
+    }
+
+    func testEnvironmentFromTheCommandLine() {
+        let env = GuestCommandLine.environment(cmdline: "console=ttyS0 ringfence.accel=tcg ringfence.config=abc123\n")
+        XCTAssertEqual(env, ["RINGFENCE_ACCEL": "tcg", "RINGFENCE_CONFIG_DIGEST": "abc123"])
+    }
+}
