@@ -50,6 +50,7 @@ struct RunCommand: ParsableCommand {
         var options = RunOptions()
         options.timeout = timeout
         let runner = Runner(facts: facts, options: options)
+        let kernelVersion = KernelVersion.running(release: facts.release, version: facts.version)
         runner.loadModule = ModuleHook.load
         let ktap = KTAPWriter()
         let started = Date()
@@ -58,7 +59,7 @@ struct RunCommand: ParsableCommand {
         var done: [CaseResult] = []
         for (i, c) in selected.enumerated() {
             if announce { emit("# running: \(i + 1) \(c.id)") }
-            let r = KnownBugs.apply(baseline, to: runner.run(c), release: facts.release)
+            let r = KnownBugs.apply(baseline, to: runner.run(c), kernel: kernelVersion)
             done.append(r)
             if format == .ktap {
                 ktap.result(i + 1, r).forEach { emit($0) }

@@ -17,6 +17,12 @@ final class KernelVersionTests: XCTestCase {
         XCTAssertEqual(KernelVersion("7.3.0"), KernelVersion("7.3"))
     }
 
+    func testRunningKernelPrefersDebiansVersion() {
+        XCTAssertEqual(KernelVersion.running(release: "7.3-cloud-amd64", version: "#1 SMP PREEMPT_DYNAMIC Debian 7.3~rc7-1~exp1 (2026-10-20)")?.description, "7.3-rc7")
+        XCTAssertEqual(KernelVersion.running(release: "7.3.4+deb13-cloud-amd64", version: "#1 SMP Debian 7.3.4-1~bpo13+1 (2026-11-15)")?.description, "7.3.4")
+        XCTAssertEqual(KernelVersion.running(release: "7.4.0-rc2-00123-gabc", version: "#5 SMP PREEMPT")?.description, "7.4-rc2")
+    }
+
     func testRanges() {
         let r = VersionRange("7.0 .. 7.3.1")!
         XCTAssertTrue(r.contains(KernelVersion("7.0.13")!))
@@ -44,7 +50,7 @@ final class KnownBugsTests: XCTestCase {
 
     func testFailureOnAnAffectedKernelIsAKnownBug() throws {
         let bugs = try KnownBugs.parse(yaml: yaml, file: "known-bugs.yaml")
-        let r = KnownBugs.apply(bugs, to: result(.fail), release: "7.0.13+deb13-cloud-amd64")
+        let r = KnownBugs.apply(bugs, to: result(.fail), kernel: KernelVersion("7.0.13+deb13-cloud-amd64"))
         XCTAssertEqual(r.status, .knownBug)
         XCTAssertEqual(r.reason, "io_uring/net: mask socket type (7.3.2)")
         XCTAssertEqual(Totals([r]).exitCode, 0)
@@ -52,12 +58,12 @@ final class KnownBugsTests: XCTestCase {
 
     func testFailureOnAFixedKernelStillFails() throws {
         let bugs = try KnownBugs.parse(yaml: yaml, file: "known-bugs.yaml")
-        XCTAssertEqual(KnownBugs.apply(bugs, to: result(.fail), release: "7.3.4+deb13-cloud-amd64").status, .fail)
+        XCTAssertEqual(KnownBugs.apply(bugs, to: result(.fail), kernel: KernelVersion("7.3.4+deb13-cloud-amd64")).status, .fail)
     }
 
     func testStaleEntryIsReported() throws {
         let bugs = try KnownBugs.parse(yaml: yaml, file: "known-bugs.yaml")
-        let r = KnownBugs.apply(bugs, to: result(.pass), release: "7.0.13+deb13-cloud-amd64")
+        let r = KnownBugs.apply(bugs, to: result(.pass), kernel: KernelVersion("7.0.13+deb13-cloud-amd64"))
         XCTAssertEqual(r.status, .pass)
         XCTAssertTrue(r.diagnostics.last?.contains("no longer needed") ?? false)
     }

@@ -38,6 +38,14 @@ public struct KernelVersion: Comparable, Sendable, CustomStringConvertible {
         self.init(numbers: numbers, rc: rc)
     }
 
+    /// The running kernel's upstream version. Debian's release string drops
+    /// the -rc ("7.3-cloud-amd64" for 7.3~rc7); its `uname -v` keeps it
+    /// ("... Debian 7.3~rc7-1~exp1 ..."), so prefer that when present.
+    public static func running(release: String, version: String) -> KernelVersion? {
+        if let r = version.range(of: "Debian "), let v = KernelVersion(String(version[r.upperBound...])) { return v }
+        return KernelVersion(release)
+    }
+
     public var description: String {
         numbers.map(String.init).joined(separator: ".") + (rc.map { "-rc\($0)" } ?? "")
     }

@@ -15,9 +15,8 @@ public struct KnownBug: Sendable {
     public var source: String
     public var location: SourceLocation
 
-    public func applies(to release: String) -> Bool {
-        guard let v = KernelVersion(release) else { return false }
-        return kernels.contains { $0.contains(v) }
+    public func applies(to kernel: KernelVersion) -> Bool {
+        kernels.contains { $0.contains(kernel) }
     }
 }
 
@@ -68,15 +67,15 @@ public enum KnownBugs {
 
     /// Applies the baseline to a result: a matched failure becomes .knownBug,
     /// a matched pass gets a note that the entry is stale.
-    public static func apply(_ bugs: [KnownBug], to result: CaseResult, release: String) -> CaseResult {
-        guard let bug = bugs.first(where: { $0.caseID == result.id && $0.applies(to: release) }) else { return result }
+    public static func apply(_ bugs: [KnownBug], to result: CaseResult, kernel: KernelVersion?) -> CaseResult {
+        guard let kernel, let bug = bugs.first(where: { $0.caseID == result.id && $0.applies(to: kernel) }) else { return result }
         var r = result
         if r.status.isFailure {
             r.status = .knownBug
             r.reason = bug.fix
             r.diagnostics.append("known bug (\(bug.location)): \(bug.source)")
         } else if r.status == .pass {
-            r.diagnostics.append("known-bug entry at \(bug.location) no longer needed: the case passes on \(release)")
+            r.diagnostics.append("known-bug entry at \(bug.location) no longer needed: the case passes on \(kernel)")
         }
         return r
     }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# ci/matrix.sh: run the suite on several kernels and write a case × kernel
+# table (matrix.md, matrix.json) plus one results file per kernel.
+#
+# Exit: 0 when every kernel passed (failures covered by cases/known-bugs.yaml
+# count as passes), 1 when any kernel had an uncovered failure, 2 on set-up
+# errors. Options after -- go to every run-in-vm.sh call.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+usage() {
+	cat <<'USAGE'
+Usage: ci/matrix.sh [--kernels "LIST"] [--out DIR] [-- RUN-IN-VM-OPTIONS...]
+
+  --kernels LIST  space-separated: a Debian kernel version or series for
+                  run-in-vm.sh --kernel-version (7.0 = newest 7.0.x, 7.3.4),
+                  or "rc" for the newest release candidate in experimental.
+                  Default: "7.0 7.1 7.2 rc 7.3" (newest of each series + rc).
+  --out DIR       default: ./out/matrix
+USAGE
+}
+
+KERNELS="7.0 7.1 7.2 rc 7.3" OUT=$ROOT/out/matrix EXTRA=()
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	-h | --help) usage; exit 0 ;;
+	--kernels) [[ $# -ge 2 ]] || { echo "matrix: --kernels needs a value" >&2; exit 2; }; KERNELS=$2; shift 2 ;;
+	--out) [[ $# -ge 2 ]] || { echo "matrix: --out needs a value" >&2; exit 2; }; OUT=$2; shift 2 ;;
+	--) shift; EXTRA=("$@"); break ;;
+	*) echo "matrix: unknown option $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json
+
+# The newest release candidate: first "~rc" upstream version in the list.
+newest_rc() {
+	"$ROOT/run-in-vm.sh" --list-kernels --experimental 2>/dev/null | awk 'NR > 1 && $2 ~ /~rc/ { print $2; exit }'
+}
+
+set -- $KERNELS
+total=$# i=0 worst=0 results=()
+for k in "$@"; do
+	i=$((i + 1))
+	args=(--kernel-version "$k")
+	if [[ $k == rc ]]; then
+		rc=$(newest_rc)
+		[[ -n $rc ]] || { echo "matrix: [$i/$total] no release candidate in experimental, skipped" >&2; continue; }
+		args=(--experimental --kernel-version "$rc")
+	fi
+	echo "matrix: [$i/$total] kernel $k: ./run-in-vm.sh ${args[*]}" >&2
+	set +e
+	"$ROOT/run-in-vm.sh" "${args[@]}" --out "$OUT/$k" --results "$OUT/$k.json" "${EXTRA[@]}" >"$OUT/$k.ktap" 2>"$OUT/$k.err"
+	code=$?
+	set -e
+	tail -n 2 "$OUT/$k.ktap" | sed "s/^/matrix: [$i\/$total] /" >&2
+	case $code in
+	0 | 4) ;;
+	1) worst=1 ;;
+	*) echo "matrix: [$i/$total] kernel $k: set-up error (exit $code):" >&2; sed 's/^/  /' "$OUT/$k.err" >&2; [[ $worst == 1 ]] || worst=2 ;;
+	esac
+	[[ -f $OUT/$k.json ]] && results+=("$OUT/$k.json")
+done
+
+if [[ ${#results[@]} -gt 0 ]]; then
+	BIN=$ROOT/.build-release/release/ringfence
+	"$BIN" matrix "${results[@]}" >"$OUT/matrix.md"
+	"$BIN" matrix --format json "${results[@]}" >"$OUT/matrix.json"
+	echo "matrix: table in $OUT/matrix.md" >&2
+	cat "$OUT/matrix.md"
+fi
+exit "$worst"
