@@ -46,3 +46,15 @@ struct MatrixCommand: ParsableCommand {
         print(format == .markdown ? matrix.markdown() : try encodeJSON(matrix))
     }
 }
+
+struct JUnitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "junit", abstract: "Turn a results file (e.g. from run-in-vm.sh --results) into JUnit XML.")
+
+    @Argument(help: "Results file.")
+    var results: String
+
+    func run() throws {
+        print(JUnitWriter().document(try readReport(results)))
+    }
+}
