@@ -66,8 +66,8 @@ struct CaseParser {
             return .ring(try ringSpec(body), expectErrno: try errnoOnly(expect), loc)
         case "register":
             if let sweepField = dict["for"] {
-                let sweep = try self.sweep(sweepField)
-                let (reg, op) = try registration(body, sweep: sweep)
+                var sweep = try self.sweep(sweepField)
+                let (reg, op) = try registration(body, sweep: &sweep)
                 if let op { usedOpcodes.append(op) }
                 return .sweep(sweep, reg, try registerExpectation(expect), loc)
             }
@@ -152,6 +152,7 @@ struct CaseParser {
     private func sweep(_ f: YAMLField) throws -> Sweep {
         var variable: String?
         var values: [UInt32] = []
+        var toLast: (lo: UInt32, minus: UInt32, step: UInt32)?
         var except = Set<UInt32>()
         for (key, v) in try f.mapping() {
             if key == "except" {
@@ -163,14 +164,40 @@ struct CaseParser {
             variable = key
             if case .sequence = v.node {
                 values = try v.sequence().map { try $0.integer(UInt32.self) }
+            } else if let r = try rangeToLast(v) {
+                toLast = r
             } else {
                 values = try range(v)
             }
         }
         guard let variable else { throw f.error("'for' needs a variable, e.g. for: { code: \"0..0xff\" }") }
+        if let toLast {
+            var s = Sweep(variable: variable, values: [])
+            s.rangeToLast = toLast
+            s.except = except
+            return s
+        }
         let kept = values.filter { !except.contains($0) }
         guard !kept.isEmpty else { throw f.error("'for' leaves no values") }
         return Sweep(variable: variable, values: kept)
+    }
+
+    /// "A..LAST-N" (optionally "step S"): a range up to the running kernel's IORING_OP_LAST minus N.
+    private func rangeToLast(_ f: YAMLField) throws -> (lo: UInt32, minus: UInt32, step: UInt32)? {
+        let text = try f.string()
+        let parts = text.components(separatedBy: " step ")
+        let ends = parts[0].components(separatedBy: "..")
+        guard ends.count == 2 else { return nil }
+        let hi = ends[1].trimmingCharacters(in: .whitespaces)
+        guard hi.hasPrefix("LAST") else { return nil }
+        let minusText = hi.dropFirst(4)
+        guard let lo = YAMLField.integerValue(ends[0].trimmingCharacters(in: .whitespaces), as: UInt32.self),
+              let minus = minusText.isEmpty ? 0 : (minusText.hasPrefix("-") ? UInt32(minusText.dropFirst()) : nil),
+              let step = parts.count == 2 ? YAMLField.integerValue(parts[1].trimmingCharacters(in: .whitespaces), as: UInt32.self) : 1,
+              step > 0, parts.count <= 2 else {
+            throw f.error("expected 'A..LAST' or 'A..LAST-N' (LAST is the running kernel's IORING_OP_LAST)")
+        }
+        return (lo, minus, step)
     }
 
     private func range(_ f: YAMLField) throws -> [UInt32] {
@@ -190,7 +217,20 @@ struct CaseParser {
 
     /// Returns the registration and the opcode number when given by name.
     /// With a sweep, the program is assembled once per value to catch errors now.
-    private func registration(_ f: YAMLField, sweep: Sweep? = nil) throws -> (FilterRegistration, UInt32?) {
+    private func registration(_ f: YAMLField, sweep: inout Sweep) throws -> (FilterRegistration, UInt32?) {
+        var s: Sweep? = sweep
+        let r = try registration(f, sweepRef: &s)
+        sweep = s!
+        return r
+    }
+
+    private func registration(_ f: YAMLField) throws -> (FilterRegistration, UInt32?) {
+        var none: Sweep? = nil
+        return try registration(f, sweepRef: &none)
+    }
+
+    private func registration(_ f: YAMLField, sweepRef: inout Sweep?) throws -> (FilterRegistration, UInt32?) {
+        let sweep = sweepRef
         var r = FilterRegistration()
         var named: UInt32?
         var paddedTo: Int?
@@ -203,7 +243,12 @@ struct CaseParser {
             case "ring": r.target = .ring(try v.string())
             case "task": if try v.bool() { r.target = .task }
             case "fd": r.target = .rawFD(try v.integer())
-            case "opcode": (r.opcode, named) = try opcodeRef(v)
+            case "opcode":
+                if let sw = sweep, try v.string() == "$" + sw.variable {
+                    sweepRef?.opcodeFromVariable = true
+                } else {
+                    (r.opcode, named) = try opcodeRef(v)
+                }
             case "program": programField = v
             case "padded_to": paddedTo = try v.integer()
             case "flags": r.flags = try v.flags(UInt32.self, names: filterFlag, what: "filter flag (DENY_REST, SZ_STRICT)")
@@ -224,11 +269,12 @@ struct CaseParser {
         r.programSource = try programField.string()
         do {
             if let sweep {
-                guard r.programSource.contains("$" + sweep.variable) else {
-                    throw programField.error("the program does not use $\(sweep.variable)")
+                guard r.programSource.contains("$" + sweep.variable) || sweepRef?.opcodeFromVariable == true else {
+                    throw programField.error("neither the program nor the opcode uses $\(sweep.variable)")
                 }
                 if paddedTo != nil { throw f.error("padded_to cannot be combined with 'for'") }
-                for v in [sweep.values.first!, sweep.values.last!] { _ = try Assembler.assemble(sweep.substitute(r.programSource, v)) }
+                let probe = sweep.rangeToLast.map { [$0.lo] } ?? [sweep.values.first!, sweep.values.last!]
+                for v in probe { _ = try Assembler.assemble(sweep.substitute(r.programSource, v)) }
                 return (r, named)
             }
             r.program = try Assembler.assemble(r.programSource)
@@ -315,7 +361,7 @@ struct CaseParser {
     private static let sqeKeys: Set<String> = [
         "op", "user_data", "flags", "ioprio", "fd", "off", "addr", "len", "op_flags", "buf_index", "personality",
         "file_index", "addr3", "domain", "type", "protocol", "path", "open_flags", "mode", "resolve", "how_size",
-        "connect", "addr_len",
+        "connect", "addr_len", "how_tail", "timeout_ms", "pipe",
     ]
 
     private func sqe(_ f: YAMLField, index: Int, usedOpcodes: inout [UInt32]) throws -> SQESpec {
@@ -338,8 +384,15 @@ struct CaseParser {
         if opName == "OPENAT2" {
             var how = ByteImage(size: 24)
             how.store(openFlags, at: 0); how.store(mode, at: 8); how.store(resolve, at: 16)
-            s.offPayload = how.bytes
             s.len = try dict["how_size"]?.integer() ?? 24
+            // The kernel reads how_size bytes (copy_struct_from_user): pad with
+            // zeroes, or put how_tail in the last byte past the 24 known ones.
+            var bytes = how.bytes + Array(repeating: 0, count: max(0, Int(s.len) - 24))
+            if let t = dict["how_tail"] {
+                guard s.len > 24 else { throw t.error("how_tail needs how_size > 24") }
+                bytes[Int(s.len) - 1] = try t.integer()
+            }
+            s.offPayload = bytes
         } else if dict["open_flags"] != nil || dict["mode"] != nil {
             s.opFlags = UInt32(truncatingIfNeeded: openFlags)
             s.len = UInt32(truncatingIfNeeded: mode)
@@ -347,6 +400,21 @@ struct CaseParser {
         if let d = dict["domain"] { s.fd = try d.integer(symbols: symbols) }
         if let t = dict["type"] { s.off = UInt64(try t.flags(UInt32.self, names: { symbols($0).flatMap { UInt32(exactly: $0) } }, what: "SOCK_ type")) }
         if let p = dict["protocol"] { s.len = try p.integer(symbols: symbols) }
+        if let t = dict["timeout_ms"] {
+            // struct __kernel_timespec at addr, len 1 (TIMEOUT, LINK_TIMEOUT)
+            let ms: UInt64 = try t.integer()
+            var ts = ByteImage(size: 16)
+            ts.store(ms / 1000, at: 0); ts.store((ms % 1000) * 1_000_000, at: 8)
+            s.addrPayload = ts.bytes
+            s.len = 1
+        }
+        if let p = dict["pipe"] {
+            switch try p.string() {
+            case "read": s.pipeEndForFD = 0
+            case "write": s.pipeEndForFD = 1
+            default: throw p.error("expected 'read' or 'write' (which end of a new pipe goes into fd)")
+            }
+        }
         if let c = dict["connect"] {
             let (sock, addr) = try SocketAddress.parse(try c.string(), field: c)
             s.socketForFD = sock
@@ -358,7 +426,7 @@ struct CaseParser {
             case "user_data": s.userData = try v.integer()
             case "flags": s.flags = try sqeFlags(v)
             case "ioprio": s.ioprio = try v.integer()
-            case "fd": s.fd = try v.integer(); s.socketForFD = nil
+            case "fd": s.fd = try v.integer(); s.socketForFD = nil; s.pipeEndForFD = nil
             case "off": s.off = try v.integer(); s.offPayload = nil
             case "addr": s.addr = try v.integer(); s.addrPayload = nil
             case "len": s.len = try v.integer()

@@ -155,6 +155,9 @@ public struct SQESpec: Sendable, Equatable {
     public var offPayload: [UInt8]?
     /// A socket the backend creates; its fd goes into `fd` (CONNECT).
     public var socketForFD: SocketSpec?
+    /// A pipe the backend creates and keeps open until the case ends; this end
+    /// (0 = read, 1 = write) goes into `fd` (POLL_ADD that stays pending).
+    public var pipeEndForFD: Int?
     public init() {}
 }
 
@@ -248,6 +251,27 @@ public enum Step: Sendable {
 public struct Sweep: Sendable, Equatable {
     public var variable: String
     public var values: [UInt32]
+    /// `$variable` given as the register step's `opcode`: each value is the opcode too.
+    public var opcodeFromVariable = false
+    /// A range ending at `LAST-N` ("0..LAST-1"): its values depend on the running
+    /// kernel's IORING_OP_LAST and are computed by `resolvedValues(opcodeLast:)`.
+    public var rangeToLast: (lo: UInt32, minus: UInt32, step: UInt32)?
+    public var except: Set<UInt32> = []
+
+    public init(variable: String, values: [UInt32]) { self.variable = variable; self.values = values }
+
+    public static func == (a: Sweep, b: Sweep) -> Bool {
+        a.variable == b.variable && a.values == b.values && a.opcodeFromVariable == b.opcodeFromVariable
+            && a.rangeToLast?.lo == b.rangeToLast?.lo && a.rangeToLast?.minus == b.rangeToLast?.minus
+            && a.rangeToLast?.step == b.rangeToLast?.step && a.except == b.except
+    }
+
+    /// The values on a kernel whose IORING_OP_LAST is `opcodeLast`.
+    public func resolvedValues(opcodeLast: UInt32) -> [UInt32] {
+        guard let r = rangeToLast else { return values }
+        guard opcodeLast >= r.minus, opcodeLast - r.minus >= r.lo else { return [] }
+        return stride(from: r.lo, through: opcodeLast - r.minus, by: Int(r.step)).filter { !except.contains($0) }
+    }
 
     /// The program text with `$variable` replaced by `value` (in hex).
     public func substitute(_ text: String, _ value: UInt32) -> String {

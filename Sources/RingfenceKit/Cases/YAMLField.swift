@@ -90,6 +90,15 @@ struct YAMLField {
         let text = try string()
         if let t = YAMLField.integerValue(text, as: T.self) { return t }
         if let t = names(text) { return t }
+        if text.contains("|") {   // "SOCK_DGRAM|SOCK_CLOEXEC", as docs/writing-cases.md promises
+            var v: T = 0
+            for part in text.split(separator: "|") {
+                let p = part.trimmingCharacters(in: .whitespaces)
+                guard let t = YAMLField.integerValue(p, as: T.self) ?? names(p) else { throw error("unknown \(what) '\(p)'") }
+                v |= t
+            }
+            return v
+        }
         throw error("unknown \(what) '\(text)'")
     }
 

@@ -7,10 +7,16 @@ import Glibc
 /// vary, liburing for rings, SQEs and CQEs.
 public final class LiveKernel: KernelBackend {
     private var rings: [Int32: UnsafeMutablePointer<io_uring>] = [:]
+    /// Pipes made for `pipe:` SQEs; open until the backend goes away, so a
+    /// POLL_ADD on one stays pending across steps.
+    private var pipes: [Int32] = []
 
     public init() {}
 
-    deinit { for fd in Array(rings.keys) { closeRing(fd) } }
+    deinit {
+        for fd in Array(rings.keys) { closeRing(fd) }
+        pipes.forEach { close($0) }
+    }
 
     public func setupRing(entries: UInt32, flags: UInt32) -> Int32 {
         let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
@@ -84,6 +90,10 @@ public final class LiveKernel: KernelBackend {
                 let sock = socket(s.domain, s.type, s.proto)
                 sockets.append(sock)
                 fdValue = sock
+            }
+            if let end = spec.pipeEndForFD {
+                var p: [Int32] = [-1, -1]
+                if pipe(&p) == 0 { pipes += p; fdValue = p[end] }
             }
             let addr = spec.addrPayload.map(place) ?? spec.addr
             let off = spec.offPayload.map(place) ?? spec.off

@@ -77,8 +77,11 @@ public final class Executor {
 
         case .sweep(let sweep, let template, let expect, _):
             var mismatches: [String] = []
-            for value in sweep.values {
+            let values = sweep.resolvedValues(opcodeLast: opcodeLast)
+            if values.isEmpty { return ["the sweep has no values on this kernel"] }
+            for value in values {
                 var reg = template
+                if sweep.opcodeFromVariable { reg.opcode = .number(value) }
                 reg.programSource = sweep.substitute(template.programSource, value)
                 guard let program = try? Assembler.assemble(reg.programSource) else {
                     mismatches.append("\(sweep.variable)=0x\(String(value, radix: 16)): program does not assemble")
@@ -90,7 +93,7 @@ public final class Executor {
                 }
             }
             if mismatches.isEmpty { return nil }
-            return ["\(mismatches.count) of \(sweep.values.count) values differ"] + mismatches.prefix(20)
+            return ["\(mismatches.count) of \(values.count) values differ"] + mismatches.prefix(20)
                 + (mismatches.count > 20 ? ["... \(mismatches.count - 20) more"] : [])
 
         case .register(let reg, let expect, _):
