@@ -39,6 +39,8 @@ VM:
                        and the guest shows signs of life, else TCG)
   --timeout S          global timeout for the VM run in seconds (default 300);
                        QEMU is killed and the run fails when it expires
+  --cpus N             guest CPUs (default: host CPUs, at most 4); the guest
+                       runs that many cases at once (ringfence run --jobs)
   --memory M           guest memory, QEMU syntax (default 512M)
   --initrd-compression none|gzip   (default none: fastest to build and boot)
 
@@ -48,6 +50,7 @@ Suite:
   --out DIR            where console.log, results.ktap, results.json and
                        summary.txt go (default: ./out/<kernel-release>/)
   --results FILE       also copy the JSON results file (ringfence compare) here
+  --exhaustive         also run the exhaustive tier (ringfence run --exhaustive)
   --no-build           use the existing release binary, do not run swift build
   --write-initramfs F  build the initramfs, write it to F and exit (no boot)
   -- ARGS...           arguments for the guest's ringfence
@@ -69,7 +72,8 @@ note() { echo "$PROG: $*" >&2; }
 # --- arguments ---------------------------------------------------------------
 KERNEL_VERSION= LIST_KERNELS=0 EXPERIMENTAL=0 MIRROR= REFRESH=0
 KERNEL= MODULES_DIR= CONFIG_FILE= ACCEL=auto TIMEOUT=300 MEMORY=512M
-INITRD_COMPRESSION=none CASES= OUT= NO_BUILD=0 WRITE_INITRAMFS= RESULTS=
+INITRD_COMPRESSION=none CASES= OUT= NO_BUILD=0 WRITE_INITRAMFS= RESULTS= EXHAUSTIVE=0
+CPUS=$(( $(nproc) < 4 ? $(nproc) : 4 ))
 GUEST_ARGS=(run --announce --cases /cases)
 
 need_value() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value (see --help)"; }
@@ -91,6 +95,8 @@ while [[ $# -gt 0 ]]; do
 	--cases) need_value "$@"; CASES=$2; shift 2 ;;
 	--out) need_value "$@"; OUT=$2; shift 2 ;;
 	--results) need_value "$@"; RESULTS=$2; shift 2 ;;
+	--exhaustive) EXHAUSTIVE=1; shift ;;
+	--cpus) need_value "$@"; CPUS=$2; shift 2 ;;
 	--no-build) NO_BUILD=1; shift ;;
 	--write-initramfs) need_value "$@"; WRITE_INITRAMFS=$2; shift 2 ;;
 	--) shift; GUEST_ARGS=("$@"); break ;;
@@ -99,8 +105,13 @@ while [[ $# -gt 0 ]]; do
 done
 
 case $ACCEL in auto | kvm | tcg) ;; *) die "--accel must be auto, kvm or tcg, not '$ACCEL'" ;; esac
+if [[ $EXHAUSTIVE == 1 ]]; then
+	[[ ${GUEST_ARGS[0]:-} == run ]] || die "--exhaustive goes with the guest's 'run' command"
+	GUEST_ARGS+=(--exhaustive)
+fi
 case $INITRD_COMPRESSION in none | gzip) ;; *) die "--initrd-compression must be none or gzip" ;; esac
 [[ $TIMEOUT =~ ^[0-9]+$ && $TIMEOUT -gt 0 ]] || die "--timeout wants a positive number of seconds, not '$TIMEOUT'"
+[[ $CPUS =~ ^[0-9]+$ && $CPUS -ge 1 ]] || die "--cpus wants a positive number, not '$CPUS'"
 [[ $MEMORY =~ ^[0-9]+[MG]?$ ]] || die "--memory wants e.g. 1G or 768M, not '$MEMORY'"
 [[ -n $KERNEL && -n $KERNEL_VERSION ]] && die "--kernel and --kernel-version exclude each other"
 [[ -n $KERNEL && $LIST_KERNELS == 1 ]] && die "--list-kernels lists Debian kernels; it does not go with --kernel"
@@ -480,7 +491,7 @@ boot() {
 	# ("Aborted") on our stderr; -pidfile names the process to kill.
 	(
 		qemu-system-x86_64 -nodefaults -no-user-config -nographic -no-reboot \
-			-machine pc -accel "$accel" -cpu "$cpu" -smp 1 -m "$MEMORY" \
+			-machine pc -accel "$accel" -cpu "$cpu" -smp "$CPUS" -m "$MEMORY" \
 			-kernel "$VMLINUZ" -initrd "$INITRD" -append "$APPEND ringfence.accel=$accel${CONFIG_DIGEST:+ ringfence.config=$CONFIG_DIGEST}" \
 			-serial "file:$LOG" -monitor none -display none -pidfile "$WORK/qemu.pid"
 		echo $? >"$WORK/qemu.rc"

@@ -19,7 +19,7 @@ struct ListCommand: ParsableCommand {
             return
         }
         for c in all {
-            let extra = c.requires.filter { $0 != .bpfFilter }.map(\.description)
+            let extra = c.requires.filter { $0 != .bpfFilter }.map(\.description) + (c.tier == .exhaustive ? ["tier:exhaustive"] : [])
             print("\(c.id)\(extra.isEmpty ? "" : "  [" + extra.joined(separator: ", ") + "]")")
         }
         print("\(all.count) cases")

@@ -29,13 +29,22 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Print '# running: N name' before each case (the VM console uses it to blame kernel warnings).")
     var announce = false
 
+    @Flag(name: .long, help: "Also run the exhaustive tier (e.g. every 16-bit instruction code: about a minute under TCG).")
+    var exhaustive = false
+
+    @Option(name: .long, help: "Cases run at once, each in its own process (default: online CPUs, at most 4). With more than one, a kernel warning on the console names one of the cases running at that moment.")
+    var jobs: Int?
+
     @Flag(name: .long, help: "Print per-case durations and the ten slowest cases.")
     var verbose = false
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case ktap, json, junit }
 
+    static var defaultJobs: Int { max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))) }
+
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        if let jobs, jobs < 1 || jobs > 64 { throw ValidationError("--jobs must be 1 to 64") }
     }
 
     func run() throws {
@@ -49,6 +58,7 @@ struct RunCommand: ParsableCommand {
         let facts = KernelProbe.probe()
         var options = RunOptions()
         options.timeout = timeout
+        options.exhaustive = exhaustive
         let runner = Runner(facts: facts, options: options)
         let kernelVersion = KernelVersion.running(release: facts.release, version: facts.version)
         runner.loadModule = ModuleHook.load
@@ -56,18 +66,23 @@ struct RunCommand: ParsableCommand {
         let started = Date()
         let t0 = rf_now_ns()
         if format == .ktap { ktap.header(count: selected.count, facts: facts).forEach { emit($0) } }
+        // Results arrive in completion order; KTAP wants plan order.
+        var arrived: [Int: CaseResult] = [:]
         var done: [CaseResult] = []
-        for (i, c) in selected.enumerated() {
-            if announce { emit("# running: \(i + 1) \(c.id)") }
-            let r = KnownBugs.apply(baseline, to: runner.run(c), kernel: kernelVersion)
-            done.append(r)
-            if format == .ktap {
-                ktap.result(i + 1, r).forEach { emit($0) }
-                if verbose { emit("# \(String(format: "%.1f", r.durationMs)) ms") }
-            } else if isatty(2) != 0 {
-                warn("[\(i + 1)/\(selected.count)] \(r.status.rawValue) \(r.id)")
+        runner.runAll(selected, jobs: jobs ?? Self.defaultJobs, started: { i in
+            if announce { emit("# running: \(i + 1) \(selected[i].id)") }
+        }, finished: { i, r in
+            arrived[i] = KnownBugs.apply(baseline, to: r, kernel: kernelVersion)
+            while let next = arrived.removeValue(forKey: done.count) {
+                done.append(next)
+                if format == .ktap {
+                    ktap.result(done.count, next).forEach { emit($0) }
+                    if verbose { emit("# \(String(format: "%.1f", next.durationMs)) ms") }
+                } else if isatty(2) != 0 {
+                    warn("[\(done.count)/\(selected.count)] \(next.status.rawValue) \(next.id)")
+                }
             }
-        }
+        })
         let elapsed = Double(rf_now_ns() - t0) / 1e6
         let totals = Totals(done)
         let env = ProcessInfo.processInfo.environment
@@ -90,7 +105,7 @@ struct RunCommand: ParsableCommand {
         }
         // In the VM guest the results always go out over the console (GuestResults).
         if let path = results ?? (rf_is_pid1 != 0 ? GuestResults.path : nil) {
-            try report.json().write(toFile: path, atomically: true, encoding: .utf8)
+            try report.json(pretty: rf_is_pid1 == 0).write(toFile: path, atomically: true, encoding: .utf8)
         }
         warn("ringfence: \(totals.summary)")
         throw ExitCode(totals.exitCode)

@@ -5,7 +5,7 @@ import Foundation
 struct CaseParser {
     let file: String
 
-    private static let caseKeys: Set<String> = ["name", "why", "requires", "timeout", "steps"]
+    private static let caseKeys: Set<String> = ["name", "why", "requires", "timeout", "tier", "steps"]
     private static let stepActions: Set<String> = ["setup", "register", "restrict", "enable", "submit", "fork",
                                                    "no_new_privs", "drop_privileges", "close"]
 
@@ -25,10 +25,15 @@ struct CaseParser {
         if steps.isEmpty { throw stepsField.error("a case needs at least one step") }
         // A named opcode the running kernel may not know yet is a requirement, not a failure.
         for op in Set(usedOpcodes).sorted() where !requires.contains(.opcode(op)) { requires.append(.opcode(op)) }
+        var tier = Tier.standard
+        if let t = dict["tier"] {
+            guard let parsed = Tier(rawValue: try t.string()) else { throw t.error("tier is standard or exhaustive") }
+            tier = parsed
+        }
         return TestCase(
             id: CaseLoader.caseID(file: file, name: name), name: name,
             why: try dict["why"]?.string(), location: SourceLocation(file: file, line: f.line),
-            requires: requires, steps: steps, timeout: try dict["timeout"].map { Double(try $0.integer(Int.self)) })
+            requires: requires, steps: steps, timeout: try dict["timeout"].map { Double(try $0.integer(Int.self)) }, tier: tier)
     }
 
     private func requirement(_ f: YAMLField) throws -> Requirement {

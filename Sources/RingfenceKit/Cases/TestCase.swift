@@ -22,6 +22,14 @@ public struct TestCase: Sendable {
     public var steps: [Step]
     /// Per-case timeout override in seconds.
     public var timeout: Double?
+    /// Exhaustive cases (minutes under TCG) run only when asked for.
+    public var tier: Tier = .standard
+}
+
+public enum Tier: String, Sendable {
+    case standard
+    /// Run with `ringfence run --exhaustive` (`run-in-vm.sh --exhaustive`); CI does.
+    case exhaustive
 }
 
 /// Feature probes, never version numbers.

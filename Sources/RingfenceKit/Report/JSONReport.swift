@@ -27,9 +27,10 @@ public struct RunReport: Codable, Sendable {
         totals = TotalsRecord(passed: t.passed, failed: t.failed, skipped: t.skipped, knownBugs: t.knownBugs, errors: t.errors)
     }
 
-    public func json() throws -> String {
+    /// Pretty for people; compact where every byte costs (the guest's serial console).
+    public func json(pretty: Bool = true) throws -> String {
         let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        enc.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
         return String(decoding: try enc.encode(self), as: UTF8.self)
     }
 

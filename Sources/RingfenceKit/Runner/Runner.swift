@@ -9,6 +9,8 @@ public struct RunOptions: Sendable {
     /// Fork a child per case (task-level filters can never be removed). Only a
     /// simulated backend may run without it.
     public var isolate = true
+    /// Also run cases of the exhaustive tier.
+    public var exhaustive = false
     public init() {}
 }
 
@@ -29,6 +31,9 @@ public final class Runner {
 
     /// Why the case cannot run here, or nil.
     public func unmetRequirement(_ c: TestCase) -> String? {
+        if c.tier == .exhaustive && !options.exhaustive {
+            return "exhaustive tier: ringfence run --exhaustive (run-in-vm.sh --exhaustive)"
+        }
         for r in c.requires {
             switch r {
             case .bpfFilter where !facts.bpfFilter:
@@ -66,12 +71,56 @@ public final class Runner {
     }
 
     private func runIsolated(_ c: TestCase) -> CaseResult {
+        var result: CaseResult?
+        runIsolated([(0, c)], jobs: 1, started: { _ in }, finished: { _, r in result = r })
+        return result!
+    }
+
+    /// Runs every case, up to `jobs` forked children at once. `started` is
+    /// called as a case's child starts (skipped cases never start),
+    /// `finished` as results arrive, in completion order.
+    public func runAll(_ cases: [TestCase], jobs: Int, started: (Int) -> Void, finished: (Int, CaseResult) -> Void) {
+        var runnable: [(Int, TestCase)] = []
+        for (i, c) in cases.enumerated() {
+            if let reason = unmetRequirement(c) { finished(i, CaseResult(c, status: .skip, reason: reason)) } else { runnable.append((i, c)) }
+        }
+        if options.isolate {
+            runIsolated(runnable, jobs: max(1, jobs), started: started, finished: finished)
+        } else {
+            for (i, c) in runnable {
+                started(i)
+                let t0 = rf_now_ns()
+                var r = runInProcess(c)
+                r.durationMs = Double(rf_now_ns() - t0) / 1e6
+                finished(i, r)
+            }
+        }
+    }
+
+    /// A case's child process while it runs.
+    private struct Child {
+        let index: Int
+        let testCase: TestCase
+        let pid: pid_t
+        let fd: Int32
+        let start: UInt64
+        let deadline: UInt64
+        var output: [UInt8] = []
+    }
+
+    private enum Launch { case running(Child), failed(CaseResult) }
+
+    private func launch(_ index: Int, _ c: TestCase) -> Launch {
         var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return CaseResult(c, status: .crash, reason: "pipe: \(Errno.name(errno))") }
+        guard pipe(&fds) == 0 else { return .failed(CaseResult(c, status: .crash, reason: "pipe: \(Errno.name(errno))")) }
         fflush(stdout)
         fflush(stderr)
+        let start = rf_now_ns()
         let pid = rf_fork()
-        if pid < 0 { return CaseResult(c, status: .crash, reason: "fork: \(Errno.name(errno))") }
+        if pid < 0 {
+            close(fds[0]); close(fds[1])
+            return .failed(CaseResult(c, status: .crash, reason: "fork: \(Errno.name(errno))"))
+        }
         if pid == 0 {
             close(fds[0])
             _ = rf_setpgid_self()   // so a timeout kills the case's own children too
@@ -81,41 +130,68 @@ public final class Runner {
         }
         close(fds[1])
         let timeout = c.timeout ?? options.timeout
-        let (text, timedOut) = readWithDeadline(fds[0], seconds: timeout)
-        close(fds[0])
-        if timedOut {
-            kill(-pid, SIGKILL)
-            kill(pid, SIGKILL)
-        }
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        if timedOut { return CaseResult(c, status: .timeout, reason: "\(Int(timeout)) seconds") }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let verdict = lines.isEmpty ? "" : lines.removeFirst()
-        switch verdict {
-        case "PASS": return CaseResult(c, status: .pass, diagnostics: lines)
-        case "FAIL": return CaseResult(c, status: .fail, diagnostics: lines)
-        default:
-            let how = (status & 0x7f) != 0 ? "killed by signal \(status & 0x7f)" : "exited \((status >> 8) & 0xff) without a result"
-            return CaseResult(c, status: .crash, reason: "case process \(how)")
+        return .running(Child(index: index, testCase: c, pid: pid, fd: fds[0], start: start,
+                              deadline: start + UInt64(timeout * 1e9)))
+    }
+
+    private func runIsolated(_ work: [(Int, TestCase)], jobs: Int, started: (Int) -> Void, finished: (Int, CaseResult) -> Void) {
+        var pending = work[...]
+        var running: [Child] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while !pending.isEmpty || !running.isEmpty {
+            while running.count < jobs, let (i, c) = pending.first {
+                pending = pending.dropFirst()
+                started(i)
+                switch launch(i, c) {
+                case .running(let child): running.append(child)
+                case .failed(let r): finished(i, r)
+                }
+            }
+            let now = rf_now_ns()
+            let nearest = running.map(\.deadline).min() ?? now
+            var pfds = running.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            let waitMs = Int32(min(1000, nearest > now ? (nearest - now) / 1_000_000 + 1 : 0))
+            let r = poll(&pfds, nfds_t(pfds.count), waitMs)
+            if r < 0 && errno != EINTR { continue }
+            var done: [Int] = []
+            for k in running.indices {
+                if pfds[k].revents != 0 {
+                    let n = buf.withUnsafeMutableBytes { read(running[k].fd, $0.baseAddress!, $0.count) }
+                    if n > 0 { running[k].output += buf[0..<n]; continue }
+                    if n < 0 && errno == EINTR { continue }
+                    done.append(k)
+                } else if rf_now_ns() >= running[k].deadline {
+                    done.append(k)
+                }
+            }
+            for k in done.reversed() {
+                let child = running.remove(at: k)
+                finished(child.index, reap(child))
+            }
         }
     }
 
-    /// Everything the child writes until EOF, or what came before the deadline.
-    private func readWithDeadline(_ fd: Int32, seconds: Double) -> (String, Bool) {
-        let deadline = rf_now_ns() + UInt64(seconds * 1e9)
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let now = rf_now_ns()
-            if now >= deadline { return (String(decoding: out, as: UTF8.self), true) }
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let r = poll(&pfd, 1, Int32(min(1000, (deadline - now) / 1_000_000 + 1)))
-            if r < 0 && errno == EINTR { continue }
-            if r <= 0 { continue }
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-            if n > 0 { out += buf[0..<n] } else if n < 0 && errno == EINTR { continue } else { break }
+    /// Waits for a finished (or overdue) child and turns its output into a result.
+    private func reap(_ child: Child) -> CaseResult {
+        let c = child.testCase
+        close(child.fd)
+        let timedOut = rf_now_ns() >= child.deadline
+        if timedOut {
+            kill(-child.pid, SIGKILL)
+            kill(child.pid, SIGKILL)
         }
-        return (String(decoding: out, as: UTF8.self), false)
+        var status: Int32 = 0
+        waitpid(child.pid, &status, 0)
+        let ms = Double(rf_now_ns() - child.start) / 1e6
+        if timedOut { return CaseResult(c, status: .timeout, reason: "\(Int(c.timeout ?? options.timeout)) seconds", durationMs: ms) }
+        var lines = String(decoding: child.output, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let verdict = lines.isEmpty ? "" : lines.removeFirst()
+        switch verdict {
+        case "PASS": return CaseResult(c, status: .pass, diagnostics: lines, durationMs: ms)
+        case "FAIL": return CaseResult(c, status: .fail, diagnostics: lines, durationMs: ms)
+        default:
+            let how = (status & 0x7f) != 0 ? "killed by signal \(status & 0x7f)" : "exited \((status >> 8) & 0xff) without a result"
+            return CaseResult(c, status: .crash, reason: "case process \(how)", durationMs: ms)
+        }
     }
 }
