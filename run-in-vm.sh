@@ -73,7 +73,8 @@ note() { echo "$PROG: $*" >&2; }
 KERNEL_VERSION= LIST_KERNELS=0 EXPERIMENTAL=0 MIRROR= REFRESH=0
 KERNEL= MODULES_DIR= CONFIG_FILE= ACCEL=auto TIMEOUT=300 MEMORY=512M
 INITRD_COMPRESSION=none CASES= OUT= NO_BUILD=0 WRITE_INITRAMFS= RESULTS= EXHAUSTIVE=0
-CPUS=$(( $(nproc) < 4 ? $(nproc) : 4 ))
+CPUS=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+((CPUS > 4)) && CPUS=4
 GUEST_ARGS=(run --announce --cases /cases)
 
 need_value() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value (see --help)"; }

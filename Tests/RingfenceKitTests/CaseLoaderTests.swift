@@ -113,7 +113,7 @@ final class CaseLoaderTests: XCTestCase {
               steps:
                 - for: { off: "0..3" }
                   register: { opcode: NOP, program: "ret #1" }
-            """)?.message.contains("does not use $off") ?? false)
+            """)?.message.contains("neither the program nor the opcode uses $off") ?? false)
     }
 
     func testTypedSQEHelpers() throws {

@@ -31,9 +31,6 @@ public final class Runner {
 
     /// Why the case cannot run here, or nil.
     public func unmetRequirement(_ c: TestCase) -> String? {
-        if c.tier == .exhaustive && !options.exhaustive {
-            return "exhaustive tier: ringfence run --exhaustive (run-in-vm.sh --exhaustive)"
-        }
         for r in c.requires {
             switch r {
             case .bpfFilter where !facts.bpfFilter:
@@ -53,6 +50,10 @@ public final class Runner {
             default:
                 continue
             }
+        }
+        // After the kernel checks: a kernel without the feature is the reason that matters.
+        if c.tier == .exhaustive && !options.exhaustive {
+            return "exhaustive tier: ringfence run --exhaustive (run-in-vm.sh --exhaustive)"
         }
         return nil
     }
