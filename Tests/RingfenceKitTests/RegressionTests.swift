@@ -32,6 +32,12 @@ final class KernelVersionTests: XCTestCase {
         XCTAssertFalse(VersionRange(".. 7.2.12")!.contains(KernelVersion("7.2.13")!))
         XCTAssertTrue(VersionRange("7.2.6")!.contains(KernelVersion("7.2.6+deb13")!))
         XCTAssertNil(VersionRange("seven"))
+        let before72 = VersionRange("7.0 ..< 7.2")!
+        XCTAssertTrue(before72.contains(KernelVersion("7.1.13")!))
+        XCTAssertTrue(before72.contains(KernelVersion("7.2-rc1")!), "7.2-rc1 sorts before 7.2")
+        XCTAssertFalse(before72.contains(KernelVersion("7.2")!))
+        XCTAssertFalse(before72.contains(KernelVersion("7.2.13")!))
+        XCTAssertNil(VersionRange("7.0 ..<"))
     }
 }
 

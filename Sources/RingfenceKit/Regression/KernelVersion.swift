@@ -68,23 +68,28 @@ public struct KernelVersion: Comparable, Sendable, CustomStringConvertible {
     public static func == (a: KernelVersion, b: KernelVersion) -> Bool { !(a < b) && !(b < a) }
 }
 
-/// "7.0 .. 7.3.1" (inclusive), "7.2.6", "7.3-rc1 ..", ".. 7.2.12".
+/// "7.0 .. 7.3.1" (inclusive), "7.0 ..< 7.2" (upper bound excluded: every
+/// 7.1.x, no 7.2 release candidate), "7.2.6", "7.3-rc1 ..", ".. 7.2.12".
 public struct VersionRange: Sendable, CustomStringConvertible {
     public var lower: KernelVersion?
     public var upper: KernelVersion?
+    public var upperExcluded = false
     public let text: String
 
     public init?(_ text: String) {
         self.text = text
-        let parts = text.components(separatedBy: "..").map { $0.trimmingCharacters(in: .whitespaces) }
+        upperExcluded = text.contains("..<")
+        let parts = text.replacingOccurrences(of: "..<", with: "..").components(separatedBy: "..").map { $0.trimmingCharacters(in: .whitespaces) }
         switch parts.count {
         case 1:
             guard let v = KernelVersion(parts[0]) else { return nil }
             lower = v; upper = v
+            upperExcluded = false
         case 2:
             lower = parts[0].isEmpty ? nil : KernelVersion(parts[0])
             upper = parts[1].isEmpty ? nil : KernelVersion(parts[1])
             if (!parts[0].isEmpty && lower == nil) || (!parts[1].isEmpty && upper == nil) || (lower == nil && upper == nil) { return nil }
+            if upperExcluded && upper == nil { return nil }
         default:
             return nil
         }
@@ -92,7 +97,7 @@ public struct VersionRange: Sendable, CustomStringConvertible {
 
     public func contains(_ v: KernelVersion) -> Bool {
         if let lower, v < lower { return false }
-        if let upper, upper < v { return false }
+        if let upper, upper < v || (upperExcluded && v == upper) { return false }
         return true
     }
 

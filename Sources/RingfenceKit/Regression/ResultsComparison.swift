@@ -33,12 +33,9 @@ public struct ResultsComparison: Codable, Sendable {
                 continue
             }
             let c = Change(id: n.id, old: o.status, new: n.status, oldObserved: o.diagnostics, newObserved: n.diagnostics)
-            switch (o.status.isFailure, n.status.isFailure) {
-            case (false, true): newlyFailing.append(c)
-            case (true, false) where n.status == .pass: newlyPassing.append(c)
-            case (true, true) where o.diagnostics != n.diagnostics: changedObserved.append(c)
-            default: break
-            }
+            if !o.status.isFailure && n.status.isFailure { newlyFailing.append(c) }
+            if o.status != .pass && n.status == .pass { newlyPassing.append(c) }
+            if o.status.isFailure && n.status.isFailure && o.diagnostics != n.diagnostics { changedObserved.append(c) }
             if n.status == .skip && o.status != .skip { newlySkipped.append(c) }
         }
         for o in old.cases where after[o.id] == nil {

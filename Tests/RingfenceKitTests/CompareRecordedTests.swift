@@ -1,0 +1,59 @@
+import XCTest
+import Foundation
+@testable import RingfenceKit
+
+/// `ringfence compare` on results recorded from real Debian kernels
+/// (Tests/Fixtures/results): the differences it reports are the ones the
+/// kernel matrix showed.
+final class CompareRecordedTests: XCTestCase {
+    private func report(_ name: String) throws -> RunReport {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/results/\(name).json")
+        return try RunReport.read(path: url.path)
+    }
+
+    /// The fixes between 7.2.13 and 7.3.4: socket type masking and blind
+    /// registration restrictions (7.3.2), task-side copy-on-write (7.3).
+    private let fixedIn73: Set<String> = [
+        "context/socket:socket.type-has-sock_cloexec-masked-off",
+        "context/socket:socket.type-has-sock_nonblock-masked-off",
+        "context/socket:socket.type-has-both-sock_cloexec-and-sock_nonblock-masked-off",
+        "context/socket:a-filter-matching-the-unmasked-type-never-matches",
+        "context/socket:an-allow-list-of-af_unix-stream-sockets",
+        "task/restrictions:register-restrictions-without-bpf_filter-block-task-filters",
+        "task/restrictions:register-restrictions-without-restrictions-make-a-second-one-eacces-not-eperm",
+        "task/restrictions:an-empty-task-restriction-blocks-task-filters",
+        "task/task-filters:a-second-task-filter-does-not-reach-a-ring-created-between-the-two",
+    ]
+
+    func testUpgrade72To73FixesExactlyTheKnownDepartures() throws {
+        let c = ResultsComparison(old: try report("debian-7.2.13"), new: try report("debian-7.3.4"))
+        XCTAssertEqual(c.oldKernel, "7.2.13+deb14-cloud-amd64")
+        XCTAssertEqual(Set(c.newlyPassing.map(\.id)), fixedIn73)
+        XCTAssertTrue(c.newlyFailing.isEmpty)
+        XCTAssertFalse(c.hasNewFailures)
+        XCTAssertTrue(c.newlySkipped.isEmpty)
+        XCTAssertTrue(c.changedObserved.isEmpty)
+        XCTAssertTrue(c.added.isEmpty && c.removed.isEmpty)
+    }
+
+    func testDowngrade73To72IsANewFailureWithObservedValues() throws {
+        let c = ResultsComparison(old: try report("debian-7.3.4"), new: try report("debian-7.2.13"))
+        XCTAssertEqual(Set(c.newlyFailing.map(\.id)), fixedIn73)
+        XCTAssertTrue(c.hasNewFailures)
+        let socket = try XCTUnwrap(c.newlyFailing.first { $0.id == "context/socket:socket.type-has-sock_cloexec-masked-off" })
+        XCTAssertEqual(socket.old, .pass)
+        XCTAssertEqual(socket.new, .fail)
+        XCTAssertTrue(socket.newObserved.joined().contains("-EACCES"), socket.newObserved.joined(separator: "\n"))
+        XCTAssertTrue(c.table().contains("newly failing: 9"), c.table())
+    }
+
+    func testUpgrade71To72RunsTheConnectContextAndFixesRestrictInherited() throws {
+        let c = ResultsComparison(old: try report("debian-7.1.13"), new: try report("debian-7.2.13"))
+        let passing = Set(c.newlyPassing.map(\.id))
+        XCTAssertTrue(passing.contains("task/restrictions:inherited-register-restrictions-apply-even-to-a-disabled-ring"))
+        XCTAssertEqual(passing.filter { $0.hasPrefix("context/connect:") }.count, 18)
+        XCTAssertEqual(c.newlyPassing.filter { $0.old == .skip }.count, 22)
+        XCTAssertTrue(c.newlyFailing.isEmpty)
+    }
+}
