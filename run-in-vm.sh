@@ -51,6 +51,8 @@ Suite:
                        summary.txt go (default: ./out/<kernel-release>/)
   --results FILE       also copy the JSON results file (ringfence compare) here
   --exhaustive         also run the exhaustive tier (ringfence run --exhaustive)
+  --bench              run `ringfence bench` instead of the suite: the table is
+                       printed, bench.svg and bench.json land in --out
   --no-build           use the existing release binary, do not run swift build
   --write-initramfs F  build the initramfs, write it to F and exit (no boot)
   -- ARGS...           arguments for the guest's ringfence
@@ -97,6 +99,7 @@ while [[ $# -gt 0 ]]; do
 	--out) need_value "$@"; OUT=$2; shift 2 ;;
 	--results) need_value "$@"; RESULTS=$2; shift 2 ;;
 	--exhaustive) EXHAUSTIVE=1; shift ;;
+	--bench) GUEST_ARGS=(bench --format ktap); shift ;;
 	--cpus) need_value "$@"; CPUS=$2; shift 2 ;;
 	--no-build) NO_BUILD=1; shift ;;
 	--write-initramfs) need_value "$@"; WRITE_INITRAMFS=$2; shift 2 ;;
@@ -558,7 +561,8 @@ cp "$WORK/qemu.out" "$OUT/qemu.log"
 
 # --- verdict -------------------------------------------------------------------
 rm -f "$OUT/results.json"
-VERDICT_ARGS=("$LOG" --summary "$OUT/summary.txt" --results "$OUT/results.json")
+rm -f "$OUT/bench.svg" "$OUT/bench.json"
+VERDICT_ARGS=("$LOG" --summary "$OUT/summary.txt" --files "$OUT")
 [[ $TIMED_OUT == 1 ]] && VERDICT_ARGS+=(--timed-out)
 set +e
 "$BIN" verdict "${VERDICT_ARGS[@]}" >"$OUT/results.ktap"
@@ -575,6 +579,7 @@ printf '# run-in-vm: %s passed, %s failed, %s skipped of %s planned; exit %s; co
 	"$(summary passed)" "$(summary failed)" "$(summary skipped)" "$(summary planned)" "$CODE" "$LOG"
 sed -n 's/^problem: /# run-in-vm: problem: /p' "$OUT/summary.txt"
 [[ $TIMED_OUT == 1 ]] && echo "# run-in-vm: the VM was killed after the ${TIMEOUT} s timeout"
+[[ -f $OUT/bench.svg ]] && echo "# run-in-vm: bench plot $OUT/bench.svg, data $OUT/bench.json"
 if [[ -n $RESULTS ]]; then
 	if [[ -f $OUT/results.json ]]; then cp "$OUT/results.json" "$RESULTS"
 	else note "no results file came out of the guest (see $LOG)"; [[ $CODE == 0 ]] && CODE=1; fi

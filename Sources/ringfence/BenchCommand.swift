@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RingfenceKit
+import CRingfence
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,13 +21,16 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "SQEs per configuration, batch size and repetition.")
     var sqes = 4096
 
-    @Option(name: .long, help: "Output format: text or json.")
+    @Option(name: .long, help: "Output format: text, json, or ktap (the table as diagnostics of one test; what run-in-vm.sh --bench uses).")
     var format: Format = .text
 
     @Option(name: .long, help: "Write an SVG plot of cost against filter count here.")
     var plot: String?
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+    @Option(name: .long, help: "Also write the JSON report here.")
+    var json: String?
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, ktap }
 
     func validate() throws {
         guard ["NOP", "SOCKET"].contains(op.uppercased()) else { throw ValidationError("--op is NOP or SOCKET") }
@@ -34,8 +38,10 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if format == .ktap { print("KTAP version 1") }
         let facts = KernelProbe.probe()
         guard facts.bpfFilter else {
+            if format == .ktap { print("1..0 # SKIP kernel lacks IORING_REGISTER_BPF_FILTER") }
             warn("ringfence bench: kernel \(facts.release) lacks IORING_REGISTER_BPF_FILTER; nothing to measure")
             throw ExitCode(Exit.skipped)
         }
@@ -43,9 +49,23 @@ struct BenchCommand: ParsableCommand {
         bench.opcode = Opcode.number(op)!
         bench.repetitions = repetitions
         bench.sqesPerBatchSize = sqes
+        if format == .ktap { print("# ringfence bench on Linux \(facts.release)"); print("1..1") }
         let report = bench.run(progress: { warn($0) })
-        print(format == .text ? report.table() : try report.json())
-        if let plot { try BenchPlot.svg(report).write(toFile: plot, atomically: true, encoding: .utf8) }
+        switch format {
+        case .text: print(report.table())
+        case .json: print(try report.json())
+        case .ktap:
+            report.table().split(separator: "\n").forEach { print("# " + $0) }
+            print(report.errors.isEmpty ? "ok 1 bench" : "not ok 1 bench")
+        }
+        // In the VM guest the plot and the JSON go out over the console (GuestResults).
+        let inGuest = rf_is_pid1 != 0
+        if let path = plot ?? (inGuest ? GuestResults.directory + "/bench.svg" : nil) {
+            try BenchPlot.svg(report).write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        if let path = json ?? (inGuest ? GuestResults.directory + "/bench.json" : nil) {
+            try report.json().write(toFile: path, atomically: true, encoding: .utf8)
+        }
         throw ExitCode(report.errors.isEmpty ? Exit.ok : Exit.failed)
     }
 }

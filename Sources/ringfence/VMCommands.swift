@@ -17,8 +17,8 @@ struct Verdict: ParsableCommand {
     @Option(help: "Also write one summary line (key=value) to this file.")
     var summary: String?
 
-    @Option(help: "Write the guest's JSON results file (carried over the console) here.")
-    var results: String?
+    @Option(help: "Write the files the guest sent over the console (results.json, bench plots) into this directory.")
+    var files: String?
 
     func run() throws {
         guard let data = FileManager.default.contents(atPath: logFile) else {
@@ -26,8 +26,10 @@ struct Verdict: ParsableCommand {
         }
         let log = String(decoding: data, as: UTF8.self)
         let v = ConsoleVerdict.evaluate(log: log, timedOut: timedOut)
-        if let results, let json = GuestResults.extract(fromConsole: log) {
-            try json.write(toFile: results, atomically: true, encoding: .utf8)
+        if let files {
+            for (name, data) in GuestResults.extract(fromConsole: log) {
+                try data.write(to: URL(fileURLWithPath: files).appendingPathComponent(name))
+            }
         }
         FileHandle.standardOutput.write(v.ktap.data(using: .utf8)!)
         if let summary {

@@ -15,8 +15,10 @@ public enum BenchPlot {
                    "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
                    "<text x=\"\(w / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">io_uring filter cost: \(report.opcode), ns per SQE vs stacked filters</text>",
                    line(left, h - bottom, w - right, h - bottom), line(left, top, left, h - bottom)]
-        for d in BenchConfig.stackDepths {
-            out.append("<text x=\"\(x(Double(d)))\" y=\"\(h - bottom + 18)\" text-anchor=\"middle\">\(d)</text>")
+        var lastLabel = -Double.infinity
+        for d in BenchConfig.stackDepths where x(Double(d)) - lastLabel >= 18 {   // 0 and 1 would overlap
+            lastLabel = x(Double(d))
+            out.append("<text x=\"\(lastLabel)\" y=\"\(h - bottom + 18)\" text-anchor=\"middle\">\(d)</text>")
         }
         for i in 0...4 {
             let v = maxY * Double(i) / 4

@@ -27,6 +27,7 @@ public enum GuestInit {
         setenv("TERM", "dumb", 0)
         let cmdline = readFile("/proc/cmdline") ?? ""
         for (name, value) in GuestCommandLine.environment(cmdline: cmdline) { setenv(name, value, 1) }
+        mkdir(GuestResults.directory, 0o755)
 
         var code: Int32 = 2
         var args = defaultArguments
@@ -40,7 +41,7 @@ public enum GuestInit {
             code = cli(args)
             let took = Double(rf_now_ns() - start) / 1e9
             say("# ringfence: suite took \(formatSeconds(took)) s")
-            if let json = readFile(GuestResults.path) { GuestResults.emit(json, say) }
+            GuestResults.emitAll(say)
         } catch {
             say("# ringfence: bad ringfence.args: \(error)")
             say("# ringfence: init at \(uptimeText()) s")

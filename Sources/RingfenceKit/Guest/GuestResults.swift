@@ -1,31 +1,48 @@
 import Foundation
 
-/// The JSON results file has to leave the guest over the serial console:
-/// `ringfence run` in the guest writes it to `path`, GuestInit prints it as
-/// base64 lines behind `linePrefix` (kernel messages may land between lines,
-/// never inside one), and run-in-vm.sh reassembles it on the host.
+/// Files have to leave the guest over the serial console: commands in the
+/// guest write them to `directory` (the results JSON, a bench plot),
+/// GuestInit prints each as base64 lines behind `prefix(name)` (kernel
+/// messages may land between lines, never inside one), and `ringfence
+/// verdict --files DIR` on the host writes them back out.
 public enum GuestResults {
-    public static let path = "/tmp/ringfence-results.json"
-    public static let linePrefix = "# ringfence-results: "
+    public static let directory = "/tmp/ringfence-out"
+    public static let resultsName = "results.json"
+    public static var path: String { directory + "/" + resultsName }
+    static let marker = "# ringfence-file "
 
-    public static func emit(_ json: String, _ say: (String) -> Void) {
-        let b64 = Data(json.utf8).base64EncodedString()
+    static func prefix(_ name: String) -> String { marker + name + ": " }
+
+    public static func emit(name: String, contents: Data, _ say: (String) -> Void) {
+        let b64 = contents.base64EncodedString()
         var i = b64.startIndex
         while i < b64.endIndex {
             let j = b64.index(i, offsetBy: 76, limitedBy: b64.endIndex) ?? b64.endIndex
-            say(linePrefix + b64[i..<j])
+            say(prefix(name) + b64[i..<j])
             i = j
         }
     }
 
-    /// The JSON from a console log, or nil when none (or a damaged one) is there.
-    public static func extract(fromConsole log: String) -> String? {
-        var b64 = ""
+    /// Every file in `directory`, in name order.
+    public static func emitAll(_ say: (String) -> Void) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in names.sorted() where !name.contains(" ") && !name.contains(":") {
+            if let data = FileManager.default.contents(atPath: directory + "/" + name) { emit(name: name, contents: data, say) }
+        }
+    }
+
+    /// name → contents of every file in a console log (damaged ones left out).
+    public static func extract(fromConsole log: String) -> [String: Data] {
+        var b64: [String: String] = [:]
         // \r\n is one Character in Swift: split on any newline, not on "\n".
         for line in log.split(whereSeparator: \.isNewline) {
-            if let r = line.range(of: linePrefix) { b64 += line[r.upperBound...] }
+            guard let r = line.range(of: marker) else { continue }
+            let rest = line[r.upperBound...]
+            guard let colon = rest.range(of: ": ") else { continue }
+            b64[String(rest[..<colon.lowerBound]), default: ""] += rest[colon.upperBound...]
         }
-        guard !b64.isEmpty, let data = Data(base64Encoded: b64) else { return nil }
-        return String(data: data, encoding: .utf8)
+        return b64.compactMapValues { Data(base64Encoded: $0) }
     }
+
+    public static func isTransportLine(_ line: String) -> Bool { line.hasPrefix(marker) }
 }

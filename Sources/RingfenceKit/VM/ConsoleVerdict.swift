@@ -230,8 +230,8 @@ public struct ConsoleVerdict: Equatable {
             } else if let v = line.value(after: "# running:") {
                 running = Int(v.split(separator: " ").first ?? "")
                 if let n = running { runningNames[n] = v.split(separator: " ", maxSplits: 1).dropFirst().first.map(String.init) ?? "" }
-            } else if line.hasPrefix(GuestResults.linePrefix) {
-                return   // the results file in transit (GuestResults), not part of the KTAP document
+            } else if GuestResults.isTransportLine(line) {
+                return   // a file in transit (GuestResults), not part of the KTAP document
             }
             if sawVersion { out.append(line) } else { preamble.append(line) }
         }

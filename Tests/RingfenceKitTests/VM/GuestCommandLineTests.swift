@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 @testable import RingfenceKit
 
 final class GuestCommandLineTests: XCTestCase {
@@ -48,11 +49,15 @@ final class GuestResultsTests: XCTestCase {
     func testRoundTripThroughACRLFConsoleWithKernelNoise() {
         let json = "{\"cases\": [\(String(repeating: "{\"id\": \"a:b\"},", count: 50)){}]}"
         var lines: [String] = []
-        GuestResults.emit(json) { lines.append($0) }
-        XCTAssertGreaterThan(lines.count, 2)
+        GuestResults.emit(name: "results.json", contents: Data(json.utf8)) { lines.append($0) }
+        GuestResults.emit(name: "bench.svg", contents: Data("<svg/>".utf8)) { lines.append($0) }
+        XCTAssertGreaterThan(lines.count, 3)
         lines.insert("[    5.123456] random: crng init done", at: 1)
         let log = "KTAP version 1\r\n" + lines.joined(separator: "\r\n") + "\r\n# ringfence-exit: 0\r\n"
-        XCTAssertEqual(GuestResults.extract(fromConsole: log), json)
+        let files = GuestResults.extract(fromConsole: log)
+        XCTAssertEqual(files["results.json"].map { String(decoding: $0, as: UTF8.self) }, json)
+        XCTAssertEqual(files["bench.svg"].map { String(decoding: $0, as: UTF8.self) }, "<svg/>")
+        XCTAssertFalse(ConsoleVerdict.evaluate(log: log, timedOut: false).ktap.contains("ringfence-file"))
     }
 
     func testEnvironmentFromTheCommandLine() {
