@@ -575,8 +575,8 @@ BOOT_S=$(summary boot) SUITE_S=$(summary suite)
 printf '# run-in-vm: kernel %s (%s), accel %s: boot %s s, suite %s s, VM %s s, total %s s (build %s s, kernel %s s, initramfs %s s)\n' \
 	"$RELEASE" "$CONFIG_NOTE" "$RAN" "$BOOT_S" "$SUITE_S" "$(elapsed "$T_BOOT" "$T_END")" "$(elapsed "$T_START" "$T_END")" \
 	"$(elapsed "$T_START" "$T_BUILT")" "$(elapsed "$T_BUILT" "$T_KERNEL")" "$(elapsed "$T_KERNEL" "$T_INITRD")"
-printf '# run-in-vm: %s passed, %s failed, %s skipped of %s planned; exit %s; console log %s\n' \
-	"$(summary passed)" "$(summary failed)" "$(summary skipped)" "$(summary planned)" "$CODE" "$LOG"
+printf '# run-in-vm: %s passed, %s failed, %s known bugs, %s skipped of %s planned; exit %s; console log %s\n' \
+	"$(summary passed)" "$(summary failed)" "$(summary known)" "$(summary skipped)" "$(summary planned)" "$CODE" "$LOG"
 sed -n 's/^problem: /# run-in-vm: problem: /p' "$OUT/summary.txt"
 [[ $TIMED_OUT == 1 ]] && echo "# run-in-vm: the VM was killed after the ${TIMEOUT} s timeout"
 [[ -f $OUT/bench.svg ]] && echo "# run-in-vm: bench plot $OUT/bench.svg, data $OUT/bench.json"

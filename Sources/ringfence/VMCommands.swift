@@ -34,7 +34,7 @@ struct Verdict: ParsableCommand {
         FileHandle.standardOutput.write(v.ktap.data(using: .utf8)!)
         if let summary {
             func fmt(_ d: Double?) -> String { d.map { String(format: "%.2f", $0) } ?? "?" }
-            var line = "boot=\(fmt(v.bootSeconds)) suite=\(fmt(v.suiteSeconds)) passed=\(v.passed) failed=\(v.failed) skipped=\(v.skipped)"
+            var line = "boot=\(fmt(v.bootSeconds)) suite=\(fmt(v.suiteSeconds)) passed=\(v.passed) failed=\(v.failed) skipped=\(v.skipped) known=\(v.todo)"
             line += " planned=\(v.planned.map(String.init) ?? "?") exit=\(v.exitCode)"
             line += "\n" + v.problems.map { "problem: " + $0 + "\n" }.joined()
             try line.write(toFile: summary, atomically: false, encoding: .utf8)
