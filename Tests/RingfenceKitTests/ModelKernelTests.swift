@@ -1,0 +1,168 @@
+import Testing
+import PropertyBased
+@testable import RingfenceKit
+
+/// ReferenceKernel behaviour, each check tied to the source it models.
+@Suite struct ModelKernelTests {
+    static let nopOp = "NOP"
+
+    @Test func stackingIsAConjunctionIndependentOfOrder() async {
+        // programs: deny user_data v (v in 1...4) or allow everything
+        let progGen = Gen.uint32(in: 0...4).array(of: 1...5)
+        await propertyCheck(count: 100, input: progGen, Gen.uint64(in: 1...4)) { denies, ud in
+            func outcome(_ order: [UInt32]) -> Int32 {
+                let k = ReferenceKernel()
+                let ring = k.setupRing(entries: 8, flags: 0)
+                for v in order {
+                    M.register(k, ring: ring, M.registration(opcode: "NOP", v == 0 ? [M.ret(1)] : M.denyIfUserData(v)))
+                }
+                return M.results(k.submit(ring: ring, sqes: [M.nop(ud)], expecting: 1, timeoutMs: 0))[ud] ?? 99
+            }
+            let a = outcome(denies), b = outcome(denies.reversed())
+            let expected: Int32 = denies.contains(UInt32(ud)) ? -Errno.EACCES : 0
+            #expect(a == expected && b == expected, "filters \(denies) user_data \(ud)")
+        }
+    }
+
+    @Test func denyRestDeniesOtherOpcodesEvenUnderNewFilters() {
+        let k = ReferenceKernel()
+        let ring = k.setupRing(entries: 8, flags: 0)
+        #expect(M.register(k, ring: ring, M.registration(opcode: "SOCKET", [M.ret(1)], flags: 1)).ret == 0)
+        // NOP now holds the dummy; an allow-all filter pushed on top still ends in it.
+        #expect(M.register(k, ring: ring, M.registration(opcode: "NOP", [M.ret(1)])).ret == 0)
+        let out = M.results(k.submit(ring: ring, sqes: [M.nop(1)], expecting: 1, timeoutMs: 0))
+        #expect(out[1] == -Errno.EACCES)
+        #expect(k.filters(ofRing: ring)?.slot(0).endsInDummy == true)
+    }
+
+    @Test func taskFiltersReachRingsCreatedLaterAndChildrenButNotBack() {
+        let k = ReferenceKernel()
+        let before = k.setupRing(entries: 8, flags: 0)
+        #expect(M.register(k, ring: -1, M.registration(opcode: "NOP", [M.ret(0)], target: .task)).ret == 0)
+        let after = k.setupRing(entries: 8, flags: 0)
+        #expect(M.results(k.submit(ring: before, sqes: [M.nop(1)], expecting: 1, timeoutMs: 0))[1] == 0)
+        #expect(M.results(k.submit(ring: after, sqes: [M.nop(1)], expecting: 1, timeoutMs: 0))[1] == -Errno.EACCES)
+        // a ring filter added to the inherited set (COW) does not reach the task
+        #expect(M.register(k, ring: after, M.registration(opcode: "SOCKET", [M.ret(0)])).ret == 0)
+        #expect(k.taskFilters?.slot(45).isEmpty == true)
+        let child = k.runInChild { c in
+            let r = c.setupRing(entries: 8, flags: 0)
+            let res = M.results(c.submit(ring: r, sqes: [M.nop(2)], expecting: 1, timeoutMs: 0))[2]
+            return (res == -Errno.EACCES, ["child NOP: \(String(describing: res))"])
+        }
+        #expect(child.ok, "\(child.diagnostics)")
+    }
+
+    @Test func unprivilegedTaskNeedsNoNewPrivs() {
+        let k = ReferenceKernel()
+        #expect(k.dropPrivileges() == 0)
+        let reg = M.registration(opcode: "NOP", [M.ret(1)], target: .task)
+        #expect(M.register(k, ring: -1, reg).ret == -Errno.EACCES)
+        #expect(k.setNoNewPrivs() == 0)
+        #expect(M.register(k, ring: -1, reg).ret == 0)
+    }
+
+    @Test func deniedLinkMemberFailsWithEACCESAndTheRestAreCanceled() {
+        let k = ReferenceKernel()
+        let ring = k.setupRing(entries: 8, flags: 0)
+        M.register(k, ring: ring, M.registration(opcode: "NOP", M.denyIfUserData(2)))
+        let link = RequestModel.iosqeLink
+        let out = k.submit(ring: ring, sqes: [M.nop(1, flags: link), M.nop(2, flags: link), M.nop(3), M.nop(4)],
+                           expecting: 4, timeoutMs: 0)
+        let r = M.results(out)
+        #expect(r[1] == -Errno.ECANCELED && r[2] == -Errno.EACCES && r[3] == -Errno.ECANCELED && r[4] == 0)
+        #expect(out.submitted == 4)
+        // A denied standalone request stops submission (no IORING_SETUP_SUBMIT_ALL).
+        let out2 = k.submit(ring: ring, sqes: [M.nop(2), M.nop(5)], expecting: 1, timeoutMs: 0)
+        #expect(out2.submitted == 1 && M.results(out2)[2] == -Errno.EACCES && M.results(out2)[5] == nil)
+    }
+
+    @Test func importOrderAndWriteBack() {
+        let k = ReferenceKernel()
+        let ring = k.setupRing(entries: 8, flags: 0)
+        var r = M.registration(opcode: "SOCKET", [M.ret(1)], pdu: 0)
+        var out = M.register(k, ring: ring, r)
+        #expect(out.ret == 0 && out.argAfter.map(FilterRegistration.pduSize(in:)) == 12)
+        r.flags = FilterABI.Flag.sizeStrict.rawValue
+        out = M.register(k, ring: ring, r)
+        #expect(out.ret == -Errno.EMSGSIZE && out.argAfter.map(FilterRegistration.pduSize(in:)) == 12)
+        r.pduSize = 12; r.argPointer = .readOnly
+        #expect(M.register(k, ring: ring, r).ret == -Errno.EFAULT)   // copy_to_user of the write-back
+        r.argPointer = .truncated(mappedBytes: 71)
+        #expect(M.register(k, ring: ring, r).ret == -Errno.EFAULT)
+        r.argPointer = .normal; r.cmdFlags = 1
+        #expect(M.register(k, ring: ring, r).ret == -Errno.EINVAL)
+        r.cmdFlags = 0; r.filterPointer = .null
+        #expect(M.register(k, ring: ring, r).ret == -Errno.EINVAL)   // bpf_check_basics_ok
+        r.filterPointer = .unmapped
+        #expect(M.register(k, ring: ring, r).ret == -Errno.EFAULT)
+        r.filterPointer = .normal; r.filterLen = 500                  // reads zeros inside the page: no RET last
+        #expect(M.register(k, ring: ring, r).ret == -Errno.EINVAL)
+        r.filterLen = 513                                           // 4104 bytes: past the one mapped page
+        #expect(M.register(k, ring: ring, r).ret == -Errno.EFAULT)
+        r.filterLen = nil; r.nrArgs = 2
+        #expect(M.register(k, ring: ring, r).ret == -Errno.EINVAL)
+    }
+
+    @Test func socketTypeMaskingIsAFlavour() {
+        // allow only type == SOCK_STREAM (1); submit SOCK_STREAM|SOCK_CLOEXEC
+        let program = [M.insn(0x20, 0, 0, 20), M.insn(0x15, 0, 1, 1), M.ret(1), M.ret(0)]
+        func run(_ s: KernelSemantics) -> Int32? {
+            let k = ReferenceKernel(semantics: s)
+            let ring = k.setupRing(entries: 8, flags: 0)
+            M.register(k, ring: ring, M.registration(opcode: "SOCKET", program))
+            return M.results(k.submit(ring: ring, sqes: [M.socket(1, type: 1 | 0o2000000)], expecting: 1, timeoutMs: 0))[1]
+        }
+        #expect(run(.upstream) != -Errno.EACCES)
+        #expect(run(.before732) == -Errno.EACCES)
+    }
+
+    @Test func blindRegisterRestrictionsAreAFlavour() {
+        func run(_ s: KernelSemantics) -> Int32 {
+            let k = ReferenceKernel(semantics: s)
+            var r = RestrictionSpec()
+            r.target = .task
+            r.registerOps = [UInt8(FilterABI.registerRestrictions)]
+            #expect(k.register(r.registerCall(fd: -1)).ret == 0)
+            return M.register(k, ring: -1, M.registration(opcode: "NOP", [M.ret(1)], target: .task)).ret
+        }
+        #expect(run(.upstream) == -Errno.EACCES)
+        #expect(run(.before732) == 0)
+    }
+
+    @Test func legacyRestrictionsNeedADisabledRingAndOnlyOnce() {
+        let k = ReferenceKernel()
+        let enabled = k.setupRing(entries: 8, flags: 0)
+        var r = RestrictionSpec()
+        r.sqeOps = [0]
+        #expect(k.register(r.registerCall(fd: enabled)).ret == -Errno.EBADFD)
+        let disabled = k.setupRing(entries: 8, flags: 1 << 6)
+        #expect(k.register(r.registerCall(fd: disabled)).ret == 0)
+        #expect(k.register(r.registerCall(fd: disabled)).ret == -Errno.EBUSY)
+        #expect(k.submit(ring: disabled, sqes: [M.nop(1)], expecting: 1, timeoutMs: 0).submitted == -Errno.EBADFD)
+        var enable = RegisterCall(fd: disabled, opcode: FilterABI.registerEnableRings, arg: [])
+        enable.argPlacement = .null; enable.nrArgs = 0
+        #expect(k.register(enable).ret == 0)
+        // the NOP left in the SQ ring by the failed enter is submitted now, then the socket is refused
+        let out = k.submit(ring: disabled, sqes: [M.socket(2)], expecting: 2, timeoutMs: 0)
+        #expect(M.results(out)[1] == 0 && M.results(out)[2] == -Errno.EACCES)
+    }
+
+    @Test func contextShowsFlagsSetByPrep() {
+        // OPENAT with O_CREAT is forced async: sqe_flags in the context carry IOSQE_ASYNC.
+        var sqe = SQESpec()
+        sqe.opcode = .number(Opcode.number("OPENAT")!)
+        sqe.fd = -100
+        sqe.addrPayload = Array("/tmp/x".utf8) + [0]
+        sqe.opFlags = 0o100 | 1
+        var state = InitState()
+        guard case .success(let req) = RequestModel.initRequest(sqe, opcode: 18, memory: SQEMemory(addrPayload: sqe.addrPayload, offPayload: nil, fd: -100), state: &state, semantics: .upstream) else {
+            Issue.record("prep failed"); return
+        }
+        let ctx = ContextBuilder.build(opcode: 18, requestFlags: req.flags, userData: 0, payload: req.payload, semantics: .upstream)
+        #expect(ctx[9] == RequestModel.iosqeAsync)
+        #expect(ctx[10] == 24)
+        // O_LARGEFILE added on 64-bit, mode kept for O_CREAT
+        #expect(ByteImage(bytes: ctx).load(UInt64.self, at: 16) == 0o100 | 1 | 0o100000)
+    }
+}
