@@ -60,17 +60,18 @@ public struct KernelSemantics: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The per-opcode properties of io_uring/opdef.c io_issue_defs[] that io_init_req() checks
-/// before an opcode's prep: buffer_select, ioprio, iopoll, is_128.
+/// before an opcode's prep (buffer_select, ioprio, iopoll, is_128) and needs_file, which
+/// decides -EBADF at issue for a bad fd.
 struct OpcodeDef {
-    var bufferSelect = false, ioprio = false, iopoll = false, is128 = false
+    var bufferSelect = false, ioprio = false, iopoll = false, is128 = false, needsFile = false
 
     /// Extracted from Linux 7.3 io_uring/opdef.c, index = opcode.
     static let table: [OpcodeDef] = {
-        // name bufferSelect ioprio iopoll is128
-        let rows = "NOP 0 0 1 0;READV 1 1 1 0;WRITEV 0 1 1 0;FSYNC 0 0 0 0;READ_FIXED 0 1 1 0;WRITE_FIXED 0 1 1 0;POLL_ADD 0 0 0 0;POLL_REMOVE 0 0 0 0;SYNC_FILE_RANGE 0 0 0 0;SENDMSG 0 1 0 0;RECVMSG 1 1 0 0;TIMEOUT 0 0 0 0;TIMEOUT_REMOVE 0 0 0 0;ACCEPT 0 1 0 0;ASYNC_CANCEL 0 0 0 0;LINK_TIMEOUT 0 0 0 0;CONNECT 0 0 0 0;FALLOCATE 0 0 0 0;OPENAT 0 0 0 0;CLOSE 0 0 0 0;FILES_UPDATE 0 0 1 0;STATX 0 0 0 0;READ 1 1 1 0;WRITE 0 1 1 0;FADVISE 0 0 0 0;MADVISE 0 0 0 0;SEND 1 1 0 0;RECV 1 1 0 0;OPENAT2 0 0 0 0;EPOLL_CTL 0 0 0 0;SPLICE 0 0 0 0;PROVIDE_BUFFERS 0 0 1 0;REMOVE_BUFFERS 0 0 1 0;TEE 0 0 0 0;SHUTDOWN 0 0 0 0;RENAMEAT 0 0 0 0;UNLINKAT 0 0 0 0;MKDIRAT 0 0 0 0;SYMLINKAT 0 0 0 0;LINKAT 0 0 0 0;MSG_RING 0 0 1 0;FSETXATTR 0 0 0 0;SETXATTR 0 0 0 0;FGETXATTR 0 0 0 0;GETXATTR 0 0 0 0;SOCKET 0 0 0 0;URING_CMD 1 0 1 0;SEND_ZC 0 1 0 0;SENDMSG_ZC 0 1 0 0;READ_MULTISHOT 1 0 0 0;WAITID 0 0 0 0;FUTEX_WAIT 0 0 0 0;FUTEX_WAKE 0 0 0 0;FUTEX_WAITV 0 0 0 0;FIXED_FD_INSTALL 0 0 0 0;FTRUNCATE 0 0 0 0;BIND 0 0 0 0;LISTEN 0 0 0 0;RECV_ZC 0 1 0 0;EPOLL_WAIT 0 0 0 0;READV_FIXED 0 1 1 0;WRITEV_FIXED 0 1 1 0;PIPE 0 0 0 0;NOP128 0 0 1 1;URING_CMD128 1 0 1 1"
+        // name bufferSelect ioprio iopoll is128 needsFile
+        let rows = "NOP 0 0 1 0 0;READV 1 1 1 0 1;WRITEV 0 1 1 0 1;FSYNC 0 0 0 0 1;READ_FIXED 0 1 1 0 1;WRITE_FIXED 0 1 1 0 1;POLL_ADD 0 0 0 0 1;POLL_REMOVE 0 0 0 0 0;SYNC_FILE_RANGE 0 0 0 0 1;SENDMSG 0 1 0 0 1;RECVMSG 1 1 0 0 1;TIMEOUT 0 0 0 0 0;TIMEOUT_REMOVE 0 0 0 0 0;ACCEPT 0 1 0 0 1;ASYNC_CANCEL 0 0 0 0 0;LINK_TIMEOUT 0 0 0 0 0;CONNECT 0 0 0 0 1;FALLOCATE 0 0 0 0 1;OPENAT 0 0 0 0 0;CLOSE 0 0 0 0 0;FILES_UPDATE 0 0 1 0 0;STATX 0 0 0 0 0;READ 1 1 1 0 1;WRITE 0 1 1 0 1;FADVISE 0 0 0 0 1;MADVISE 0 0 0 0 0;SEND 1 1 0 0 1;RECV 1 1 0 0 1;OPENAT2 0 0 0 0 0;EPOLL_CTL 0 0 0 0 0;SPLICE 0 0 0 0 1;PROVIDE_BUFFERS 0 0 1 0 0;REMOVE_BUFFERS 0 0 1 0 0;TEE 0 0 0 0 1;SHUTDOWN 0 0 0 0 1;RENAMEAT 0 0 0 0 0;UNLINKAT 0 0 0 0 0;MKDIRAT 0 0 0 0 0;SYMLINKAT 0 0 0 0 0;LINKAT 0 0 0 0 0;MSG_RING 0 0 1 0 1;FSETXATTR 0 0 0 0 1;SETXATTR 0 0 0 0 0;FGETXATTR 0 0 0 0 1;GETXATTR 0 0 0 0 0;SOCKET 0 0 0 0 0;URING_CMD 1 0 1 0 1;SEND_ZC 0 1 0 0 1;SENDMSG_ZC 0 1 0 0 1;READ_MULTISHOT 1 0 0 0 1;WAITID 0 0 0 0 0;FUTEX_WAIT 0 0 0 0 0;FUTEX_WAKE 0 0 0 0 0;FUTEX_WAITV 0 0 0 0 0;FIXED_FD_INSTALL 0 0 0 0 1;FTRUNCATE 0 0 0 0 1;BIND 0 0 0 0 1;LISTEN 0 0 0 0 1;RECV_ZC 0 1 0 0 1;EPOLL_WAIT 0 0 0 0 1;READV_FIXED 0 1 1 0 1;WRITEV_FIXED 0 1 1 0 1;PIPE 0 0 0 0 0;NOP128 0 0 1 1 0;URING_CMD128 1 0 1 1 1"
         return rows.split(separator: ";").map { row in
             let f = row.split(separator: " ").dropFirst().map { $0 == "1" }
-            return OpcodeDef(bufferSelect: f[0], ioprio: f[1], iopoll: f[2], is128: f[3])
+            return OpcodeDef(bufferSelect: f[0], ioprio: f[1], iopoll: f[2], is128: f[3], needsFile: f[4])
         }
     }()
 

@@ -443,7 +443,13 @@ public final class ReferenceKernel: KernelBackend {
     /// The operation's result; `lastResultExact` says whether the model knows it exactly.
     public private(set) var lastResultExact = true
     private func execute(_ req: PreparedRequest) -> Int32 {
-        let out = OperationOutcome.result(of: req.action, sockets: sockets) {
+        // io_assign_file(): no files are registered, so a fixed file never resolves
+        if OpcodeDef.of(req.opcode).needsFile && req.flags & RequestModel.iosqeFixedFile != 0 {
+            lastResultExact = true
+            return -Errno.EBADF
+        }
+        let out = OperationOutcome.result(of: req.action, sockets: sockets,
+                                          isOpen: { [self] fd in (0...2).contains(fd) || sockets[fd] != nil || fdTable[fd] != nil }) {
             defer { world.nextResultFD += 1 }
             return world.nextResultFD
         }

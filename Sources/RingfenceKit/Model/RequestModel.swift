@@ -27,8 +27,8 @@ public struct PreparedRequest: Equatable, Sendable {
         case connect(fd: Int32, address: [UInt8])
         case fsync(fd: Int32)
         case close(fd: Int32)
-        /// An opcode the model does not execute: its result is not predicted.
-        case unmodelled
+        /// An opcode the model does not execute: only a bad fd (def->needs_file) is predicted.
+        case unmodelled(needsFile: Bool, fd: Int32, fixedFile: Bool)
     }
 }
 
@@ -204,7 +204,7 @@ enum RequestModel {
             return ok(.none, .close(fd: memory.fd))
 
         default:
-            return ok(.none, .unmodelled)
+            return ok(.none, .unmodelled(needsFile: OpcodeDef.of(opcode).needsFile, fd: memory.fd, fixedFile: flags & iosqeFixedFile != 0))
         }
     }
 }
@@ -215,20 +215,19 @@ enum RequestModel {
 /// (the guest has only loopback and nothing listening: ECONNREFUSED on loopback,
 /// ENETUNREACH elsewhere, ENOENT for a missing unix socket path).
 enum OperationOutcome {
-    /// `fds`: descriptor numbers the model considers open (stdio and model sockets).
-    static func result(of action: PreparedRequest.Action, sockets: [Int32: SocketSpec], nextFD: () -> Int32) -> (res: Int32, exact: Bool) {
+    /// `isOpen`: whether the process has this descriptor (stdio, rings, model sockets).
+    static func result(of action: PreparedRequest.Action, sockets: [Int32: SocketSpec], isOpen: (Int32) -> Bool,
+                       nextFD: () -> Int32) -> (res: Int32, exact: Bool) {
         switch action {
         case .nop(let result, let fileFD, let fixedFile, let fixedBuffer):
-            if let fd = fileFD {
-                if fixedFile || !(0...2).contains(fd) && sockets[fd] == nil { return (-Errno.EBADF, true) }
-            }
+            if let fd = fileFD, fixedFile || !isOpen(fd) { return (-Errno.EBADF, true) }
             if fixedBuffer { return (-Errno.EFAULT, true) }
             return (result, true)
         case .fsync(let fd):
-            if !(0...2).contains(fd) && sockets[fd] == nil { return (-Errno.EBADF, true) }
+            if !isOpen(fd) { return (-Errno.EBADF, true) }
             return (-Errno.EINVAL, false)
         case .close(let fd):
-            if !(0...2).contains(fd) && sockets[fd] == nil { return (-Errno.EBADF, true) }
+            if !isOpen(fd) { return (-Errno.EBADF, true) }
             return (0, false)
         case .socket(let domain, let type, let proto):
             let fd = Glibc.socket(domain, type, proto)
@@ -238,11 +237,10 @@ enum OperationOutcome {
         case .open(let dfd, let path, let flags, _, _):
             return (openResult(dfd: dfd, path: path, flags: flags, nextFD: nextFD), false)
         case .connect(let fd, let address):
-            guard let sock = sockets[fd] else {
-                return ((0...2).contains(fd) ? -Errno.ENOTSOCK : -Errno.EBADF, false)
-            }
+            guard let sock = sockets[fd] else { return (isOpen(fd) ? -Errno.ENOTSOCK : -Errno.EBADF, true) }
             return (connectResult(sock, address), false)
-        case .unmodelled:
+        case .unmodelled(let needsFile, let fd, let fixedFile):
+            if needsFile && (fixedFile || !isOpen(fd)) { return (-Errno.EBADF, true) }
             return (0, false)
         }
     }
