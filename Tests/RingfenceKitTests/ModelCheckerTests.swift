@@ -56,13 +56,13 @@ import PropertyBased
 
     enum AluOp: CaseIterable, Sendable { case add, sub, mul, div, and, or, xor, lsh, rsh, neg }
 
-    struct Step: Sendable, CustomStringConvertible {
+    struct AluStep: Sendable, CustomStringConvertible {
         var op: AluOp; var useX: Bool; var k: UInt32
         var description: String { "\(op)\(useX ? " x" : " #\(k)")" }
     }
 
     static let stepGen = zip(Gen.element(of: AluOp.allCases).map { $0! }, Gen.bool(), Gen.uint32())
-        .map { Step(op: $0, useX: $1, k: $2) }
+        .map { AluStep(op: $0, useX: $1, k: $2) }
 
     @Test func interpreterAgreesWithDirectEvaluation() async {
         await propertyCheck(count: 400, input: Gen.uint32(), Gen.uint32(), Self.stepGen.array(of: 0...12)) { a0, x0, steps in

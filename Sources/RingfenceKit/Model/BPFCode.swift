@@ -1,6 +1,6 @@
 // Classic BPF opcode bits (include/uapi/linux/bpf_common.h, filter.h), shared by the
 // checker, the interpreter and the fuzzer.
-enum BPF {
+enum CBPFCode {
     // classes
     static let ld: UInt16 = 0x00, ldx: UInt16 = 0x01, st: UInt16 = 0x02, stx: UInt16 = 0x03
     static let alu: UInt16 = 0x04, jmp: UInt16 = 0x05, ret: UInt16 = 0x06, misc: UInt16 = 0x07

@@ -22,41 +22,41 @@ public enum CBPFInterpreter {
         }
         while pc < program.count {
             let i = program[pc]
-            let src: UInt32 = i.code & BPF.x != 0 ? x : i.k
+            let src: UInt32 = i.code & CBPFCode.x != 0 ? x : i.k
             switch i.code {
-            case BPF.ret | BPF.k: return i.k
-            case BPF.ret | BPF.retA: return a
-            case BPF.ld | BPF.imm: a = i.k
-            case BPF.ldx | BPF.imm: x = i.k
-            case BPF.ld | BPF.w | BPF.len: a = UInt32(context.count)
-            case BPF.ldx | BPF.w | BPF.len: x = UInt32(context.count)
-            case BPF.ld | BPF.w | BPF.abs, BPF.ldx | BPF.w | BPF.abs: a = try word(i.k)
-            case BPF.ld | BPF.mem: a = mem[Int(i.k)]
-            case BPF.ldx | BPF.mem: x = mem[Int(i.k)]
-            case BPF.st: mem[Int(i.k)] = a
-            case BPF.stx: mem[Int(i.k)] = x
-            case BPF.misc | BPF.tax: x = a
-            case BPF.misc | BPF.txa: a = x
-            case BPF.alu | BPF.neg: a = 0 &- a
-            case BPF.alu | BPF.add | BPF.k, BPF.alu | BPF.add | BPF.x: a = a &+ src
-            case BPF.alu | BPF.sub | BPF.k, BPF.alu | BPF.sub | BPF.x: a = a &- src
-            case BPF.alu | BPF.mul | BPF.k, BPF.alu | BPF.mul | BPF.x: a = a &* src
-            case BPF.alu | BPF.and | BPF.k, BPF.alu | BPF.and | BPF.x: a &= src
-            case BPF.alu | BPF.or | BPF.k, BPF.alu | BPF.or | BPF.x: a |= src
-            case BPF.alu | BPF.xor | BPF.k, BPF.alu | BPF.xor | BPF.x: a ^= src
-            case BPF.alu | BPF.div | BPF.k, BPF.alu | BPF.div | BPF.x:
+            case CBPFCode.ret | CBPFCode.k: return i.k
+            case CBPFCode.ret | CBPFCode.retA: return a
+            case CBPFCode.ld | CBPFCode.imm: a = i.k
+            case CBPFCode.ldx | CBPFCode.imm: x = i.k
+            case CBPFCode.ld | CBPFCode.w | CBPFCode.len: a = UInt32(context.count)
+            case CBPFCode.ldx | CBPFCode.w | CBPFCode.len: x = UInt32(context.count)
+            case CBPFCode.ld | CBPFCode.w | CBPFCode.abs, CBPFCode.ldx | CBPFCode.w | CBPFCode.abs: a = try word(i.k)
+            case CBPFCode.ld | CBPFCode.mem: a = mem[Int(i.k)]
+            case CBPFCode.ldx | CBPFCode.mem: x = mem[Int(i.k)]
+            case CBPFCode.st: mem[Int(i.k)] = a
+            case CBPFCode.stx: mem[Int(i.k)] = x
+            case CBPFCode.misc | CBPFCode.tax: x = a
+            case CBPFCode.misc | CBPFCode.txa: a = x
+            case CBPFCode.alu | CBPFCode.neg: a = 0 &- a
+            case CBPFCode.alu | CBPFCode.add | CBPFCode.k, CBPFCode.alu | CBPFCode.add | CBPFCode.x: a = a &+ src
+            case CBPFCode.alu | CBPFCode.sub | CBPFCode.k, CBPFCode.alu | CBPFCode.sub | CBPFCode.x: a = a &- src
+            case CBPFCode.alu | CBPFCode.mul | CBPFCode.k, CBPFCode.alu | CBPFCode.mul | CBPFCode.x: a = a &* src
+            case CBPFCode.alu | CBPFCode.and | CBPFCode.k, CBPFCode.alu | CBPFCode.and | CBPFCode.x: a &= src
+            case CBPFCode.alu | CBPFCode.or | CBPFCode.k, CBPFCode.alu | CBPFCode.or | CBPFCode.x: a |= src
+            case CBPFCode.alu | CBPFCode.xor | CBPFCode.k, CBPFCode.alu | CBPFCode.xor | CBPFCode.x: a ^= src
+            case CBPFCode.alu | CBPFCode.div | CBPFCode.k, CBPFCode.alu | CBPFCode.div | CBPFCode.x:
                 if src == 0 { return 0 }
                 a /= src
-            case BPF.alu | BPF.mod | BPF.k, BPF.alu | BPF.mod | BPF.x:
+            case CBPFCode.alu | CBPFCode.mod | CBPFCode.k, CBPFCode.alu | CBPFCode.mod | CBPFCode.x:
                 if src == 0 { return 0 }
                 a %= src
-            case BPF.alu | BPF.lsh | BPF.k, BPF.alu | BPF.lsh | BPF.x: a = a << (src & 31)
-            case BPF.alu | BPF.rsh | BPF.k, BPF.alu | BPF.rsh | BPF.x: a = a >> (src & 31)
-            case BPF.jmp | BPF.ja: pc += Int(i.k)
-            case BPF.jmp | BPF.jeq | BPF.k, BPF.jmp | BPF.jeq | BPF.x: pc += Int(a == src ? i.jt : i.jf)
-            case BPF.jmp | BPF.jgt | BPF.k, BPF.jmp | BPF.jgt | BPF.x: pc += Int(a > src ? i.jt : i.jf)
-            case BPF.jmp | BPF.jge | BPF.k, BPF.jmp | BPF.jge | BPF.x: pc += Int(a >= src ? i.jt : i.jf)
-            case BPF.jmp | BPF.jset | BPF.k, BPF.jmp | BPF.jset | BPF.x: pc += Int(a & src != 0 ? i.jt : i.jf)
+            case CBPFCode.alu | CBPFCode.lsh | CBPFCode.k, CBPFCode.alu | CBPFCode.lsh | CBPFCode.x: a = a << (src & 31)
+            case CBPFCode.alu | CBPFCode.rsh | CBPFCode.k, CBPFCode.alu | CBPFCode.rsh | CBPFCode.x: a = a >> (src & 31)
+            case CBPFCode.jmp | CBPFCode.ja: pc += Int(i.k)
+            case CBPFCode.jmp | CBPFCode.jeq | CBPFCode.k, CBPFCode.jmp | CBPFCode.jeq | CBPFCode.x: pc += Int(a == src ? i.jt : i.jf)
+            case CBPFCode.jmp | CBPFCode.jgt | CBPFCode.k, CBPFCode.jmp | CBPFCode.jgt | CBPFCode.x: pc += Int(a > src ? i.jt : i.jf)
+            case CBPFCode.jmp | CBPFCode.jge | CBPFCode.k, CBPFCode.jmp | CBPFCode.jge | CBPFCode.x: pc += Int(a >= src ? i.jt : i.jf)
+            case CBPFCode.jmp | CBPFCode.jset | CBPFCode.k, CBPFCode.jmp | CBPFCode.jset | CBPFCode.x: pc += Int(a & src != 0 ? i.jt : i.jf)
             default: throw Fault.badInstruction(pc: pc, code: i.code)
             }
             pc += 1

@@ -14,34 +14,34 @@ public enum FilterChecker {
     /// The codes chk_code_allowed() accepts (net/core/filter.c).
     static let classicCodes: Set<UInt16> = {
         var s: Set<UInt16> = []
-        for op in [BPF.add, BPF.sub, BPF.mul, BPF.div, BPF.mod, BPF.and, BPF.or, BPF.xor, BPF.lsh, BPF.rsh] {
-            s.insert(BPF.alu | op | BPF.k); s.insert(BPF.alu | op | BPF.x)
+        for op in [CBPFCode.add, CBPFCode.sub, CBPFCode.mul, CBPFCode.div, CBPFCode.mod, CBPFCode.and, CBPFCode.or, CBPFCode.xor, CBPFCode.lsh, CBPFCode.rsh] {
+            s.insert(CBPFCode.alu | op | CBPFCode.k); s.insert(CBPFCode.alu | op | CBPFCode.x)
         }
-        s.insert(BPF.alu | BPF.neg)
-        for size in [BPF.w, BPF.h, BPF.b] { s.insert(BPF.ld | size | BPF.abs); s.insert(BPF.ld | size | BPF.ind) }
-        s.formUnion([BPF.ld | BPF.w | BPF.len, BPF.ld | BPF.imm, BPF.ld | BPF.mem,
-                     BPF.ldx | BPF.w | BPF.len, BPF.ldx | BPF.b | BPF.msh, BPF.ldx | BPF.imm, BPF.ldx | BPF.mem,
-                     BPF.st, BPF.stx, BPF.misc | BPF.tax, BPF.misc | BPF.txa, BPF.ret | BPF.k, BPF.ret | BPF.retA,
-                     BPF.jmp | BPF.ja])
-        for op in [BPF.jeq, BPF.jgt, BPF.jge, BPF.jset] { s.insert(BPF.jmp | op | BPF.k); s.insert(BPF.jmp | op | BPF.x) }
+        s.insert(CBPFCode.alu | CBPFCode.neg)
+        for size in [CBPFCode.w, CBPFCode.h, CBPFCode.b] { s.insert(CBPFCode.ld | size | CBPFCode.abs); s.insert(CBPFCode.ld | size | CBPFCode.ind) }
+        s.formUnion([CBPFCode.ld | CBPFCode.w | CBPFCode.len, CBPFCode.ld | CBPFCode.imm, CBPFCode.ld | CBPFCode.mem,
+                     CBPFCode.ldx | CBPFCode.w | CBPFCode.len, CBPFCode.ldx | CBPFCode.b | CBPFCode.msh, CBPFCode.ldx | CBPFCode.imm, CBPFCode.ldx | CBPFCode.mem,
+                     CBPFCode.st, CBPFCode.stx, CBPFCode.misc | CBPFCode.tax, CBPFCode.misc | CBPFCode.txa, CBPFCode.ret | CBPFCode.k, CBPFCode.ret | CBPFCode.retA,
+                     CBPFCode.jmp | CBPFCode.ja])
+        for op in [CBPFCode.jeq, CBPFCode.jgt, CBPFCode.jge, CBPFCode.jset] { s.insert(CBPFCode.jmp | op | CBPFCode.k); s.insert(CBPFCode.jmp | op | CBPFCode.x) }
         return s
     }()
 
     /// The codes io_uring_check_cbpf_filter() lets through unchanged.
     static let ioUringPassThrough: Set<UInt16> = {
-        var s: Set<UInt16> = [BPF.ret | BPF.k, BPF.ret | BPF.retA, BPF.alu | BPF.neg, BPF.ld | BPF.imm, BPF.ldx | BPF.imm,
-                              BPF.misc | BPF.tax, BPF.misc | BPF.txa, BPF.ld | BPF.mem, BPF.ldx | BPF.mem,
-                              BPF.st, BPF.stx, BPF.jmp | BPF.ja]
-        for op in [BPF.add, BPF.sub, BPF.mul, BPF.div, BPF.and, BPF.or, BPF.xor, BPF.lsh, BPF.rsh] {
-            s.insert(BPF.alu | op | BPF.k); s.insert(BPF.alu | op | BPF.x)
+        var s: Set<UInt16> = [CBPFCode.ret | CBPFCode.k, CBPFCode.ret | CBPFCode.retA, CBPFCode.alu | CBPFCode.neg, CBPFCode.ld | CBPFCode.imm, CBPFCode.ldx | CBPFCode.imm,
+                              CBPFCode.misc | CBPFCode.tax, CBPFCode.misc | CBPFCode.txa, CBPFCode.ld | CBPFCode.mem, CBPFCode.ldx | CBPFCode.mem,
+                              CBPFCode.st, CBPFCode.stx, CBPFCode.jmp | CBPFCode.ja]
+        for op in [CBPFCode.add, CBPFCode.sub, CBPFCode.mul, CBPFCode.div, CBPFCode.and, CBPFCode.or, CBPFCode.xor, CBPFCode.lsh, CBPFCode.rsh] {
+            s.insert(CBPFCode.alu | op | CBPFCode.k); s.insert(CBPFCode.alu | op | CBPFCode.x)
         }
-        for op in [BPF.jeq, BPF.jge, BPF.jgt, BPF.jset] { s.insert(BPF.jmp | op | BPF.k); s.insert(BPF.jmp | op | BPF.x) }
+        for op in [CBPFCode.jeq, CBPFCode.jge, CBPFCode.jgt, CBPFCode.jset] { s.insert(CBPFCode.jmp | op | CBPFCode.k); s.insert(CBPFCode.jmp | op | CBPFCode.x) }
         return s
     }()
 
     /// Every code the whole pipeline accepts (before rewriting).
     public static let acceptedCodes: Set<UInt16> =
-        ioUringPassThrough.union([BPF.ld | BPF.w | BPF.abs, BPF.ld | BPF.w | BPF.len, BPF.ldx | BPF.w | BPF.len])
+        ioUringPassThrough.union([CBPFCode.ld | CBPFCode.w | CBPFCode.abs, CBPFCode.ld | CBPFCode.w | CBPFCode.len, CBPFCode.ldx | CBPFCode.w | CBPFCode.len])
 
     /// Decodes struct sock_filter[] bytes (8 bytes each, native/little endian).
     public static func decode(_ bytes: [UInt8]) -> [BPFInstruction] {
@@ -70,24 +70,24 @@ public enum FilterChecker {
             let f = filter[pc]
             guard classicCodes.contains(f.code) else { return fail(pc, String(format: "code 0x%02x not allowed (chk_code_allowed)", f.code)) }
             switch f.code {
-            case BPF.alu | BPF.div | BPF.k, BPF.alu | BPF.mod | BPF.k:
+            case CBPFCode.alu | CBPFCode.div | CBPFCode.k, CBPFCode.alu | CBPFCode.mod | CBPFCode.k:
                 if f.k == 0 { return fail(pc, "division by constant 0") }
-            case BPF.alu | BPF.lsh | BPF.k, BPF.alu | BPF.rsh | BPF.k:
+            case CBPFCode.alu | CBPFCode.lsh | CBPFCode.k, CBPFCode.alu | CBPFCode.rsh | CBPFCode.k:
                 if f.k >= 32 { return fail(pc, "shift by constant \(f.k) >= 32") }
-            case BPF.ld | BPF.mem, BPF.ldx | BPF.mem, BPF.st, BPF.stx:
+            case CBPFCode.ld | CBPFCode.mem, CBPFCode.ldx | CBPFCode.mem, CBPFCode.st, CBPFCode.stx:
                 if f.k >= UInt32(FilterABI.memWords) { return fail(pc, "scratch memory index \(f.k) >= 16") }
-            case BPF.jmp | BPF.ja:
+            case CBPFCode.jmp | CBPFCode.ja:
                 if f.k >= UInt32(flen - pc - 1) { return fail(pc, "ja +\(f.k) leaves the program") }
-            case let c where c & 0x07 == BPF.jmp:
+            case let c where c & 0x07 == CBPFCode.jmp:
                 if pc + Int(f.jt) + 1 >= flen || pc + Int(f.jf) + 1 >= flen { return fail(pc, "conditional jump leaves the program") }
-            case BPF.ld | BPF.w | BPF.abs, BPF.ld | BPF.h | BPF.abs, BPF.ld | BPF.b | BPF.abs:
-                if f.k >= BPF.skfAdOff && !BPF.isKnownAncillary(f.k) { return fail(pc, "unknown ancillary load") }
+            case CBPFCode.ld | CBPFCode.w | CBPFCode.abs, CBPFCode.ld | CBPFCode.h | CBPFCode.abs, CBPFCode.ld | CBPFCode.b | CBPFCode.abs:
+                if f.k >= CBPFCode.skfAdOff && !CBPFCode.isKnownAncillary(f.k) { return fail(pc, "unknown ancillary load") }
             default:
                 break
             }
         }
         let last = filter[flen - 1].code
-        guard last == BPF.ret | BPF.k || last == BPF.ret | BPF.retA else { return fail(flen - 1, "last instruction is not RET") }
+        guard last == CBPFCode.ret | CBPFCode.k || last == CBPFCode.ret | CBPFCode.retA else { return fail(flen - 1, "last instruction is not RET") }
         return checkLoadAndStores(filter)
     }
 
@@ -99,17 +99,17 @@ public enum FilterChecker {
             memvalid &= masks[pc]
             let f = filter[pc]
             switch f.code {
-            case BPF.st, BPF.stx:
+            case CBPFCode.st, CBPFCode.stx:
                 memvalid |= 1 << UInt16(f.k)
-            case BPF.ld | BPF.mem, BPF.ldx | BPF.mem:
+            case CBPFCode.ld | CBPFCode.mem, CBPFCode.ldx | CBPFCode.mem:
                 if memvalid & (1 << UInt16(f.k)) == 0 {
                     return FilterRejection(errno: Errno.EINVAL, reason: "M[\(f.k)] read before it is written", pc: pc)
                 }
-            case BPF.jmp | BPF.ja:
+            case CBPFCode.jmp | CBPFCode.ja:
                 masks[pc + 1 + Int(f.k)] &= memvalid
                 memvalid = 0xffff
-            case BPF.jmp | BPF.jeq | BPF.k, BPF.jmp | BPF.jeq | BPF.x, BPF.jmp | BPF.jge | BPF.k, BPF.jmp | BPF.jge | BPF.x,
-                 BPF.jmp | BPF.jgt | BPF.k, BPF.jmp | BPF.jgt | BPF.x, BPF.jmp | BPF.jset | BPF.k, BPF.jmp | BPF.jset | BPF.x:
+            case CBPFCode.jmp | CBPFCode.jeq | CBPFCode.k, CBPFCode.jmp | CBPFCode.jeq | CBPFCode.x, CBPFCode.jmp | CBPFCode.jge | CBPFCode.k, CBPFCode.jmp | CBPFCode.jge | CBPFCode.x,
+                 CBPFCode.jmp | CBPFCode.jgt | CBPFCode.k, CBPFCode.jmp | CBPFCode.jgt | CBPFCode.x, CBPFCode.jmp | CBPFCode.jset | CBPFCode.k, CBPFCode.jmp | CBPFCode.jset | CBPFCode.x:
                 masks[pc + 1 + Int(f.jt)] &= memvalid
                 masks[pc + 1 + Int(f.jf)] &= memvalid
                 memvalid = 0xffff
@@ -126,15 +126,15 @@ public enum FilterChecker {
         for pc in 0..<out.count {
             let f = out[pc]
             switch f.code {
-            case BPF.ld | BPF.w | BPF.abs:
-                out[pc].code = BPF.ldx | BPF.w | BPF.abs
+            case CBPFCode.ld | CBPFCode.w | CBPFCode.abs:
+                out[pc].code = CBPFCode.ldx | CBPFCode.w | CBPFCode.abs
                 if f.k >= UInt32(FilterABI.Context.size) || f.k & 3 != 0 {
                     return .failure(FilterRejection(errno: Errno.EINVAL, reason: "ld [\(f.k)] is not an aligned word inside the 40-byte context", pc: pc))
                 }
-            case BPF.ld | BPF.w | BPF.len:
-                out[pc] = BPFInstruction(code: BPF.ld | BPF.imm, jt: f.jt, jf: f.jf, k: UInt32(FilterABI.Context.size))
-            case BPF.ldx | BPF.w | BPF.len:
-                out[pc] = BPFInstruction(code: BPF.ldx | BPF.imm, jt: f.jt, jf: f.jf, k: UInt32(FilterABI.Context.size))
+            case CBPFCode.ld | CBPFCode.w | CBPFCode.len:
+                out[pc] = BPFInstruction(code: CBPFCode.ld | CBPFCode.imm, jt: f.jt, jf: f.jf, k: UInt32(FilterABI.Context.size))
+            case CBPFCode.ldx | CBPFCode.w | CBPFCode.len:
+                out[pc] = BPFInstruction(code: CBPFCode.ldx | CBPFCode.imm, jt: f.jt, jf: f.jf, k: UInt32(FilterABI.Context.size))
             default:
                 if !ioUringPassThrough.contains(f.code) {
                     return .failure(FilterRejection(errno: Errno.EINVAL, reason: String(format: "code 0x%02x not in the io_uring whitelist", f.code), pc: pc))
