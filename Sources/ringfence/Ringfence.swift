@@ -14,7 +14,7 @@ struct Ringfence: ParsableCommand {
         Exit codes: 0 all passed, 1 a case failed, 2 usage or case-file error, 4 all skipped.
         """,
         version: RingfenceVersion.string,
-        subcommands: [RunCommand.self, ListCommand.self, LintCommand.self, AsmCommand.self, ProbeCommand.self],
+        subcommands: [RunCommand.self, ListCommand.self, LintCommand.self, AsmCommand.self, ProbeCommand.self, FuzzCommand.self],
         defaultSubcommand: nil
     )
 }
