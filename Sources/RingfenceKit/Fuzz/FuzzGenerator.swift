@@ -80,7 +80,7 @@ public struct FuzzGenerator {
             var type: UInt32 = rng.pick([1, 2, 5, 1, 3])
             if rng.chance(30) { type |= rng.pick([0o2000000, 0o4000, 0o2004000]) }
             if rng.chance(5) { type |= rng.pick([0x10, 0x100, 0x8000_0000]) }
-            let proto: UInt32 = rng.chance(70) ? 0 : rng.pick([6, 17, 255, 132])
+            let proto: UInt32 = rng.chance(70) ? 0 : rng.pick([6, 17, 255])
             return .socket(domain: domain, type: type, proto: proto)
         case 44..<58:
             return .openat(path: rng.pick(Self.paths), flags: openFlags(&rng), mode: rng.chance(20) ? rng.pick([0o644, 0o7777, 0x10000]) : 0)
