@@ -90,18 +90,27 @@ public final class ReferenceKernel: KernelBackend {
     // MARK: KernelBackend
 
     public func setupRing(entries: UInt32, flags: UInt32) -> Int32 {
+        // io_uring_sanitise_params()
+        func has(_ bit: UInt32) -> Bool { flags & bit != 0 }
         if flags >> 21 != 0 { return -Errno.EINVAL }
+        if has(1 << 20) && (has(Self.setupSQPoll) || !has(1 << 16)) { return -Errno.EINVAL }      // SQ_REWIND
+        if has(Self.setupRegisteredFDOnly) && !has(Self.setupNoMmap) { return -Errno.EINVAL }
+        if has(Self.setupSQPoll) && flags & (1 << 8 | 1 << 9 | Self.setupDeferTaskrun) != 0 { return -Errno.EINVAL }
+        if has(1 << 9) && flags & (1 << 8 | Self.setupDeferTaskrun) == 0 { return -Errno.EINVAL }  // TASKRUN_FLAG
+        if has(1 << 17) && !has(RequestModel.setupIOPoll) { return -Errno.EINVAL }                 // HYBRID_IOPOLL
+        if has(Self.setupDeferTaskrun) && !has(Self.setupSingleIssuer) { return -Errno.EINVAL }
+        if has(RequestModel.setupCQE32) && has(RequestModel.setupCQEMixed) { return -Errno.EINVAL }
+        if has(RequestModel.setupSQE128) && has(1 << 19) { return -Errno.EINVAL }
+        // io_uring_fill_params()
         var n = entries
         if n == 0 { return -Errno.EINVAL }
         if n > 32768 {
-            if flags & Self.setupClamp == 0 { return -Errno.EINVAL }
+            if !has(Self.setupClamp) { return -Errno.EINVAL }
             n = 32768
         }
-        if flags & Self.setupSQAff != 0 && flags & Self.setupSQPoll == 0 { return -Errno.EINVAL }
-        if flags & Self.setupCQSize != 0 { return -Errno.EINVAL }   // liburing passes cq_entries 0
-        if flags & Self.setupAttachWQ != 0 { return -Errno.EINVAL }  // wq_fd 0 is not a ring
-        if flags & Self.setupDeferTaskrun != 0 && flags & Self.setupSingleIssuer == 0 { return -Errno.EINVAL }
-        if flags & Self.setupRegisteredFDOnly != 0 && flags & Self.setupNoMmap == 0 { return -Errno.EINVAL }
+        if has(Self.setupCQSize) { return -Errno.EINVAL }      // liburing passes cq_entries 0
+        if has(Self.setupAttachWQ) { return -Errno.EINVAL }    // wq_fd 0 is not a ring
+        if has(Self.setupSQAff) && !has(Self.setupSQPoll) { return -Errno.EINVAL }
         var size = 1
         while size < Int(n) { size <<= 1 }
         let ring = Ring(setupFlags: flags, sqEntries: size)
@@ -129,7 +138,10 @@ public final class ReferenceKernel: KernelBackend {
     }
 
     public func closeRing(_ fd: Int32) {
-        fdTable[fd] = nil
+        // io_uring_queue_exit() also unregisters the ring fd liburing registered for it
+        if let ring = fdTable.removeValue(forKey: fd), let table = task.registeredRings {
+            task.registeredRings = table.filter { $0.value !== ring }
+        }
     }
 
     public func setNoNewPrivs() -> Int32 { task.noNewPrivs = true; return 0 }

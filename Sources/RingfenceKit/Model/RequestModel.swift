@@ -173,7 +173,8 @@ enum RequestModel {
             if how.flags & oPath == 0 { how.flags |= oLargefile }   // force_o_largefile() on 64-bit
             guard let path = memory.addrPayload else { return fail(Errno.EFAULT) }
             let name = Array(path.prefix(while: { $0 != 0 }))
-            if name.isEmpty && how.flags & oEmptypath == 0 { return fail(Errno.ENOENT) }
+            // delayed_getname() passes no LOOKUP_EMPTY: an empty path is ENOENT even with O_EMPTYPATH
+            if name.isEmpty { return fail(Errno.ENOENT) }
             if sqe.fileIndex != 0 && how.flags & oCloexec != 0 { return fail(Errno.EINVAL) }
             if how.flags & (oTrunc | oCreat | oTmpfile) != 0 { flags |= iosqeAsync }
             return ok(.open(flags: how.flags, mode: how.mode, resolve: how.resolve),
