@@ -62,6 +62,7 @@ public final class ReferenceKernel: KernelBackend {
     var task: Task
     var fdTable: [Int32: Ring] = [:]
     var sockets: [Int32: SocketSpec] = [:]
+    var pipes: Set<Int32> = []
 
     public init(semantics: KernelSemantics = .upstream) {
         self.semantics = semantics
@@ -78,6 +79,7 @@ public final class ReferenceKernel: KernelBackend {
         world.nextTaskID += 1
         fdTable = parent.fdTable
         sockets = parent.sockets
+        pipes = parent.pipes
     }
 
     // MARK: what tests and the fuzzer may inspect
@@ -338,8 +340,11 @@ public final class ReferenceKernel: KernelBackend {
 
     public func submit(ring fd: Int32, sqes: [SQESpec], expecting: Int, timeoutMs: Int) -> SubmitOutcome {
         guard let ring = fdTable[fd] else { return SubmitOutcome(submitted: -Errno.EBADF, cqes: []) }
-        var created: [Int32] = []
-        defer { created.forEach { sockets[$0] = nil } }
+        var created: [Int32] = [], createdPipes: [Int32] = []
+        defer {
+            created.forEach { sockets[$0] = nil }
+            createdPipes.forEach { pipes.remove($0) }
+        }
         var cqes: [CQE] = []
         var submitted: Int32 = 0
         for spec in sqes {
@@ -355,6 +360,14 @@ public final class ReferenceKernel: KernelBackend {
                 world.nextSocketFD += 1
                 sockets[fdValue] = s
                 created.append(fdValue)
+            }
+            // A pipe end the case vocabulary may ask for (SQESpec.pipeEndForFD on newer harnesses):
+            // looked up by name so the model builds with and without the field.
+            if Mirror(reflecting: spec).children.contains(where: { $0.label == "pipeEndForFD" && ($0.value as? Int) != nil }) {
+                fdValue = world.nextSocketFD
+                world.nextSocketFD += 1
+                pipes.insert(fdValue)
+                createdPipes.append(fdValue)
             }
             ring.pending.append((spec, SQEMemory(addrPayload: spec.addrPayload, offPayload: spec.offPayload, fd: fdValue)))
         }
@@ -461,7 +474,7 @@ public final class ReferenceKernel: KernelBackend {
             return -Errno.EBADF
         }
         let out = OperationOutcome.result(of: req.action, sockets: sockets,
-                                          isOpen: { [self] fd in (0...2).contains(fd) || sockets[fd] != nil || fdTable[fd] != nil }) {
+                                          isOpen: { [self] fd in (0...2).contains(fd) || sockets[fd] != nil || pipes.contains(fd) || fdTable[fd] != nil }) {
             defer { world.nextResultFD += 1 }
             return world.nextResultFD
         }

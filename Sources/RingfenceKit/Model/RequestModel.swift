@@ -27,6 +27,8 @@ public struct PreparedRequest: Equatable, Sendable {
         case connect(fd: Int32, address: [UInt8])
         case fsync(fd: Int32)
         case close(fd: Int32)
+        /// TIMEOUT with no count: it fires and completes with -ETIME.
+        case timeout
         /// An opcode the model does not execute: only a bad fd (def->needs_file) is predicted.
         case unmodelled(needsFile: Bool, fd: Int32, fixedFile: Bool)
     }
@@ -204,6 +206,16 @@ enum RequestModel {
             if sqe.fileIndex != 0 && memory.fd != 0 { return fail(Errno.EINVAL) }
             return ok(.none, .close(fd: memory.fd))
 
+        case "TIMEOUT":   // __io_timeout_prep (io_uring/timeout.c), IORING_TIMEOUT_* flags not modelled
+            if sqe.addr3 != 0 { return fail(Errno.EINVAL) }
+            if sqe.bufIndex != 0 || sqe.len != 1 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
+            if sqe.opFlags & ~UInt32(0x01 | 0x04 | 0x08 | 0x20 | 0x40 | 0x80) != 0 { return fail(Errno.EINVAL) }
+            guard let ts = memory.addrPayload, ts.count >= 16 else { return fail(Errno.EFAULT) }
+            let t = ByteImage(bytes: ts)
+            let sec = Int64(bitPattern: t.load(UInt64.self, at: 0)), nsec = Int64(bitPattern: t.load(UInt64.self, at: 8))
+            if sec < 0 || nsec < 0 || nsec >= 1_000_000_000 { return fail(Errno.EINVAL) }
+            return ok(.none, .timeout)
+
         default:
             return ok(.none, .unmodelled(needsFile: OpcodeDef.of(opcode).needsFile, fd: memory.fd, fixedFile: flags & iosqeFixedFile != 0))
         }
@@ -235,27 +247,65 @@ enum OperationOutcome {
             if fd < 0 { return (-errno, false) }
             Glibc.close(fd)
             return (nextFD(), false)
-        case .open(let dfd, let path, let flags, _, _):
-            return (openResult(dfd: dfd, path: path, flags: flags, nextFD: nextFD), false)
+        case .open(let dfd, let path, let flags, let mode, let resolve):
+            return (openResult(dfd: dfd, path: path, flags: flags, mode: mode, resolve: resolve, nextFD: nextFD), false)
         case .connect(let fd, let address):
             guard let sock = sockets[fd] else { return (isOpen(fd) ? -Errno.ENOTSOCK : -Errno.EBADF, true) }
             return (connectResult(sock, address), false)
+        case .timeout:
+            return (-Errno.ETIME, false)
         case .unmodelled(let needsFile, let fd, let fixedFile):
             if needsFile && (fixedFile || !isOpen(fd)) { return (-Errno.EBADF, true) }
             return (0, false)
         }
     }
 
-    static func openResult(dfd: Int32, path: [UInt8], flags: UInt64, nextFD: () -> Int32) -> Int32 {
+    /// build_open_flags() (fs/open.c), then a prediction of the lookup from the
+    /// filesystem the model runs on (the guest's, when fuzzing in the VM).
+    static func openResult(dfd: Int32, path: [UInt8], flags how: UInt64, mode: UInt64, resolve: UInt64,
+                           nextFD: () -> Int32) -> Int32 {
+        typealias R = RequestModel
+        let openat2Regular: UInt64 = 1 << 32
+        let flags = how & ~R.oCloexec
+        if flags & ~(R.validOpenFlags | openat2Regular) != 0 { return -Errno.EINVAL }
+        if resolve & ~0x3f != 0 { return -Errno.EINVAL }
+        if resolve & 0x08 != 0 && resolve & 0x10 != 0 { return -Errno.EINVAL }
+        let creates = flags & (R.oCreat | R.oTmpfile) != 0
+        if creates ? mode & ~0o7777 != 0 : mode != 0 { return -Errno.EINVAL }
+        if flags & (R.oDirectory | R.oCreat) == (R.oDirectory | R.oCreat) { return -Errno.EINVAL }
+        let accWrite = flags & 3 == 1 || flags & 3 == 2 || flags & R.oTrunc != 0
+        if flags & R.oTmpfile != 0 && (flags & R.oDirectory == 0 || flags & 3 == 0) { return -Errno.EINVAL }
+        if flags & (R.oDirectory | openat2Regular) == (R.oDirectory | openat2Regular) { return -Errno.EINVAL }
+        if flags & R.oPath != 0 && flags & ~R.oPathFlags != 0 { return -Errno.EINVAL }
+
         let p = String(decoding: path, as: UTF8.self)
         if !p.hasPrefix("/") && dfd != -100 { return dfd < 0 ? -Errno.EBADF : -Errno.ENOTDIR }
+        if resolve & 0x08 != 0 && p.hasPrefix("/") { return -Errno.EXDEV }           // RESOLVE_BENEATH
         var st = stat()
         let exists = stat(p, &st) == 0
         let isDir = exists && (st.st_mode & S_IFMT) == S_IFDIR
-        if flags & (RequestModel.oCreat | RequestModel.oTmpfile) != 0 { return nextFD() }
+        var lst = stat()
+        if resolve & 0x04 != 0, lstat(p, &lst) == 0, (lst.st_mode & S_IFMT) == S_IFLNK { return -Errno.ELOOP }
+        if flags & R.oTmpfile != 0 {
+            if !exists { return -Errno.ENOENT }
+            return isDir ? nextFD() : -Errno.ENOTDIR
+        }
+        if flags & R.oCreat != 0 {
+            if exists {
+                if flags & (1 << 7) != 0 { return -Errno.EEXIST }                     // O_EXCL
+                if isDir { return -Errno.EISDIR }
+                return nextFD()
+            }
+            let parent = p.hasSuffix("/") ? p : String(p[..<(p.lastIndex(of: "/") ?? p.startIndex)])
+            var pst = stat()
+            if p.hasSuffix("/") { return -Errno.EISDIR }
+            if stat(parent.isEmpty ? (p.hasPrefix("/") ? "/" : ".") : parent, &pst) != 0 { return -Errno.ENOENT }
+            return (pst.st_mode & S_IFMT) == S_IFDIR ? nextFD() : -Errno.ENOTDIR
+        }
         if !exists { return -Errno.ENOENT }
-        if flags & RequestModel.oDirectory != 0 && !isDir { return -Errno.ENOTDIR }
-        if isDir && flags & 3 != 0 && flags & RequestModel.oPath == 0 { return -Errno.EISDIR }
+        if flags & R.oDirectory != 0 && !isDir { return -Errno.ENOTDIR }
+        if isDir && accWrite && flags & R.oPath == 0 { return -Errno.EISDIR }
+        if flags & openat2Regular != 0 && (st.st_mode & S_IFMT) != S_IFREG && flags & R.oPath == 0 { return -Errno.EFTYPE }
         return nextFD()
     }
 
