@@ -31,6 +31,9 @@ struct FuzzCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Compare the model against a second model flavour instead of the kernel (for testing the fuzzer on any host).", visibility: .hidden))
     var modelVs: String?
 
+    @Flag(name: .long, help: "Also print each shrunk reproducer (YAML) to standard output, e.g. from a VM console.")
+    var printReproducers = false
+
     @Option(name: .long, help: "Cases per forked child.")
     var batch: Int = 64
 
@@ -85,6 +88,9 @@ struct FuzzCommand: ParsableCommand {
         let report = fuzzer.run()
         for m in report.mismatches {
             if let p = m.savedAt { print("# saved \(p)") }
+            if printReproducers {
+                print(FuzzCaseWriter.yaml(m.shrunk, observed: m.target, seed: seed, modelSaid: m.model), terminator: "")
+            }
         }
         print(report.summary)
         throw ExitCode(report.mismatches.isEmpty ? Exit.ok : Exit.failed)
