@@ -68,17 +68,25 @@ public enum FuzzObserver {
     }
 
     /// Observations normalised for comparison: CQEs sorted; results the model cannot know
-    /// exactly (SOCKET, OPENAT(2), CONNECT) reduced to a class.
+    /// exactly (SOCKET, OPENAT(2), CONNECT) reduced to a class, unmodelled opcodes to the
+    /// filter verdict, and everything after an SQE was left pointing at freed memory to "*".
     public static func normalise(_ o: FuzzObservation, for c: FuzzCase) -> [String] {
-        var exact: [UInt64: Bool] = [:]
-        for case .submit(let sqes) in c.actions { for s in sqes { exact[s.userData] = s.exactResult } }
-        return o.events.map { e in
+        var how: [UInt64: FuzzSQE.Comparison] = [:]
+        for case .submit(let sqes) in c.actions { for s in sqes { how[s.userData] = s.comparison } }
+        let cut = c.unpredictableFrom(o) ?? Int.max
+        return o.events.enumerated().map { i, e in
+            if i >= cut { return "*" }
             switch e {
             case .register(let r, let p): return "reg \(r) \(p.map(String.init) ?? "-")"
             case .setup(let r): return "setup \(r)"
             case .submit(let n, let cqes):
                 let items = cqes.map { cqe -> String in
-                    let res = exact[cqe.userData] ?? true ? String(cqe.res) : resultClass(cqe.res)
+                    let res: String
+                    switch how[cqe.userData] ?? .exact {
+                    case .exact: res = String(cqe.res)
+                    case .resultClass: res = resultClass(cqe.res)
+                    case .deniedOnly: res = [-Errno.EACCES, -Errno.ECANCELED].contains(cqe.res) ? resultClass(cqe.res) : "~"
+                    }
                     return "\(cqe.userData):\(res)"
                 }.sorted()
                 return "submit \(n) [\(items.joined(separator: " "))]"

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 // The reference model as a KernelBackend: rings, io_uring_register(2) decoded from
 // RegisterCall bytes and placements, io_uring_enter(2) submission with link semantics,
 // fork. Written from Linux 7.3.4's io_uring/register.c, io_uring/io_uring.c,
@@ -356,10 +360,17 @@ public final class ReferenceKernel: KernelBackend {
             }
             var fdValue = spec.fd
             if let s = spec.socketForFD {
-                fdValue = world.nextSocketFD
-                world.nextSocketFD += 1
-                sockets[fdValue] = s
-                created.append(fdValue)
+                // LiveKernel calls socket(2) here; when that fails the SQE carries fd -1
+                let probe = Glibc.socket(s.domain, s.type, s.proto)
+                if probe >= 0 {
+                    Glibc.close(probe)
+                    fdValue = world.nextSocketFD
+                    world.nextSocketFD += 1
+                    sockets[fdValue] = s
+                    created.append(fdValue)
+                } else {
+                    fdValue = -1
+                }
             }
             // A pipe end the case vocabulary may ask for (SQESpec.pipeEndForFD on newer harnesses):
             // looked up by name so the model builds with and without the field.

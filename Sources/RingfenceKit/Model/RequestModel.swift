@@ -22,8 +22,8 @@ public struct PreparedRequest: Equatable, Sendable {
 
     enum Action: Equatable, Sendable {
         case nop(result: Int32, fileFD: Int32?, fixedFile: Bool, fixedBuffer: Bool)
-        case socket(domain: Int32, type: Int32, proto: Int32)
-        case open(dfd: Int32, path: [UInt8], flags: UInt64, mode: UInt64, resolve: UInt64)
+        case socket(domain: Int32, type: Int32, proto: Int32, fileSlot: UInt32)
+        case open(dfd: Int32, path: [UInt8], flags: UInt64, mode: UInt64, resolve: UInt64, fileSlot: UInt32)
         case connect(fd: Int32, address: [UInt8])
         case fsync(fd: Int32)
         case close(fd: Int32)
@@ -145,7 +145,7 @@ enum RequestModel {
             let sockCloexec: Int32 = 0o2000000, sockNonblock: Int32 = 0o4000
             if sqe.fileIndex != 0 && sockFlags & sockCloexec != 0 { return fail(Errno.EINVAL) }
             if sockFlags & ~(sockCloexec | sockNonblock) != 0 { return fail(Errno.EINVAL) }
-            return ok(.socket(domain: domain, type: type, proto: proto), .socket(domain: domain, type: type, proto: proto))
+            return ok(.socket(domain: domain, type: type, proto: proto), .socket(domain: domain, type: type, proto: proto, fileSlot: sqe.fileIndex))
 
         case "OPENAT", "OPENAT2":
             var how: (flags: UInt64, mode: UInt64, resolve: UInt64)
@@ -180,7 +180,7 @@ enum RequestModel {
             if sqe.fileIndex != 0 && how.flags & oCloexec != 0 { return fail(Errno.EINVAL) }
             if how.flags & (oTrunc | oCreat | oTmpfile) != 0 { flags |= iosqeAsync }
             return ok(.open(flags: how.flags, mode: how.mode, resolve: how.resolve),
-                      .open(dfd: memory.fd, path: name, flags: how.flags, mode: how.mode, resolve: how.resolve))
+                      .open(dfd: memory.fd, path: name, flags: how.flags, mode: how.mode, resolve: how.resolve, fileSlot: sqe.fileIndex))
 
         case "CONNECT":   // io_connect_prep (io_uring/net.c) + move_addr_to_kernel
             if sqe.len != 0 || sqe.bufIndex != 0 || sqe.opFlags != 0 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
@@ -242,13 +242,15 @@ enum OperationOutcome {
         case .close(let fd):
             if !isOpen(fd) { return (-Errno.EBADF, true) }
             return (0, false)
-        case .socket(let domain, let type, let proto):
+        case .socket(let domain, let type, let proto, let slot):
             let fd = Glibc.socket(domain, type, proto)
             if fd < 0 { return (-errno, false) }
             Glibc.close(fd)
-            return (nextFD(), false)
-        case .open(let dfd, let path, let flags, let mode, let resolve):
-            return (openResult(dfd: dfd, path: path, flags: flags, mode: mode, resolve: resolve, nextFD: nextFD), false)
+            // io_fixed_fd_install(): no file table is registered
+            return (slot != 0 ? -Errno.ENXIO : nextFD(), false)
+        case .open(let dfd, let path, let flags, let mode, let resolve, let slot):
+            let r = openResult(dfd: dfd, path: path, flags: flags, mode: mode, resolve: resolve, nextFD: nextFD)
+            return (r >= 0 && slot != 0 ? -Errno.ENXIO : r, false)
         case .connect(let fd, let address):
             guard let sock = sockets[fd] else { return (isOpen(fd) ? -Errno.ENOTSOCK : -Errno.EBADF, true) }
             return (connectResult(sock, address), false)
@@ -285,7 +287,15 @@ enum OperationOutcome {
         let exists = stat(p, &st) == 0
         let isDir = exists && (st.st_mode & S_IFMT) == S_IFDIR
         var lst = stat()
-        if resolve & 0x04 != 0, lstat(p, &lst) == 0, (lst.st_mode & S_IFMT) == S_IFLNK { return -Errno.ELOOP }
+        let isLink = lstat(p, &lst) == 0 && (lst.st_mode & S_IFMT) == S_IFLNK
+        if resolve & 0x04 != 0 && isLink { return -Errno.ELOOP }                          // RESOLVE_NO_SYMLINKS
+        var root = stat()
+        if resolve & 0x01 != 0, exists, stat("/", &root) == 0, root.st_dev != st.st_dev { return -Errno.EXDEV }  // RESOLVE_NO_XDEV
+        if flags & R.oNofollow != 0 && isLink && flags & R.oCreat == 0 {
+            // the last component is the link itself: only O_PATH opens it
+            if flags & R.oPath == 0 { return -Errno.ELOOP }
+            return flags & R.oDirectory != 0 ? -Errno.ENOTDIR : nextFD()
+        }
         if flags & R.oTmpfile != 0 {
             if !exists { return -Errno.ENOENT }
             return isDir ? nextFD() : -Errno.ENOTDIR
@@ -315,17 +325,42 @@ enum OperationOutcome {
         if family != sock.domain { return sock.domain == 1 ? -Errno.EINVAL : -Errno.EAFNOSUPPORT }
         switch family {
         case 1:
+            // unix_validate_addr(): more than the family, at most sizeof(struct sockaddr_un)
+            if addr.count <= 2 || addr.count > 110 { return -Errno.EINVAL }
             let path = String(decoding: addr.dropFirst(2).prefix(while: { $0 != 0 }), as: UTF8.self)
             return access(path, F_OK) == 0 ? -Errno.ECONNREFUSED : -Errno.ENOENT
         case 2:
             if addr.count < 16 { return -Errno.EINVAL }
-            return addr[4] == 127 ? -Errno.ECONNREFUSED : -Errno.ENETUNREACH
+            return addr[4] == 127 && loopbackUp(2) ? -Errno.ECONNREFUSED : -Errno.ENETUNREACH
         case 10:
             if addr.count < 24 { return -Errno.EINVAL }
             let loopback = addr[8..<23].allSatisfy { $0 == 0 } && addr[23] == 1
-            return loopback ? -Errno.ECONNREFUSED : -Errno.ENETUNREACH
+            return loopback && loopbackUp(10) ? -Errno.ECONNREFUSED : -Errno.ENETUNREACH
         default:
             return -Errno.EAFNOSUPPORT
         }
+    }
+
+    /// Whether this machine can reach its loopback address: a UDP connect() sends nothing
+    /// and fails with ENETUNREACH when `lo` is down (as in a bare VM guest).
+    static func loopbackUp(_ family: Int32) -> Bool {
+        let fd = Glibc.socket(family, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        var r: Int32
+        if family == 2 {
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_port = UInt16(9).bigEndian
+            a.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+            r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        } else {
+            var a = sockaddr_in6()
+            a.sin6_family = sa_family_t(AF_INET6)
+            a.sin6_port = UInt16(9).bigEndian
+            a.sin6_addr.__in6_u.__u6_addr8.15 = 1
+            r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        }
+        return r == 0
     }
 }
