@@ -92,6 +92,7 @@ struct FuzzCommand: ParsableCommand {
                 print(FuzzCaseWriter.yaml(m.shrunk, observed: m.target, seed: seed, modelSaid: m.model), terminator: "")
             }
         }
+        print("# \(String(format: "%.1f", report.seconds)) s, of which shrinking \(String(format: "%.1f", report.shrinkSeconds)) s; \(Int(report.perMinuteWithoutShrinking.rounded()))/min without shrinking")
         print(report.summary)
         throw ExitCode(report.mismatches.isEmpty ? Exit.ok : Exit.failed)
     }

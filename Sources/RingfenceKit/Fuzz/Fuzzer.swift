@@ -110,7 +110,13 @@ public final class Fuzzer {
         public var cases = 0
         public var mismatches: [Mismatch] = []
         public var seconds = 0.0
+        /// Time spent shrinking mismatches (included in `seconds`).
+        public var shrinkSeconds = 0.0
         public var perMinute: Double { seconds > 0 ? Double(cases) / seconds * 60 : 0 }
+        /// Throughput of generation + both runs + comparison alone.
+        public var perMinuteWithoutShrinking: Double {
+            seconds - shrinkSeconds > 0 ? Double(cases) / (seconds - shrinkSeconds) * 60 : 0
+        }
         public var summary: String {
             "fuzz: seed \(seed), \(cases) cases, \(mismatches.count) mismatches, \(Int(perMinute.rounded()))/min"
         }
@@ -158,7 +164,9 @@ public final class Fuzzer {
             report.cases += batch.count
             for (i, c) in batch.enumerated()
             where FuzzObserver.normalise(predictions[i], for: c) != FuzzObserver.normalise(observed[i], for: c) {
+                let t0 = rf_now_ns()
                 report.mismatches.append(handleMismatch(c, model: predictions[i], target: observed[i]))
+                report.shrinkSeconds += Double(rf_now_ns() - t0) / 1e9
             }
         }
         report.seconds = elapsed()
