@@ -111,7 +111,7 @@ enum RequestModel {
     }
 
     // O_* (include/uapi/asm-generic/fcntl.h, x86-64)
-    static let oCreat: UInt64 = 1 << 6, oTrunc: UInt64 = 1 << 9, oLargefile: UInt64 = 1 << 15
+    static let oCreat: UInt64 = 1 << 6, oTrunc: UInt64 = 1 << 9, oLargefile: UInt64 = 1 << 15, oDirect: UInt64 = 1 << 14
     static let oDirectory: UInt64 = 1 << 16, oNofollow: UInt64 = 1 << 17, oCloexec: UInt64 = 1 << 19
     static let oPath: UInt64 = 1 << 21, oTmpfile: UInt64 = 1 << 22, oEmptypath: UInt64 = 1 << 26
     /// VALID_OPEN_FLAGS (include/linux/fcntl.h).
@@ -205,6 +205,12 @@ enum RequestModel {
             if flags & iosqeFixedFile != 0 { return fail(Errno.EBADF) }
             if sqe.fileIndex != 0 && memory.fd != 0 { return fail(Errno.EINVAL) }
             return ok(.none, .close(fd: memory.fd))
+
+        case "FADVISE":   // io_fadvise_prep (io_uring/advise.c)
+            if sqe.bufIndex != 0 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
+            // POSIX_FADV_NORMAL/RANDOM/SEQUENTIAL run inline, other advice is forced async
+            if sqe.opFlags > 2 { flags |= iosqeAsync }
+            return ok(.none, .unmodelled(needsFile: true, fd: memory.fd, fixedFile: flags & iosqeFixedFile != 0))
 
         case "TIMEOUT":   // __io_timeout_prep (io_uring/timeout.c), IORING_TIMEOUT_* flags not modelled
             if sqe.addr3 != 0 { return fail(Errno.EINVAL) }
@@ -316,6 +322,11 @@ enum OperationOutcome {
         if flags & R.oDirectory != 0 && !isDir { return -Errno.ENOTDIR }
         if isDir && accWrite && flags & R.oPath == 0 { return -Errno.EISDIR }
         if flags & openat2Regular != 0 && (st.st_mode & S_IFMT) != S_IFREG && flags & R.oPath == 0 { return -Errno.EFTYPE }
+        // do_dentry_open(): O_DIRECT needs FMODE_CAN_ODIRECT, which only regular files of
+        // some filesystems set (assumed: every regular file; never directories, devices, procfs)
+        if flags & R.oDirect != 0 && flags & R.oPath == 0 && ((st.st_mode & S_IFMT) != S_IFREG || p.hasPrefix("/proc/")) {
+            return -Errno.EINVAL
+        }
         return nextFD()
     }
 
