@@ -295,6 +295,11 @@ enum OperationOutcome {
         var lst = stat()
         let isLink = lstat(p, &lst) == 0 && (lst.st_mode & S_IFMT) == S_IFLNK
         if resolve & 0x04 != 0 && isLink { return -Errno.ELOOP }                          // RESOLVE_NO_SYMLINKS
+        // RESOLVE_CACHED: LOOKUP_CACHED gives up (-EAGAIN, not retried) on what RCU walk cannot
+        // finish; assumed: following a symlink or anything on procfs
+        if resolve & 0x20 != 0 && (isLink || p.hasPrefix("/proc/")) && !(flags & R.oNofollow != 0 && flags & R.oPath != 0) {
+            return -Errno.EAGAIN
+        }
         var root = stat()
         if resolve & 0x01 != 0, exists, stat("/", &root) == 0, root.st_dev != st.st_dev { return -Errno.EXDEV }  // RESOLVE_NO_XDEV
         if flags & R.oNofollow != 0 && isLink && flags & R.oCreat == 0 {
