@@ -469,10 +469,11 @@ public final class ReferenceKernel: KernelBackend {
         for m in chain {
             if cancelRest { cqes.append(CQE(userData: m.userData, res: -Errno.ECANCELED)); continue }
             let res = execute(m.request!)
-            if !(res >= 0 && m.flags & RequestModel.iosqeCQESkip != 0) {
+            let failed = OperationOutcome.setsFail(m.request!.action, res: res)
+            if failed || m.flags & RequestModel.iosqeCQESkip == 0 {
                 cqes.append(CQE(userData: m.userData, res: res))
             }
-            if res < 0 && m.flags & RequestModel.iosqeHardlink == 0 { cancelRest = true }
+            if failed && m.flags & RequestModel.iosqeHardlink == 0 { cancelRest = true }
         }
     }
 

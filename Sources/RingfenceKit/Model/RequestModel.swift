@@ -234,6 +234,15 @@ enum RequestModel {
 /// (the guest has only loopback and nothing listening: ECONNREFUSED on loopback,
 /// ENETUNREACH elsewhere, ENOENT for a missing unix socket path).
 enum OperationOutcome {
+    /// Whether the request ends with REQ_F_FAIL, which breaks a link and defeats
+    /// CQE_SKIP_SUCCESS. Every modelled opcode calls req_set_fail() on a negative result
+    /// except io_socket() when installing into a fixed slot fails (io_uring/net.c): that
+    /// -ENXIO completes without REQ_F_FAIL, so the link goes on and the CQE can be skipped.
+    static func setsFail(_ action: PreparedRequest.Action, res: Int32) -> Bool {
+        if case .socket(_, _, _, let slot) = action, slot != 0, res == -Errno.ENXIO { return false }
+        return res < 0
+    }
+
     /// `isOpen`: whether the process has this descriptor (stdio, rings, model sockets).
     static func result(of action: PreparedRequest.Action, sockets: [Int32: SocketSpec], isOpen: (Int32) -> Bool,
                        nextFD: () -> Int32) -> (res: Int32, exact: Bool) {
