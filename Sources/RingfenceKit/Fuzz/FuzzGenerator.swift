@@ -86,7 +86,8 @@ public struct FuzzGenerator {
             return .openat(path: rng.pick(Self.paths), flags: openFlags(&rng), mode: rng.chance(20) ? rng.pick([0o644, 0o7777, 0x10000]) : 0)
         case 58..<72:
             let f = UInt64(openFlags(&rng)) | (rng.chance(5) ? 1 << 40 : 0)
-            let resolve: UInt64 = rng.chance(30) ? rng.pick([1, 2, 4, 8, 0x10, 0x18, 0x40, 1 << 33])   // not RESOLVE_CACHED: its -EAGAIN depends on the dcache : 0
+            // not RESOLVE_CACHED: its -EAGAIN depends on what the dcache holds
+            let resolve: UInt64 = rng.chance(30) ? rng.pick([1, 2, 4, 8, 0x10, 0x18, 0x40, 1 << 33]) : 0
             let size: UInt32 = rng.chance(85) ? 24 : rng.pick([0, 16, 23])   // past 24 the live kernel reads heap bytes the model cannot know
             return .openat2(path: rng.pick(Self.paths), flags: f, mode: rng.chance(10) ? 0o600 : 0, resolve: resolve, howSize: size)
         case 72..<86:
