@@ -166,3 +166,23 @@ import PropertyBased
         #expect(ByteImage(bytes: ctx).load(UInt64.self, at: 16) == 0o100 | 1 | 0o100000)
     }
 }
+
+/// Behaviour found by `ringfence fuzz` on Linux 7.3.4 and then read in the source.
+@Suite struct ModelFuzzFindingsTests {
+    @Test func aFailedFixedSlotSocketDoesNotBreakItsLink() {
+        // io_socket(): io_fixed_fd_install() fails with -ENXIO (no file table) but the
+        // request is not marked REQ_F_FAIL, so the linked NOP still runs...
+        let k = ReferenceKernel()
+        let ring = k.setupRing(entries: 8, flags: 0)
+        var sock = M.socket(3, domain: 2, type: 1)
+        sock.fileIndex = 1
+        sock.flags = RequestModel.iosqeLink
+        let r = M.results(k.submit(ring: ring, sqes: [sock, M.nop(4)], expecting: 2, timeoutMs: 0))
+        #expect(r[3] == -Errno.ENXIO && r[4] == 0)
+        // ...and CQE_SKIP_SUCCESS hides its -ENXIO completion.
+        sock.flags = RequestModel.iosqeCQESkip
+        sock.userData = 5
+        let out = k.submit(ring: ring, sqes: [sock], expecting: 0, timeoutMs: 0)
+        #expect(out.submitted == 1 && out.cqes.isEmpty)
+    }
+}
