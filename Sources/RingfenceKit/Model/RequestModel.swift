@@ -303,7 +303,8 @@ enum OperationOutcome {
         let isDir = exists && (st.st_mode & S_IFMT) == S_IFDIR
         var lst = stat()
         let isLink = lstat(p, &lst) == 0 && (lst.st_mode & S_IFMT) == S_IFLNK
-        if resolve & 0x04 != 0 && isLink { return -Errno.ELOOP }                          // RESOLVE_NO_SYMLINKS
+        // RESOLVE_NO_SYMLINKS: only a link that would be followed (O_NOFOLLOW is handled below)
+        if resolve & 0x04 != 0 && isLink && flags & R.oNofollow == 0 { return -Errno.ELOOP }
         // RESOLVE_CACHED: LOOKUP_CACHED gives up (-EAGAIN, not retried) on what RCU walk cannot
         // finish; assumed: following a symlink or anything on procfs
         if resolve & 0x20 != 0 && (isLink || p.hasPrefix("/proc/")) && !(flags & R.oNofollow != 0 && flags & R.oPath != 0) {
