@@ -407,7 +407,11 @@ public final class ReferenceKernel: KernelBackend {
         let linkFlags = RequestModel.iosqeLink | RequestModel.iosqeHardlink
         var link: [LinkMember] = []
         var consumed = 0
-        let submitAll = ring.setupFlags & Self.setupSubmitAll != 0
+        // With SQPOLL the SQ thread keeps calling io_submit_sqes() until the ring is empty, so
+        // a failed SQE never leaves the rest behind; liburing reports every flushed SQE.
+        let sqpoll = ring.setupFlags & Self.setupSQPoll != 0
+        let submitAll = ring.setupFlags & Self.setupSubmitAll != 0 || sqpoll
+        let flushed = ring.pending.count
         for (spec, memory) in ring.pending {
             consumed += 1
             let opcode: UInt32 = { if case .number(let n) = spec.opcode { return n }; return 255 }()
@@ -456,7 +460,7 @@ public final class ReferenceKernel: KernelBackend {
         ring.pending.removeFirst(consumed)
         ring.drainNext = state.drainNext
         ring.drainDisabled = state.drainDisabled
-        return Int32(consumed)
+        return Int32(sqpoll ? flushed : consumed)
     }
 
     /// Runs (or fails) a link chain, or one request, and posts its CQEs.
