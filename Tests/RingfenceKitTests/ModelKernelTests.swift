@@ -186,3 +186,42 @@ import PropertyBased
         #expect(out.submitted == 1 && out.cqes.isEmpty)
     }
 }
+
+/// io_connect_bpf_populate()'s addr_len rules, on the bytes a filter would load.
+@Suite struct ModelConnectContextTests {
+    static func ctx(_ addr: [UInt8], len: Int32, semantics: KernelSemantics = .upstream) -> ByteImage {
+        ByteImage(bytes: ContextBuilder.build(opcode: 16, requestFlags: 0, userData: 0,
+                                              payload: .connect(addrLen: len, address: Array(addr.prefix(Int(max(0, len))))),
+                                              semantics: semantics))
+    }
+    static let v4: [UInt8] = [2, 0, 0x1f, 0x90, 127, 0, 0, 1] + Array(repeating: 0, count: 8)
+    static let v6: [UInt8] = [10, 0, 0x01, 0xbb, 0, 0, 0, 0] + Array(repeating: 0, count: 15) + [1] + [0, 0, 0, 0]
+
+    @Test func familyNeedsTwoBytes() {
+        #expect(Self.ctx(Self.v4, len: 1).load(UInt32.self, at: 16) == 0)
+        #expect(Self.ctx(Self.v4, len: 2).load(UInt32.self, at: 16) == 2)
+        #expect(Self.ctx(Self.v4, len: 2).load(UInt16.self, at: 20) == 0)
+    }
+
+    @Test func ipv4NeedsAWholeSockaddrIn() {
+        #expect(Self.ctx(Self.v4, len: 15).load(UInt32.self, at: 24) == 0)
+        let c = Self.ctx(Self.v4, len: 16)
+        #expect(c.load(UInt16.self, at: 20) == UInt16(8080).bigEndian)
+        #expect(c.bytes[24..<28] == [127, 0, 0, 1])
+        #expect(c.bytes[10] == 24)
+    }
+
+    @Test func ipv6NeedsTheRFC2133Length() {
+        #expect(Self.ctx(Self.v6, len: 23).load(UInt16.self, at: 20) == 0)
+        let c = Self.ctx(Self.v6, len: 24)
+        #expect(c.load(UInt16.self, at: 20) == UInt16(443).bigEndian)
+        #expect(c.bytes[39] == 1)
+    }
+
+    @Test func withoutAContextNothingIsFilled() {
+        var s = KernelSemantics.upstream
+        s.connectHasContext = false
+        let c = Self.ctx(Self.v4, len: 16, semantics: s)
+        #expect(c.bytes[10...].allSatisfy { $0 == 0 })
+    }
+}
