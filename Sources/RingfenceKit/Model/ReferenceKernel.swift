@@ -43,6 +43,10 @@ public final class ReferenceKernel: KernelBackend {
         var opRestricted = false, regRestricted = false, restrictInherited = false
         var submitterTask: Int?
         var drainNext = false, drainDisabled = false
+        /// IO_RING_F_DRAIN_ACTIVE left set by an enter: a drain request that failed after
+        /// io_init_drain() never reaches the defer list, so nothing clears the flag until the
+        /// next request that is queued through io_drain_req() (which still sees ASYNC).
+        var drainActive = false
         /// SQEs written to the SQ ring and not yet consumed by the kernel.
         var pending: [(SQESpec, SQEMemory)] = []
         init(setupFlags: UInt32, sqEntries: Int) {
@@ -402,11 +406,12 @@ public final class ReferenceKernel: KernelBackend {
         if let t = ring.submitterTask, t != task.id { return -Errno.EEXIST }
         if task.registeredRings == nil { task.registeredRings = [:] }   // io_uring_add_tctx_node
         var state = InitState(opRestricted: ring.opRestricted, restrictions: ring.restrictions,
-                              drainActive: false, drainNext: ring.drainNext, drainDisabled: ring.drainDisabled,
+                              drainActive: ring.drainActive, drainNext: ring.drainNext, drainDisabled: ring.drainDisabled,
                               setupFlags: ring.setupFlags)
         let linkFlags = RequestModel.iosqeLink | RequestModel.iosqeHardlink
         var link: [LinkMember] = []
         var consumed = 0
+        var drainQueued = false
         // With SQPOLL the SQ thread keeps calling io_submit_sqes() until the ring is empty, so
         // a failed SQE never leaves the rest behind; liburing reports every flushed SQE.
         let sqpoll = ring.setupFlags & Self.setupSQPoll != 0
@@ -442,6 +447,11 @@ public final class ReferenceKernel: KernelBackend {
                     link.append(m)
                 }
             case .success(let req):
+                // io_queue_sqe_fallback -> io_drain_req(): a drain request waits in the defer
+                // list (and completes after this submission, clearing DRAIN_ACTIVE); another
+                // request finding the list empty clears DRAIN_ACTIVE at once.
+                if spec.flags & RequestModel.iosqeDrain != 0 { drainQueued = true }
+                else if state.drainActive && !drainQueued { state.drainActive = false }
                 let m = LinkMember(userData: req.userData, flags: req.flags, request: req)
                 if !link.isEmpty {
                     link.append(m)
@@ -460,6 +470,7 @@ public final class ReferenceKernel: KernelBackend {
         ring.pending.removeFirst(consumed)
         ring.drainNext = state.drainNext
         ring.drainDisabled = state.drainDisabled
+        ring.drainActive = drainQueued ? false : state.drainActive
         return Int32(sqpoll ? flushed : consumed)
     }
 
