@@ -144,11 +144,23 @@ public enum FuzzAction: Sendable {
     /// Create the case's ring now (task cases register on the task first).
     case setup
     case submit([FuzzSQE])
+    /// IORING_REGISTER_RESTRICTIONS on the (R_DISABLED) ring, or on the task (fd -1).
+    case restrict(RestrictionSpec)
+    /// IORING_REGISTER_ENABLE_RINGS on the ring.
+    case enable
 }
 
 public struct FuzzCase: Sendable {
     /// Task-level registrations: the case must run in its own process.
-    public var usesTask: Bool { actions.contains { if case .register(let r) = $0 { return r.target == .task }; return false } }
+    public var usesTask: Bool {
+        actions.contains {
+            switch $0 {
+            case .register(let r): return r.target == .task
+            case .restrict(let r): return r.target == .task
+            default: return false
+            }
+        }
+    }
     public var ringFlags: UInt32 = 0
     public var actions: [FuzzAction] = []
     public var index = 0

@@ -39,6 +39,18 @@ public enum FuzzCaseWriter {
             switch action {
             case .setup:
                 out.append("    - setup: { flags: \(hex(c.ringFlags)) }")
+            case .restrict(let r):
+                var fields: [String] = []
+                if r.target == .task { fields.append("task: true") }
+                if !r.registerOps.isEmpty { fields.append("register_ops: [\(r.registerOps.map(String.init).joined(separator: ", "))]") }
+                if !r.sqeOps.isEmpty { fields.append("sqe_ops: [\(r.sqeOps.map(String.init).joined(separator: ", "))]") }
+                if let a = r.sqeFlagsAllowed { fields.append("sqe_flags_allowed: \(hex(a))") }
+                if let q = r.sqeFlagsRequired { fields.append("sqe_flags_required: \(hex(q))") }
+                out.append("    - restrict: { \(fields.joined(separator: ", ")) }")
+                if case .call(_, let ret)? = event, ret != 0 { out.append("      expect: { errno: \(errnoName(ret)) }") }
+            case .enable:
+                out.append("    - enable:")
+                if case .call(_, let ret)? = event, ret != 0 { out.append("      expect: { errno: \(errnoName(ret)) }") }
             case .register(let r):
                 var fields: [String] = []
                 switch r.target {

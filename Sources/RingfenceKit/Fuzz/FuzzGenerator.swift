@@ -25,9 +25,22 @@ public struct FuzzGenerator {
         let batches = (0..<(1 + rng.below(2))).map { b in sqeBatch(&rng, base: UInt64(b * 8)) }
         var pool = constantPool(batches.flatMap { $0 })
         let registrations = (0..<(1 + rng.below(3))).map { _ in registration(&rng, pool: &pool, target: .ring("main")) }
+        let usedOps = Set(batches.flatMap { $0 }.map(\.opcode))
         if taskCase {
             c.actions.append(.register(registration(&rng, pool: &pool, target: .task)))
+            if rng.chance(30) {
+                // task restrictions, before or after the task filter (after: -EPERM)
+                let r = FuzzAction.restrict(restrictions(&rng, ops: usedOps, target: .task))
+                if rng.chance(50) { c.actions.insert(r, at: 0) } else { c.actions.append(r) }
+            }
             c.actions.append(.setup)
+        } else if rng.chance(10) {
+            // legacy restrictions on an R_DISABLED ring, a filter maybe registered before them
+            c.ringFlags |= 1 << 6
+            c.actions.append(.setup)
+            if rng.chance(40) { c.actions.append(.register(registration(&rng, pool: &pool, target: .ring("main")))) }
+            c.actions.append(.restrict(restrictions(&rng, ops: usedOps, target: .ring("main"))))
+            if rng.chance(90) { c.actions.append(.enable) }
         }
         var regs = registrations[...]
         for batch in batches {
@@ -38,6 +51,18 @@ public struct FuzzGenerator {
         }
         for r in regs { c.actions.append(.register(r)) }
         return c
+    }
+
+    /// IORING_RESTRICTION_* entries: some of the opcodes the case submits, sometimes SQE
+    /// flag rules and register opcodes (BPF_FILTER, ENABLE_RINGS, RESTRICTIONS, RING_FDS).
+    func restrictions(_ rng: inout SplitMix64, ops: Set<UInt32>, target: RegisterTarget) -> RestrictionSpec {
+        var r = RestrictionSpec()
+        r.target = target
+        r.sqeOps = ops.sorted().filter { _ in rng.chance(70) }.map { UInt8(truncatingIfNeeded: $0) }
+        if rng.chance(40) { r.sqeFlagsAllowed = rng.pick([0, 4, 0x10, 0x14, 0x7f]) }
+        if rng.chance(10) { r.sqeFlagsRequired = rng.pick([0, 4]) }
+        if rng.chance(30) { r.registerOps = [37, 12, 11, 20].filter { _ in rng.chance(50) } }
+        return r
     }
 
     // MARK: SQEs

@@ -6,6 +6,8 @@ public struct FuzzObservation: Equatable, Sendable, CustomStringConvertible {
         case register(ret: Int32, pduWrittenBack: UInt8?)
         case setup(ret: Int32)
         case submit(submitted: Int32, cqes: [CQE])
+        /// "restrict" or "enable" and its return.
+        case call(String, ret: Int32)
     }
     public var events: [Event] = []
 
@@ -14,6 +16,7 @@ public struct FuzzObservation: Equatable, Sendable, CustomStringConvertible {
             switch e {
             case .register(let r, let p): return "reg \(Errno.describe(result: r))" + (p.map { " pdu=\($0)" } ?? "")
             case .setup(let r): return "setup \(Errno.describe(result: r))"
+            case .call(let what, let r): return "\(what) \(Errno.describe(result: r))"
             case .submit(let n, let cqes):
                 return "submit \(Errno.describe(result: n)) [" + cqes.map { "\($0.userData):\(Errno.describe(result: $0.res))" }.joined(separator: " ") + "]"
             }
@@ -55,6 +58,14 @@ public enum FuzzObserver {
                 let out = k.register(reg.registerCall(fd: fd, opcode: op))
                 let pdu = (out.ret == 0 || out.ret == -Errno.EMSGSIZE) ? out.argAfter.map(FilterRegistration.pduSize(in:)) : nil
                 obs.events.append(.register(ret: out.ret, pduWrittenBack: pdu))
+            case .restrict(let spec):
+                let fd: Int32 = spec.target == .task ? -1 : ensureRing()
+                obs.events.append(.call("restrict", ret: k.register(spec.registerCall(fd: fd)).ret))
+            case .enable:
+                var call = RegisterCall(fd: ensureRing(), opcode: FilterABI.registerEnableRings, arg: [])
+                call.argPlacement = .null
+                call.nrArgs = 0
+                obs.events.append(.call("enable", ret: k.register(call).ret))
             case .submit(let sqes):
                 let r = ensureRing()
                 let want = expectedCQEs.flatMap { submitIndex < $0.count ? $0[submitIndex] : nil } ?? sqes.count
@@ -79,6 +90,7 @@ public enum FuzzObserver {
             switch e {
             case .register(let r, let p): return "reg \(r) \(p.map(String.init) ?? "-")"
             case .setup(let r): return "setup \(r)"
+            case .call(let what, let r): return "\(what) \(r)"
             case .submit(let n, let cqes):
                 let items = cqes.map { cqe -> String in
                     let res: String

@@ -72,7 +72,9 @@ public enum FuzzShrinker {
     static func simplifications(_ r: FilterRegistration) -> [FilterRegistration] {
         var out: [FilterRegistration] = []
         func with(_ f: (inout FilterRegistration) -> Void) { var c = r; f(&c); out.append(c) }
-        for k: UInt32 in [1, 0] where r.program != [BPFInstruction(code: 0x06, jt: 0, jf: 0, k: k)] {
+        // (a lone return is final: offering the other one would flip-flop between the two)
+        let lone = r.program.count == 1 && r.program[0].code == 0x06
+        for k: UInt32 in [1, 0] where !lone {
             with { $0.program = [BPFInstruction(code: 0x06, jt: 0, jf: 0, k: k)]; $0.programSource = FuzzCaseWriter.rawSource($0.program); $0.filterLen = nil }
         }
         if r.program.count > 1 {

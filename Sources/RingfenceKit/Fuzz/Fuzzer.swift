@@ -52,6 +52,7 @@ enum FuzzObservationCoding {
             switch e {
             case .register(let r, let p): return "R \(r) \(p.map(String.init) ?? "-")"
             case .setup(let r): return "U \(r)"
+            case .call(let what, let r): return "C \(r) \(what)"
             case .submit(let n, let cqes):
                 return "S \(n) " + (cqes.isEmpty ? "-" : cqes.map { "\($0.userData):\($0.res)" }.joined(separator: ","))
             }
@@ -67,6 +68,7 @@ enum FuzzObservationCoding {
             switch f[0] {
             case "R": o.events.append(.register(ret: a, pduWrittenBack: f.count > 2 ? UInt8(f[2]) : nil))
             case "U": o.events.append(.setup(ret: a))
+            case "C": o.events.append(.call(f.count > 2 ? String(f[2]) : "?", ret: a))
             case "S":
                 var cqes: [CQE] = []
                 if f.count > 2 && f[2] != "-" {
