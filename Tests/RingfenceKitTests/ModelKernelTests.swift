@@ -256,3 +256,20 @@ import PropertyBased
         #expect(M.results(k.submit(ring: ring, sqes: [M.nop(0x100000000)], expecting: 1, timeoutMs: 0))[0x100000000] == 0)
     }
 }
+
+extension ModelDrainTests {
+    /// Found by fuzzing 7.3.4 (seed 9, case 21180): a link head does not clear the lingering
+    /// DRAIN_ACTIVE at init; only queueing the finished chain would, so its tail sees ASYNC too.
+    @Test func aLinkAfterAFailedDrainShowsAsyncOnEveryMember() {
+        let k = ReferenceKernel()
+        let ring = k.setupRing(entries: 8, flags: 0)
+        let program = [M.insn(0x20, 0, 0, 8), M.insn(0x74, 0, 0, 8), M.insn(0x54, 0, 0, 0xff), M.insn(0x07),
+                       M.insn(0x20, 0, 0, 0), M.insn(0x1d, 0, 1, 0), M.ret(1), M.ret(0)]
+        M.register(k, ring: ring, M.registration(opcode: "NOP", program))
+        var bad = M.nop(2, flags: RequestModel.iosqeDrain)
+        bad.opFlags = 0x100
+        _ = k.submit(ring: ring, sqes: [bad], expecting: 1, timeoutMs: 0)
+        let r = M.results(k.submit(ring: ring, sqes: [M.nop(0x14, flags: RequestModel.iosqeLink), M.nop(0x10)], expecting: 2, timeoutMs: 0))
+        #expect(r[0x14] == 0 && r[0x10] == 0)
+    }
+}

@@ -412,6 +412,17 @@ public final class ReferenceKernel: KernelBackend {
         var link: [LinkMember] = []
         var consumed = 0
         var drainQueued = false
+        // io_queue_sqe_fallback() -> io_drain_req() while DRAIN_ACTIVE: a drain request waits
+        // in the defer list (it completes after this submission and the flush clears
+        // DRAIN_ACTIVE); anything else queued with the list empty clears it at once. A failed
+        // chain goes to io_req_defer_failed() instead and leaves it set.
+        func queue(_ chain: [LinkMember]) {
+            if !chain[0].failed {
+                if chain.contains(where: { $0.flags & RequestModel.iosqeDrain != 0 }) { drainQueued = true }
+                else if state.drainActive && !drainQueued { state.drainActive = false }
+            }
+            flush(chain, &cqes)
+        }
         // With SQPOLL the SQ thread keeps calling io_submit_sqes() until the ring is empty, so
         // a failed SQE never leaves the rest behind; liburing reports every flushed SQE.
         let sqpoll = ring.setupFlags & Self.setupSQPoll != 0
@@ -437,7 +448,7 @@ public final class ReferenceKernel: KernelBackend {
                 if failure.flags & linkFlags == 0 {
                     if !link.isEmpty {
                         link.append(m)
-                        flush(link, &cqes)
+                        queue(link)
                         link = []
                     } else {
                         cqes.append(CQE(userData: m.userData, res: m.res))
@@ -447,26 +458,21 @@ public final class ReferenceKernel: KernelBackend {
                     link.append(m)
                 }
             case .success(let req):
-                // io_queue_sqe_fallback -> io_drain_req(): a drain request waits in the defer
-                // list (and completes after this submission, clearing DRAIN_ACTIVE); another
-                // request finding the list empty clears DRAIN_ACTIVE at once.
-                if spec.flags & RequestModel.iosqeDrain != 0 { drainQueued = true }
-                else if state.drainActive && !drainQueued { state.drainActive = false }
                 let m = LinkMember(userData: req.userData, flags: req.flags, request: req)
                 if !link.isEmpty {
                     link.append(m)
                     if req.flags & linkFlags != 0 { continue }
-                    flush(link, &cqes)
+                    queue(link)
                     link = []
                 } else if req.flags & linkFlags != 0 {
                     link = [m]
                 } else {
-                    flush([m], &cqes)
+                    queue([m])
                 }
             }
             if case .failure(let f) = result, f.flags & linkFlags == 0, !submitAll { break }
         }
-        if !link.isEmpty { flush(link, &cqes) }
+        if !link.isEmpty { queue(link) }
         ring.pending.removeFirst(consumed)
         ring.drainNext = state.drainNext
         ring.drainDisabled = state.drainDisabled
