@@ -20,6 +20,8 @@ public struct FuzzGenerator {
         var c = FuzzCase()
         c.index = index
         if rng.chance(30) { c.ringFlags |= 1 << 7 }   // SUBMIT_ALL
+        if rng.chance(4) { c.ringFlags |= 1 << 1 }    // SQPOLL
+        else if rng.chance(3) { c.ringFlags |= 1 }    // IOPOLL
         let taskCase = rng.chance(8)
         // The SQEs first, so programs can compare against values they carry.
         let batches = (0..<(1 + rng.below(2))).map { b in sqeBatch(&rng, base: UInt64(b * 8)) }
