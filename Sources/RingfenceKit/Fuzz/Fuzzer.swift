@@ -1,5 +1,8 @@
 import Foundation
 import CRingfence
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where the "kernel" side of a differential run comes from.
 public protocol FuzzTarget {
@@ -14,9 +17,23 @@ public final class LiveFuzzTarget: FuzzTarget {
     public init() {}
 
     public func run(_ cases: [FuzzCase], expected: [[Int]]) -> [FuzzObservation] {
+        var out = runBatch(cases, expected: expected)
+        // A child that died (or hung and met its alarm) leaves the rest of its batch
+        // unobserved: run those cases one per child, so only the culprit stays empty.
+        if out.count < cases.count && cases.count > 1 {
+            for i in out.count..<cases.count { out.append(runBatch([cases[i]], expected: [expected[i]]).first ?? FuzzObservation()) }
+        }
+        return out + Array(repeating: FuzzObservation(), count: max(0, cases.count - out.count))
+    }
+
+    /// Observations for as many leading cases as the child reported.
+    private func runBatch(_ cases: [FuzzCase], expected: [[Int]]) -> [FuzzObservation] {
         let kernel = LiveKernel()
         let timeout = timeoutMs
+        // generous: every submit may wait its full CQE timeout
+        let alarmSeconds = UInt32(10 + cases.count * (timeout / 1000 + 1) * 4)
         let result = kernel.runInChild { k in
+            alarm(alarmSeconds)
             var lines: [String] = []
             for (i, c) in cases.enumerated() {
                 if c.usesTask {
@@ -30,9 +47,12 @@ public final class LiveFuzzTarget: FuzzTarget {
             }
             return (true, lines)
         }
-        return cases.indices.map { i in
-            i < result.diagnostics.count ? (FuzzObservationCoding.decode(result.diagnostics[i]) ?? FuzzObservation()) : FuzzObservation()
+        var out: [FuzzObservation] = []
+        for line in result.diagnostics.prefix(cases.count) {
+            guard let o = FuzzObservationCoding.decode(line) else { break }
+            out.append(o)
         }
+        return out
     }
 }
 
