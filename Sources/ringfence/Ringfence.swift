@@ -15,7 +15,8 @@ struct Ringfence: ParsableCommand {
         """,
         version: RingfenceVersion.string,
         subcommands: [RunCommand.self, ListCommand.self, LintCommand.self, AsmCommand.self, ProbeCommand.self,
-                      CompareCommand.self, MatrixCommand.self, BenchCommand.self, JUnitCommand.self, Verdict.self, Kernels.self],
+                      FuzzCommand.self, CompareCommand.self, MatrixCommand.self, BenchCommand.self, JUnitCommand.self,
+                      Verdict.self, Kernels.self],
         defaultSubcommand: nil
     )
 }

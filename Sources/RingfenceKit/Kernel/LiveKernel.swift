@@ -10,6 +10,11 @@ public final class LiveKernel: KernelBackend {
     /// Pipes made for `pipe:` SQEs; open until the backend goes away, so a
     /// POLL_ADD on one stays pending across steps.
     private var pipes: [Int32] = []
+    /// SQE payloads and sockets per ring. An SQE can stay in the SQ ring after
+    /// a denial ends the batch and be submitted by a later step, so what it
+    /// points at lives until its ring is closed.
+    private var payloads: [Int32: [UnsafeMutableRawPointer]] = [:]
+    private var sockets: [Int32: [Int32]] = [:]
 
     public init() {}
 
@@ -38,6 +43,8 @@ public final class LiveKernel: KernelBackend {
         guard let ring = rings.removeValue(forKey: fd) else { return }
         io_uring_queue_exit(ring)
         ring.deallocate()
+        payloads.removeValue(forKey: fd)?.forEach { free($0) }
+        sockets.removeValue(forKey: fd)?.forEach { close($0) }
     }
 
     public func register(_ call: RegisterCall) -> RegisterOutcome {
@@ -63,16 +70,10 @@ public final class LiveKernel: KernelBackend {
 
     public func submit(ring fd: Int32, sqes: [SQESpec], expecting: Int, timeoutMs: Int) -> SubmitOutcome {
         guard let ring = rings[fd] else { return SubmitOutcome(submitted: -Errno.EBADF, cqes: []) }
-        var keepAlive: [UnsafeMutableRawPointer] = []
-        var sockets: [Int32] = []
-        defer {
-            keepAlive.forEach { free($0) }
-            sockets.forEach { close($0) }
-        }
         func place(_ bytes: [UInt8]) -> UInt64 {
             let p = malloc(max(bytes.count, 1))!
             p.copyMemory(from: bytes, byteCount: bytes.count)
-            keepAlive.append(p)
+            payloads[fd, default: []].append(p)
             return UInt64(UInt(bitPattern: p))
         }
         var submitted: Int32 = 0
@@ -88,7 +89,7 @@ public final class LiveKernel: KernelBackend {
             var fdValue = spec.fd
             if let s = spec.socketForFD {
                 let sock = socket(s.domain, s.type, s.proto)
-                sockets.append(sock)
+                sockets[fd, default: []].append(sock)
                 fdValue = sock
             }
             if let end = spec.pipeEndForFD {

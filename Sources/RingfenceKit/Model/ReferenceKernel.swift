@@ -1,0 +1,559 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The reference model as a KernelBackend: rings, io_uring_register(2) decoded from
+// RegisterCall bytes and placements, io_uring_enter(2) submission with link semantics,
+// fork. Written from Linux 7.3.4's io_uring/register.c, io_uring/io_uring.c,
+// io_uring/bpf_filter.c and io_uring/tctx.c; flavour switches in KernelSemantics.
+//
+// Not modelled: registered files/buffers/personalities (none exist), SQPOLL/IOPOLL
+// timing, SQE_MIXED rings, ENOMEM, and the results of operations beyond what
+// OperationOutcome predicts.
+
+public final class ReferenceKernel: KernelBackend {
+    /// IORING_REGISTER_LAST in 7.3.
+    public static let registerLast: UInt32 = 38
+    static let registerRingFDs: UInt32 = 20
+    static let ringFDRegMax = 16
+    static let setupRDisabled: UInt32 = 1 << 6, setupSingleIssuer: UInt32 = 1 << 12, setupSubmitAll: UInt32 = 1 << 7
+    static let setupClamp: UInt32 = 1 << 4, setupSQPoll: UInt32 = 1 << 1, setupSQAff: UInt32 = 1 << 2
+    static let setupCQSize: UInt32 = 1 << 3, setupAttachWQ: UInt32 = 1 << 5, setupDeferTaskrun: UInt32 = 1 << 13
+    static let setupNoMmap: UInt32 = 1 << 14, setupRegisteredFDOnly: UInt32 = 1 << 15
+    /// The address the model gives a placed filter program (any non-zero value would do).
+    static let programToken: UInt64 = 0x7f00_dead_0000
+
+    public let semantics: KernelSemantics
+
+    /// State shared by a process and the children it forks (the "kernel").
+    final class World {
+        var nextRingFD: Int32 = 1000
+        var nextSocketFD: Int32 = 500
+        var nextResultFD: Int32 = 100
+        var nextFilterID = 1
+        var nextTaskID = 1
+    }
+
+    /// struct io_ring_ctx, as far as filters and restrictions go.
+    final class Ring {
+        let setupFlags: UInt32
+        let sqEntries: Int
+        var disabled: Bool
+        var restrictions = Restrictions()
+        var opRestricted = false, regRestricted = false, restrictInherited = false
+        var submitterTask: Int?
+        var drainNext = false, drainDisabled = false
+        /// IO_RING_F_DRAIN_ACTIVE left set by an enter: a drain request that failed after
+        /// io_init_drain() never reaches the defer list, so nothing clears the flag until the
+        /// next request that is queued through io_drain_req() (which still sees ASYNC).
+        var drainActive = false
+        /// SQEs written to the SQ ring and not yet consumed by the kernel.
+        var pending: [(SQESpec, SQEMemory)] = []
+        init(setupFlags: UInt32, sqEntries: Int) {
+            self.setupFlags = setupFlags; self.sqEntries = sqEntries
+            disabled = setupFlags & ReferenceKernel.setupRDisabled != 0
+        }
+    }
+
+    /// The task (struct task_struct's io_uring parts and credentials).
+    struct Task {
+        var id: Int
+        /// current->io_uring_restrict
+        var restrict: Restrictions?
+        var noNewPrivs = false
+        var privileged = true
+        /// current->io_uring (tctx); nil until the task first uses io_uring for itself.
+        var registeredRings: [Int: Ring]?
+    }
+
+    let world: World
+    var task: Task
+    var fdTable: [Int32: Ring] = [:]
+    var sockets: [Int32: SocketSpec] = [:]
+    var pipes: Set<Int32> = []
+
+    public init(semantics: KernelSemantics = .upstream) {
+        self.semantics = semantics
+        world = World()
+        task = Task(id: world.nextTaskID)
+        world.nextTaskID += 1
+    }
+
+    private init(child parent: ReferenceKernel) {
+        semantics = parent.semantics
+        world = parent.world
+        task = Task(id: world.nextTaskID, restrict: parent.task.restrict,   // __io_uring_fork: clone
+                    noNewPrivs: parent.task.noNewPrivs, privileged: parent.task.privileged, registeredRings: nil)
+        world.nextTaskID += 1
+        fdTable = parent.fdTable
+        sockets = parent.sockets
+        pipes = parent.pipes
+    }
+
+    // MARK: what tests and the fuzzer may inspect
+
+    /// The filter table of the ring behind `fd` (nil: none installed).
+    public func filters(ofRing fd: Int32) -> FilterTable? { fdTable[fd]?.restrictions.filters }
+    /// The task's filter table.
+    public var taskFilters: FilterTable? { task.restrict?.filters }
+
+    // MARK: KernelBackend
+
+    public func setupRing(entries: UInt32, flags: UInt32) -> Int32 {
+        // io_uring_sanitise_params()
+        func has(_ bit: UInt32) -> Bool { flags & bit != 0 }
+        if flags >> 21 != 0 { return -Errno.EINVAL }
+        if has(1 << 20) && (has(Self.setupSQPoll) || !has(1 << 16)) { return -Errno.EINVAL }      // SQ_REWIND
+        if has(Self.setupRegisteredFDOnly) && !has(Self.setupNoMmap) { return -Errno.EINVAL }
+        if has(Self.setupSQPoll) && flags & (1 << 8 | 1 << 9 | Self.setupDeferTaskrun) != 0 { return -Errno.EINVAL }
+        if has(1 << 9) && flags & (1 << 8 | Self.setupDeferTaskrun) == 0 { return -Errno.EINVAL }  // TASKRUN_FLAG
+        if has(1 << 17) && !has(RequestModel.setupIOPoll) { return -Errno.EINVAL }                 // HYBRID_IOPOLL
+        if has(Self.setupDeferTaskrun) && !has(Self.setupSingleIssuer) { return -Errno.EINVAL }
+        if has(RequestModel.setupCQE32) && has(RequestModel.setupCQEMixed) { return -Errno.EINVAL }
+        if has(RequestModel.setupSQE128) && has(1 << 19) { return -Errno.EINVAL }
+        // io_uring_fill_params()
+        var n = entries
+        if n == 0 { return -Errno.EINVAL }
+        if n > 32768 {
+            if !has(Self.setupClamp) { return -Errno.EINVAL }
+            n = 32768
+        }
+        if has(Self.setupCQSize) { return -Errno.EINVAL }      // liburing passes cq_entries 0
+        if has(Self.setupAttachWQ) { return -Errno.EINVAL }    // wq_fd 0 is not a ring
+        if has(Self.setupSQAff) && !has(Self.setupSQPoll) { return -Errno.EINVAL }
+        var size = 1
+        while size < Int(n) { size <<= 1 }
+        let ring = Ring(setupFlags: flags, sqEntries: size)
+        if flags & Self.setupSingleIssuer != 0 && !ring.disabled { ring.submitterTask = task.id }
+        // io_uring_create -> io_ctx_restriction_clone(ctx, current->io_uring_restrict)
+        if let src = task.restrict {
+            ring.restrictions = src
+            ring.opRestricted = src.opRegistered
+            if src.regRegistered { ring.regRestricted = true; ring.restrictInherited = true }
+        }
+        let fd = world.nextRingFD
+        world.nextRingFD += 1
+        fdTable[fd] = ring
+        return fd
+    }
+
+    public func registerRingFD(_ fd: Int32) -> Int32 {
+        guard let ring = fdTable[fd] else { return -Errno.EBADF }
+        if let e = registerPreamble(ring, opcode: Self.registerRingFDs) { return e }
+        var table = task.registeredRings ?? [:]
+        guard let slot = (0..<Self.ringFDRegMax).first(where: { table[$0] == nil }) else { return -Errno.EBUSY }
+        table[slot] = ring
+        task.registeredRings = table
+        return Int32(slot)
+    }
+
+    public func closeRing(_ fd: Int32) {
+        // io_uring_queue_exit() also unregisters the ring fd liburing registered for it
+        if let ring = fdTable.removeValue(forKey: fd), let table = task.registeredRings {
+            task.registeredRings = table.filter { $0.value !== ring }
+        }
+    }
+
+    public func setNoNewPrivs() -> Int32 { task.noNewPrivs = true; return 0 }
+
+    public func dropPrivileges() -> Int32 { task.privileged = false; return 0 }
+
+    public func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
+        body(ReferenceKernel(child: self))
+    }
+
+    // MARK: io_uring_register(2)
+
+    public func register(_ call: RegisterCall) -> RegisterOutcome {
+        var arg = call.arg
+        if let off = call.programPointerOffset, call.program != nil, off + 8 <= arg.count {
+            var img = ByteImage(bytes: arg)
+            img.store(call.programPlacement == .null ? 0 : Self.programToken, at: off)
+            arg = img.bytes
+        }
+        var mem = ArgMemory(bytes: arg, placement: call.argPlacement)
+        let ret = dispatch(call, arg: &mem)
+        return RegisterOutcome(ret: ret, argAfter: mem.after)
+    }
+
+    private func dispatch(_ call: RegisterCall, arg: inout ArgMemory) -> Int32 {
+        let useRegistered = call.opcode & FilterABI.useRegisteredRing != 0
+        let opcode = call.opcode & ~FilterABI.useRegisteredRing
+        if opcode >= Self.registerLast { return -Errno.EINVAL }
+        if call.fd == -1 { return registerBlind(opcode, call, &arg) }
+        let ring: Ring
+        if useRegistered {
+            guard let table = task.registeredRings, UInt32(bitPattern: call.fd) < UInt32(Self.ringFDRegMax) else { return -Errno.EINVAL }
+            guard let r = table[Int(call.fd)] else { return -Errno.EBADF }
+            ring = r
+        } else {
+            guard let r = fdTable[call.fd] else {
+                return (0...2).contains(call.fd) || sockets[call.fd] != nil ? -Errno.EOPNOTSUPP : -Errno.EBADF
+            }
+            ring = r
+        }
+        if let e = registerPreamble(ring, opcode: opcode) { return e }
+        switch opcode {
+        case FilterABI.registerEnableRings:
+            if !arg.isNull || call.nrArgs != 0 { return -Errno.EINVAL }
+            if !ring.disabled { return -Errno.EBADFD }
+            if ring.setupFlags & Self.setupSingleIssuer != 0 { ring.submitterTask = task.id }
+            ring.disabled = false
+            return 0
+        case FilterABI.registerRestrictions:
+            return registerRingRestrictions(ring, call, &arg)
+        case FilterABI.registerOpcode:
+            if call.nrArgs != 1 { return -Errno.EINVAL }
+            var res = ring.restrictions
+            let ret = registerFilter(into: &res, call, &arg)
+            if ret == 0 { ring.restrictions = res }
+            return ret
+        case Self.registerRingFDs:
+            return -Errno.EINVAL   // only through registerRingFD()
+        default:
+            return -Errno.EINVAL   // other register opcodes are not modelled
+        }
+    }
+
+    /// __io_uring_register()'s checks before the opcode switch: submitter, register restrictions.
+    private func registerPreamble(_ ring: Ring, opcode: UInt32) -> Int32? {
+        if let t = ring.submitterTask, t != task.id { return -Errno.EEXIST }
+        let inheritedBinds = ring.restrictInherited && semantics.inheritedRegisterRestrictionsBindDisabledRings
+        if ring.regRestricted && (!ring.disabled || inheritedBinds) {
+            if opcode >= 256 || !ring.restrictions.registerOps.contains(UInt8(opcode)) { return -Errno.EACCES }
+        }
+        return nil
+    }
+
+    /// io_uring_register_blind().
+    private func registerBlind(_ opcode: UInt32, _ call: RegisterCall, _ arg: inout ArgMemory) -> Int32 {
+        if semantics.blindRegisterHonoursTaskRestrictions, let r = task.restrict, r.regRegistered {
+            if opcode >= 256 || !r.registerOps.contains(UInt8(opcode)) { return -Errno.EACCES }
+        }
+        switch opcode {
+        case FilterABI.registerRestrictions:
+            return registerTaskRestrictions(call, &arg)
+        case FilterABI.registerOpcode:
+            // io_register_bpf_filter_task()
+            if !task.noNewPrivs && !task.privileged { return -Errno.EACCES }
+            if call.nrArgs != 1 { return -Errno.EINVAL }
+            var res = task.restrict ?? Restrictions()
+            let ret = registerFilter(into: &res, call, &arg)
+            if ret == 0 { task.restrict = res }
+            return ret
+        default:
+            return -Errno.EINVAL   // SEND_MSG_RING and QUERY are not modelled
+        }
+    }
+
+    static var maxRestrictions: UInt32 { 4 + registerLast + Opcode.lastKnown }
+
+    /// io_register_restrictions().
+    private func registerRingRestrictions(_ ring: Ring, _ call: RegisterCall, _ arg: inout ArgMemory) -> Int32 {
+        if !ring.disabled { return -Errno.EBADFD }
+        if ring.restrictions.opRegistered || ring.restrictions.regRegistered { return -Errno.EBUSY }
+        var parsed = ring.restrictions
+        let ret = parseRestrictions(into: &parsed, arg: arg, offset: 0, count: call.nrArgs)
+        if ret < 0 {
+            // "Reset all restrictions if an error happened, but retain any COW'ed settings."
+            let filters = ring.restrictions.filters
+            ring.restrictions = Restrictions()
+            ring.restrictions.filters = filters
+            return ret
+        }
+        ring.restrictions = parsed
+        if parsed.opRegistered { ring.opRestricted = true }
+        if parsed.regRegistered { ring.regRestricted = true }
+        return 0
+    }
+
+    /// io_register_restrictions_task().
+    private func registerTaskRestrictions(_ call: RegisterCall, _ arg: inout ArgMemory) -> Int32 {
+        if task.restrict != nil { return -Errno.EPERM }
+        if !task.noNewPrivs && !task.privileged { return -Errno.EACCES }
+        if call.nrArgs != 1 { return -Errno.EINVAL }
+        guard let header = arg.read(0, FilterABI.TaskRestriction.size) else { return -Errno.EFAULT }
+        let h = ByteImage(bytes: header)
+        if h.load(UInt16.self, at: FilterABI.TaskRestriction.flags) != 0 { return -Errno.EINVAL }
+        for i in 0..<3 where h.load(UInt32.self, at: FilterABI.TaskRestriction.resv + 4 * i) != 0 { return -Errno.EINVAL }
+        var res = Restrictions()
+        let nr = UInt32(h.load(UInt16.self, at: FilterABI.TaskRestriction.nrRes))
+        let ret = parseRestrictions(into: &res, arg: arg, offset: FilterABI.TaskRestriction.size, count: nr)
+        if ret < 0 { return ret }
+        task.restrict = res
+        return 0
+    }
+
+    private func parseRestrictions(into res: inout Restrictions, arg: ArgMemory, offset: Int, count: UInt32) -> Int32 {
+        if arg.isNull || count > Self.maxRestrictions { return -Errno.EINVAL }
+        guard let bytes = arg.read(offset, Int(count) * FilterABI.Restriction.size) else { return -Errno.EFAULT }
+        return res.parse(bytes, count: count, semantics: semantics)
+    }
+
+    /// io_register_bpf_filter(): io_bpf_filter_import, bpf_prog_create_from_user, install.
+    /// `res` is changed only on success.
+    private func registerFilter(into res: inout Restrictions, _ call: RegisterCall, _ arg: inout ArgMemory) -> Int32 {
+        typealias R = FilterABI.Registration
+        typealias F = FilterABI.Filter
+        guard let raw = arg.read(0, R.size) else { return -Errno.EFAULT }
+        var reg = ByteImage(bytes: raw)
+        if reg.load(UInt16.self, at: R.cmdType) != FilterABI.cmdFilter { return -Errno.EINVAL }
+        if reg.load(UInt16.self, at: R.cmdFlags) != 0 || reg.load(UInt32.self, at: R.resv) != 0 { return -Errno.EINVAL }
+        let f = R.filter
+        let opcode = reg.load(UInt32.self, at: f + F.opcode)
+        let flags = reg.load(UInt32.self, at: f + F.flags)
+        let filterLen = reg.load(UInt32.self, at: f + F.filterLen)
+        let pduSize = reg.load(UInt8.self, at: f + F.pduSize)
+        if opcode >= semantics.opcodeLast { return -Errno.EINVAL }
+        if flags & ~FilterABI.Flag.known.rawValue != 0 { return -Errno.EINVAL }
+        if raw[(f + F.resv)..<(f + F.resv + F.resvCount)].contains(where: { $0 != 0 }) { return -Errno.EINVAL }
+        if raw[(f + F.resv2)..<(f + F.resv2 + 8 * F.resv2Count)].contains(where: { $0 != 0 }) { return -Errno.EINVAL }
+        if filterLen == 0 || filterLen > UInt32(FilterABI.maxInstructions) { return -Errno.EINVAL }
+        let kernelSize = semantics.contextSize(opcode: opcode)
+        var ret: Int32 = 0
+        if pduSize == kernelSize {
+        } else if flags & FilterABI.Flag.sizeStrict.rawValue != 0 {
+            ret = -Errno.EMSGSIZE
+        } else if pduSize > kernelSize {
+            ret = -Errno.EMSGSIZE
+        }
+        reg.store(kernelSize, at: f + F.pduSize)
+        guard arg.write(Array(reg.bytes[f..<(f + F.size)]), at: f) else { return -Errno.EFAULT }
+        if ret != 0 { return ret }
+
+        // bpf_prog_create_from_user
+        let pointer = reg.load(UInt64.self, at: f + F.filterPtr)
+        if pointer == 0 { return -Errno.EINVAL }
+        let byteCount = Int(filterLen) * 8
+        let programBytes: [UInt8]?
+        if pointer == Self.programToken, let p = call.program {
+            programBytes = ArgMemory(bytes: p, placement: call.programPlacement).read(0, byteCount)
+        } else {
+            programBytes = nil   // an address the model never mapped
+        }
+        guard let bytes = programBytes else { return -Errno.EFAULT }
+        switch FilterChecker.check(FilterChecker.decode(bytes)) {
+        case .failure(let r): return -r.errno
+        case .success(let program):
+            var table = res.filters ?? FilterTable()
+            table.install(InstalledFilter(id: world.nextFilterID, program: program), opcode: opcode,
+                          denyRest: flags & FilterABI.Flag.denyRest.rawValue != 0, opcodeLast: semantics.opcodeLast)
+            world.nextFilterID += 1
+            res.filters = table
+            return 0
+        }
+    }
+
+    // MARK: io_uring_enter(2)
+
+    public func submit(ring fd: Int32, sqes: [SQESpec], expecting: Int, timeoutMs: Int) -> SubmitOutcome {
+        guard let ring = fdTable[fd] else { return SubmitOutcome(submitted: -Errno.EBADF, cqes: []) }
+        var created: [Int32] = [], createdPipes: [Int32] = []
+        defer {
+            created.forEach { sockets[$0] = nil }
+            createdPipes.forEach { pipes.remove($0) }
+        }
+        var cqes: [CQE] = []
+        var submitted: Int32 = 0
+        for spec in sqes {
+            if ring.pending.count >= ring.sqEntries {
+                let r = enter(ring, cqes: &cqes)
+                if r < 0 { return SubmitOutcome(submitted: r, cqes: []) }
+                submitted += r
+                if ring.pending.count >= ring.sqEntries { break }
+            }
+            var fdValue = spec.fd
+            if let s = spec.socketForFD {
+                // LiveKernel calls socket(2) here; when that fails the SQE carries fd -1
+                let probe = Glibc.socket(s.domain, s.type, s.proto)
+                if probe >= 0 {
+                    Glibc.close(probe)
+                    fdValue = world.nextSocketFD
+                    world.nextSocketFD += 1
+                    sockets[fdValue] = s
+                    created.append(fdValue)
+                } else {
+                    fdValue = -1
+                }
+            }
+            // A pipe end the case vocabulary may ask for (SQESpec.pipeEndForFD on newer harnesses):
+            // looked up by name so the model builds with and without the field.
+            if Mirror(reflecting: spec).children.contains(where: { $0.label == "pipeEndForFD" && ($0.value as? Int) != nil }) {
+                fdValue = world.nextSocketFD
+                world.nextSocketFD += 1
+                pipes.insert(fdValue)
+                createdPipes.append(fdValue)
+            }
+            ring.pending.append((spec, SQEMemory(addrPayload: spec.addrPayload, offPayload: spec.offPayload, fd: fdValue)))
+        }
+        let r = ring.pending.isEmpty ? 0 : enter(ring, cqes: &cqes)
+        if r < 0 && submitted == 0 { return SubmitOutcome(submitted: r, cqes: cqes) }
+        submitted += max(r, 0)
+        return SubmitOutcome(submitted: submitted, cqes: cqes)
+    }
+
+    private struct LinkMember {
+        var userData: UInt64
+        var flags: UInt8
+        var res: Int32 = 0
+        var failed = false
+        var request: PreparedRequest?
+    }
+
+    /// io_uring_enter -> io_submit_sqes for everything pending; returns the count consumed or -errno.
+    private func enter(_ ring: Ring, cqes: inout [CQE]) -> Int32 {
+        if ring.disabled { return -Errno.EBADFD }
+        if let t = ring.submitterTask, t != task.id { return -Errno.EEXIST }
+        if task.registeredRings == nil { task.registeredRings = [:] }   // io_uring_add_tctx_node
+        var state = InitState(opRestricted: ring.opRestricted, restrictions: ring.restrictions,
+                              drainActive: ring.drainActive, drainNext: ring.drainNext, drainDisabled: ring.drainDisabled,
+                              setupFlags: ring.setupFlags)
+        let linkFlags = RequestModel.iosqeLink | RequestModel.iosqeHardlink
+        var link: [LinkMember] = []
+        var consumed = 0
+        var drainQueued = false
+        // io_queue_sqe_fallback() -> io_drain_req() while DRAIN_ACTIVE: a drain request waits
+        // in the defer list (it completes after this submission and the flush clears
+        // DRAIN_ACTIVE); anything else queued with the list empty clears it at once. A failed
+        // chain goes to io_req_defer_failed() instead and leaves it set.
+        func queue(_ chain: [LinkMember]) {
+            if !chain[0].failed {
+                if chain.contains(where: { $0.flags & RequestModel.iosqeDrain != 0 }) { drainQueued = true }
+                else if state.drainActive && !drainQueued { state.drainActive = false }
+            }
+            flush(chain, &cqes)
+        }
+        // With SQPOLL the SQ thread keeps calling io_submit_sqes() until the ring is empty, so
+        // a failed SQE never leaves the rest behind; liburing reports every flushed SQE.
+        let sqpoll = ring.setupFlags & Self.setupSQPoll != 0
+        let submitAll = ring.setupFlags & Self.setupSubmitAll != 0 || sqpoll
+        let flushed = ring.pending.count
+        for (spec, memory) in ring.pending {
+            consumed += 1
+            let opcode: UInt32 = { if case .number(let n) = spec.opcode { return n }; return 255 }()
+            state.linkHeadPresent = !link.isEmpty
+            var result = RequestModel.initRequest(spec, opcode: opcode, memory: memory, state: &state, semantics: semantics)
+            if case .success(let req) = result, let table = ring.restrictions.filters {
+                let verdict = table.evaluate(opcode: opcode) {
+                    ContextBuilder.build(opcode: opcode, requestFlags: req.flags, userData: req.userData,
+                                         payload: req.payload, semantics: semantics)
+                }
+                if case .denied = verdict { result = .failure(.init(errno: Errno.EACCES, flags: req.flags)) }
+            }
+            switch result {
+            case .failure(let failure):
+                // io_submit_fail_init
+                let m = LinkMember(userData: spec.userData, flags: failure.flags, res: -failure.errno, failed: true)
+                if !link.isEmpty && !link[0].failed { link[0].failed = true; link[0].res = -Errno.ECANCELED }
+                if failure.flags & linkFlags == 0 {
+                    if !link.isEmpty {
+                        link.append(m)
+                        queue(link)
+                        link = []
+                    } else {
+                        cqes.append(CQE(userData: m.userData, res: m.res))
+                    }
+                    // io_submit_sqes stops here unless IORING_SETUP_SUBMIT_ALL (below)
+                } else {
+                    link.append(m)
+                }
+            case .success(let req):
+                let m = LinkMember(userData: req.userData, flags: req.flags, request: req)
+                if !link.isEmpty {
+                    link.append(m)
+                    if req.flags & linkFlags != 0 { continue }
+                    queue(link)
+                    link = []
+                } else if req.flags & linkFlags != 0 {
+                    link = [m]
+                } else {
+                    queue([m])
+                }
+            }
+            if case .failure(let f) = result, f.flags & linkFlags == 0, !submitAll { break }
+        }
+        if !link.isEmpty { queue(link) }
+        ring.pending.removeFirst(consumed)
+        ring.drainNext = state.drainNext
+        ring.drainDisabled = state.drainDisabled
+        ring.drainActive = drainQueued ? false : state.drainActive
+        return Int32(sqpoll ? flushed : consumed)
+    }
+
+    /// Runs (or fails) a link chain, or one request, and posts its CQEs.
+    private func flush(_ chain: [LinkMember], _ cqes: inout [CQE]) {
+        if chain[0].failed {
+            for m in chain { cqes.append(CQE(userData: m.userData, res: m.failed ? m.res : -Errno.ECANCELED)) }
+            return
+        }
+        var cancelRest = false
+        for m in chain {
+            if cancelRest { cqes.append(CQE(userData: m.userData, res: -Errno.ECANCELED)); continue }
+            let res = execute(m.request!)
+            let failed = OperationOutcome.setsFail(m.request!.action, res: res)
+            if failed || m.flags & RequestModel.iosqeCQESkip == 0 {
+                cqes.append(CQE(userData: m.userData, res: res))
+            }
+            if failed && m.flags & RequestModel.iosqeHardlink == 0 { cancelRest = true }
+        }
+    }
+
+    /// The operation's result; `lastResultExact` says whether the model knows it exactly.
+    public private(set) var lastResultExact = true
+    private func execute(_ req: PreparedRequest) -> Int32 {
+        // io_assign_file(): no files are registered, so a fixed file never resolves
+        if OpcodeDef.of(req.opcode).needsFile && req.flags & RequestModel.iosqeFixedFile != 0 {
+            lastResultExact = true
+            return -Errno.EBADF
+        }
+        let out = OperationOutcome.result(of: req.action, sockets: sockets,
+                                          isOpen: { [self] fd in (0...2).contains(fd) || sockets[fd] != nil || pipes.contains(fd) || fdTable[fd] != nil }) {
+            defer { world.nextResultFD += 1 }
+            return world.nextResultFD
+        }
+        lastResultExact = out.exact
+        return out.res
+    }
+}
+
+/// A user buffer as a Placement lays it out (mirrors Kernel/UserMemory.swift without mapping
+/// anything): what copy_from_user/copy_to_user would find there.
+struct ArgMemory {
+    static let pageSize = 4096
+    private(set) var bytes: [UInt8]
+    let placement: Placement
+
+    init(bytes: [UInt8], placement: Placement) { self.bytes = bytes; self.placement = placement }
+
+    var isNull: Bool { placement == .null }
+
+    /// Bytes [0, readable) can be read; past the payload (inside the mapping) reads zero.
+    private var readable: Int {
+        switch placement {
+        case .null, .unmapped: return 0
+        case .normal, .readOnly: return max(1, (bytes.count + Self.pageSize - 1) / Self.pageSize) * Self.pageSize
+        case .truncated(let n): return max(0, min(n, bytes.count, Self.pageSize))
+        }
+    }
+
+    func read(_ offset: Int, _ count: Int) -> [UInt8]? {
+        if count == 0 { return [] }
+        guard offset >= 0, offset + count <= readable else { return nil }
+        return (offset..<(offset + count)).map { $0 < bytes.count ? bytes[$0] : 0 }
+    }
+
+    mutating func write(_ data: [UInt8], at offset: Int) -> Bool {
+        if placement == .readOnly { return false }
+        guard offset + data.count <= readable else { return false }
+        for (i, b) in data.enumerated() where offset + i < bytes.count { bytes[offset + i] = b }
+        return true
+    }
+
+    /// What LiveKernel's UserMemory.read() returns after the call.
+    var after: [UInt8]? {
+        switch placement {
+        case .normal, .readOnly: return bytes
+        default: return nil
+        }
+    }
+}

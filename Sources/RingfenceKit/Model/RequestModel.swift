@@ -1,0 +1,392 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// One SQE through io_init_req() (io_uring/io_uring.c) and its opcode's prep, and
+// what the operation itself then returns. The filter verdict sits between the two
+// (io_submit_sqe runs the filters after io_init_req, i.e. after prep).
+//
+// Prep is modelled exactly for the opcodes ringfence's cases and the fuzzer use
+// (NOP, SOCKET, OPENAT, OPENAT2, CONNECT, FSYNC, CLOSE); other opcodes pass prep.
+// Operation results are exact for NOP (and FSYNC/CLOSE on bad fds); for SOCKET,
+// OPENAT(2) and CONNECT they are predictions (see OperationOutcome).
+
+/// A request that passed io_init_req.
+public struct PreparedRequest: Equatable, Sendable {
+    public var opcode: UInt32
+    /// req->flags' low byte: the SQE flags plus bits init/prep set (REQ_F_FORCE_ASYNC...).
+    public var flags: UInt8
+    public var userData: UInt64
+    public var payload: RequestPayload
+    var action: Action
+
+    enum Action: Equatable, Sendable {
+        case nop(result: Int32, fileFD: Int32?, fixedFile: Bool, fixedBuffer: Bool)
+        case socket(domain: Int32, type: Int32, proto: Int32, fileSlot: UInt32)
+        case open(dfd: Int32, path: [UInt8], flags: UInt64, mode: UInt64, resolve: UInt64, fileSlot: UInt32)
+        case connect(fd: Int32, address: [UInt8])
+        case fsync(fd: Int32)
+        case close(fd: Int32)
+        /// TIMEOUT with no count: it fires and completes with -ETIME.
+        case timeout
+        /// An opcode the model does not execute: only a bad fd (def->needs_file) is predicted.
+        case unmodelled(needsFile: Bool, fd: Int32, fixedFile: Bool)
+    }
+}
+
+/// The ring state io_init_req reads and writes.
+struct InitState {
+    var opRestricted = false
+    var restrictions = Restrictions()
+    var drainActive = false, drainNext = false, drainDisabled = false
+    var setupFlags: UInt32 = 0
+    /// A link is being assembled (ctx->submit_state.link.head != NULL).
+    var linkHeadPresent = false
+    /// Set by io_init_drain on the head of the link being assembled.
+    var headNeedsDrain = false
+}
+
+/// What the model knows of the submitting process's memory and files.
+struct SQEMemory {
+    /// Bytes at `addr` (nil: addr is 0 or points nowhere the model knows).
+    var addrPayload: [UInt8]?
+    var offPayload: [UInt8]?
+    /// The fd the SQE carries (a created socket's fd when socketForFD was given).
+    var fd: Int32
+}
+
+enum RequestModel {
+    static let iosqeFixedFile: UInt8 = 1, iosqeDrain: UInt8 = 2, iosqeLink: UInt8 = 4, iosqeHardlink: UInt8 = 8
+    static let iosqeAsync: UInt8 = 16, iosqeBufferSelect: UInt8 = 32, iosqeCQESkip: UInt8 = 64
+    static let sqeCommonFlags: UInt8 = iosqeFixedFile | iosqeLink | iosqeHardlink | iosqeAsync
+    static let setupIOPoll: UInt32 = 1, setupSQE128: UInt32 = 1 << 10, setupCQE32: UInt32 = 1 << 11, setupCQEMixed: UInt32 = 1 << 18
+
+    /// io_init_req() + def->prep(): the prepared request, or the errno and the req->flags at failure.
+    static func initRequest(_ sqe: SQESpec, opcode: UInt32, memory: SQEMemory, state: inout InitState,
+                            semantics: KernelSemantics) -> Result<PreparedRequest, InitFailure> {
+        let sqeFlags = sqe.flags
+        var flags = sqeFlags
+        func fail(_ e: Int32) -> Result<PreparedRequest, InitFailure> { .failure(InitFailure(errno: e, flags: flags)) }
+        guard opcode < semantics.opcodeLast else { return fail(Errno.EINVAL) }
+        let def = OpcodeDef.of(opcode)
+        if def.is128 && state.setupFlags & setupSQE128 == 0 {
+            return fail(Errno.EINVAL)   // SQE_MIXED rings are not modelled
+        }
+        if sqeFlags & ~sqeCommonFlags != 0 {
+            if sqeFlags & ~ContextBuilder.sqeValidFlags != 0 { return fail(Errno.EINVAL) }
+            if sqeFlags & iosqeBufferSelect != 0 && !def.bufferSelect { return fail(Errno.EOPNOTSUPP) }
+            if sqeFlags & iosqeCQESkip != 0 { state.drainDisabled = true }
+            if sqeFlags & iosqeDrain != 0 {
+                if state.drainDisabled { return fail(Errno.EOPNOTSUPP) }
+                state.drainActive = true
+                if state.linkHeadPresent { state.headNeedsDrain = true; state.drainNext = true }
+            }
+        }
+        if state.opRestricted || state.drainActive || state.drainNext {
+            if !allowedByRestrictions(opcode: opcode, sqeFlags: sqeFlags, state.restrictions, opRestricted: state.opRestricted) {
+                return fail(Errno.EACCES)
+            }
+            if state.drainActive { flags |= iosqeAsync }
+            if state.drainNext && !state.linkHeadPresent {
+                state.drainNext = false
+                state.drainActive = true
+                flags |= iosqeDrain | iosqeAsync
+            }
+        }
+        if !def.ioprio && sqe.ioprio != 0 { return fail(Errno.EINVAL) }
+        if !def.iopoll && state.setupFlags & setupIOPoll != 0 { return fail(Errno.EINVAL) }
+        if sqe.personality != 0 { return fail(Errno.EINVAL) }   // no personalities are registered
+        return prep(sqe, opcode: opcode, flags: flags, memory: memory, state: state)
+    }
+
+    struct InitFailure: Error { var errno: Int32; var flags: UInt8 }
+
+    /// io_check_restriction().
+    static func allowedByRestrictions(opcode: UInt32, sqeFlags: UInt8, _ r: Restrictions, opRestricted: Bool) -> Bool {
+        guard opRestricted else { return true }
+        guard opcode < 256, r.sqeOps.contains(UInt8(opcode)) else { return false }
+        if sqeFlags & r.sqeFlagsRequired != r.sqeFlagsRequired { return false }
+        if sqeFlags & ~(r.sqeFlagsAllowed | r.sqeFlagsRequired) != 0 { return false }
+        return true
+    }
+
+    // O_* (include/uapi/asm-generic/fcntl.h, x86-64)
+    static let oCreat: UInt64 = 1 << 6, oTrunc: UInt64 = 1 << 9, oLargefile: UInt64 = 1 << 15, oDirect: UInt64 = 1 << 14
+    static let oDirectory: UInt64 = 1 << 16, oNofollow: UInt64 = 1 << 17, oCloexec: UInt64 = 1 << 19
+    static let oPath: UInt64 = 1 << 21, oTmpfile: UInt64 = 1 << 22, oEmptypath: UInt64 = 1 << 26
+    /// VALID_OPEN_FLAGS (include/linux/fcntl.h).
+    static let validOpenFlags: UInt64 = 0o3 | oCreat | (1 << 7) | (1 << 8) | oTrunc | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13)
+        | (1 << 14) | oLargefile | oDirectory | oNofollow | (1 << 18) | oCloexec | (1 << 20) | oPath | oTmpfile | oEmptypath
+    /// O_PATH_FLAGS (fs/open.c).
+    static let oPathFlags: UInt64 = oDirectory | oNofollow | oPath | oCloexec | oEmptypath
+
+    static func prep(_ sqe: SQESpec, opcode: UInt32, flags inFlags: UInt8, memory: SQEMemory,
+                     state: InitState) -> Result<PreparedRequest, InitFailure> {
+        var flags = inFlags
+        func fail(_ e: Int32) -> Result<PreparedRequest, InitFailure> { .failure(InitFailure(errno: e, flags: flags)) }
+        func ok(_ payload: RequestPayload, _ action: PreparedRequest.Action) -> Result<PreparedRequest, InitFailure> {
+            .success(PreparedRequest(opcode: opcode, flags: flags, userData: sqe.userData, payload: payload, action: action))
+        }
+        let addrNonZero = sqe.addr != 0 || memory.addrPayload != nil
+        switch Opcode.name(opcode) {
+        case "NOP":   // io_nop_prep (io_uring/nop.c)
+            let nopFlags = sqe.opFlags
+            if nopFlags & ~UInt32(0x3f) != 0 { return fail(Errno.EINVAL) }
+            let result: Int32 = nopFlags & 1 != 0 ? Int32(bitPattern: sqe.len) : 0
+            let fileFD: Int32? = nopFlags & 2 != 0 ? memory.fd : nil
+            if nopFlags & 4 != 0 { flags |= iosqeFixedFile }
+            if nopFlags & 0x20 != 0 && state.setupFlags & (setupCQE32 | setupCQEMixed) == 0 { return fail(Errno.EINVAL) }
+            return ok(.none, .nop(result: result, fileFD: fileFD, fixedFile: flags & iosqeFixedFile != 0, fixedBuffer: nopFlags & 8 != 0))
+
+        case "SOCKET":   // io_socket_prep (io_uring/net.c)
+            if addrNonZero || sqe.opFlags != 0 || sqe.bufIndex != 0 { return fail(Errno.EINVAL) }
+            let domain = memory.fd, type = Int32(truncatingIfNeeded: sqe.off), proto = Int32(bitPattern: sqe.len)
+            let sockFlags = type & ~ContextBuilder.sockTypeMask
+            let sockCloexec: Int32 = 0o2000000, sockNonblock: Int32 = 0o4000
+            if sqe.fileIndex != 0 && sockFlags & sockCloexec != 0 { return fail(Errno.EINVAL) }
+            if sockFlags & ~(sockCloexec | sockNonblock) != 0 { return fail(Errno.EINVAL) }
+            return ok(.socket(domain: domain, type: type, proto: proto), .socket(domain: domain, type: type, proto: proto, fileSlot: sqe.fileIndex))
+
+        case "OPENAT", "OPENAT2":
+            var how: (flags: UInt64, mode: UInt64, resolve: UInt64)
+            if opcode == Opcode.number("OPENAT")! {
+                // io_openat_prep: build_open_how(int flags, umode_t mode)
+                let f = UInt64(UInt32(truncatingIfNeeded: sqe.opFlags)) & validOpenFlags
+                var h = (flags: f, mode: UInt64(UInt16(truncatingIfNeeded: sqe.len)) & 0o7777, resolve: UInt64(0))
+                if h.flags & oPath != 0 { h.flags &= oPathFlags }
+                if h.flags & (oCreat | oTmpfile) == 0 { h.mode = 0 }
+                how = h
+            } else {
+                // io_openat2_prep: copy_struct_from_user(&how, 24, addr2, len)
+                let len = Int(sqe.len)
+                if len < 24 { return fail(Errno.EINVAL) }
+                guard var bytes = memory.offPayload else { return fail(Errno.EFAULT) }
+                if len > 24 {
+                    // trailing bytes must be zero; the model's memory past the payload reads as zero
+                    if bytes.count > 24, bytes[24..<min(len, bytes.count)].contains(where: { $0 != 0 }) { return fail(Errno.E2BIG) }
+                }
+                bytes += Array(repeating: 0, count: max(0, 24 - bytes.count))
+                let img = ByteImage(bytes: bytes)
+                how = (img.load(UInt64.self, at: 0), img.load(UInt64.self, at: 8), img.load(UInt64.self, at: 16))
+            }
+            // __io_openat_prep
+            if sqe.bufIndex != 0 { return fail(Errno.EINVAL) }
+            if flags & iosqeFixedFile != 0 { return fail(Errno.EBADF) }
+            if how.flags & oPath == 0 { how.flags |= oLargefile }   // force_o_largefile() on 64-bit
+            guard let path = memory.addrPayload else { return fail(Errno.EFAULT) }
+            let name = Array(path.prefix(while: { $0 != 0 }))
+            // delayed_getname() passes no LOOKUP_EMPTY: an empty path is ENOENT even with O_EMPTYPATH
+            if name.isEmpty { return fail(Errno.ENOENT) }
+            if sqe.fileIndex != 0 && how.flags & oCloexec != 0 { return fail(Errno.EINVAL) }
+            if how.flags & (oTrunc | oCreat | oTmpfile) != 0 { flags |= iosqeAsync }
+            return ok(.open(flags: how.flags, mode: how.mode, resolve: how.resolve),
+                      .open(dfd: memory.fd, path: name, flags: how.flags, mode: how.mode, resolve: how.resolve, fileSlot: sqe.fileIndex))
+
+        case "CONNECT":   // io_connect_prep (io_uring/net.c) + move_addr_to_kernel
+            if sqe.len != 0 || sqe.bufIndex != 0 || sqe.opFlags != 0 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
+            let addrLen = Int32(truncatingIfNeeded: sqe.off)
+            if addrLen < 0 || addrLen > 128 { return fail(Errno.EINVAL) }
+            var address: [UInt8] = []
+            if addrLen > 0 {
+                guard let p = memory.addrPayload else { return fail(Errno.EFAULT) }
+                address = Array(p.prefix(Int(addrLen))) + Array(repeating: 0, count: max(0, Int(addrLen) - p.count))
+            }
+            return ok(.connect(addrLen: addrLen, address: address), .connect(fd: memory.fd, address: address))
+
+        case "FSYNC":   // io_fsync_prep (io_uring/sync.c)
+            if addrNonZero || sqe.bufIndex != 0 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
+            if sqe.opFlags & ~UInt32(1) != 0 { return fail(Errno.EINVAL) }
+            if Int64(bitPattern: sqe.off) < 0 { return fail(Errno.EINVAL) }
+            flags |= iosqeAsync
+            return ok(.none, .fsync(fd: memory.fd))
+
+        case "CLOSE":   // io_close_prep (io_uring/openclose.c)
+            if sqe.off != 0 || addrNonZero || sqe.len != 0 || sqe.opFlags != 0 || sqe.bufIndex != 0 { return fail(Errno.EINVAL) }
+            if flags & iosqeFixedFile != 0 { return fail(Errno.EBADF) }
+            if sqe.fileIndex != 0 && memory.fd != 0 { return fail(Errno.EINVAL) }
+            return ok(.none, .close(fd: memory.fd))
+
+        case "FADVISE":   // io_fadvise_prep (io_uring/advise.c)
+            if sqe.bufIndex != 0 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
+            // POSIX_FADV_NORMAL/RANDOM/SEQUENTIAL run inline, other advice is forced async
+            if sqe.opFlags > 2 { flags |= iosqeAsync }
+            return ok(.none, .unmodelled(needsFile: true, fd: memory.fd, fixedFile: flags & iosqeFixedFile != 0))
+
+        case "TIMEOUT":   // __io_timeout_prep (io_uring/timeout.c), IORING_TIMEOUT_* flags not modelled
+            if sqe.addr3 != 0 { return fail(Errno.EINVAL) }
+            if sqe.bufIndex != 0 || sqe.len != 1 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
+            if sqe.opFlags & ~UInt32(0x01 | 0x04 | 0x08 | 0x20 | 0x40 | 0x80) != 0 { return fail(Errno.EINVAL) }
+            guard let ts = memory.addrPayload, ts.count >= 16 else { return fail(Errno.EFAULT) }
+            let t = ByteImage(bytes: ts)
+            let sec = Int64(bitPattern: t.load(UInt64.self, at: 0)), nsec = Int64(bitPattern: t.load(UInt64.self, at: 8))
+            if sec < 0 || nsec < 0 || nsec >= 1_000_000_000 { return fail(Errno.EINVAL) }
+            return ok(.none, .timeout)
+
+        default:
+            return ok(.none, .unmodelled(needsFile: OpcodeDef.of(opcode).needsFile, fd: memory.fd, fixedFile: flags & iosqeFixedFile != 0))
+        }
+    }
+}
+
+/// What an allowed operation returns. Exact where the kernel's answer depends only on
+/// the request (NOP, bad fds); a prediction for SOCKET (the host's socket(2) answer),
+/// OPENAT/OPENAT2 (a stat of the path: ENOENT/ENOTDIR/EISDIR or success) and CONNECT
+/// (the guest has only loopback and nothing listening: ECONNREFUSED on loopback,
+/// ENETUNREACH elsewhere, ENOENT for a missing unix socket path).
+enum OperationOutcome {
+    /// Whether the request ends with REQ_F_FAIL, which breaks a link and defeats
+    /// CQE_SKIP_SUCCESS. Every modelled opcode calls req_set_fail() on a negative result
+    /// except io_socket() when installing into a fixed slot fails (io_uring/net.c): that
+    /// -ENXIO completes without REQ_F_FAIL, so the link goes on and the CQE can be skipped.
+    static func setsFail(_ action: PreparedRequest.Action, res: Int32) -> Bool {
+        if case .socket(_, _, _, let slot) = action, slot != 0, res == -Errno.ENXIO { return false }
+        return res < 0
+    }
+
+    /// `isOpen`: whether the process has this descriptor (stdio, rings, model sockets).
+    static func result(of action: PreparedRequest.Action, sockets: [Int32: SocketSpec], isOpen: (Int32) -> Bool,
+                       nextFD: () -> Int32) -> (res: Int32, exact: Bool) {
+        switch action {
+        case .nop(let result, let fileFD, let fixedFile, let fixedBuffer):
+            if let fd = fileFD, fixedFile || !isOpen(fd) { return (-Errno.EBADF, true) }
+            if fixedBuffer { return (-Errno.EFAULT, true) }
+            return (result, true)
+        case .fsync(let fd):
+            if !isOpen(fd) { return (-Errno.EBADF, true) }
+            return (-Errno.EINVAL, false)
+        case .close(let fd):
+            if !isOpen(fd) { return (-Errno.EBADF, true) }
+            return (0, false)
+        case .socket(let domain, let type, let proto, let slot):
+            let fd = Glibc.socket(domain, type, proto)
+            if fd < 0 { return (-errno, false) }
+            Glibc.close(fd)
+            // io_fixed_fd_install(): no file table is registered
+            return (slot != 0 ? -Errno.ENXIO : nextFD(), false)
+        case .open(let dfd, let path, let flags, let mode, let resolve, let slot):
+            let r = openResult(dfd: dfd, path: path, flags: flags, mode: mode, resolve: resolve, nextFD: nextFD)
+            return (r >= 0 && slot != 0 ? -Errno.ENXIO : r, false)
+        case .connect(let fd, let address):
+            guard let sock = sockets[fd] else { return (isOpen(fd) ? -Errno.ENOTSOCK : -Errno.EBADF, true) }
+            return (connectResult(sock, address), false)
+        case .timeout:
+            return (-Errno.ETIME, false)
+        case .unmodelled(let needsFile, let fd, let fixedFile):
+            if needsFile && (fixedFile || !isOpen(fd)) { return (-Errno.EBADF, true) }
+            return (0, false)
+        }
+    }
+
+    /// build_open_flags() (fs/open.c), then a prediction of the lookup from the
+    /// filesystem the model runs on (the guest's, when fuzzing in the VM).
+    static func openResult(dfd: Int32, path: [UInt8], flags how: UInt64, mode: UInt64, resolve: UInt64,
+                           nextFD: () -> Int32) -> Int32 {
+        typealias R = RequestModel
+        let openat2Regular: UInt64 = 1 << 32
+        let flags = how & ~R.oCloexec
+        if flags & ~(R.validOpenFlags | openat2Regular) != 0 { return -Errno.EINVAL }
+        if resolve & ~0x3f != 0 { return -Errno.EINVAL }
+        if resolve & 0x08 != 0 && resolve & 0x10 != 0 { return -Errno.EINVAL }
+        let creates = flags & (R.oCreat | R.oTmpfile) != 0
+        if creates ? mode & ~0o7777 != 0 : mode != 0 { return -Errno.EINVAL }
+        if flags & (R.oDirectory | R.oCreat) == (R.oDirectory | R.oCreat) { return -Errno.EINVAL }
+        let accWrite = flags & 3 == 1 || flags & 3 == 2 || flags & R.oTrunc != 0
+        if flags & R.oTmpfile != 0 && (flags & R.oDirectory == 0 || flags & 3 == 0) { return -Errno.EINVAL }
+        if flags & (R.oDirectory | openat2Regular) == (R.oDirectory | openat2Regular) { return -Errno.EINVAL }
+        if flags & R.oPath != 0 && flags & ~R.oPathFlags != 0 { return -Errno.EINVAL }
+
+        let p = String(decoding: path, as: UTF8.self)
+        if !p.hasPrefix("/") && dfd != -100 { return dfd < 0 ? -Errno.EBADF : -Errno.ENOTDIR }
+        if resolve & 0x08 != 0 && p.hasPrefix("/") { return -Errno.EXDEV }           // RESOLVE_BENEATH
+        var st = stat()
+        let exists = stat(p, &st) == 0
+        let isDir = exists && (st.st_mode & S_IFMT) == S_IFDIR
+        var lst = stat()
+        let isLink = lstat(p, &lst) == 0 && (lst.st_mode & S_IFMT) == S_IFLNK
+        // RESOLVE_NO_SYMLINKS: only a link that would be followed (O_NOFOLLOW is handled below)
+        if resolve & 0x04 != 0 && isLink && flags & R.oNofollow == 0 { return -Errno.ELOOP }
+        // RESOLVE_CACHED: LOOKUP_CACHED gives up (-EAGAIN, not retried) on what RCU walk cannot
+        // finish; assumed: following a symlink or anything on procfs
+        if resolve & 0x20 != 0 && (isLink || p.hasPrefix("/proc/")) && !(flags & R.oNofollow != 0 && flags & R.oPath != 0) {
+            return -Errno.EAGAIN
+        }
+        var root = stat()
+        if resolve & 0x01 != 0, exists, stat("/", &root) == 0, root.st_dev != st.st_dev { return -Errno.EXDEV }  // RESOLVE_NO_XDEV
+        if flags & R.oNofollow != 0 && isLink && flags & R.oCreat == 0 {
+            // the last component is the link itself: only O_PATH opens it
+            if flags & R.oPath == 0 { return -Errno.ELOOP }
+            return flags & R.oDirectory != 0 ? -Errno.ENOTDIR : nextFD()
+        }
+        if flags & R.oTmpfile != 0 {
+            if !exists { return -Errno.ENOENT }
+            return isDir ? nextFD() : -Errno.ENOTDIR
+        }
+        if flags & R.oCreat != 0 {
+            if exists {
+                if flags & (1 << 7) != 0 { return -Errno.EEXIST }                     // O_EXCL
+                if isDir { return -Errno.EISDIR }
+                return nextFD()
+            }
+            let parent = p.hasSuffix("/") ? p : String(p[..<(p.lastIndex(of: "/") ?? p.startIndex)])
+            var pst = stat()
+            if p.hasSuffix("/") { return -Errno.EISDIR }
+            if stat(parent.isEmpty ? (p.hasPrefix("/") ? "/" : ".") : parent, &pst) != 0 { return -Errno.ENOENT }
+            return (pst.st_mode & S_IFMT) == S_IFDIR ? nextFD() : -Errno.ENOTDIR
+        }
+        if !exists { return -Errno.ENOENT }
+        if flags & R.oDirectory != 0 && !isDir { return -Errno.ENOTDIR }
+        if isDir && accWrite && flags & R.oPath == 0 { return -Errno.EISDIR }
+        if flags & openat2Regular != 0 && (st.st_mode & S_IFMT) != S_IFREG && flags & R.oPath == 0 { return -Errno.EFTYPE }
+        // do_dentry_open(): O_DIRECT needs FMODE_CAN_ODIRECT, which only regular files of
+        // some filesystems set (assumed: every regular file; never directories, devices, procfs)
+        if flags & R.oDirect != 0 && flags & R.oPath == 0 && ((st.st_mode & S_IFMT) != S_IFREG || p.hasPrefix("/proc/")) {
+            return -Errno.EINVAL
+        }
+        return nextFD()
+    }
+
+    static func connectResult(_ sock: SocketSpec, _ addr: [UInt8]) -> Int32 {
+        guard addr.count >= 2 else { return -Errno.EINVAL }
+        let family = Int32(ByteImage(bytes: addr).load(UInt16.self, at: 0))
+        if family != sock.domain { return sock.domain == 1 ? -Errno.EINVAL : -Errno.EAFNOSUPPORT }
+        switch family {
+        case 1:
+            // unix_validate_addr(): more than the family, at most sizeof(struct sockaddr_un)
+            if addr.count <= 2 || addr.count > 110 { return -Errno.EINVAL }
+            let path = String(decoding: addr.dropFirst(2).prefix(while: { $0 != 0 }), as: UTF8.self)
+            return access(path, F_OK) == 0 ? -Errno.ECONNREFUSED : -Errno.ENOENT
+        case 2:
+            if addr.count < 16 { return -Errno.EINVAL }
+            return addr[4] == 127 && loopbackUp(2) ? -Errno.ECONNREFUSED : -Errno.ENETUNREACH
+        case 10:
+            if addr.count < 24 { return -Errno.EINVAL }
+            let loopback = addr[8..<23].allSatisfy { $0 == 0 } && addr[23] == 1
+            return loopback && loopbackUp(10) ? -Errno.ECONNREFUSED : -Errno.ENETUNREACH
+        default:
+            return -Errno.EAFNOSUPPORT
+        }
+    }
+
+    /// Whether this machine can reach its loopback address: a UDP connect() sends nothing
+    /// and fails with ENETUNREACH when `lo` is down (as in a bare VM guest).
+    static func loopbackUp(_ family: Int32) -> Bool {
+        let fd = Glibc.socket(family, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        var r: Int32
+        if family == 2 {
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_port = UInt16(9).bigEndian
+            a.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+            r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        } else {
+            var a = sockaddr_in6()
+            a.sin6_family = sa_family_t(AF_INET6)
+            a.sin6_port = UInt16(9).bigEndian
+            a.sin6_addr.__in6_u.__u6_addr8.15 = 1
+            r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        }
+        return r == 0
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import RingfenceKit
+
+struct FuzzCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fuzz",
+        abstract: "Differential fuzzing: random filters, registrations and SQEs on the running kernel vs the reference model.",
+        discussion: """
+        Each batch runs in a forked child on fresh rings; every difference from the model is
+        shrunk to a minimal case and, with --save, written as a case file. Ends with
+        'fuzz: seed S, N cases, M mismatches, R/min'. Exit codes: 0 no mismatch, 1 mismatches,
+        2 usage, 4 the kernel lacks IORING_REGISTER_BPF_FILTER.
+        """)
+
+    @Option(name: .long, help: "Seed; the same seed generates the same cases.")
+    var seed: UInt64
+
+    @Option(name: .long, help: "Number of cases.")
+    var count: Int?
+
+    @Option(name: .long, help: "Run for this long: seconds, or with a suffix s, m or h (e.g. 90s, 5m).")
+    var time: String?
+
+    @Option(name: .long, help: "Write each shrunk mismatch as a case file into this directory.")
+    var save: String?
+
+    @Option(name: .long, help: "Kernel flavour the model follows: upstream (7.3.4) or before-7.3.2.")
+    var flavour: String = "upstream"
+
+    @Option(name: .long, help: ArgumentHelp("Compare the model against a second model flavour instead of the kernel (for testing the fuzzer on any host).", visibility: .hidden))
+    var modelVs: String?
+
+    @Flag(name: .long, help: "Also print each shrunk reproducer (YAML) to standard output, e.g. from a VM console.")
+    var printReproducers = false
+
+    @Option(name: .long, help: "Cases per forked child.")
+    var batch: Int = 64
+
+    func validate() throws {
+        if count == nil && time == nil { throw ValidationError("give --count N or --time T") }
+        if let c = count, c <= 0 { throw ValidationError("--count must be positive") }
+        if let t = time, Self.seconds(t) == nil { throw ValidationError("--time takes seconds or 90s / 5m / 1h") }
+        if Self.semantics(flavour) == nil { throw ValidationError("--flavour is upstream or before-7.3.2") }
+        if let m = modelVs, Self.semantics(m) == nil { throw ValidationError("--model-vs is upstream or before-7.3.2") }
+        if batch <= 0 { throw ValidationError("--batch must be positive") }
+    }
+
+    static func seconds(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600]
+        if let last = text.last, let mult = units[last], let v = Double(text.dropLast()), v > 0 { return v * mult }
+        if let v = Double(text), v > 0 { return v }
+        return nil
+    }
+
+    static func semantics(_ name: String) -> KernelSemantics? {
+        switch name {
+        case "upstream", "7.3.4": return .upstream
+        case "before-7.3.2", "7.3.1": return .before732
+        default: return nil
+        }
+    }
+
+    func run() throws {
+        var semantics = Self.semantics(flavour)!
+        let target: FuzzTarget
+        if let other = modelVs {
+            let s = Self.semantics(other)!
+            target = BackendFuzzTarget { ReferenceKernel(semantics: s) }
+        } else {
+            let facts = KernelProbe.probe()
+            guard facts.bpfFilter else {
+                warn("ringfence fuzz: kernel \(facts.release) lacks IORING_REGISTER_BPF_FILTER; nothing to fuzz")
+                throw ExitCode(Exit.skipped)
+            }
+            semantics.opcodeLast = facts.opcodeLast
+            semantics.connectHasContext = (facts.contextSizes[Opcode.number("CONNECT")!] ?? 0) > 0
+            target = LiveFuzzTarget()
+        }
+        var options = Fuzzer.Options()
+        options.seed = seed
+        options.count = count
+        options.seconds = time.flatMap(Self.seconds)
+        options.saveDirectory = save
+        options.batchSize = batch
+        let fuzzer = Fuzzer(options: options, semantics: semantics, target: target)
+        fuzzer.log = { print("# " + $0); fflush(stdout) }
+        let report = fuzzer.run()
+        for m in report.mismatches {
+            if let p = m.savedAt { print("# saved \(p)") }
+            if printReproducers {
+                print(FuzzCaseWriter.yaml(m.shrunk, observed: m.target, seed: seed, modelSaid: m.model), terminator: "")
+            }
+        }
+        print("# \(String(format: "%.1f", report.seconds)) s, of which shrinking \(String(format: "%.1f", report.shrinkSeconds)) s; \(Int(report.perMinuteWithoutShrinking.rounded()))/min without shrinking")
+        print(report.summary)
+        throw ExitCode(report.mismatches.isEmpty ? Exit.ok : Exit.failed)
+    }
+}
