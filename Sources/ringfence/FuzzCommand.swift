@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RingfenceKit
+import CRingfence
 
 struct FuzzCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,6 +35,9 @@ struct FuzzCommand: ParsableCommand {
     @Flag(name: .long, help: "Also print each shrunk reproducer (YAML) to standard output, e.g. from a VM console.")
     var printReproducers = false
 
+    @Flag(name: .long, help: "Print a KTAP document (one test, the log as diagnostics); the default in the VM guest, where run-in-vm.sh judges the console as KTAP.")
+    var ktap = false
+
     @Option(name: .long, help: "Cases per forked child.")
     var batch: Int = 64
 
@@ -62,6 +66,11 @@ struct FuzzCommand: ParsableCommand {
     }
 
     func run() throws {
+        // In the VM guest: KTAP for the console verdict, reproducers where they travel back to the host.
+        let inGuest = rf_is_pid1 != 0
+        let asKTAP = ktap || inGuest
+        let saveDirectory = save ?? (inGuest ? GuestResults.directory : nil)
+        if asKTAP { print("KTAP version 1"); print("1..1") }
         var semantics = Self.semantics(flavour)!
         let target: FuzzTarget
         if let other = modelVs {
@@ -71,6 +80,7 @@ struct FuzzCommand: ParsableCommand {
             let facts = KernelProbe.probe()
             guard facts.bpfFilter else {
                 warn("ringfence fuzz: kernel \(facts.release) lacks IORING_REGISTER_BPF_FILTER; nothing to fuzz")
+                if asKTAP { print("ok 1 fuzz # SKIP kernel lacks IORING_REGISTER_BPF_FILTER") }
                 throw ExitCode(Exit.skipped)
             }
             semantics.opcodeLast = facts.opcodeLast
@@ -81,7 +91,7 @@ struct FuzzCommand: ParsableCommand {
         options.seed = seed
         options.count = count
         options.seconds = time.flatMap(Self.seconds)
-        options.saveDirectory = save
+        options.saveDirectory = saveDirectory
         options.batchSize = batch
         let fuzzer = Fuzzer(options: options, semantics: semantics, target: target)
         fuzzer.log = { print("# " + $0); fflush(stdout) }
@@ -89,11 +99,17 @@ struct FuzzCommand: ParsableCommand {
         for m in report.mismatches {
             if let p = m.savedAt { print("# saved \(p)") }
             if printReproducers {
-                print(FuzzCaseWriter.yaml(m.shrunk, observed: m.target, seed: seed, modelSaid: m.model), terminator: "")
+                let yaml = FuzzCaseWriter.yaml(m.shrunk, observed: m.target, seed: seed, modelSaid: m.model)
+                if asKTAP { yaml.split(separator: "\n").forEach { print("# " + $0) } } else { print(yaml, terminator: "") }
             }
         }
         print("# \(String(format: "%.1f", report.seconds)) s, of which shrinking \(String(format: "%.1f", report.shrinkSeconds)) s; \(Int(report.perMinuteWithoutShrinking.rounded()))/min without shrinking")
-        print(report.summary)
+        if asKTAP {
+            print("# " + report.summary)
+            print(report.mismatches.isEmpty ? "ok 1 fuzz" : "not ok 1 fuzz # \(report.mismatches.count) mismatches")
+        } else {
+            print(report.summary)
+        }
         throw ExitCode(report.mismatches.isEmpty ? Exit.ok : Exit.failed)
     }
 }
