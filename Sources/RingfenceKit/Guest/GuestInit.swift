@@ -49,6 +49,11 @@ public enum GuestInit {
         say("# ringfence-exit: \(code)")
         fflush(stdout)
         fflush(stderr)
+        // The serial driver sends what we wrote asynchronously, while the
+        // kernel's own "reboot: Power down" goes straight to the UART: wait
+        // until our output is on the wire, or that line lands inside ours.
+        tcdrain(1)
+        tcdrain(2)
         rf_power_off()
         // reboot(2) returned: nothing else to do; PID 1 must not exit.
         while true { pause() }
