@@ -32,28 +32,16 @@ public struct Benchmark {
     }
 
     private func inChild(_ config: BenchConfig) -> Result<[Double], BenchError> {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return .failure(BenchError(text: "pipe failed")) }
-        fflush(stdout)
-        let pid = rf_fork()
-        if pid == 0 {
-            close(fds[0])
-            let text: String
+        guard let child = ChildChannel.runForked({
             switch BenchMeasurement.run(config, opcode: opcode, batches: batches, sqesPerBatchSize: sqesPerBatchSize) {
-            case .success(let ns): text = "OK " + ns.map { String($0) }.joined(separator: " ")
-            case .failure(let e): text = "ERR " + e.text
+            case .success(let ns): return ("OK " + ns.map { String($0) }.joined(separator: " "), 0)
+            case .failure(let e): return ("ERR " + e.text, 0)
             }
-            ChildChannel.write(text, to: fds[1])
-            _exit(0)
-        }
-        close(fds[1])
-        let text = ChildChannel.readAll(from: fds[0])
-        close(fds[0])
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        }) else { return .failure(BenchError(text: "fork: \(Errno.name(errno))")) }
+        let text = child.output
         if text.hasPrefix("OK ") {
             return .success(text.dropFirst(3).split(separator: " ").compactMap { Double($0) })
         }
-        return .failure(BenchError(text: text.hasPrefix("ERR ") ? String(text.dropFirst(4)) : "child died (status \(status))"))
+        return .failure(BenchError(text: text.hasPrefix("ERR ") ? String(text.dropFirst(4)) : "child died (status \(child.status))"))
     }
 }

@@ -137,25 +137,14 @@ public final class LiveKernel: KernelBackend {
     public func dropPrivileges() -> Int32 { rf_drop_privileges(65534, 65534) }
 
     public func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return (false, ["pipe: \(Errno.name(errno))"]) }
-        fflush(stdout)
-        let pid = rf_fork()
-        if pid < 0 { return (false, ["fork: \(Errno.name(errno))"]) }
-        if pid == 0 {
-            close(fds[0])
+        guard let child = ChildChannel.runForked({
             let result = body(self)
-            ChildChannel.write(result.diagnostics.joined(separator: "\n"), to: fds[1])
-            _exit(result.ok ? 0 : 1)
-        }
-        close(fds[1])
-        let text = ChildChannel.readAll(from: fds[0])
-        close(fds[0])
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
+            return (result.diagnostics.joined(separator: "\n"), result.ok ? 0 : 1)
+        }) else { return (false, ["fork: \(Errno.name(errno))"]) }
+        let status = child.status
         let exited = (status & 0x7f) == 0
         let code = (status >> 8) & 0xff
-        var diags = text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var diags = child.output.isEmpty ? [] : child.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if !exited { diags.append("child killed by signal \(status & 0x7f)") }
         return (exited && code == 0, diags)
     }
@@ -171,6 +160,31 @@ extension SQESpec {
 
 /// Whole-buffer reads and writes over a pipe between a parent and its forked child.
 enum ChildChannel {
+    /// Runs `body` in a forked child that writes its text to the parent and
+    /// exits with its code; waits for it. nil when pipe or fork failed (errno says why).
+    static func runForked(_ body: () -> (text: String, exitCode: Int32)) -> (output: String, status: Int32)? {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return nil }
+        fflush(stdout)
+        let pid = rf_fork()
+        if pid < 0 {
+            close(fds[0]); close(fds[1])
+            return nil
+        }
+        if pid == 0 {
+            close(fds[0])
+            let (text, code) = body()
+            write(text, to: fds[1])
+            _exit(code)
+        }
+        close(fds[1])
+        let output = readAll(from: fds[0])
+        close(fds[0])
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return (output, status)
+    }
+
     static func write(_ text: String, to fd: Int32) {
         var bytes = Array(text.utf8)
         var off = 0
