@@ -26,8 +26,8 @@ struct FuzzCommand: ParsableCommand {
     @Option(name: .long, help: "Write each shrunk mismatch as a case file into this directory.")
     var save: String?
 
-    @Option(name: .long, help: "Kernel flavour the model follows: upstream (7.3.4) or before-7.3.2.")
-    var flavour: String = "upstream"
+    @Option(name: .long, help: ArgumentHelp("Kernel flavour the model follows: auto (the running kernel's version), upstream (7.3.4), before-7.3.2, or an upstream version such as 7.0.13.", valueName: "flavour"))
+    var flavour: String = "auto"
 
     @Option(name: .long, help: ArgumentHelp("Compare the model against a second model flavour instead of the kernel (for testing the fuzzer on any host).", visibility: .hidden))
     var modelVs: String?
@@ -45,8 +45,8 @@ struct FuzzCommand: ParsableCommand {
         if count == nil && time == nil { throw ValidationError("give --count N or --time T") }
         if let c = count, c <= 0 { throw ValidationError("--count must be positive") }
         if let t = time, Self.seconds(t) == nil { throw ValidationError("--time takes seconds or 90s / 5m / 1h") }
-        if Self.semantics(flavour) == nil { throw ValidationError("--flavour is upstream or before-7.3.2") }
-        if let m = modelVs, Self.semantics(m) == nil { throw ValidationError("--model-vs is upstream or before-7.3.2") }
+        if flavour != "auto" && Self.semantics(flavour) == nil { throw ValidationError("--flavour is auto, upstream, before-7.3.2 or a version such as 7.1.3 (got '\(flavour)')") }
+        if let m = modelVs, Self.semantics(m) == nil { throw ValidationError("--model-vs is upstream, before-7.3.2 or a version such as 7.1.3 (got '\(m)')") }
         if batch <= 0 { throw ValidationError("--batch must be positive") }
     }
 
@@ -60,8 +60,8 @@ struct FuzzCommand: ParsableCommand {
     static func semantics(_ name: String) -> KernelSemantics? {
         switch name {
         case "upstream", "7.3.4": return .upstream
-        case "before-7.3.2", "7.3.1": return .before732
-        default: return nil
+        case "before-7.3.2": return .before732
+        default: return KernelVersion(name).map { .of(kernel: $0) }
         }
     }
 
@@ -71,7 +71,7 @@ struct FuzzCommand: ParsableCommand {
         let asKTAP = ktap || inGuest
         let saveDirectory = save ?? (inGuest ? GuestResults.directory : nil)
         if asKTAP { print("KTAP version 1"); print("1..1") }
-        var semantics = Self.semantics(flavour)!
+        var semantics = Self.semantics(flavour) ?? .upstream   // "auto" is settled below
         let target: FuzzTarget
         if let other = modelVs {
             let s = Self.semantics(other)!
@@ -82,6 +82,9 @@ struct FuzzCommand: ParsableCommand {
                 warn("ringfence fuzz: kernel \(facts.release) lacks IORING_REGISTER_BPF_FILTER; nothing to fuzz")
                 if asKTAP { print("ok 1 fuzz # SKIP kernel lacks IORING_REGISTER_BPF_FILTER") }
                 throw ExitCode(Exit.skipped)
+            }
+            if flavour == "auto", let v = KernelVersion.running(release: facts.release, version: facts.version) {
+                semantics = .of(kernel: v)
             }
             semantics.opcodeLast = facts.opcodeLast
             semantics.connectHasContext = (facts.contextSizes[Opcode.number("CONNECT")!] ?? 0) > 0
@@ -95,6 +98,7 @@ struct FuzzCommand: ParsableCommand {
         options.batchSize = batch
         let fuzzer = Fuzzer(options: options, semantics: semantics, target: target)
         fuzzer.log = { print("# " + $0); fflush(stdout) }
+        fuzzer.log("model flavour: \(semantics)")
         let report = fuzzer.run()
         for m in report.mismatches {
             if let p = m.savedAt { print("# saved \(p)") }

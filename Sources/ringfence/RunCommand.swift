@@ -11,7 +11,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Directory of case files.")
     var cases = "cases"
 
-    @Option(name: .long, help: "Run only cases whose id or name contains this text (repeatable; * and ? are wildcards).")
+    @Option(name: .long, help: "Run only cases whose id or name contains this text; with * or ? it is a glob over the whole id or name, e.g. 'context/*' (repeatable).")
     var filter: [String] = []
 
     @Option(name: .long, help: "Output format: ktap or json.")

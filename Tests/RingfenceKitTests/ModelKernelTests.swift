@@ -130,6 +130,39 @@ import PropertyBased
         #expect(run(.before732) == 0)
     }
 
+    @Test func nopFixedFileAtPrepIsAFlavour() {
+        // allow iff sqe_flags == IOSQE_FIXED_FILE; submit a NOP with IORING_NOP_FIXED_FILE only
+        let program = [M.insn(0x20, 0, 0, 8), M.insn(0x74, 0, 0, 8), M.insn(0x54, 0, 0, 0xff),
+                       M.insn(0x15, 0, 1, 1), M.ret(1), M.ret(0)]
+        func run(_ s: KernelSemantics) -> Int32? {
+            let k = ReferenceKernel(semantics: s)
+            let ring = k.setupRing(entries: 8, flags: 0)
+            M.register(k, ring: ring, M.registration(opcode: "NOP", program))
+            var nop = M.nop(1)
+            nop.opFlags = 4
+            return M.results(k.submit(ring: ring, sqes: [nop], expecting: 1, timeoutMs: 0))[1]
+        }
+        #expect(run(.upstream) == 0)
+        #expect(run(.of(kernel: KernelVersion("7.1.3")!)) == -Errno.EACCES)
+        #expect(run(.of(kernel: KernelVersion("7.1.7")!)) == 0)
+    }
+
+    @Test func flavourOfAVersionFollowsTheKnownFixes() {
+        func of(_ v: String) -> KernelSemantics { .of(kernel: KernelVersion(v)!) }
+        #expect(of("7.3.4") == .upstream)
+        #expect(of("7.3.2") == .upstream)
+        var b = KernelSemantics.before732
+        #expect(of("7.3.1") == b)
+        #expect(of("7.3-rc7") == b)
+        #expect(of("7.2.13") == b)
+        b.inheritedRegisterRestrictionsBindDisabledRings = false
+        b.connectHasContext = false
+        #expect(of("7.1.13") == b)
+        b.nopFixedFileSetAtPrep = false
+        #expect(of("7.1.3") == b)
+        #expect(of("7.0.13") == b)
+    }
+
     @Test func legacyRestrictionsNeedADisabledRingAndOnlyOnce() {
         let k = ReferenceKernel()
         let enabled = k.setupRing(entries: 8, flags: 0)

@@ -25,6 +25,11 @@ public struct KernelSemantics: Sendable, Equatable, CustomStringConvertible {
     /// CONNECT filters see pdu_size 0 and no address.
     public var connectHasContext = true
 
+    /// io_uring/nop.c io_nop_prep(): IORING_NOP_FIXED_FILE sets REQ_F_FIXED_FILE at prep, so
+    /// the filter sees IOSQE_FIXED_FILE ("io_uring/nop: fix file reference leak with
+    /// IOSQE_FIXED_FILE", in 7.1.7 and 7.2). Before, io_nop() set it only at issue.
+    public var nopFixedFileSetAtPrep = true
+
     public init() {}
 
     /// Linux 7.3.4, the source this model was written from.
@@ -35,6 +40,21 @@ public struct KernelSemantics: Sendable, Equatable, CustomStringConvertible {
         var s = KernelSemantics()
         s.socketTypeMasked = false
         s.blindRegisterHonoursTaskRestrictions = false
+        return s
+    }
+
+    /// The flavour of an upstream version: each switch is off before the release that
+    /// brought it (stable releases included; the evidence is in cases/known-bugs.yaml).
+    /// Departures the model has no switch for (the drain and task copy-on-write fixes) are
+    /// not covered: fuzzing such a kernel reports them as mismatches.
+    public static func of(kernel v: KernelVersion) -> KernelSemantics {
+        func since(_ text: String) -> Bool { v >= KernelVersion(text)! }
+        var s = KernelSemantics()
+        s.socketTypeMasked = since("7.3.2")
+        s.blindRegisterHonoursTaskRestrictions = since("7.3.2")
+        s.inheritedRegisterRestrictionsBindDisabledRings = since("7.2")
+        s.connectHasContext = since("7.2")
+        s.nopFixedFileSetAtPrep = since("7.1.7")
         return s
     }
 
@@ -55,6 +75,7 @@ public struct KernelSemantics: Sendable, Equatable, CustomStringConvertible {
         if !blindRegisterHonoursTaskRestrictions { parts.append("blind register unrestricted") }
         if !inheritedRegisterRestrictionsBindDisabledRings { parts.append("disabled rings exempt from inherited register restrictions") }
         if !connectHasContext { parts.append("CONNECT without context") }
+        if !nopFixedFileSetAtPrep { parts.append("NOP fixed file set at issue") }
         return parts.count == 1 ? "upstream 7.3.4 (\(parts[0]))" : parts.joined(separator: ", ")
     }
 }

@@ -96,7 +96,7 @@ enum RequestModel {
         if !def.ioprio && sqe.ioprio != 0 { return fail(Errno.EINVAL) }
         if !def.iopoll && state.setupFlags & setupIOPoll != 0 { return fail(Errno.EINVAL) }
         if sqe.personality != 0 { return fail(Errno.EINVAL) }   // no personalities are registered
-        return prep(sqe, opcode: opcode, flags: flags, memory: memory, state: state)
+        return prep(sqe, opcode: opcode, flags: flags, memory: memory, state: state, semantics: semantics)
     }
 
     struct InitFailure: Error { var errno: Int32; var flags: UInt8 }
@@ -121,7 +121,7 @@ enum RequestModel {
     static let oPathFlags: UInt64 = oDirectory | oNofollow | oPath | oCloexec | oEmptypath
 
     static func prep(_ sqe: SQESpec, opcode: UInt32, flags inFlags: UInt8, memory: SQEMemory,
-                     state: InitState) -> Result<PreparedRequest, InitFailure> {
+                     state: InitState, semantics: KernelSemantics) -> Result<PreparedRequest, InitFailure> {
         var flags = inFlags
         func fail(_ e: Int32) -> Result<PreparedRequest, InitFailure> { .failure(InitFailure(errno: e, flags: flags)) }
         func ok(_ payload: RequestPayload, _ action: PreparedRequest.Action) -> Result<PreparedRequest, InitFailure> {
@@ -134,9 +134,12 @@ enum RequestModel {
             if nopFlags & ~UInt32(0x3f) != 0 { return fail(Errno.EINVAL) }
             let result: Int32 = nopFlags & 1 != 0 ? Int32(bitPattern: sqe.len) : 0
             let fileFD: Int32? = nopFlags & 2 != 0 ? memory.fd : nil
-            if nopFlags & 4 != 0 { flags |= iosqeFixedFile }
+            let nopFixedFile = nopFlags & 4 != 0
+            if nopFixedFile && semantics.nopFixedFileSetAtPrep { flags |= iosqeFixedFile }
             if nopFlags & 0x20 != 0 && state.setupFlags & (setupCQE32 | setupCQEMixed) == 0 { return fail(Errno.EINVAL) }
-            return ok(.none, .nop(result: result, fileFD: fileFD, fixedFile: flags & iosqeFixedFile != 0, fixedBuffer: nopFlags & 8 != 0))
+            // Before the leak fix io_nop() chose the file table by its own flag, not REQ_F_FIXED_FILE.
+            let fixedFile = semantics.nopFixedFileSetAtPrep ? flags & iosqeFixedFile != 0 : nopFixedFile
+            return ok(.none, .nop(result: result, fileFD: fileFD, fixedFile: fixedFile, fixedBuffer: nopFlags & 8 != 0))
 
         case "SOCKET":   // io_socket_prep (io_uring/net.c)
             if addrNonZero || sqe.opFlags != 0 || sqe.bufIndex != 0 { return fail(Errno.EINVAL) }
