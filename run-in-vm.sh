@@ -24,7 +24,8 @@ trixie-backports):
   --kernel-version V   a Debian cloud kernel: 7.3.4, 7.0 (newest 7.0.x),
                        7.3.4+deb13-cloud-amd64 or 7.3.4-1~bpo13+1
   --list-kernels       list the available kernels and exit
-  --experimental       also look in the experimental suite (release candidates)
+  --experimental       also look in the experimental suite (release candidates;
+                       implied by --kernel-version 7.3~rc7)
   --mirror URI         Debian mirror (default: the first Debian URI in the
                        system's apt sources)
   --refresh            refresh the kernel package indexes now (default: when
@@ -203,6 +204,8 @@ system_mirror() {
 # refresh); experimental kernels are only considered with --experimental.
 INDEXED_SUITES=(sid trixie-backports experimental)
 SUITES=(sid trixie-backports)
+# A release candidate lives only in experimental, so asking for one implies it.
+[[ $KERNEL_VERSION == *[~-]rc* ]] && EXPERIMENTAL=1
 [[ $EXPERIMENTAL == 1 ]] && SUITES+=(experimental)
 
 update_catalog() {
@@ -355,7 +358,7 @@ else
 	fi
 	if [[ -n $KERNEL_VERSION ]]; then
 		LINE=$(kernels --match "$KERNEL_VERSION" | head -n1)
-		[[ -n $LINE ]] || die "no Debian cloud kernel matches '$KERNEL_VERSION' in ${SUITES[*]} (see --list-kernels; release candidates need --experimental)"
+		[[ -n $LINE ]] || die "no Debian cloud kernel matches '$KERNEL_VERSION' in ${SUITES[*]} (see --list-kernels --experimental)"
 	else
 		for _ in 1 2 3 4 5 6 7 8 9 10 11 12; do
 			rc=0
