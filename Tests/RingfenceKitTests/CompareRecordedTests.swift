@@ -56,4 +56,42 @@ final class CompareRecordedTests: XCTestCase {
         XCTAssertEqual(c.newlyPassing.filter { $0.old == .skip }.count, 22)
         XCTAssertTrue(c.newlyFailing.isEmpty)
     }
+
+    private let nopFixedFile = "submission/before-filters:nop-s-ioring_nop_fixed_file-shows-as-iosqe_fixed_file-to-the-filter"
+
+    func testKernelsWithTheSameKnownBugsCompareClean() throws {
+        let c = ResultsComparison(old: try report("with-known-bugs-7.0.13"), new: try report("with-known-bugs-7.1.3"))
+        XCTAssertTrue(c.newlyFailing.isEmpty && c.newlyPassing.isEmpty && c.newlySkipped.isEmpty)
+        XCTAssertTrue(c.newlyKnownBugs.isEmpty && c.changedObserved.isEmpty && c.added.isEmpty && c.removed.isEmpty)
+    }
+
+    func testAStableFixTurnsExactlyOneKnownBugIntoAPass() throws {
+        let c = ResultsComparison(old: try report("with-known-bugs-7.1.3"), new: try report("with-known-bugs-7.1.13"))
+        XCTAssertEqual(c.newlyPassing.map(\.id), [nopFixedFile])
+        XCTAssertEqual(c.newlyPassing.first?.old, .knownBug)
+        XCTAssertFalse(c.hasNewFailures)
+        XCTAssertTrue(c.newlyKnownBugs.isEmpty)
+    }
+
+    func testGoingBackBeforeAFixShowsAKnownBugButNoNewFailure() throws {
+        let c = ResultsComparison(old: try report("with-known-bugs-7.1.13"), new: try report("with-known-bugs-7.1.3"))
+        XCTAssertEqual(c.newlyKnownBugs.map(\.id), [nopFixedFile])
+        XCTAssertFalse(c.hasNewFailures)
+        XCTAssertTrue(c.table().contains("newly known bugs (covered, not failing): 1"), c.table())
+    }
+
+    func testAKnownBugThatBecomesAPlainFailureIsANewFailure() throws {
+        // The pre-baseline 7.1.13 recording has the same departures as plain failures.
+        let old = try report("with-known-bugs-7.1.13"), new = try report("debian-7.1.13")
+        let c = ResultsComparison(old: old, new: new)
+        XCTAssertTrue(c.hasNewFailures)
+        XCTAssertTrue(c.newlyFailing.allSatisfy { $0.old == .knownBug && $0.new == .fail })
+        // Every known bug of the recording with the baseline that the older recording ran.
+        let ran = Set(new.cases.map(\.id))
+        let known = Set(old.cases.filter { $0.status == .knownBug }.map(\.id))
+        XCTAssertEqual(Set(c.newlyFailing.map(\.id)), known.intersection(ran))
+        XCTAssertEqual(c.newlyFailing.count, 10)
+        XCTAssertEqual(c.removed.count, 4)   // cases/fuzz/findings.yaml is newer than that recording
+        XCTAssertTrue(c.removed.allSatisfy { $0.id.hasPrefix("fuzz/findings:") })
+    }
 }

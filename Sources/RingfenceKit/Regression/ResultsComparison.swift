@@ -13,6 +13,9 @@ public struct ResultsComparison: Codable, Sendable {
     public var newlyFailing: [Change] = []
     public var newlyPassing: [Change] = []
     public var newlySkipped: [Change] = []
+    /// Now failing as a known bug (cases/known-bugs.yaml covers it, so not a new
+    /// failure), e.g. going back to a kernel from before a fix.
+    public var newlyKnownBugs: [Change] = []
     /// Failing in both, with different diagnostics (observed values changed).
     public var changedObserved: [Change] = []
     public var added: [Change] = []
@@ -37,6 +40,7 @@ public struct ResultsComparison: Codable, Sendable {
             if o.status != .pass && n.status == .pass { newlyPassing.append(c) }
             if o.status.isFailure && n.status.isFailure && o.diagnostics != n.diagnostics { changedObserved.append(c) }
             if n.status == .skip && o.status != .skip { newlySkipped.append(c) }
+            if n.status == .knownBug && o.status != .knownBug { newlyKnownBugs.append(c) }
         }
         for o in old.cases where after[o.id] == nil {
             removed.append(Change(id: o.id, old: o.status, new: nil, oldObserved: o.diagnostics, newObserved: []))
@@ -59,6 +63,7 @@ public struct ResultsComparison: Codable, Sendable {
         section("newly failing", newlyFailing, observed: true)
         section("newly passing", newlyPassing)
         section("newly skipped", newlySkipped)
+        section("newly known bugs (covered, not failing)", newlyKnownBugs, observed: true)
         section("changed observed values", changedObserved, observed: true)
         section("added cases", added)
         section("removed cases", removed)
