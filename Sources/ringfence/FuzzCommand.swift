@@ -103,7 +103,7 @@ struct FuzzCommand: ParsableCommand {
         for m in report.mismatches {
             if let p = m.savedAt { print("# saved \(p)") }
             if printReproducers {
-                let yaml = FuzzCaseWriter.yaml(m.shrunk, observed: m.target, seed: seed, modelSaid: m.model)
+                let yaml = FuzzCaseWriter.yaml(m.shrunk, observed: m.target, seed: seed, modelSaid: m.model, shrunk: m.shrinkHeld)
                 if asKTAP { yaml.split(separator: "\n").forEach { print("# " + $0) } } else { print(yaml, terminator: "") }
             }
         }

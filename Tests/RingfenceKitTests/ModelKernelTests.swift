@@ -260,6 +260,24 @@ import PropertyBased
 }
 
 @Suite struct ModelDrainTests {
+    /// Before 7.3.2 a completed drain request left IO_RING_F_DRAIN_ACTIVE set until the next
+    /// request was queued, so that request's filter saw IOSQE_ASYNC (the known bug behind
+    /// cases/fuzz/findings.yaml's drain case; fuzzing 7.0.13 found it again: seed 12, case 9804).
+    @Test func aCompletedDrainLeavesAsyncBehindOnlyBefore732() {
+        func run(_ s: KernelSemantics) -> Int32? {
+            let k = ReferenceKernel(semantics: s)
+            let ring = k.setupRing(entries: 8, flags: 0)
+            #expect(M.results(k.submit(ring: ring, sqes: [M.nop(1, flags: RequestModel.iosqeDrain)], expecting: 1, timeoutMs: 0))[1] == 0)
+            // allow iff sqe_flags has IOSQE_ASYNC
+            let program = [M.insn(0x20, 0, 0, 8), M.insn(0x74, 0, 0, 8), M.insn(0x45, 0, 1, 0x10), M.ret(1), M.ret(0)]
+            M.register(k, ring: ring, M.registration(opcode: "NOP", program))
+            return M.results(k.submit(ring: ring, sqes: [M.nop(2)], expecting: 1, timeoutMs: 0))[2]
+        }
+        #expect(run(.upstream) == -Errno.EACCES)
+        #expect(run(.before732) == 0)
+        #expect(run(.of(kernel: KernelVersion("7.3-rc7")!)) == 0)
+    }
+
     /// Found by fuzzing 7.3.4 (seed 6, case 41881): an IO_DRAIN request that fails after
     /// io_init_drain() leaves IO_RING_F_DRAIN_ACTIVE set, so the next request's context
     /// shows IOSQE_ASYNC (REQ_F_FORCE_ASYNC) even in a later io_uring_enter.

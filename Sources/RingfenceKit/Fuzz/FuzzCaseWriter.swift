@@ -23,10 +23,11 @@ public enum FuzzCaseWriter {
 
     static func errnoName(_ ret: Int32) -> String { ret < 0 ? Errno.name(-ret) : "0" }
 
-    public static func yaml(_ c: FuzzCase, observed: FuzzObservation, seed: UInt64, modelSaid: FuzzObservation?) -> String {
+    public static func yaml(_ c: FuzzCase, observed: FuzzObservation, seed: UInt64, modelSaid: FuzzObservation?,
+                            shrunk: Bool = true) -> String {
         var out: [String] = []
         out.append("- name: fuzz seed \(seed) case \(c.index)")
-        var why = "found by fuzzing: ringfence fuzz --seed \(seed), case \(c.index), shrunk; the expectations are what the kernel did"
+        var why = "found by fuzzing: ringfence fuzz --seed \(seed), case \(c.index)\(shrunk ? ", shrunk" : " (not shrunk: the shrunk case passed once more)"); the expectations are what the kernel did"
         if let m = modelSaid { why += "; the reference model predicted: \(m)" }
         out.append("  why: \(yamlString(why))")
         out.append("  steps:")

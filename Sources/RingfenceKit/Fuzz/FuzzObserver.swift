@@ -81,10 +81,13 @@ public enum FuzzObserver {
     /// Observations normalised for comparison: CQEs sorted; results the model cannot know
     /// exactly (SOCKET, OPENAT(2), CONNECT) reduced to a class, unmodelled opcodes to the
     /// filter verdict, and everything after an SQE was left pointing at freed memory to "*".
+    /// On an SQPOLL ring the submit count is "?": liburing's io_uring_submit() returns the
+    /// SQEs the SQ thread has not consumed yet, earlier submits' included, which is timing.
     public static func normalise(_ o: FuzzObservation, for c: FuzzCase) -> [String] {
         var how: [UInt64: FuzzSQE.Comparison] = [:]
         for case .submit(let sqes) in c.actions { for s in sqes { how[s.userData] = s.comparison } }
         let cut = c.unpredictableFrom(o) ?? Int.max
+        let sqpoll = c.ringFlags & 2 != 0
         return o.events.enumerated().map { i, e in
             if i >= cut { return "*" }
             switch e {
@@ -101,7 +104,7 @@ public enum FuzzObserver {
                     }
                     return "\(cqe.userData):\(res)"
                 }.sorted()
-                return "submit \(n) [\(items.joined(separator: " "))]"
+                return "submit \(sqpoll && n >= 0 ? "?" : String(n)) [\(items.joined(separator: " "))]"
             }
         }
     }

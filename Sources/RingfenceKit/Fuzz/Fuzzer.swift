@@ -125,6 +125,8 @@ public final class Fuzzer {
         public var model: FuzzObservation
         public var target: FuzzObservation
         public var savedAt: String?
+        /// False when the shrunk case did not fail again and `shrunk` is the original.
+        public var shrinkHeld = true
     }
 
     public struct Report {
@@ -196,13 +198,22 @@ public final class Fuzzer {
     }
 
     func handleMismatch(_ c: FuzzCase, model m: FuzzObservation, target t: FuzzObservation) -> Mismatch {
-        let (shrunk, tries) = FuzzShrinker.shrink(c, budget: options.shrinkBudget) { compare($0) != nil }
-        let (sm, st) = compare(shrunk) ?? (m, t)
+        var (shrunk, tries) = FuzzShrinker.shrink(c, budget: options.shrinkBudget) { compare($0) != nil }
+        var sm = m, st = t, how = "shrunk in \(tries) tries"
+        if let again = compare(shrunk) {
+            (sm, st) = again
+        } else {
+            // The shrunk case passed when run once more (timing): keep the original case with
+            // its own observations, so a reproducer never pairs one case with another's results.
+            shrunk = c
+            how = "not shrunk: the shrunk case did not fail again"
+        }
         var mismatch = Mismatch(original: c, shrunk: shrunk, model: sm, target: st)
-        log("case \(c.index): model \(sm) / kernel \(st) (shrunk in \(tries) tries)")
+        mismatch.shrinkHeld = how.hasPrefix("shrunk")
+        log("case \(c.index): model \(sm) / kernel \(st) (\(how))")
         if let dir = options.saveDirectory {
             let path = (dir as NSString).appendingPathComponent("fuzz-seed\(options.seed)-case\(c.index).yaml")
-            let text = FuzzCaseWriter.yaml(shrunk, observed: st, seed: options.seed, modelSaid: sm)
+            let text = FuzzCaseWriter.yaml(shrunk, observed: st, seed: options.seed, modelSaid: sm, shrunk: mismatch.shrinkHeld)
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -30,23 +30,32 @@ public struct KernelSemantics: Sendable, Equatable, CustomStringConvertible {
     /// IOSQE_FIXED_FILE", in 7.1.7 and 7.2). Before, io_nop() set it only at issue.
     public var nopFixedFileSetAtPrep = true
 
+    /// io_uring/io_uring.c __io_submit_flush_completions(): a drain request that was started
+    /// from the defer list ends the drain (IO_RING_F_DRAIN_ACTIVE) as its CQE is posted
+    /// ("io_uring: keep the drain active when a deferred drain request is started", 7.3.2).
+    /// Before, the flag stayed set until the next request was queued, so that request's
+    /// filter saw IOSQE_ASYNC.
+    public var completedDrainEndsTheDrain = true
+
     public init() {}
 
     /// Linux 7.3.4, the source this model was written from.
     public static let upstream = KernelSemantics()
 
-    /// Kernels before 7.3.2: socket type unmasked, blind registrations unrestricted.
+    /// Kernels before 7.3.2: socket type unmasked, blind registrations unrestricted, the
+    /// drain outlives its request.
     public static var before732: KernelSemantics {
         var s = KernelSemantics()
         s.socketTypeMasked = false
         s.blindRegisterHonoursTaskRestrictions = false
+        s.completedDrainEndsTheDrain = false
         return s
     }
 
     /// The flavour of an upstream version: each switch is off before the release that
     /// brought it (stable releases included; the evidence is in cases/known-bugs.yaml).
-    /// Departures the model has no switch for (the drain and task copy-on-write fixes) are
-    /// not covered: fuzzing such a kernel reports them as mismatches.
+    /// The one departure without a switch (task-side copy-on-write, first in 7.3) is not
+    /// covered: fuzzing a 7.2 kernel can report it as a mismatch.
     public static func of(kernel v: KernelVersion) -> KernelSemantics {
         func since(_ text: String) -> Bool { v >= KernelVersion(text)! }
         var s = KernelSemantics()
@@ -55,6 +64,7 @@ public struct KernelSemantics: Sendable, Equatable, CustomStringConvertible {
         s.inheritedRegisterRestrictionsBindDisabledRings = since("7.2")
         s.connectHasContext = since("7.2")
         s.nopFixedFileSetAtPrep = since("7.1.7")
+        s.completedDrainEndsTheDrain = since("7.3.2")
         return s
     }
 
@@ -76,6 +86,7 @@ public struct KernelSemantics: Sendable, Equatable, CustomStringConvertible {
         if !inheritedRegisterRestrictionsBindDisabledRings { parts.append("disabled rings exempt from inherited register restrictions") }
         if !connectHasContext { parts.append("CONNECT without context") }
         if !nopFixedFileSetAtPrep { parts.append("NOP fixed file set at issue") }
+        if !completedDrainEndsTheDrain { parts.append("drain stays active after its request") }
         return parts.count == 1 ? "upstream 7.3.4 (\(parts[0]))" : parts.joined(separator: ", ")
     }
 }

@@ -413,8 +413,8 @@ public final class ReferenceKernel: KernelBackend {
         var consumed = 0
         var drainQueued = false
         // io_queue_sqe_fallback() -> io_drain_req() while DRAIN_ACTIVE: a drain request waits
-        // in the defer list (it completes after this submission and the flush clears
-        // DRAIN_ACTIVE); anything else queued with the list empty clears it at once. A failed
+        // in the defer list (it completes after this submission and, since 7.3.2, the flush
+        // clears DRAIN_ACTIVE); anything else queued with the list empty clears it at once. A failed
         // chain goes to io_req_defer_failed() instead and leaves it set.
         func queue(_ chain: [LinkMember]) {
             if !chain[0].failed {
@@ -476,7 +476,7 @@ public final class ReferenceKernel: KernelBackend {
         ring.pending.removeFirst(consumed)
         ring.drainNext = state.drainNext
         ring.drainDisabled = state.drainDisabled
-        ring.drainActive = drainQueued ? false : state.drainActive
+        ring.drainActive = drainQueued && semantics.completedDrainEndsTheDrain ? false : state.drainActive
         return Int32(sqpoll ? flushed : consumed)
     }
 
