@@ -74,4 +74,39 @@ import Testing
         print("model ran \(cases.count - skipped.count) of \(cases.count) cases: \(cases.count - skipped.count - gaps.count - failures.count) predicted, \(gaps.count) known gaps, \(failures.count) failed")
         #expect(failures.isEmpty, "\(failures.count) case(s) the model does not predict:\n\(failures.joined(separator: "\n"))")
     }
+
+    /// The model in each recorded kernel's flavour (KernelSemantics.of(kernel:), the kernel's own
+    /// feature probe for `requires:`) predicts that kernel's verdict on every case: a case passes
+    /// on the model exactly when it passed on the kernel, and fails where the kernel had a known bug.
+    @Test(arguments: ["7.0.13", "7.1.3", "7.1.13", "7.2.13", "7.3-rc7", "7.3.4"])
+    func theFlavourOfAKernelPredictsItsRecordedVerdicts(_ name: String) throws {
+        let url = URL(fileURLWithPath: Self.casesDirectory).deletingLastPathComponent()
+            .appendingPathComponent("Tests/Fixtures/results/with-known-bugs-\(name).json")
+        let recorded = try RunReport.read(path: url.path)
+        let version = try #require(KernelVersion.running(release: recorded.kernel.release, version: recorded.kernel.version))
+        var semantics = KernelSemantics.of(kernel: version)
+        semantics.opcodeLast = recorded.kernel.opcodeLast
+        semantics.connectHasContext = (recorded.kernel.contextSizes[Opcode.number("CONNECT")!] ?? 0) > 0
+        let runner = Runner(facts: recorded.kernel, options: RunOptions())
+        runner.loadModule = { _ in nil }
+        let status = Dictionary(recorded.cases.map { ($0.id, $0.status) }, uniquingKeysWith: { a, _ in a })
+        var wrong: [String] = []
+        var compared = 0
+        for c in try CaseLoader.load(directory: Self.casesDirectory) where Self.modelGaps[c.id] == nil {
+            guard let kernel = status[c.id] else { continue }
+            if let why = runner.unmetRequirement(c) {
+                if kernel != .skip { wrong.append("\(c.id): the model skips it (\(why)), the kernel: \(kernel.rawValue)") }
+                continue
+            }
+            compared += 1
+            let out = Executor(backend: ReferenceKernel(semantics: semantics), opcodeLast: semantics.opcodeLast, cqeTimeoutMs: 0).run(c.steps)
+            let kernelPassed = kernel == .pass
+            if out.passed != kernelPassed || kernel == .skip || kernel.isFailure {
+                wrong.append("\(c.id): model \(out.passed ? "pass" : "fail"), kernel \(kernel.rawValue)")
+            }
+        }
+        print("model as \(semantics) against \(recorded.kernel.release): \(compared) cases compared, \(wrong.count) wrong")
+        #expect(compared > 350)
+        #expect(wrong.isEmpty, "\(wrong.joined(separator: "\n"))")
+    }
 }

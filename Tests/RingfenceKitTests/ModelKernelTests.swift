@@ -147,6 +147,23 @@ import PropertyBased
         #expect(run(.of(kernel: KernelVersion("7.1.7")!)) == 0)
     }
 
+    @Test func taskSideCopyOnWriteIsAFlavour() {
+        // task: NOP allowed; ring A (shares the set), ring B (then adds its own filter, so it
+        // copies); task: NOP denied; ring C. Results of a NOP on A, B, C.
+        func run(_ s: KernelSemantics) -> [Int32?] {
+            let k = ReferenceKernel(semantics: s)
+            M.register(k, ring: -1, M.registration(opcode: "NOP", [M.ret(1)], target: .task))
+            let a = k.setupRing(entries: 8, flags: 0), b = k.setupRing(entries: 8, flags: 0)
+            M.register(k, ring: b, M.registration(opcode: "NOP", [M.ret(1)]))
+            M.register(k, ring: -1, M.registration(opcode: "NOP", [M.ret(0)], target: .task))
+            let c = k.setupRing(entries: 8, flags: 0)
+            return [a, b, c].map { M.results(k.submit(ring: $0, sqes: [M.nop(1)], expecting: 1, timeoutMs: 0))[1] }
+        }
+        #expect(run(.upstream) == [0, 0, -Errno.EACCES])
+        #expect(run(.of(kernel: KernelVersion("7.2.13")!)) == [-Errno.EACCES, 0, -Errno.EACCES])
+        #expect(run(.of(kernel: KernelVersion("7.3-rc7")!)) == [0, 0, -Errno.EACCES])
+    }
+
     @Test func flavourOfAVersionFollowsTheKnownFixes() {
         func of(_ v: String) -> KernelSemantics { .of(kernel: KernelVersion(v)!) }
         #expect(of("7.3.4") == .upstream)
@@ -154,6 +171,8 @@ import PropertyBased
         var b = KernelSemantics.before732
         #expect(of("7.3.1") == b)
         #expect(of("7.3-rc7") == b)
+        b.taskFiltersCopyOnWrite = false
+        #expect(of("7.3-rc6") == b)
         #expect(of("7.2.13") == b)
         b.inheritedRegisterRestrictionsBindDisabledRings = false
         b.connectHasContext = false

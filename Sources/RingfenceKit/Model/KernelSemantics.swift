@@ -37,6 +37,12 @@ public struct KernelSemantics: Sendable, Equatable, CustomStringConvertible {
     /// filter saw IOSQE_ASYNC.
     public var completedDrainEndsTheDrain = true
 
+    /// io_uring/bpf_filter.c io_bpf_filter_clone(): `src->bpf_filters_cow = true` (in 7.3~rc7,
+    /// not in 7.2.13), so the task copies its filter set on its next registration. Before, a
+    /// ring created while the task had filters shared the task's set, and the task's later
+    /// filters reached it.
+    public var taskFiltersCopyOnWrite = true
+
     public init() {}
 
     /// Linux 7.3.4, the source this model was written from.
@@ -54,8 +60,6 @@ public struct KernelSemantics: Sendable, Equatable, CustomStringConvertible {
 
     /// The flavour of an upstream version: each switch is off before the release that
     /// brought it (stable releases included; the evidence is in cases/known-bugs.yaml).
-    /// The one departure without a switch (task-side copy-on-write, first in 7.3) is not
-    /// covered: fuzzing a 7.2 kernel can report it as a mismatch.
     public static func of(kernel v: KernelVersion) -> KernelSemantics {
         func since(_ text: String) -> Bool { v >= KernelVersion(text)! }
         var s = KernelSemantics()
@@ -65,6 +69,7 @@ public struct KernelSemantics: Sendable, Equatable, CustomStringConvertible {
         s.connectHasContext = since("7.2")
         s.nopFixedFileSetAtPrep = since("7.1.7")
         s.completedDrainEndsTheDrain = since("7.3.2")
+        s.taskFiltersCopyOnWrite = since("7.3-rc7")   // the first kernel measured with it
         return s
     }
 
@@ -87,6 +92,7 @@ public struct KernelSemantics: Sendable, Equatable, CustomStringConvertible {
         if !connectHasContext { parts.append("CONNECT without context") }
         if !nopFixedFileSetAtPrep { parts.append("NOP fixed file set at issue") }
         if !completedDrainEndsTheDrain { parts.append("drain stays active after its request") }
+        if !taskFiltersCopyOnWrite { parts.append("later task filters reach existing rings") }
         return parts.count == 1 ? "upstream 7.3.4 (\(parts[0]))" : parts.joined(separator: ", ")
     }
 }

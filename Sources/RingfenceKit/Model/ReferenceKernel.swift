@@ -32,6 +32,9 @@ public final class ReferenceKernel: KernelBackend {
         var nextResultFD: Int32 = 100
         var nextFilterID = 1
         var nextTaskID = 1
+        var nextFilterSetID = 1
+        /// Every ring, for the in-place writes of a task filter set it shares (see Task.filterSet).
+        var rings: [Ring] = []
     }
 
     /// struct io_ring_ctx, as far as filters and restrictions go.
@@ -47,6 +50,9 @@ public final class ReferenceKernel: KernelBackend {
         /// io_init_drain() never reaches the defer list, so nothing clears the flag until the
         /// next request that is queued through io_drain_req() (which still sees ASYNC).
         var drainActive = false
+        /// The task filter set this ring shares and has not copied yet (its own registration
+        /// copies: io_bpf_filter_clone() marks the ring's side copy-on-write).
+        var sharedTaskFilterSet: Int?
         /// SQEs written to the SQ ring and not yet consumed by the kernel.
         var pending: [(SQESpec, SQEMemory)] = []
         init(setupFlags: UInt32, sqEntries: Int) {
@@ -64,6 +70,11 @@ public final class ReferenceKernel: KernelBackend {
         var privileged = true
         /// current->io_uring (tctx); nil until the task first uses io_uring for itself.
         var registeredRings: [Int: Ring]?
+        /// Identity of the task's struct io_bpf_filters and its bpf_filters_cow flag. Without
+        /// taskFiltersCopyOnWrite the task writes a shared set in place, and the rings that
+        /// share it see the write. (Forked children's tasks are not updated: not modelled.)
+        var filterSet: Int?
+        var filterSetCOW = false
     }
 
     let world: World
@@ -83,7 +94,9 @@ public final class ReferenceKernel: KernelBackend {
         semantics = parent.semantics
         world = parent.world
         task = Task(id: world.nextTaskID, restrict: parent.task.restrict,   // __io_uring_fork: clone
-                    noNewPrivs: parent.task.noNewPrivs, privileged: parent.task.privileged, registeredRings: nil)
+                    noNewPrivs: parent.task.noNewPrivs, privileged: parent.task.privileged, registeredRings: nil,
+                    filterSet: parent.task.filterSet, filterSetCOW: true)
+        if semantics.taskFiltersCopyOnWrite { parent.task.filterSetCOW = true }
         world.nextTaskID += 1
         fdTable = parent.fdTable
         sockets = parent.sockets
@@ -128,12 +141,18 @@ public final class ReferenceKernel: KernelBackend {
         // io_uring_create -> io_ctx_restriction_clone(ctx, current->io_uring_restrict)
         if let src = task.restrict {
             ring.restrictions = src
+            if src.filters != nil {   // io_bpf_filter_clone()
+                if task.filterSet == nil { task.filterSet = world.nextFilterSetID; world.nextFilterSetID += 1 }
+                ring.sharedTaskFilterSet = task.filterSet
+                if semantics.taskFiltersCopyOnWrite { task.filterSetCOW = true }
+            }
             ring.opRestricted = src.opRegistered
             if src.regRegistered { ring.regRestricted = true; ring.restrictInherited = true }
         }
         let fd = world.nextRingFD
         world.nextRingFD += 1
         fdTable[fd] = ring
+        world.rings.append(ring)
         return fd
     }
 
@@ -206,7 +225,7 @@ public final class ReferenceKernel: KernelBackend {
             if call.nrArgs != 1 { return -Errno.EINVAL }
             var res = ring.restrictions
             let ret = registerFilter(into: &res, call, &arg)
-            if ret == 0 { ring.restrictions = res }
+            if ret == 0 { ring.restrictions = res; ring.sharedTaskFilterSet = nil }
             return ret
         case Self.registerRingFDs:
             return -Errno.EINVAL   // only through registerRingFD()
@@ -238,8 +257,17 @@ public final class ReferenceKernel: KernelBackend {
             if !task.noNewPrivs && !task.privileged { return -Errno.EACCES }
             if call.nrArgs != 1 { return -Errno.EINVAL }
             var res = task.restrict ?? Restrictions()
+            let inPlace = res.filters != nil && !task.filterSetCOW
             let ret = registerFilter(into: &res, call, &arg)
-            if ret == 0 { task.restrict = res }
+            if ret == 0 {
+                task.restrict = res
+                if inPlace, let id = task.filterSet {
+                    for ring in world.rings where ring.sharedTaskFilterSet == id { ring.restrictions.filters = res.filters }
+                } else {
+                    task.filterSet = nil   // a new or copied set, shared with no one yet
+                    task.filterSetCOW = false
+                }
+            }
             return ret
         default:
             return -Errno.EINVAL   // SEND_MSG_RING and QUERY are not modelled
