@@ -59,7 +59,7 @@ struct FuzzCommand: ParsableCommand {
 
     static func semantics(_ name: String) -> KernelSemantics? {
         switch name {
-        case "upstream", "7.3.4": return .upstream
+        case "upstream": return .upstream
         case "before-7.3.2": return .before732
         default: return KernelVersion(name).map { .of(kernel: $0) }
         }

@@ -6,11 +6,7 @@ import Foundation
 /// (Tests/Fixtures/results): the differences it reports are the ones the
 /// kernel matrix showed.
 final class CompareRecordedTests: XCTestCase {
-    private func report(_ name: String) throws -> RunReport {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/results/\(name).json")
-        return try RunReport.read(path: url.path)
-    }
+    private func report(_ name: String) throws -> RunReport { try RecordedResults.load(name) }
 
     /// The fixes between 7.2.13 and 7.3.4: socket type masking and blind
     /// registration restrictions (7.3.2), task-side copy-on-write (7.3).

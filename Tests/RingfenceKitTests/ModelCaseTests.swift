@@ -80,9 +80,7 @@ import Testing
     /// on the model exactly when it passed on the kernel, and fails where the kernel had a known bug.
     @Test(arguments: ["7.0.13", "7.1.3", "7.1.13", "7.2.13", "7.3-rc7", "7.3.4"])
     func theFlavourOfAKernelPredictsItsRecordedVerdicts(_ name: String) throws {
-        let url = URL(fileURLWithPath: Self.casesDirectory).deletingLastPathComponent()
-            .appendingPathComponent("Tests/Fixtures/results/with-known-bugs-\(name).json")
-        let recorded = try RunReport.read(path: url.path)
+        let recorded = try RecordedResults.load("with-known-bugs-\(name)")
         let version = try #require(KernelVersion.running(release: recorded.kernel.release, version: recorded.kernel.version))
         var semantics = KernelSemantics.of(kernel: version)
         semantics.opcodeLast = recorded.kernel.opcodeLast

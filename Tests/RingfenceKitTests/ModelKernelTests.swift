@@ -132,8 +132,7 @@ import PropertyBased
 
     @Test func nopFixedFileAtPrepIsAFlavour() {
         // allow iff sqe_flags == IOSQE_FIXED_FILE; submit a NOP with IORING_NOP_FIXED_FILE only
-        let program = [M.insn(0x20, 0, 0, 8), M.insn(0x74, 0, 0, 8), M.insn(0x54, 0, 0, 0xff),
-                       M.insn(0x15, 0, 1, 1), M.ret(1), M.ret(0)]
+        let program = M.allowIfSqeFlags(1)
         func run(_ s: KernelSemantics) -> Int32? {
             let k = ReferenceKernel(semantics: s)
             let ring = k.setupRing(entries: 8, flags: 0)
@@ -168,8 +167,12 @@ import PropertyBased
         func of(_ v: String) -> KernelSemantics { .of(kernel: KernelVersion(v)!) }
         #expect(of("7.3.4") == .upstream)
         #expect(of("7.3.2") == .upstream)
-        var b = KernelSemantics.before732
+        var b = KernelSemantics.upstream
+        b.socketTypeMasked = false
+        b.blindRegisterHonoursTaskRestrictions = false
+        b.completedDrainEndsTheDrain = false
         #expect(of("7.3.1") == b)
+        #expect(KernelSemantics.before732 == b)
         #expect(of("7.3-rc7") == b)
         b.taskFiltersCopyOnWrite = false
         #expect(of("7.3-rc6") == b)
@@ -279,6 +282,15 @@ import PropertyBased
 }
 
 @Suite struct ModelDrainTests {
+    /// A fresh ring whose NOP filter allows iff sqe_flags equals user_data, so each NOP's
+    /// user_data states the flags its filter must see.
+    static func ringAllowingSqeFlagsEqualToUserData() -> (ReferenceKernel, Int32) {
+        let k = ReferenceKernel()
+        let ring = k.setupRing(entries: 8, flags: 0)
+        M.register(k, ring: ring, M.registration(opcode: "NOP", M.allowIfSqeFlagsEqualUserData))
+        return (k, ring)
+    }
+
     /// Before 7.3.2 a completed drain request left IO_RING_F_DRAIN_ACTIVE set until the next
     /// request was queued, so that request's filter saw IOSQE_ASYNC (the known bug behind
     /// cases/fuzz/findings.yaml's drain case; fuzzing 7.0.13 found it again: seed 12, case 9804).
@@ -287,9 +299,7 @@ import PropertyBased
             let k = ReferenceKernel(semantics: s)
             let ring = k.setupRing(entries: 8, flags: 0)
             #expect(M.results(k.submit(ring: ring, sqes: [M.nop(1, flags: RequestModel.iosqeDrain)], expecting: 1, timeoutMs: 0))[1] == 0)
-            // allow iff sqe_flags has IOSQE_ASYNC
-            let program = [M.insn(0x20, 0, 0, 8), M.insn(0x74, 0, 0, 8), M.insn(0x45, 0, 1, 0x10), M.ret(1), M.ret(0)]
-            M.register(k, ring: ring, M.registration(opcode: "NOP", program))
+            M.register(k, ring: ring, M.registration(opcode: "NOP", M.allowIfSqeFlagsHave(0x10)))   // IOSQE_ASYNC
             return M.results(k.submit(ring: ring, sqes: [M.nop(2)], expecting: 1, timeoutMs: 0))[2]
         }
         #expect(run(.upstream) == -Errno.EACCES)
@@ -301,12 +311,7 @@ import PropertyBased
     /// io_init_drain() leaves IO_RING_F_DRAIN_ACTIVE set, so the next request's context
     /// shows IOSQE_ASYNC (REQ_F_FORCE_ASYNC) even in a later io_uring_enter.
     @Test func aFailedDrainRequestLeavesAsyncForTheNextRequest() {
-        let k = ReferenceKernel()
-        let ring = k.setupRing(entries: 8, flags: 0)
-        // allow iff sqe_flags == user_data
-        let program = [M.insn(0x20, 0, 0, 8), M.insn(0x74, 0, 0, 8), M.insn(0x54, 0, 0, 0xff), M.insn(0x07),
-                       M.insn(0x20, 0, 0, 0), M.insn(0x1d, 0, 1, 0), M.ret(1), M.ret(0)]
-        M.register(k, ring: ring, M.registration(opcode: "NOP", program))
+        let (k, ring) = Self.ringAllowingSqeFlagsEqualToUserData()
         var bad = M.nop(2, flags: RequestModel.iosqeDrain)
         bad.opFlags = 0x100   // unknown nop_flags: prep fails with EINVAL after io_init_drain
         #expect(M.results(k.submit(ring: ring, sqes: [bad], expecting: 1, timeoutMs: 0))[2] == -Errno.EINVAL)
@@ -316,11 +321,7 @@ import PropertyBased
     }
 
     @Test func aCompletedDrainRequestClearsIt() {
-        let k = ReferenceKernel()
-        let ring = k.setupRing(entries: 8, flags: 0)
-        let program = [M.insn(0x20, 0, 0, 8), M.insn(0x74, 0, 0, 8), M.insn(0x54, 0, 0, 0xff), M.insn(0x07),
-                       M.insn(0x20, 0, 0, 0), M.insn(0x1d, 0, 1, 0), M.ret(1), M.ret(0)]
-        M.register(k, ring: ring, M.registration(opcode: "NOP", program))
+        let (k, ring) = Self.ringAllowingSqeFlagsEqualToUserData()
         let r = M.results(k.submit(ring: ring, sqes: [M.nop(0x12, flags: RequestModel.iosqeDrain), M.nop(0x10)], expecting: 2, timeoutMs: 0))
         #expect(r[0x12] == 0 && r[0x10] == 0)
         #expect(M.results(k.submit(ring: ring, sqes: [M.nop(0x100000000)], expecting: 1, timeoutMs: 0))[0x100000000] == 0)
@@ -331,11 +332,7 @@ extension ModelDrainTests {
     /// Found by fuzzing 7.3.4 (seed 9, case 21180): a link head does not clear the lingering
     /// DRAIN_ACTIVE at init; only queueing the finished chain would, so its tail sees ASYNC too.
     @Test func aLinkAfterAFailedDrainShowsAsyncOnEveryMember() {
-        let k = ReferenceKernel()
-        let ring = k.setupRing(entries: 8, flags: 0)
-        let program = [M.insn(0x20, 0, 0, 8), M.insn(0x74, 0, 0, 8), M.insn(0x54, 0, 0, 0xff), M.insn(0x07),
-                       M.insn(0x20, 0, 0, 0), M.insn(0x1d, 0, 1, 0), M.ret(1), M.ret(0)]
-        M.register(k, ring: ring, M.registration(opcode: "NOP", program))
+        let (k, ring) = Self.ringAllowingSqeFlagsEqualToUserData()
         var bad = M.nop(2, flags: RequestModel.iosqeDrain)
         bad.opFlags = 0x100
         _ = k.submit(ring: ring, sqes: [bad], expecting: 1, timeoutMs: 0)

@@ -10,6 +10,15 @@ enum M {
     static func allowIfUserData(_ v: UInt32) -> [BPFInstruction] {
         [insn(0x20, 0, 0, 0), insn(0x15, 0, 1, v), ret(1), ret(0)]
     }
+    /// A = sqe_flags (the byte at offset 9 of the context, from the aligned word at 8).
+    static let loadSqeFlags = [insn(0x20, 0, 0, 8), insn(0x74, 0, 0, 8), insn(0x54, 0, 0, 0xff)]
+    /// Allow iff sqe_flags equals v.
+    static func allowIfSqeFlags(_ v: UInt32) -> [BPFInstruction] { loadSqeFlags + [insn(0x15, 0, 1, v), ret(1), ret(0)] }
+    /// Allow iff sqe_flags has every bit of v.
+    static func allowIfSqeFlagsHave(_ v: UInt32) -> [BPFInstruction] { loadSqeFlags + [insn(0x45, 0, 1, v), ret(1), ret(0)] }
+    /// Allow iff sqe_flags equals the low word of user_data.
+    static let allowIfSqeFlagsEqualUserData =
+        loadSqeFlags + [insn(0x07), insn(0x20, 0, 0, 0), insn(0x1d, 0, 1, 0), ret(1), ret(0)]
     /// Deny iff the low word of user_data equals v.
     static func denyIfUserData(_ v: UInt32) -> [BPFInstruction] {
         [insn(0x20, 0, 0, 0), insn(0x15, 0, 1, v), ret(0), ret(1)]

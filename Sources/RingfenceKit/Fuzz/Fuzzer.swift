@@ -199,17 +199,18 @@ public final class Fuzzer {
 
     func handleMismatch(_ c: FuzzCase, model m: FuzzObservation, target t: FuzzObservation) -> Mismatch {
         var (shrunk, tries) = FuzzShrinker.shrink(c, budget: options.shrinkBudget) { compare($0) != nil }
-        var sm = m, st = t, how = "shrunk in \(tries) tries"
-        if let again = compare(shrunk) {
+        var sm = m, st = t
+        let again = compare(shrunk)
+        if let again {
             (sm, st) = again
         } else {
             // The shrunk case passed when run once more (timing): keep the original case with
             // its own observations, so a reproducer never pairs one case with another's results.
             shrunk = c
-            how = "not shrunk: the shrunk case did not fail again"
         }
         var mismatch = Mismatch(original: c, shrunk: shrunk, model: sm, target: st)
-        mismatch.shrinkHeld = how.hasPrefix("shrunk")
+        mismatch.shrinkHeld = again != nil
+        let how = mismatch.shrinkHeld ? "shrunk in \(tries) tries" : "not shrunk: the shrunk case did not fail again"
         log("case \(c.index): model \(sm) / kernel \(st) (\(how))")
         if let dir = options.saveDirectory {
             let path = (dir as NSString).appendingPathComponent("fuzz-seed\(options.seed)-case\(c.index).yaml")

@@ -48,15 +48,9 @@ public struct KernelSemantics: Sendable, Equatable, CustomStringConvertible {
     /// Linux 7.3.4, the source this model was written from.
     public static let upstream = KernelSemantics()
 
-    /// Kernels before 7.3.2: socket type unmasked, blind registrations unrestricted, the
-    /// drain outlives its request.
-    public static var before732: KernelSemantics {
-        var s = KernelSemantics()
-        s.socketTypeMasked = false
-        s.blindRegisterHonoursTaskRestrictions = false
-        s.completedDrainEndsTheDrain = false
-        return s
-    }
+    /// 7.3.1, the last release before the 7.3.2 fixes: socket type unmasked, blind
+    /// registrations unrestricted, the drain outlives its request.
+    public static var before732: KernelSemantics { .of(kernel: KernelVersion("7.3.1")!) }
 
     /// The flavour of an upstream version: each switch is off before the release that
     /// brought it (stable releases included; the evidence is in cases/known-bugs.yaml).
