@@ -129,7 +129,7 @@ CASES=${CASES:-$ROOT/cases}
 CASES=$(cd "$CASES" && pwd)
 
 for tool in qemu-system-x86_64 cpio depmod modprobe; do
-	command -v "$tool" >/dev/null || die "$tool not found; install: apt-get install -y --no-install-recommends qemu-system-x86 cpio kmod"
+	command -v "$tool" >/dev/null || die "$tool not found; install: apt-get install -y --no-install-recommends qemu-system-x86 cpio kmod xz-utils zstd"
 done
 
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/ringfence
