@@ -134,3 +134,91 @@ __attribute__((constructor(101))) static void rf_pid1_bootstrap(void)
 	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
 	mount("tmpfs", "/tmp", "tmpfs", 0, NULL);
 }
+
+/* ---- host side: signals and child processes (ringfence vm) ---- */
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+static volatile sig_atomic_t rf_signal_seen;
+
+static void rf_on_signal(int sig)
+{
+	if (!rf_signal_seen)
+		rf_signal_seen = sig;
+}
+
+void rf_trap_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = rf_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+int rf_caught_signal(void)
+{
+	return rf_signal_seen;
+}
+
+pid_t rf_spawn(char *const argv[], const char *out_path, const char *err_path)
+{
+	extern char **environ;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t def;
+	pid_t pid;
+	int rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (out_path)
+		posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (err_path)
+		posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	/* The child starts with default handlers for the signals we trap. */
+	sigemptyset(&def);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGHUP);
+	sigaddset(&def, SIGPIPE);
+	posix_spawnattr_setsigdefault(&attr, &def);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return rc ? -rc : pid;
+}
+
+pid_t rf_try_wait(pid_t pid, int *status)
+{
+	pid_t r = waitpid(pid, status, WNOHANG);
+	return r < 0 ? -errno : r;
+}
+
+int rf_wait_blocking(pid_t pid, int *status)
+{
+	pid_t r;
+	do
+		r = waitpid(pid, status, 0);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+void rf_kill_group(pid_t pid, int sig)
+{
+	if (pid <= 0)
+		return;
+	kill(-pid, sig);
+	kill(pid, sig);
+}
+
+int rf_wifexited(int status) { return WIFEXITED(status); }
+int rf_wexitstatus(int status) { return WEXITSTATUS(status); }
+int rf_wtermsig(int status) { return WIFSIGNALED(status) ? WTERMSIG(status) : 0; }

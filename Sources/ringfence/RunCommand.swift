@@ -43,7 +43,9 @@ struct RunCommand: ParsableCommand {
     static var defaultJobs: Int { max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))) }
 
     func validate() throws {
-        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        guard timeout > 0, timeout <= TestCase.maximumTimeout else {
+            throw ValidationError("--timeout must be more than 0 and at most \(Int(TestCase.maximumTimeout)) seconds")
+        }
         if let jobs, jobs < 1 || jobs > 64 { throw ValidationError("--jobs must be 1 to 64") }
     }
 

@@ -47,4 +47,24 @@ uint64_t rf_now_ns(void);
 extern int rf_is_pid1;
 void rf_power_off(void);
 
+
+/* Host side (ringfence vm). */
+/* SIGINT, SIGTERM and SIGHUP set a flag instead of killing the process, so
+   every wait loop can stop QEMU and its children and exit 130/143. */
+void rf_trap_signals(void);
+/* The first trapped signal's number, or 0. */
+int rf_caught_signal(void);
+/* Starts argv[0] (PATH search) in its own process group (so a terminal's
+   Ctrl-C reaches only ringfence, which stops the child itself), stdin from
+   /dev/null, stdout and stderr appended to out_path/err_path (NULL: inherit).
+   Returns the pid, or -errno. */
+pid_t rf_spawn(char *const argv[], const char *out_path, const char *err_path);
+/* waitpid(pid, WNOHANG): 0 while running, pid when done (status set), -errno. */
+pid_t rf_try_wait(pid_t pid, int *status);
+int rf_wait_blocking(pid_t pid, int *status);
+/* Kills a spawned child's process group (and the child) with sig. */
+void rf_kill_group(pid_t pid, int sig);
+int rf_wifexited(int status);
+int rf_wexitstatus(int status);
+int rf_wtermsig(int status);
 #endif

@@ -33,7 +33,20 @@ struct CaseParser {
         return TestCase(
             id: CaseLoader.caseID(file: file, name: name), name: name,
             why: try dict["why"]?.string(), location: SourceLocation(file: file, line: f.line),
-            requires: requires, steps: steps, timeout: try dict["timeout"].map { Double(try $0.integer(Int.self)) }, tier: tier)
+            requires: requires, steps: steps, timeout: try dict["timeout"].map(caseTimeout), tier: tier)
+    }
+
+    /// Seconds, 1 to `TestCase.maximumTimeout`: a case's child is killed after
+    /// it, so 0, a negative or an absurd value is an error here, not a trap later.
+    private func caseTimeout(_ f: YAMLField) throws -> Double {
+        let text = try f.string()
+        guard let v = Double(text.replacingOccurrences(of: "_", with: "")), v.isFinite else {
+            throw f.error("timeout is a number of seconds, not '\(text)'")
+        }
+        guard v > 0, v <= TestCase.maximumTimeout else {
+            throw f.error("timeout must be more than 0 and at most \(Int(TestCase.maximumTimeout)) seconds, not \(text)")
+        }
+        return v
     }
 
     private func requirement(_ f: YAMLField) throws -> Requirement {

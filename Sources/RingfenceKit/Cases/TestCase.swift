@@ -20,8 +20,10 @@ public struct TestCase: Sendable {
     public var location: SourceLocation
     public var requires: [Requirement]
     public var steps: [Step]
-    /// Per-case timeout override in seconds.
+    /// Per-case timeout override in seconds (0 < t <= maximumTimeout).
     public var timeout: Double?
+    /// The longest timeout a case file or `--timeout` may ask for: one hour.
+    public static let maximumTimeout: Double = 3600
     /// Exhaustive cases (minutes under TCG) run only when asked for.
     public var tier: Tier = .standard
 }

@@ -38,7 +38,7 @@ public enum GuestInit {
             }
             say("# ringfence: init at \(uptimeText()) s")
             let start = rf_now_ns()
-            code = cli(args)
+            code = supervise { cli(args) }
             let took = Double(rf_now_ns() - start) / 1e9
             say("# ringfence: suite took \(formatSeconds(took)) s")
             GuestResults.emitAll(say)
@@ -57,6 +57,46 @@ public enum GuestInit {
         rf_power_off()
         // reboot(2) returned: nothing else to do; PID 1 must not exit.
         while true { pause() }
+    }
+
+    /// Runs the CLI in a child process and waits for it, reaping every
+    /// orphan on the way (PID 1's duty). A crash of the CLI (a Swift runtime
+    /// trap, a signal) is reported as "# ringfence: crashed in the guest: …"
+    /// and exit 2 instead of taking PID 1, and so the kernel, down with it.
+    static func supervise(_ body: () -> Int32) -> Int32 {
+        fflush(stdout)
+        fflush(stderr)
+        let pid = rf_fork()
+        if pid < 0 { return body() }
+        if pid == 0 {
+            let code = body()
+            fflush(stdout)
+            fflush(stderr)
+            _exit(code)
+        }
+        var status: Int32 = 0
+        while true {
+            var st: Int32 = 0
+            let r = waitpid(-1, &st, 0)
+            if r == pid { status = st; break }
+            if r < 0 && errno != EINTR { return 2 }
+        }
+        if rf_wifexited(status) != 0 { return rf_wexitstatus(status) }
+        let sig = rf_wtermsig(status)
+        say("# ringfence: crashed in the guest: killed by \(signalName(sig)) (the ringfence CLI itself, not the kernel under test; see the lines before)")
+        return 2
+    }
+
+    static func signalName(_ s: Int32) -> String {
+        switch s {
+        case SIGILL: return "SIGILL (a Swift runtime trap)"
+        case SIGTRAP: return "SIGTRAP (a Swift runtime trap)"
+        case SIGSEGV: return "SIGSEGV"
+        case SIGABRT: return "SIGABRT"
+        case SIGBUS: return "SIGBUS"
+        case SIGKILL: return "SIGKILL"
+        default: return "signal \(s)"
+        }
     }
 
     static func loadModule(_ name: String) -> String {

@@ -12,6 +12,14 @@ public struct RunReport: Codable, Sendable {
     public var durationMs: Double
     public var totals: TotalsRecord
     public var cases: [CaseResult]
+    /// Facts the host runner knows (accelerator, kernel package, QEMU, boot
+    /// attempts); set by `ringfence vm`, absent from a plain `ringfence run`.
+    public var host: HostFacts?
+    /// Why the run as a whole failed or is incomplete (a panic, a timeout, a
+    /// harness crash); empty when the cases tell the whole story.
+    public var problems: [String]?
+    /// The exit code `ringfence vm` gave this run (0/1/2/4).
+    public var exitCode: Int32?
 
     public struct TotalsRecord: Codable, Sendable {
         public var passed, failed, skipped, knownBugs, errors: Int
@@ -32,6 +40,12 @@ public struct RunReport: Codable, Sendable {
         let enc = JSONEncoder()
         enc.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
         return String(decoding: try enc.encode(self), as: UTF8.self)
+    }
+
+    /// Recomputes the totals after the cases changed.
+    public mutating func recount() {
+        let t = Totals(cases)
+        totals = TotalsRecord(passed: t.passed, failed: t.failed, skipped: t.skipped, knownBugs: t.knownBugs, errors: t.errors)
     }
 
     public static func read(path: String) throws -> RunReport {

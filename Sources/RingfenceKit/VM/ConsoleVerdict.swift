@@ -37,6 +37,47 @@ public struct ConsoleVerdict: Equatable {
 
     public var ktap: String { ktapLines.joined(separator: "\n") + "\n" }
 
+    /// Kernel trouble per case (1-based plan number), attributed from the
+    /// kernel's own timeline: the `ringfence: begin N id` / `ringfence: end N id`
+    /// markers the guest writes to /dev/kmsg (or, from an older guest, the
+    /// last `# running: N` line).
+    public var caseTrouble: [Int: CaseTrouble] = [:]
+    /// Case-level result lines as the guest printed them, in plan order.
+    public var caseLines: [ConsoleResult] = []
+    /// Text the guest printed that is neither KTAP nor a kernel message
+    /// (a usage error, a Swift runtime message).
+    public var guestText: [String] = []
+    /// "# ringfence: crashed in the guest: …" from the guest's PID 1.
+    public var guestCrash: String?
+    /// Kernel trouble before ringfence's init printed anything: the boot
+    /// itself failed (an infrastructure failure, retried once by the host).
+    public var troubleBeforeInit: String?
+    /// The guest ran out of memory (OOM killer or panic).
+    public var outOfMemory: String?
+    /// "reboot: Power off not available: System halted instead".
+    public var haltedInsteadOfPowerOff = false
+    /// The guest's init printed its first line.
+    public var initStarted = false
+
+    public struct CaseTrouble: Equatable {
+        /// The first trouble line (WARNING: …, BUG: …).
+        public var first: String
+        /// The splat that followed it (at most 40 lines).
+        public var lines: [String]
+        /// How it was attributed, when not plainly "while this case ran".
+        public var note: String?
+    }
+
+    public struct ConsoleResult: Equatable {
+        public var ok: Bool
+        public var number: Int
+        /// Description and directive, as printed after the number.
+        public var rest: String
+        /// The `# ` diagnostic lines printed directly before it.
+        public var diagnostics: [String]
+        public var depth: Int
+    }
+
     /// Evaluates a console log. `timedOut`: the host killed the VM at its
     /// global timeout (reported in the Bail out reason).
     public static func evaluate(log: String, timedOut: Bool = false) -> ConsoleVerdict {
@@ -141,7 +182,82 @@ public struct ConsoleVerdict: Equatable {
         var suite: Double?
         var guestBailOut: String?
 
+        var markersSeen = false
+        var active: [Int: String] = [:]
+        var lastEnded: Int?
+        var caseTrouble: [Int: CaseTrouble] = [:]
+        /// Cases whose splat is still being collected.
+        var splatTargets: [Int] = []
+        var splatLines = 0
+        var initStarted = false
+        var troubleBeforeInit: String?
+        var outOfMemory: String?
+        var halted = false
+        var guestText: [String] = []
+        var guestCrash: String?
+        var pendingDiagnostics: [String] = []
+        var caseLines: [ConsoleResult] = []
+        var nested = false
+
+        /// A kernel message: markers, then trouble and its splat.
+        mutating func kernelLine(_ t: String) -> Bool {
+            if let rest = t.value(after: "ringfence: begin") {
+                let parts = rest.split(separator: " ", maxSplits: 1)
+                if let n = parts.first.flatMap({ Int($0) }) {
+                    markersSeen = true
+                    active[n] = parts.count > 1 ? String(parts[1]) : ""
+                    return true
+                }
+            }
+            if let rest = t.value(after: "ringfence: end") {
+                if let n = rest.split(separator: " ").first.flatMap({ Int($0) }) {
+                    markersSeen = true
+                    active[n] = nil
+                    lastEnded = n
+                    return true
+                }
+            }
+            if t.contains("Power off not available") || t.contains("System halted") { halted = true }
+            if outOfMemory == nil, t.contains("Out of memory") || t.contains("oom-kill") || t.contains("deadlocked on memory") {
+                outOfMemory = t
+            }
+            if !splatTargets.isEmpty && !ConsoleVerdict.isTrouble(Substring(t)) {
+                for n in splatTargets { caseTrouble[n]?.lines.append(t) }
+                splatLines += 1
+                if t.contains("---[ end trace") || splatLines >= 40 { splatTargets = [] }
+            }
+            return false
+        }
+
         mutating func trouble(_ text: String) {
+            if !initStarted && troubleBeforeInit == nil { troubleBeforeInit = text }
+            if markersSeen {
+                var targets = active.keys.sorted()
+                var note: String?
+                if targets.count > 1 {
+                    note = "kernel trouble while cases " + targets.map(String.init).joined(separator: ", ") + " ran at once"
+                } else if targets.isEmpty, let last = lastEnded {
+                    targets = [last]
+                    note = "kernel trouble after case \(last) ended (deferred work such as io_ring_exit_work)"
+                }
+                if !targets.isEmpty {
+                    splatTargets = []
+                    splatLines = 0
+                    for n in targets {
+                        if caseTrouble[n] == nil {
+                            caseTrouble[n] = CaseTrouble(first: text, lines: [text], note: note)
+                            splatTargets.append(n)
+                        }
+                        if let idx = resultIndexByNumber[n], results[idx].trouble == nil { results[idx].trouble = text }
+                        else if resultIndexByNumber[n] == nil { pendingByCase[n] = pendingByCase[n] ?? text }
+                    }
+                    return
+                }
+            }
+            if let n = running, caseTrouble[n] == nil, sawVersion {
+                caseTrouble[n] = CaseTrouble(first: text, lines: [text], note: nil)
+                splatTargets = [n]; splatLines = 0
+            }
             if let n = running, let idx = resultIndexByNumber[n] {
                 if results[idx].trouble == nil { results[idx].trouble = text }
             } else if let n = running {
@@ -180,6 +296,7 @@ public struct ConsoleVerdict: Equatable {
                     continue
                 }
                 if isKernel || (!text.hasPrefix("#") && ConsoleVerdict.isTrouble(text) && ConsoleVerdict.parseResult(text) == nil) {
+                    if kernelLine(String(text).trimmingSpaces()) { continue }
                     if ConsoleVerdict.isTrouble(text) {
                         let t = String(text).trimmingSpaces()
                         if t.contains("Kernel panic") && panic == nil { panic = t }
@@ -193,12 +310,20 @@ public struct ConsoleVerdict: Equatable {
                     handleDiagnostic(text)
                     continue
                 }
-                guard sawVersion else { continue }
+                guard sawVersion else {
+                    let plain = String(text).trimmingSpaces()
+                    if initStarted && !plain.isEmpty { guestText.append(plain) }
+                    continue
+                }
                 if let m = ConsoleVerdict.parsePlan(text) {
                     if planned == nil { planned = m; out.append(String(text)) }
                     continue
                 }
                 if let r = ConsoleVerdict.parseResult(text) {
+                    if !nested {
+                        caseLines.append(ConsoleResult(ok: r.ok, number: r.number, rest: String(r.rest), diagnostics: pendingDiagnostics, depth: 0))
+                    }
+                    pendingDiagnostics = []
                     var res = Result(ok: r.ok, number: r.number, rest: r.rest, lineIndex: out.count, trouble: nil)
                     if let t = pendingByCase.removeValue(forKey: r.number) { res.trouble = t }
                     if running == nil || running == r.number, let t = pendingTrouble {
@@ -216,11 +341,25 @@ public struct ConsoleVerdict: Equatable {
                     continue
                 }
                 if text.hasPrefix(" ") && !text.trimmingSpaces().isEmpty {
-                    // Indented (subtest) KTAP lines are kept as they are.
+                    // Indented (subtest) KTAP lines are kept as they are; in a
+                    // nested document the cases are the depth-1 results.
                     out.append(String(text))
+                    let inner = Substring(text.trimmingSpaces())
+                    let depth = (text.prefix { $0 == " " }.count) / 4
+                    if depth == 1, let r = ConsoleVerdict.parseResult(inner) {
+                        if !nested { nested = true; caseLines = [] }
+                        caseLines.append(ConsoleResult(ok: r.ok, number: caseLines.count + 1, rest: String(r.rest),
+                                                       diagnostics: pendingDiagnostics, depth: 1))
+                        pendingDiagnostics = []
+                    } else if depth == 1, inner.hasPrefix("# ") {
+                        pendingDiagnostics.append(String(inner.dropFirst(2)))
+                    }
                     continue
                 }
-                // Anything else on the console is noise (stray program output).
+                // Anything else is not KTAP: the guest's own messages (a usage
+                // error) or stray program output.
+                let plain = String(text).trimmingSpaces()
+                if !plain.isEmpty && !plain.hasPrefix("KTAP version") { guestText.append(plain) }
             }
             return finish()
         }
@@ -230,7 +369,10 @@ public struct ConsoleVerdict: Equatable {
             if let v = line.value(after: "# ringfence-exit:") {
                 exitCode = Int32(v)
             } else if let v = line.value(after: "# ringfence: init at") {
+                initStarted = true
                 boot = Double(v.split(separator: " ").first ?? "")
+            } else if let v = line.value(after: "# ringfence: crashed in the guest:") {
+                guestCrash = v
             } else if let v = line.value(after: "# ringfence: suite took") {
                 suite = Double(v.split(separator: " ").first ?? "")
             } else if let v = line.value(after: "# running:") {
@@ -238,6 +380,10 @@ public struct ConsoleVerdict: Equatable {
                 if let n = running { runningNames[n] = v.split(separator: " ", maxSplits: 1).dropFirst().first.map(String.init) ?? "" }
             } else if GuestResults.isTransportLine(line) {
                 return   // a file in transit (GuestResults), not part of the KTAP document
+            } else if line.hasPrefix("# module ") || line == BareInit.marker {
+                initStarted = true
+            } else if sawVersion {
+                pendingDiagnostics.append(String(line.dropFirst(2)))
             }
             if sawVersion { out.append(line) } else { preamble.append(line) }
         }
@@ -299,6 +445,14 @@ public struct ConsoleVerdict: Equatable {
             var v = ConsoleVerdict(ktapLines: out, exitCode: 0, problems: problems,
                                    bootSeconds: boot, suiteSeconds: suite, guestExitCode: exitCode, planned: planned)
             v.failed += synthesized
+            v.caseTrouble = caseTrouble
+            v.caseLines = caseLines
+            v.guestText = guestText
+            v.guestCrash = guestCrash
+            v.troubleBeforeInit = troubleBeforeInit
+            v.outOfMemory = outOfMemory
+            v.haltedInsteadOfPowerOff = halted
+            v.initStarted = initStarted
             for res in results {
                 if res.trouble == nil && !res.ok && ConsoleVerdict.isTodo(res.rest) { v.todo += 1 }
                 else if res.trouble != nil || !res.ok { v.failed += 1 }

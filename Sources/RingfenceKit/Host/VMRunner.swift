@@ -1,0 +1,391 @@
+import CRingfence
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything `ringfence vm` needs to know; parsed and validated by the CLI.
+public struct VMRunOptions {
+    public enum Accel: String { case auto, kvm, tcg }
+    public var kernelVersion: String?
+    public var experimental = false
+    public var mirror: String?
+    public var refresh = false
+    public var kernelImage: String?
+    public var modulesDir: String?
+    public var configFile: String?
+    public var accel: Accel = .auto
+    public var tcgThreads: QEMUSettings.TCGThreads = .single
+    public var timeout: Double = 300
+    public var cpus = 1
+    public var memoryMB: Int?
+    public var gzipInitrd = false
+    public var casesDir = "cases"
+    /// nil: ./out/<release>
+    public var out: String?
+    public var results: String?
+    public var writeInitramfs: String?
+    /// Arguments for the guest's ringfence; nil means `run --cases /cases`.
+    public var guestArguments: [String] = ["run", "--cases", "/cases"]
+    /// The cases the guest will run, in plan order, when the host can tell.
+    public var plan: [TestCase]?
+    /// Modules the selected cases need.
+    public var modules: [String] = []
+    public var knownBugs: [KnownBug] = []
+    public var strict = false
+    /// Seconds to wait for power-off once the guest printed its exit marker.
+    public var powerOffGrace: Double = 5
+    public init() {}
+}
+
+/// A booted VM's raw outcome.
+public struct BootOutcome {
+    public var console: String
+    public var qemuLog: String
+    public var timedOut = false
+    /// QEMU's exit code, nil when ringfence killed it.
+    public var qemuExit: Int32?
+    /// The exit marker arrived but the guest did not power off in time.
+    public var noPowerOff = false
+    public var kvmFailed: String?
+    public var seconds: Double = 0
+    /// Seconds from QEMU's start to the guest's first line and to its exit marker.
+    public var firstGuestLine: Double?
+    public var exitMarker: Double?
+}
+
+/// The host side of a VM run: kernel, initramfs, QEMU, verdict, files.
+public final class VMRunner {
+    public var options: VMRunOptions
+    public let store: KernelStore
+    public var say: (String) -> Void
+    /// Where the run's temporary files (initramfs) live; removed at the end.
+    public private(set) var work: String?
+    var qemu: HostProcess?
+
+    public init(options: VMRunOptions, store: KernelStore, say: @escaping (String) -> Void) {
+        self.options = options
+        self.store = store
+        self.say = say
+        store.log = say
+    }
+
+    deinit { cleanup() }
+
+    public func cleanup() {
+        qemu?.stop()
+        HostProcess.killAll()
+        if let w = work { FileSystem.remove(w); work = nil }
+    }
+
+    // MARK: kernel
+
+    public struct Kernel {
+        public var release: String
+        public var vmlinuz: String
+        public var config: String?
+        public var modroot: String?
+        public var package: String?
+        public var packageVersion: String?
+        public var suite: String?
+    }
+
+    /// The Debian catalog as a table (--list-kernels).
+    public func listKernels() throws -> String {
+        try store.lock()
+        defer { store.unlock() }
+        try store.updateIndexes()
+        let cat = try store.catalog()
+        var rows = [String(format: "%-28@ %-12@ %-18@ %-7@ %-5@ %@", "RELEASE" as NSString, "UPSTREAM" as NSString, "SUITE" as NSString,
+                           "MODULES" as NSString, "BASE" as NSString, "IO_URING_BPF" as NSString)]
+        for k in cat.kernels {
+            let s = store.configState(k)
+            rows.append(k.release.padding(28) + " " + k.upstreamVersion.padding(12) + " " + k.suite.padding(18) + " "
+                        + (k.modules == nil ? "no" : "yes").padding(7) + " " + (k.base == nil ? "no" : "yes").padding(5) + " "
+                        + (s == .unfetched ? "?" : s.rawValue))
+        }
+        return rows.joined(separator: "\n") + "\n"
+    }
+
+    public func resolveKernel() throws -> Kernel {
+        if let image = options.kernelImage {
+            guard let data = FileManager.default.contents(atPath: image) else { throw HostError("--kernel \(image): no such file") }
+            guard let release = BzImage.release(data) else { throw HostError("--kernel \(image) is not a bzImage (no HdrS header or release string)") }
+            var modroot: String?
+            if let m = options.modulesDir {
+                guard FileSystem.isDirectory("\(m)/lib/modules/\(release)") else {
+                    throw HostError("--modules \(m) has no lib/modules/\(release) (expected INSTALL_MOD_PATH of make modules_install)")
+                }
+                modroot = m
+            }
+            return Kernel(release: release, vmlinuz: absolute(image), config: options.configFile, modroot: modroot)
+        }
+        if let v = options.kernelVersion, v.contains("~rc") || v.contains("-rc") { options.experimental = true }
+        if options.experimental { store.suites = ["sid", "trixie-backports", "experimental"] }
+        try store.lock()
+        defer { store.unlock() }
+        try store.updateIndexes()
+        let cat = try store.catalog()
+        let chosen: KernelCatalog.Kernel
+        if let v = options.kernelVersion {
+            guard let k = cat.matching(v).first else {
+                throw HostError("no Debian cloud kernel matches '\(v)' in \(store.suites.joined(separator: " ")) (see --list-kernels --experimental)")
+            }
+            chosen = k
+        } else {
+            chosen = try store.selectDefault(cat).0
+        }
+        let installed = try store.install(chosen)
+        say("kernel \(chosen.release) (\(chosen.version) from \(chosen.suite))")
+        return Kernel(release: installed.release, vmlinuz: installed.vmlinuz, config: installed.config, modroot: installed.modroot,
+                      package: chosen.binary?.name, packageVersion: chosen.version.description, suite: chosen.suite)
+    }
+
+    // MARK: initramfs
+
+    /// /init (this binary, stripped), its shared libraries, /cases, the modules
+    /// the cases need, /dev/console.
+    public func buildInitramfs(kernel: Kernel) throws -> Data {
+        var a = CpioArchive()
+        for d in ["dev", "proc", "sys", "tmp", "cases", "lib/modules"] { a.addDirectory(d) }
+        a.add(.init(path: "dev/console", mode: 0o600, kind: .charDevice(5, 1)))
+        let exe = try selfExecutable()
+        let stripped = try strippedCopy(of: exe)
+        guard let bin = FileManager.default.contents(atPath: stripped) else { throw HostError("cannot read \(stripped)") }
+        a.addFile("init", bin, mode: 0o755)
+        let ldd = try HostProcess.run(["ldd", exe], phase: "listing the libraries of \(exe)").output
+        for lib in LddOutput.libraries(ldd) {
+            let real = (try? FileManager.default.destinationOfSymbolicLink(atPath: lib)).map {
+                $0.hasPrefix("/") ? $0 : (lib as NSString).deletingLastPathComponent + "/" + $0
+            } ?? lib
+            guard let data = FileManager.default.contents(atPath: real) ?? FileManager.default.contents(atPath: lib) else { continue }
+            a.addFile(String(lib.dropFirst()), data, mode: 0o755)
+        }
+        try addTree(options.casesDir, as: "cases", to: &a)
+        if !options.modules.isEmpty {
+            if let modroot = kernel.modroot {
+                try addModules(options.modules, release: kernel.release, modroot: modroot, to: &a)
+            } else {
+                say("no modules for kernel \(kernel.release) (no modules package, or no --modules): cases needing \(options.modules.joined(separator: " ")) will be skipped")
+            }
+        }
+        try Signals.check("building the initramfs")
+        return a.bytes()
+    }
+
+    func selfExecutable() throws -> String {
+        guard let p = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
+            throw HostError("cannot find my own executable (/proc/self/exe)")
+        }
+        return p
+    }
+
+    /// A stripped copy of the binary, cached by size and mtime.
+    func strippedCopy(of exe: String) throws -> String {
+        var st = stat()
+        guard stat(exe, &st) == 0 else { throw HostError("cannot stat \(exe)") }
+        let dir = store.root + "/init"
+        try FileSystem.makeDirectory(dir)
+        let path = "\(dir)/ringfence-\(st.st_size)-\(st.st_mtim.tv_sec).init"
+        if FileManager.default.fileExists(atPath: path) { return path }
+        for old in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] { unlink(dir + "/" + old) }
+        let tmp = path + ".tmp"
+        let (code, _) = try HostProcess.run(["strip", "-o", tmp, exe], phase: "stripping \(exe)")
+        if code != 0 { try FileSystem.copy(exe, to: tmp) }
+        try FileSystem.move(tmp, to: path)
+        return path
+    }
+
+    func addTree(_ dir: String, as prefix: String, to a: inout CpioArchive) throws {
+        guard let e = FileManager.default.enumerator(atPath: dir) else { throw HostError("--cases \(dir): no such directory") }
+        var rels: [String] = []
+        while let rel = e.nextObject() as? String { rels.append(rel) }
+        for rel in rels.sorted() {
+            let full = dir + "/" + rel
+            if FileSystem.isDirectory(full) { a.addDirectory(prefix + "/" + rel) }
+            else if let data = FileManager.default.contents(atPath: full) { a.addFile(prefix + "/" + rel, data) }
+        }
+    }
+
+    func addModules(_ names: [String], release: String, modroot: String, to a: inout CpioArchive) throws {
+        let base = "\(modroot)/lib/modules/\(release)"
+        guard let depText = try? String(contentsOfFile: base + "/modules.dep", encoding: .utf8) else {
+            say("no modules.dep under \(base): cases needing modules will be skipped")
+            return
+        }
+        let index = ModuleIndex(modulesDep: depText)
+        let stage = try FileSystem.temporaryDirectory(in: work ?? NSTemporaryDirectory(), prefix: "mods-")
+        let md = "\(stage)/lib/modules/\(release)"
+        try FileSystem.makeDirectory(md)
+        for f in ["modules.order", "modules.builtin", "modules.builtin.modinfo"] where FileManager.default.fileExists(atPath: base + "/" + f) {
+            try FileSystem.copy(base + "/" + f, to: md + "/" + f)
+        }
+        for name in names {
+            guard let paths = index.closure(name) else { say("module \(name): not in \(release); its cases will skip"); continue }
+            for rel in paths {
+                let dest = md + "/" + ModuleIndex.uncompressedPath(rel)
+                if FileManager.default.fileExists(atPath: dest) { continue }
+                try FileSystem.makeDirectory((dest as NSString).deletingLastPathComponent)
+                let src = base + "/" + rel
+                let tool: [String]? = rel.hasSuffix(".xz") ? ["xz", "-dc", src] : rel.hasSuffix(".zst") ? ["zstd", "-qdc", src]
+                    : rel.hasSuffix(".gz") ? ["gzip", "-dc", src] : nil
+                if let tool {
+                    let p = try HostProcess(tool, stdout: dest)
+                    guard try p.wait(phase: "decompressing \(rel)") == 0 else { throw HostError("\(tool[0]) failed on \(src)") }
+                } else {
+                    try FileSystem.copy(src, to: dest)
+                }
+            }
+        }
+        _ = try HostProcess.check(["depmod", "-b", stage, release], phase: "indexing the initramfs modules")
+        try addTree(stage + "/lib/modules", as: "lib/modules", to: &a)
+    }
+
+    // MARK: boot
+
+    func kvmUsable() -> Bool { access("/dev/kvm", R_OK | W_OK) == 0 }
+
+    var kvmMemo: String { store.root + "/kvm-failed" }
+
+    /// What a previous run learnt about KVM on this machine (host kernel and
+    /// QEMU as the key), or nil.
+    func rememberedKVMFailure(qemuVersion: String) -> String? {
+        guard let text = try? String(contentsOfFile: kvmMemo, encoding: .utf8) else { return nil }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard lines.count >= 3, lines[0] == hostKernel(), lines[1] == qemuVersion else { return nil }
+        return lines[2]
+    }
+
+    func hostKernel() -> String {
+        var u = utsname()
+        uname(&u)
+        return withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    public func qemuVersion() -> String? {
+        guard let out = try? HostProcess.run(["qemu-system-x86_64", "--version"], phase: "asking QEMU its version", timeout: 30),
+              out.code == 0 else { return nil }
+        return out.output.split(separator: "\n").first.map { String($0).trimmingSpaces() }
+    }
+
+    /// Boots once and watches the console until QEMU exits, the guest
+    /// finished and powered off (or did not within the grace period), the
+    /// timeout, or a signal.
+    public func boot(_ s: QEMUSettings, qemuLog: String, detectKVMFailure: Bool, endMarker: String) throws -> BootOutcome {
+        FileManager.default.createFile(atPath: s.serialLog, contents: nil)
+        unlink(qemuLog)
+        let start = rf_now_ns()
+        let p = try HostProcess(s.argv, stdout: qemuLog, stderr: qemuLog)
+        qemu = p
+        defer { qemu = nil }
+        var outcome = BootOutcome(console: "", qemuLog: "")
+        var consoleBytes: [UInt8] = []
+        let fd = open(s.serialLog, O_RDONLY | O_CLOEXEC)
+        defer { if fd >= 0 { close(fd) } }
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        var markerAt: UInt64?
+        var scanFrom = 0
+        func elapsed() -> Double { Double(rf_now_ns() - start) / 1e9 }
+        func drain() {
+            guard fd >= 0 else { return }
+            while true {
+                let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+                if n <= 0 { break }
+                consoleBytes += buf[0..<n]
+            }
+        }
+        while true {
+            if let sig = Signals.caught {
+                p.stop()
+                throw HostError.interrupted(sig, during: "the VM was running")
+            }
+            let exited = p.poll()
+            drain()
+            // Look for the guest's first line and its exit marker in new complete lines.
+            if markerAt == nil || outcome.firstGuestLine == nil {
+                if let lastNL = consoleBytes.lastIndex(of: 10), lastNL >= scanFrom {
+                    let chunk = String(decoding: consoleBytes[scanFrom...lastNL], as: UTF8.self)
+                    if outcome.firstGuestLine == nil, chunk.contains("# ringfence: init at") || chunk.contains("# module ") || chunk.contains(BareInit.marker) {
+                        outcome.firstGuestLine = elapsed()
+                    }
+                    if markerAt == nil, chunk.contains(endMarker) {
+                        markerAt = rf_now_ns()
+                        outcome.exitMarker = elapsed()
+                    }
+                    scanFrom = lastNL + 1
+                }
+            }
+            if exited { break }
+            let t = elapsed()
+            if let m = markerAt, Double(rf_now_ns() - m) / 1e9 > options.powerOffGrace {
+                outcome.noPowerOff = true
+                p.stop()
+                break
+            }
+            if detectKVMFailure {
+                let log = (try? String(contentsOfFile: qemuLog, encoding: .utf8)) ?? ""
+                let sawKernel = String(decoding: consoleBytes.prefix(65536), as: UTF8.self).contains("] ")
+                if log.contains("KVM internal error") || log.contains("emulation failure") || (t > 10 && !sawKernel && outcome.firstGuestLine == nil) {
+                    outcome.kvmFailed = log.split(separator: "\n").first { $0.lowercased().contains("error") }.map(String.init)
+                        ?? "no console output within 10 s"
+                    p.stop()
+                    break
+                }
+            }
+            if t > options.timeout {
+                outcome.timedOut = true
+                p.stop()
+                break
+            }
+            usleep(markerAt == nil ? 20_000 : 5_000)
+        }
+        drain()
+        outcome.seconds = elapsed()
+        outcome.qemuExit = (outcome.timedOut || outcome.noPowerOff || outcome.kvmFailed != nil) ? nil : p.exitCode
+        outcome.console = String(decoding: consoleBytes, as: UTF8.self)
+        outcome.qemuLog = (try? String(contentsOfFile: qemuLog, encoding: .utf8)) ?? ""
+        return outcome
+    }
+
+    /// QEMU failed before the guest printed anything: the reason, naming the
+    /// option that fixes it when there is one.
+    static func qemuFailure(_ o: BootOutcome, memoryMB: Int) -> HostError? {
+        guard let code = o.qemuExit, code != 0, o.console.isEmpty else { return nil }
+        let log = o.qemuLog.split(separator: "\n").map { "  qemu: " + $0 }.joined(separator: "\n")
+        if o.qemuLog.contains("initrd is too large") {
+            return HostError("QEMU cannot load the initramfs into \(memoryMB) MiB of guest memory (\"initrd is too large\"): raise --memory, e.g. --memory \(max(512, memoryMB * 2))M\n" + log)
+        }
+        return HostError("QEMU failed to start the VM (exit \(code)):\n" + log)
+    }
+
+    func absolute(_ p: String) -> String {
+        p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+    }
+
+    public func makeWorkDirectory() throws -> String {
+        if let w = work { return w }
+        let tmp = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let w = try FileSystem.temporaryDirectory(in: tmp, prefix: "ringfence-vm.")
+        work = w
+        return w
+    }
+}
+
+/// The release string of a bzImage (as `file` reads it): the kernel_version
+/// pointer at offset 0x20e of the setup header, + 0x200.
+public enum BzImage {
+    public static func release(_ data: Data) -> String? {
+        let b = [UInt8](data.prefix(65536))
+        guard b.count > 530, String(decoding: b[514..<518], as: UTF8.self) == "HdrS" else { return nil }
+        let off = Int(b[526]) | Int(b[527]) << 8
+        let start = off + 512
+        guard start < b.count else { return nil }
+        let text = b[start...].prefix { $0 != 0 && $0 != 32 }
+        let s = String(decoding: text, as: UTF8.self)
+        return s.isEmpty ? nil : s
+    }
+}
+
+extension String {
+    func padding(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+}

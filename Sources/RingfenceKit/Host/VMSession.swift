@@ -1,0 +1,234 @@
+import CRingfence
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension VMRunner {
+    /// A whole run: kernel, initramfs, boot (with the accelerator policy and
+    /// one retry of a boot that died before init), the judged report, files.
+    /// Returns the exit code; `HostError` for set-up errors and signals.
+    public func run(stdout: (String) -> Void) throws -> Int32 {
+        let t0 = rf_now_ns()
+        func since(_ t: UInt64) -> Double { Double(rf_now_ns() - t) / 1e9 }
+        let kernel = try resolveKernel()
+        let tKernel = since(t0)
+        var notes: [String] = []
+        var configDigest: String?
+        if let cfg = kernel.config {
+            configDigest = try FileSystem.sha256(cfg)
+            let text = (try? String(contentsOfFile: cfg, encoding: .utf8)) ?? ""
+            if KernelCatalog.ioUringBPF(config: text) != .enabled {
+                say("warning: \(kernel.release): CONFIG_IO_URING_BPF is not y in its config")
+                notes.append("CONFIG_IO_URING_BPF is not y in the kernel's config")
+            }
+        } else {
+            say("\(kernel.release): no config available, CONFIG_IO_URING_BPF unknown")
+        }
+        let w = try makeWorkDirectory()
+        let t1 = rf_now_ns()
+        var initrd = try buildInitramfs(kernel: kernel)
+        var initrdPath = w + "/initrd.cpio"
+        try FileSystem.write(initrd, to: initrdPath)
+        if options.gzipInitrd {
+            _ = try HostProcess.check(["gzip", "-1", initrdPath], phase: "compressing the initramfs")
+            initrdPath += ".gz"
+            initrd = FileManager.default.contents(atPath: initrdPath) ?? initrd
+        }
+        let tInitrd = since(t1)
+        if let dest = options.writeInitramfs {
+            try FileSystem.copy(initrdPath, to: dest)
+            say("initramfs for \(kernel.release) written to \(dest) (\(FileSystem.megabytes(initrd.count)))")
+            return 0
+        }
+        let rawSize = FileSystem.size(w + "/initrd.cpio") ?? initrd.count
+        let memory = options.memoryMB ?? QEMUSettings.defaultMemoryMB(initramfsBytes: rawSize)
+
+        let outPath = options.out ?? "out/\(kernel.release)"
+        let out = try OutputDirectory(outPath)
+        var finished = false
+        defer { if !finished && !out.published { out.abandon(reason: "stopped before a verdict") } }
+        if let free = FileSystem.freeBytes(out.staging), free < 64 << 20 {
+            throw HostError("only \(FileSystem.megabytes(free)) free under \(outPath): a run needs about 64 MB for its console log and results")
+        }
+
+        // Boot: accelerator policy, then one retry of an infrastructure failure.
+        let qv = qemuVersion()
+        var accel: QEMUSettings.Accelerator = .tcg
+        switch options.accel {
+        case .tcg: accel = .tcg
+        case .kvm:
+            guard kvmUsable() else { throw HostError("--accel kvm: /dev/kvm is not usable") }
+            accel = .kvm
+        case .auto:
+            if kvmUsable() {
+                if let why = rememberedKVMFailure(qemuVersion: qv ?? "") {
+                    notes.append("KVM skipped: it failed on this machine before (\(why)); --accel kvm tries it anyway")
+                } else {
+                    accel = .kvm
+                }
+            }
+        }
+        let append = QEMUSettings.kernelCommandLine(guestArguments: options.guestArguments, modules: options.modules)
+        try FileSystem.write(append + "\n", to: out.staging + "/cmdline")
+        var settings = QEMUSettings(kernel: kernel.vmlinuz, initrd: initrdPath, append: append, serialLog: out.staging + "/console.log")
+        settings.cpus = options.cpus
+        settings.memoryMB = memory
+        settings.tcgThreads = options.tcgThreads
+        var attempts = 0
+        var boot: BootOutcome
+        var verdict: ConsoleVerdict
+        let tBoot0 = rf_now_ns()
+        while true {
+            attempts += 1
+            settings.accelerator = accel
+            say("booting \(kernel.release) (\(accel == .kvm ? "kvm" : "tcg, \(options.tcgThreads.rawValue)-threaded"), \(options.cpus) CPU(s), \(memory) MiB)" + (attempts > 1 ? ", attempt \(attempts)" : ""))
+            boot = try self.boot(settings, qemuLog: out.staging + "/qemu.log", detectKVMFailure: accel == .kvm && options.accel == .auto,
+                                 endMarker: "# ringfence-exit:")
+            if let why = boot.kvmFailed {
+                say("KVM did not work here (\(why)); falling back to TCG")
+                notes.append("KVM did not work (\(why)); ran under TCG")
+                try? FileSystem.write("\(hostKernel())\n\(qv ?? "")\n\(why)\n", to: kvmMemo)
+                try? FileSystem.move(out.staging + "/console.log", to: out.staging + "/console.kvm-failed.log")
+                accel = .tcg
+                attempts -= 1
+                continue
+            }
+            if let e = VMRunner.qemuFailure(boot, memoryMB: memory) { throw e }
+            verdict = ConsoleVerdict.evaluate(log: boot.console, timedOut: boot.timedOut)
+            if attempts == 1, let early = verdict.troubleBeforeInit, !verdict.initStarted {
+                say("the boot died before ringfence's init started (\(early)): an infrastructure failure, booting once more")
+                notes.append("boot 1 died before ringfence's init started (\(early)); booted again")
+                try? FileSystem.move(out.staging + "/console.log", to: out.staging + "/console.boot1.log")
+                continue
+            }
+            break
+        }
+        let vmSeconds = since(tBoot0)
+        if boot.noPowerOff {
+            let cause = verdict.haltedInsteadOfPowerOff ? "the kernel says \"Power off not available: System halted instead\": its config lacks ACPI"
+                : "the kernel may lack ACPI power-off (CONFIG_ACPI)"
+            say("warning: the guest finished but did not power off within \(Int(options.powerOffGrace)) s; stopped it (\(cause))")
+            notes.append("the guest did not power off after finishing; stopped by the host (\(cause))")
+        }
+
+        var host = HostFacts(accelerator: accel.rawValue, kernelRelease: kernel.release, bootAttempts: attempts, cpus: options.cpus, memoryMB: memory)
+        host.tcgThreads = accel == .tcg ? options.tcgThreads.rawValue : nil
+        host.kernelPackage = kernel.package
+        host.kernelPackageVersion = kernel.packageVersion
+        host.kernelImage = options.kernelImage.map(absolute)
+        host.configDigest = configDigest
+        host.qemuVersion = qv
+        host.vmSeconds = boot.seconds
+        host.notes = notes
+
+        // Judge: one report, four renderings.
+        var files = GuestResults.extract(fromConsole: boot.console)
+        let guestJSON = files.removeValue(forKey: GuestResults.resultsName)
+        var guestReport: RunReport?
+        if let data = guestJSON { guestReport = try? JSONDecoder().decode(RunReport.self, from: data) }
+        let isRun = options.guestArguments.first == "run"
+        var input = VMVerdict.Input(console: verdict, guestReport: guestReport, plan: isRun ? options.plan : nil, host: host)
+        input.knownBugs = options.knownBugs
+        input.kernelVersion = KernelVersion.running(release: kernel.release, version: kernel.packageVersion.map { "Debian " + $0 } ?? "")
+        input.timedOut = boot.timedOut
+        input.timeoutSeconds = options.timeout
+        input.strict = options.strict
+        let outcome = VMVerdict.judge(input)
+        for (name, data) in files.sorted(by: { $0.key < $1.key }) where !name.contains("/") {
+            try FileSystem.write(data, to: out.staging + "/" + name)
+        }
+        let ktap: String
+        var code = outcome.exitCode
+        if isRun && (guestReport != nil || options.plan != nil) && !(code == 2 && outcome.report.cases.isEmpty) {
+            ktap = VMVerdict.ktap(outcome.report, preamble: verdict.ktapLines.filter { $0.hasPrefix("# module ") })
+            try FileSystem.write(try outcome.report.json(), to: out.staging + "/results.json")
+            try FileSystem.write(JUnitWriter().document(outcome.report), to: out.staging + "/results.junit.xml")
+        } else {
+            // Another guest command (bench, fuzz, list): its own KTAP, judged on the console.
+            var lines = verdict.ktapLines
+            lines.insert(contentsOf: VMVerdict.hostLines(host).map { "# " + $0 }, at: min(1, lines.count))
+            ktap = lines.joined(separator: "\n") + "\n"
+            if verdict.guestCrash != nil { code = 2 }
+            else if verdict.guestExitCode == 2 && verdict.caseLines.isEmpty && !boot.timedOut { code = 2 }
+            else { code = verdict.exitCode }
+        }
+        var report = outcome.report
+        report.exitCode = code
+        try FileSystem.write(ktap, to: out.staging + "/results.ktap")
+        try FileSystem.write(VMVerdict.summary(report, bootSeconds: verdict.bootSeconds, suiteSeconds: verdict.suiteSeconds),
+                             to: out.staging + "/summary.txt")
+        try out.publish()
+        finished = true
+        if let dest = options.results {
+            if isRun && FileManager.default.fileExists(atPath: out.path + "/results.json") {
+                try FileSystem.copy(out.path + "/results.json", to: dest)
+            } else {
+                say("no results file for --results \(dest): the guest command was not 'run' or the run produced no results")
+                if code == 0 { code = 1 }
+            }
+        }
+
+        stdout(ktap)
+        if code == 2 && (verdict.guestCrash != nil || !outcome.guestMessage.isEmpty) {
+            if let crash = verdict.guestCrash {
+                say("ringfence crashed in the guest: \(crash)")
+            } else {
+                say("the guest's ringfence stopped with a usage or case-file error:")
+            }
+            for l in outcome.guestMessage.prefix(20) { say("  guest: \(l)") }
+        }
+        func fmt(_ d: Double?) -> String { d.map { String(format: "%.2f", $0) } ?? "?" }
+        let t = report.totals
+        var tail = [String(format: "# ringfence vm: kernel %@, accel %@: boot %@ s, suite %@ s, VM %.2f s, total %.2f s (kernel %.2f s, initramfs %.2f s, %@)",
+                           kernel.release, accel == .kvm ? "kvm" : "tcg/\(options.tcgThreads.rawValue)", fmt(verdict.bootSeconds),
+                           fmt(verdict.suiteSeconds), vmSeconds, since(t0), tKernel, tInitrd, FileSystem.megabytes(rawSize))]
+        tail.append("# ringfence vm: \(t.passed) passed, \(t.failed + t.errors) failed, \(t.knownBugs) known bugs, \(t.skipped) skipped of \(report.cases.count) planned; exit \(code); results in \(out.path)")
+        for p in outcome.problems { tail.append("# ringfence vm: problem: \(p)") }
+        if boot.timedOut { tail.append("# ringfence vm: the VM was killed after the \(Int(options.timeout)) s timeout") }
+        if files["bench.svg"] != nil { tail.append("# ringfence vm: bench plot \(out.path)/bench.svg, data \(out.path)/bench.json") }
+        stdout(tail.joined(separator: "\n") + "\n")
+        return code
+    }
+
+    /// Boots the kernel with the 125-byte /init that only powers off, `repeat`
+    /// times: the yardstick for a run's cost, and the boot-flake counter.
+    public func bareBoots(repeat count: Int, stdout: (String) -> Void) throws -> Int32 {
+        let kernel = try resolveKernel()
+        let w = try makeWorkDirectory()
+        let initrd = w + "/bare.cpio"
+        try FileSystem.write(BareInit.initramfs, to: initrd)
+        var times: [Double] = []
+        var flakes: [(Int, String)] = []
+        var failures = 0
+        let accel: QEMUSettings.Accelerator = options.accel == .kvm ? .kvm : .tcg
+        for i in 1...count {
+            var s = QEMUSettings(kernel: kernel.vmlinuz, initrd: initrd,
+                                 append: QEMUSettings.kernelCommandLine(guestArguments: nil, modules: []), serialLog: w + "/bare-console.log")
+            s.accelerator = accel
+            s.cpus = options.cpus
+            s.memoryMB = options.memoryMB ?? 256
+            s.tcgThreads = options.tcgThreads
+            let o = try boot(s, qemuLog: w + "/bare-qemu.log", detectKVMFailure: false, endMarker: BareInit.marker)
+            if let e = VMRunner.qemuFailure(o, memoryMB: s.memoryMB) { throw e }
+            let v = ConsoleVerdict.evaluate(log: o.console)
+            let trouble = o.console.split(whereSeparator: \.isNewline).first { ConsoleVerdict.isTrouble(ConsoleVerdict.stripTimestamp($0).text) }
+            if let t = trouble {
+                flakes.append((i, String(ConsoleVerdict.stripTimestamp(t).text)))
+                let keep = "\(options.out ?? "out/bare")"
+                try? FileSystem.makeDirectory(keep)
+                try? FileSystem.copy(w + "/bare-console.log", to: "\(keep)/bare-boot-\(i).console.log")
+            }
+            if o.timedOut || !v.initStarted { failures += 1 }
+            times.append(o.seconds)
+            stdout(String(format: "bare boot %d/%d: %.2f s%@\n", i, count, o.seconds,
+                          trouble.map { " OOPS: \(ConsoleVerdict.stripTimestamp($0).text)" } ?? (o.timedOut ? " TIMED OUT" : "")))
+        }
+        let sorted = times.sorted()
+        let median = sorted[sorted.count / 2]
+        stdout(String(format: "bare boot of %@ (%@, %d CPU(s)): median %.2f s, min %.2f s, max %.2f s over %d boots; kernel trouble in %d (%.1f%%), no init in %d\n",
+                      kernel.release, accel == .kvm ? "kvm" : "tcg/\(options.tcgThreads.rawValue)", options.cpus, median, sorted.first!, sorted.last!, count,
+                      flakes.count, 100 * Double(flakes.count) / Double(count), failures))
+        return flakes.isEmpty && failures == 0 ? 0 : 1
+    }
+}

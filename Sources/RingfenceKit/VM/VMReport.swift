@@ -1,0 +1,241 @@
+import Foundation
+
+/// What the host knows about a VM run, stamped on the results by the host
+/// (never handed through the guest).
+public struct HostFacts: Codable, Sendable, Equatable {
+    /// "tcg" or "kvm".
+    public var accelerator: String
+    /// "single" or "multi" under TCG.
+    public var tcgThreads: String?
+    public var kernelRelease: String
+    /// "linux-binary-<release>" and its Debian version, for a Debian kernel.
+    public var kernelPackage: String?
+    public var kernelPackageVersion: String?
+    /// The kernel image booted, for --kernel.
+    public var kernelImage: String?
+    /// sha256 of the kernel's .config, when known.
+    public var configDigest: String?
+    public var qemuVersion: String?
+    /// 1, or 2 when the first boot died before ringfence's init printed anything.
+    public var bootAttempts: Int
+    public var cpus: Int
+    public var memoryMB: Int
+    /// Seconds from QEMU's start to its exit (or kill), per the host's clock.
+    public var vmSeconds: Double?
+    /// Things a reader of the results should know (a retried boot, a guest
+    /// that did not power off, KVM falling back to TCG).
+    public var notes: [String]
+
+    public init(accelerator: String, kernelRelease: String, bootAttempts: Int = 1, cpus: Int = 1, memoryMB: Int = 512) {
+        self.accelerator = accelerator; self.kernelRelease = kernelRelease; self.bootAttempts = bootAttempts
+        self.cpus = cpus; self.memoryMB = memoryMB; notes = []
+    }
+}
+
+/// The one results path of a VM run: the host turns the console log, the
+/// guest's results file (if it arrived) and its own facts into one
+/// `RunReport`, then renders KTAP, results.json, JUnit and the summary from
+/// that report alone, so they cannot disagree.
+public enum VMVerdict {
+    public struct Input {
+        public var console: ConsoleVerdict
+        /// The guest's results.json, decoded, when it came back.
+        public var guestReport: RunReport?
+        /// The cases the guest was asked to run, in plan order, when the host
+        /// knows them (the guest command is `run`).
+        public var plan: [TestCase]?
+        public var knownBugs: [KnownBug] = []
+        public var kernelVersion: KernelVersion?
+        public var host: HostFacts
+        public var timedOut = false
+        public var timeoutSeconds: Double = 0
+        /// --strict: known bugs fail the run.
+        public var strict = false
+
+        public init(console: ConsoleVerdict, guestReport: RunReport?, plan: [TestCase]?, host: HostFacts) {
+            self.console = console; self.guestReport = guestReport; self.plan = plan; self.host = host
+        }
+    }
+
+    public struct Outcome {
+        public var report: RunReport
+        public var exitCode: Int32
+        public var problems: [String]
+        /// A guest usage or case-file error: the guest's own words.
+        public var guestMessage: [String]
+    }
+
+    public static func judge(_ input: Input) -> Outcome {
+        let console = input.console
+        var problems: [String] = []
+        var cases: [CaseResult]
+        var kernel: KernelFacts
+        var startedAt = ""
+        var duration = (console.suiteSeconds ?? 0) * 1000
+        let endReason: String = {
+            if let crash = console.guestCrash { return "ringfence crashed in the guest (\(crash))" }
+            if let pn = console.problems.first(where: { $0.hasPrefix("kernel panic") }) { return pn }
+            if input.timedOut { return "the VM was killed at the \(Int(input.timeoutSeconds)) s timeout" }
+            if console.outOfMemory != nil { return "the guest ran out of memory" }
+            return "the console log ended"
+        }()
+
+        if let g = input.guestReport {
+            cases = g.cases
+            kernel = g.kernel
+            startedAt = g.startedAt
+            duration = g.durationMs
+        } else {
+            kernel = KernelFacts(release: input.host.kernelRelease, version: "", bpfFilter: false, opcodeLast: 0,
+                                 contextSizes: [:], isRoot: true, loadedModules: [])
+            cases = []
+            let lines = console.caseLines
+            if let plan = input.plan {
+                for (i, c) in plan.enumerated() {
+                    if i < lines.count {
+                        cases.append(fromConsole(lines[i], case: c))
+                    } else {
+                        cases.append(CaseResult(c, status: .crash, reason: "no result: \(endReason) before this case reported"))
+                    }
+                }
+                if lines.count < plan.count {
+                    problems.append("\(endReason) after \(lines.count) of \(plan.count) results; the rest are reported as errors")
+                }
+            } else {
+                for l in lines {
+                    let name = descriptionOf(l.rest)
+                    cases.append(fromConsole(l, case: nil, name: name))
+                }
+            }
+            cases = cases.map { KnownBugs.apply(input.knownBugs, to: $0, kernel: input.kernelVersion) }
+        }
+
+        // The console overlay: kernel trouble fails the case it is attributed to.
+        for (n, t) in console.caseTrouble.sorted(by: { $0.key < $1.key }) {
+            guard n >= 1 && n <= cases.count else {
+                problems.append("kernel trouble attributed to case \(n), which is not in the plan: \(t.first)")
+                continue
+            }
+            var r = cases[n - 1]
+            r.status = .fail
+            r.reason = "kernel: \(t.first)"
+            var diag = ["kernel: \(t.first)" + (t.note.map { " (\($0))" } ?? "")]
+            diag += t.lines.dropFirst().map { "kernel:   \($0)" }
+            r.diagnostics = diag + r.diagnostics
+            cases[n - 1] = r
+        }
+
+        // Run-level problems the cases do not carry.
+        if let crash = console.guestCrash { problems.append("ringfence crashed in the guest: \(crash)") }
+        if let early = console.troubleBeforeInit, !console.initStarted || console.caseLines.isEmpty, console.caseTrouble.isEmpty {
+            problems.append("kernel trouble before the suite started: \(early)")
+        }
+        if let oom = console.outOfMemory {
+            problems.append("the guest ran out of memory (\(oom)) with --memory \(input.host.memoryMB)M: give it more, e.g. --memory \(max(1024, input.host.memoryMB * 2))M")
+        }
+        if console.problems.contains(where: { $0.hasPrefix("kernel panic") }) && !problems.contains(where: { $0.contains("panic") }) {
+            problems.append(console.problems.first { $0.hasPrefix("kernel panic") }!)
+        }
+        if input.timedOut { problems.append("timed out: the VM was killed after \(Int(input.timeoutSeconds)) s") }
+        if console.guestExitCode == nil && !input.timedOut && console.guestCrash == nil && !problems.contains(where: { $0.contains("panic") }) {
+            problems.append("the guest never printed '# ringfence-exit:' (it did not finish)")
+        }
+        if input.guestReport == nil && input.plan == nil && cases.isEmpty && console.guestExitCode != 2 {
+            if !console.initStarted { problems.append("no output from ringfence's init on the console") }
+        }
+
+        var report = RunReport(kernel: kernel, accelerator: input.host.accelerator, startedAt: startedAt,
+                               durationMs: duration, cases: cases)
+        report.configDigest = input.host.configDigest
+        report.host = input.host
+        report.problems = problems
+        // The exit code, from the report alone (plus the run's problems).
+        let guestMessage = console.guestText
+        var code: Int32
+        if console.guestCrash != nil {
+            code = 2
+        } else if console.guestExitCode == 2 && cases.isEmpty && console.caseTrouble.isEmpty && !input.timedOut {
+            code = 2
+        } else if !problems.isEmpty {
+            code = 1
+        } else {
+            let t = Totals(cases)
+            code = t.exitCode
+            if input.strict && t.knownBugs > 0 { code = 1 }
+            if cases.isEmpty, let g = console.guestExitCode { code = g }
+        }
+        report.exitCode = code
+        return Outcome(report: report, exitCode: code, problems: problems, guestMessage: guestMessage)
+    }
+
+    /// A case record from a console result line (no results file came back).
+    static func fromConsole(_ l: ConsoleVerdict.ConsoleResult, case c: TestCase?, name: String? = nil) -> CaseResult {
+        let rest = l.rest
+        var status: CaseStatus = l.ok ? .pass : .fail
+        var reason: String?
+        if let hash = rest.range(of: " # ") ?? rest.range(of: "# ") {
+            let directive = rest[hash.upperBound...].trimmingSpaces()
+            let word = directive.prefix { $0 != " " }.uppercased()
+            let text = String(directive.dropFirst(word.count)).trimmingSpaces()
+            switch word {
+            case "SKIP": status = .skip; reason = text
+            case "TODO", "XFAIL": status = .knownBug; reason = text
+            case "TIMEOUT": status = .timeout; reason = text
+            case "ERROR": status = .crash; reason = text
+            default: break
+            }
+        }
+        let diags = l.diagnostics.filter { !$0.hasPrefix("ringfence") }
+        if let c { return CaseResult(c, status: status, reason: reason, diagnostics: diags) }
+        let n = name ?? ""
+        return CaseResult(id: n, name: n, file: "", line: 0, status: status, reason: reason, diagnostics: diags)
+    }
+
+    static func descriptionOf(_ rest: String) -> String {
+        var d = Substring(rest)
+        if let hash = d.range(of: " #") { d = d[..<hash.lowerBound] }
+        if d.hasPrefix(" - ") { d = d.dropFirst(3) }
+        return d.trimmingSpaces()
+    }
+
+    // MARK: rendering, all from the report
+
+    /// The KTAP document of a judged run.
+    public static func ktap(_ report: RunReport, preamble: [String] = []) -> String {
+        let w = KTAPWriter()
+        var lines = w.header(count: report.cases.count, facts: report.kernel)
+        // Host facts and guest preamble go right after the version line.
+        var extra: [String] = []
+        if let h = report.host { extra += hostLines(h).map { "# " + $0 } }
+        extra += preamble.map { $0.hasPrefix("#") ? $0 : "# " + $0 }
+        lines.insert(contentsOf: extra, at: 1)
+        for (i, c) in report.cases.enumerated() { lines += w.result(i + 1, c) }
+        for p in report.problems ?? [] { lines.append("# problem: \(p)") }
+        lines.append(w.totals(report.cases))
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public static func hostLines(_ h: HostFacts) -> [String] {
+        var out = ["host: kernel \(h.kernelRelease)" + (h.kernelPackage.map { " (\($0) \(h.kernelPackageVersion ?? ""))" } ?? "")
+                   + (h.kernelImage.map { " image \($0)" } ?? ""),
+                   "host: accelerator \(h.accelerator)" + (h.tcgThreads.map { " (\($0)-threaded)" } ?? "")
+                   + ", \(h.cpus) CPU(s), \(h.memoryMB) MiB, boot attempts \(h.bootAttempts)"
+                   + (h.qemuVersion.map { ", \($0)" } ?? "")]
+        if let d = h.configDigest { out.append("host: config sha256 \(d)") }
+        out += h.notes.map { "host: note: \($0)" }
+        return out
+    }
+
+    /// summary.txt: one key=value line, then `problem:` and `note:` lines.
+    public static func summary(_ report: RunReport, bootSeconds: Double?, suiteSeconds: Double?) -> String {
+        func fmt(_ d: Double?) -> String { d.map { String(format: "%.2f", $0) } ?? "?" }
+        let t = report.totals
+        var line = "boot=\(fmt(bootSeconds)) suite=\(fmt(suiteSeconds)) passed=\(t.passed) failed=\(t.failed + t.errors) skipped=\(t.skipped) known=\(t.knownBugs)"
+        line += " planned=\(report.cases.count) exit=\(report.exitCode ?? -1)"
+        if let h = report.host { line += " accel=\(h.accelerator) boot_attempts=\(h.bootAttempts)" }
+        line += "\n"
+        for p in report.problems ?? [] { line += "problem: \(p)\n" }
+        for n in report.host?.notes ?? [] { line += "note: \(n)\n" }
+        return line
+    }
+}

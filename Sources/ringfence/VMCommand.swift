@@ -1,0 +1,224 @@
+import ArgumentParser
+import CRingfence
+import Foundation
+import RingfenceKit
+
+/// `ringfence vm`: the whole host side of a VM run (run-in-vm.sh execs it).
+struct VMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vm",
+        abstract: "Boot a Linux >= 7.0 kernel in QEMU with ringfence as /init, run the suite, judge it.",
+        discussion: """
+        Kernel (default: the newest Debian cloud-amd64 kernel whose config has CONFIG_IO_URING_BPF=y,
+        or whose config is unknown, from sid and trixie-backports), downloaded through a private apt
+        configuration under ${XDG_CACHE_HOME:-~/.cache}/ringfence on the mirror of the system's own apt
+        sources; every .deb is checked against the SHA-256 of its index entry.
+
+        Results go to ./out/<kernel-release>/ (relative to the current directory): console.log,
+        results.ktap, results.json, results.junit.xml, summary.txt, all rendered from one report.
+        They appear only when the run has a verdict; an interrupted run leaves INCOMPLETE there.
+
+        Exit codes: 0 every case passed (known bugs from cases/known-bugs.yaml allowed), 1 a case
+        failed or the kernel misbehaved (WARN, Oops, panic, timeout), 2 set-up, usage or case-file
+        error, or ringfence itself crashed in the guest, 4 everything skipped, 130/143 interrupted
+        by SIGINT/SIGTERM.
+        """)
+
+    @OptionGroup(title: "Kernel") var kernel: KernelOptions
+    @OptionGroup(title: "VM") var vm: MachineOptions
+    @OptionGroup(title: "Suite") var suite: SuiteOptions
+
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("Arguments for the guest's ringfence (default: run --cases /cases).", valueName: "guest-args"))
+    var guestArguments: [String] = []
+
+    func validate() throws {
+        if kernel.kernel != nil && kernel.kernelVersion != nil { throw ValidationError("--kernel and --kernel-version exclude each other") }
+        if kernel.kernel != nil && kernel.listKernels { throw ValidationError("--list-kernels lists Debian kernels; it does not go with --kernel") }
+        if kernel.kernel == nil && (kernel.modules != nil || kernel.config != nil) { throw ValidationError("--modules and --config go with --kernel") }
+        if let k = kernel.kernel, !FileManager.default.fileExists(atPath: k) { throw ValidationError("--kernel \(k): no such file") }
+        if let m = kernel.modules, !FileSystem.isDirectory(m) { throw ValidationError("--modules \(m): no such directory") }
+        if let c = kernel.config, !FileManager.default.fileExists(atPath: c) { throw ValidationError("--config \(c): no such file") }
+        guard vm.timeout > 0, vm.timeout <= 86400 else { throw ValidationError("--timeout wants a positive number of seconds, at most 86400, not \(vm.timeout)") }
+        if let c = vm.cpus, c < 1 || c > 64 { throw ValidationError("--cpus wants 1 to 64, not \(c)") }
+        if let m = vm.memory, QEMUSettings.parseMemory(m) == nil { throw ValidationError("--memory wants e.g. 1G or 768M, not '\(m)'") }
+        if suite.exhaustive && !(guestArguments.isEmpty || guestArguments.first == "run") {
+            throw ValidationError("--exhaustive goes with the guest's 'run' command")
+        }
+        if suite.bench && !guestArguments.isEmpty { throw ValidationError("--bench replaces the guest arguments; give one or the other") }
+        if vm.repeat < 1 || vm.repeat > 10000 { throw ValidationError("--repeat wants 1 to 10000") }
+        if !FileSystem.isDirectory(suite.casesDirectory) { throw ValidationError("--cases \(suite.casesDirectory): no such directory") }
+    }
+
+    func run() throws {
+        Signals.trap()
+        var o = VMRunOptions()
+        o.kernelVersion = kernel.kernelVersion
+        o.experimental = kernel.experimental
+        o.mirror = kernel.mirror
+        o.refresh = kernel.refresh
+        o.kernelImage = kernel.kernel
+        o.modulesDir = kernel.modules
+        o.configFile = kernel.config
+        o.accel = vm.accel
+        o.tcgThreads = vm.tcgThreads
+        o.timeout = vm.timeout
+        o.cpus = vm.cpus ?? max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        o.memoryMB = vm.memory.flatMap(QEMUSettings.parseMemory)
+        o.gzipInitrd = vm.initrdCompression == "gzip"
+        o.casesDir = absolute(suite.casesDirectory)
+        o.out = suite.out
+        o.results = suite.results
+        o.writeInitramfs = suite.writeInitramfs
+        o.strict = suite.strict
+        if suite.bench {
+            o.guestArguments = ["bench", "--format", "ktap"]
+        } else if !guestArguments.isEmpty {
+            o.guestArguments = guestArguments
+        } else {
+            o.guestArguments = ["run", "--announce", "--cases", "/cases"]
+        }
+        if suite.exhaustive { o.guestArguments.append("--exhaustive") }
+        try plan(&o)
+
+        let store = KernelStore(root: KernelStore.defaultRoot())
+        store.mirror = kernel.mirror
+        store.refresh = kernel.refresh
+        let runner = VMRunner(options: o, store: store, say: { warn("ringfence vm: " + $0) })
+        defer { runner.cleanup() }
+        do {
+            try preflight(o)
+            if kernel.listKernels {
+                print(try runner.listKernels(), terminator: "")
+                return
+            }
+            if vm.bareBoot {
+                let code = try runner.bareBoots(repeat: vm.repeat) { print($0, terminator: ""); fflush(stdout) }
+                throw ExitCode(code)
+            }
+            let code = try runner.run { print($0, terminator: ""); fflush(stdout) }
+            throw ExitCode(code)
+        } catch let e as HostError {
+            runner.cleanup()
+            if e.code >= 128 {
+                warn("ringfence vm: \(e.message); stopped QEMU and every child, kept no partial download or kernel")
+            } else {
+                warn("ringfence vm: error: \(e.message)")
+            }
+            throw ExitCode(e.code)
+        }
+    }
+
+    /// What the guest will run, when the host can tell (the guest command is
+    /// `run` on /cases): the plan for the report, and only the modules it needs.
+    func plan(_ o: inout VMRunOptions) throws {
+        let cases = try loadCases(o.casesDir)
+        var selected: [TestCase]? = nil
+        if o.guestArguments.first == "run", let cmd = try? RunCommand.parse(Array(o.guestArguments.dropFirst())),
+           cmd.cases == "/cases" {
+            let s = cmd.filter.isEmpty ? cases : cases.filter { c in cmd.filter.contains { CaseFilter.matches($0, c) } }
+            if !s.isEmpty { selected = s }
+            let bugsPath = cmd.knownBugs.map { $0 == "none" ? nil : $0.replacingOccurrences(of: "/cases", with: o.casesDir) }
+                ?? o.casesDir + "/" + KnownBugs.fileName
+            if let p = bugsPath, FileManager.default.fileExists(atPath: p) {
+                do { o.knownBugs = try KnownBugs.load(path: p) } catch let e as CaseFileError {
+                    warn("ringfence: \(e)")
+                    throw ExitCode(Exit.usage)
+                }
+            }
+        }
+        o.plan = selected
+        var names = Set<String>()
+        for c in selected ?? cases { for case .module(let m) in c.requires { names.insert(m) } }
+        o.modules = names.sorted()
+    }
+
+    /// Checks that need no kernel: tools, and that --out and --results can be written.
+    func preflight(_ o: VMRunOptions) throws {
+        var tools = ["qemu-system-x86_64", "strip", "ldd", "sha256sum"]
+        if o.kernelImage == nil { tools += ["apt-get", "dpkg-deb"] }
+        if !o.modules.isEmpty { tools += ["depmod", "xz", "zstd"] }
+        if kernel.listKernels { tools = ["apt-get"] }
+        if o.writeInitramfs != nil { tools.removeAll { $0 == "qemu-system-x86_64" } }
+        let missing = tools.filter { HostProcess.which($0) == nil }
+        if !missing.isEmpty {
+            throw HostError("\(missing.joined(separator: ", ")) not found; install: apt-get install -y --no-install-recommends qemu-system-x86 binutils kmod xz-utils zstd cpio")
+        }
+        if kernel.listKernels { return }
+        if let out = o.out {
+            try FileSystem.checkWritable((absolute(out) as NSString).deletingLastPathComponent, what: "--out \(out)")
+            if FileManager.default.fileExists(atPath: out) && !FileSystem.isDirectory(out) {
+                throw HostError("--out \(out) exists and is not a directory")
+            }
+        } else if o.writeInitramfs == nil {
+            try FileSystem.checkWritable(absolute("out"), what: "./out (the default --out)")
+        }
+        if let r = o.results {
+            if FileSystem.isDirectory(r) { throw HostError("--results \(r) is a directory; it wants a file name") }
+            try FileSystem.checkWritable((absolute(r) as NSString).deletingLastPathComponent, what: "--results \(r)")
+        }
+    }
+
+    func absolute(_ p: String) -> String {
+        p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+    }
+}
+
+struct KernelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("A Debian cloud kernel: 7.3.4, 7.0 (newest 7.0.x), 7.3.4+deb13-cloud-amd64 or 7.3.4-1~bpo13+1.", valueName: "V"))
+    var kernelVersion: String?
+    @Flag(help: "List the available Debian kernels and exit.")
+    var listKernels = false
+    @Flag(help: "Also look in the experimental suite (release candidates; implied by --kernel-version 7.3~rc7).")
+    var experimental = false
+    @Option(help: ArgumentHelp("Debian mirror URI (default: the first Debian URI in the system's apt sources).", valueName: "URI"))
+    var mirror: String?
+    @Flag(help: "Refresh the kernel package indexes now (default: when older than a day).")
+    var refresh = false
+    @Option(help: ArgumentHelp("Boot this kernel image (bzImage) instead.", valueName: "PATH"))
+    var kernel: String?
+    @Option(help: ArgumentHelp("With --kernel: modules installed by `make modules_install INSTALL_MOD_PATH=DIR`.", valueName: "DIR"))
+    var modules: String?
+    @Option(help: ArgumentHelp("With --kernel: its .config (checked for CONFIG_IO_URING_BPF; its digest goes into the results).", valueName: "FILE"))
+    var config: String?
+}
+
+struct MachineOptions: ParsableArguments {
+    @Option(help: "Accelerator: auto (KVM when /dev/kvm works and has not failed here before, else TCG), kvm or tcg.")
+    var accel: VMRunOptions.Accel = .auto
+    @Option(help: "TCG threading: single (one host thread for all guest CPUs; default, see docs/run-in-vm.md for the boot-flake rates) or multi.")
+    var tcgThreads: QEMUSettings.TCGThreads = .single
+    @Option(help: "Global timeout for the VM in seconds (default 300); QEMU is killed and the run fails when it expires.")
+    var timeout: Double = 300
+    @Option(help: "Guest CPUs (default: host CPUs, at most 4); the guest runs that many cases at once.")
+    var cpus: Int?
+    @Option(help: "Guest memory, e.g. 512M or 1G (default: sized from the initramfs).")
+    var memory: String?
+    @Option(help: "Initramfs compression: none (default, fastest) or gzip.")
+    var initrdCompression = "none"
+    @Flag(help: "Boot the kernel with a 125-byte /init that only powers off (the yardstick; see --repeat).")
+    var bareBoot = false
+    @Option(help: "With --bare-boot: boot this many times and count kernel trouble (boot flakes).")
+    var `repeat` = 1
+}
+
+struct SuiteOptions: ParsableArguments {
+    @Option(name: .customLong("cases"), help: ArgumentHelp("Case directory copied into the guest as /cases (default: cases/ next to run-in-vm.sh).", valueName: "DIR"))
+    var casesDirectory = ProcessInfo.processInfo.environment["RINGFENCE_DEFAULT_CASES"] ?? "cases"
+    @Option(help: ArgumentHelp("Results directory (default: ./out/<kernel-release>/).", valueName: "DIR"))
+    var out: String?
+    @Option(help: ArgumentHelp("Also copy results.json (for ringfence compare) to this file.", valueName: "FILE"))
+    var results: String?
+    @Flag(help: "Also run the exhaustive tier.")
+    var exhaustive = false
+    @Flag(help: "Run `ringfence bench` instead of the suite; bench.svg and bench.json land in the results directory.")
+    var bench = false
+    @Flag(help: "Known bugs fail the run (exit 1): gate on 'this kernel is correct', not only 'nothing new broke'.")
+    var strict = false
+    @Flag(help: "Accepted for run-in-vm.sh: do not rebuild ringfence first (ringfence vm never builds).")
+    var noBuild = false
+    @Option(help: ArgumentHelp("Build the initramfs, write it to FILE and exit (no boot).", valueName: "FILE"))
+    var writeInitramfs: String?
+}
+
+extension VMRunOptions.Accel: ExpressibleByArgument {}
+extension QEMUSettings.TCGThreads: ExpressibleByArgument {}
