@@ -45,6 +45,7 @@ struct VMCommand: ParsableCommand {
             throw ValidationError("--exhaustive goes with the guest's 'run' command")
         }
         if suite.bench && !guestArguments.isEmpty { throw ValidationError("--bench replaces the guest arguments; give one or the other") }
+        if !["none", "gzip"].contains(vm.initrdCompression) { throw ValidationError("--initrd-compression must be none or gzip") }
         if vm.repeat < 1 || vm.repeat > 10000 { throw ValidationError("--repeat wants 1 to 10000") }
         if !FileSystem.isDirectory(suite.casesDirectory) { throw ValidationError("--cases \(suite.casesDirectory): no such directory") }
     }
@@ -65,6 +66,7 @@ struct VMCommand: ParsableCommand {
         o.cpus = vm.cpus ?? max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         o.memoryMB = vm.memory.flatMap(QEMUSettings.parseMemory)
         o.gzipInitrd = vm.initrdCompression == "gzip"
+        o.extraKernelParameters = vm.append
         o.casesDir = absolute(suite.casesDirectory)
         o.out = suite.out
         o.results = suite.results
@@ -193,6 +195,8 @@ struct MachineOptions: ParsableArguments {
     var cpus: Int?
     @Option(help: "Guest memory, e.g. 512M or 1G (default: sized from the initramfs).")
     var memory: String?
+    @Option(help: ArgumentHelp("Extra kernel command-line parameters, e.g. 'acpi=off' (repeatable).", valueName: "PARAM"))
+    var append: [String] = []
     @Option(help: "Initramfs compression: none (default, fastest) or gzip.")
     var initrdCompression = "none"
     @Flag(help: "Boot the kernel with a 125-byte /init that only powers off (the yardstick; see --repeat).")

@@ -20,6 +20,8 @@ public struct VMRunOptions {
     public var cpus = 1
     public var memoryMB: Int?
     public var gzipInitrd = false
+    /// Appended to the kernel command line (--append).
+    public var extraKernelParameters: [String] = []
     public var casesDir = "cases"
     /// nil: ./out/<release>
     public var out: String?

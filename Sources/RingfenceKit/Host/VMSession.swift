@@ -69,7 +69,8 @@ extension VMRunner {
                 }
             }
         }
-        let append = QEMUSettings.kernelCommandLine(guestArguments: options.guestArguments, modules: options.modules)
+        let append = QEMUSettings.kernelCommandLine(guestArguments: options.guestArguments, modules: options.modules,
+                                                    extra: options.extraKernelParameters)
         try FileSystem.write(append + "\n", to: out.staging + "/cmdline")
         var settings = QEMUSettings(kernel: kernel.vmlinuz, initrd: initrdPath, append: append, serialLog: out.staging + "/console.log")
         settings.cpus = options.cpus
@@ -140,7 +141,10 @@ extension VMRunner {
         }
         let ktap: String
         var code = outcome.exitCode
-        if isRun && (guestReport != nil || options.plan != nil) && !(code == 2 && outcome.report.cases.isEmpty) {
+        // Any guest command that sent results.json (or `run`, whose plan the
+        // host knows) is judged through the report; others pass their KTAP through.
+        let reportMode = guestReport != nil || (isRun && options.plan != nil)
+        if reportMode && !(code == 2 && outcome.report.cases.isEmpty) {
             ktap = VMVerdict.ktap(outcome.report, preamble: verdict.ktapLines.filter { $0.hasPrefix("# module ") })
             try FileSystem.write(try outcome.report.json(), to: out.staging + "/results.json")
             try FileSystem.write(JUnitWriter().document(outcome.report), to: out.staging + "/results.junit.xml")
@@ -161,7 +165,7 @@ extension VMRunner {
         try out.publish()
         finished = true
         if let dest = options.results {
-            if isRun && FileManager.default.fileExists(atPath: out.path + "/results.json") {
+            if FileManager.default.fileExists(atPath: out.path + "/results.json") {
                 try FileSystem.copy(out.path + "/results.json", to: dest)
             } else {
                 say("no results file for --results \(dest): the guest command was not 'run' or the run produced no results")
@@ -184,7 +188,7 @@ extension VMRunner {
                            kernel.release, accel == .kvm ? "kvm" : "tcg/\(options.tcgThreads.rawValue)", fmt(verdict.bootSeconds),
                            fmt(verdict.suiteSeconds), vmSeconds, since(t0), tKernel, tInitrd, FileSystem.megabytes(rawSize))]
         tail.append("# ringfence vm: \(t.passed) passed, \(t.failed + t.errors) failed, \(t.knownBugs) known bugs, \(t.skipped) skipped of \(report.cases.count) planned; exit \(code); results in \(out.path)")
-        for p in outcome.problems { tail.append("# ringfence vm: problem: \(p)") }
+        for p in (reportMode ? outcome.problems : verdict.problems) { tail.append("# ringfence vm: problem: \(p)") }
         if boot.timedOut { tail.append("# ringfence vm: the VM was killed after the \(Int(options.timeout)) s timeout") }
         if files["bench.svg"] != nil { tail.append("# ringfence vm: bench plot \(out.path)/bench.svg, data \(out.path)/bench.json") }
         stdout(tail.joined(separator: "\n") + "\n")
@@ -204,7 +208,7 @@ extension VMRunner {
         let accel: QEMUSettings.Accelerator = options.accel == .kvm ? .kvm : .tcg
         for i in 1...count {
             var s = QEMUSettings(kernel: kernel.vmlinuz, initrd: initrd,
-                                 append: QEMUSettings.kernelCommandLine(guestArguments: nil, modules: []), serialLog: w + "/bare-console.log")
+                                 append: QEMUSettings.kernelCommandLine(guestArguments: nil, modules: [], extra: options.extraKernelParameters), serialLog: w + "/bare-console.log")
             s.accelerator = accel
             s.cpus = options.cpus
             s.memoryMB = options.memoryMB ?? 256

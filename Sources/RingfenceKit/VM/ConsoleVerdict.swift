@@ -42,6 +42,8 @@ public struct ConsoleVerdict: Equatable {
     /// markers the guest writes to /dev/kmsg (or, from an older guest, the
     /// last `# running: N` line).
     public var caseTrouble: [Int: CaseTrouble] = [:]
+    /// Case ids named by the kmsg markers, by plan number.
+    public var markerIDs: [Int: String] = [:]
     /// Case-level result lines as the guest printed them, in plan order.
     public var caseLines: [ConsoleResult] = []
     /// Text the guest printed that is neither KTAP nor a kernel message
@@ -184,6 +186,7 @@ public struct ConsoleVerdict: Equatable {
 
         var markersSeen = false
         var active: [Int: String] = [:]
+        var markerIDs: [Int: String] = [:]
         var lastEnded: Int?
         var caseTrouble: [Int: CaseTrouble] = [:]
         /// Cases whose splat is still being collected.
@@ -206,6 +209,7 @@ public struct ConsoleVerdict: Equatable {
                 if let n = parts.first.flatMap({ Int($0) }) {
                     markersSeen = true
                     active[n] = parts.count > 1 ? String(parts[1]) : ""
+                    markerIDs[n] = active[n]
                     return true
                 }
             }
@@ -447,6 +451,7 @@ public struct ConsoleVerdict: Equatable {
             v.failed += synthesized
             v.caseTrouble = caseTrouble
             v.caseLines = caseLines
+            v.markerIDs = markerIDs
             v.guestText = guestText
             v.guestCrash = guestCrash
             v.troubleBeforeInit = troubleBeforeInit

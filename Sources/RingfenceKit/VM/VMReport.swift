@@ -110,6 +110,15 @@ public enum VMVerdict {
             cases = cases.map { KnownBugs.apply(input.knownBugs, to: $0, kernel: input.kernelVersion) }
         }
 
+        // A case that was running when the run ended, and never reported:
+        // known from its kmsg marker.
+        if input.plan == nil {
+            for n in console.caseTrouble.keys.sorted() where n == cases.count + 1 {
+                let id = console.markerIDs[n] ?? "case \(n)"
+                cases.append(CaseResult(id: id, name: id, file: "", line: 0, status: .crash,
+                                        reason: "no result: \(endReason) while this case ran"))
+            }
+        }
         // The console overlay: kernel trouble fails the case it is attributed to.
         for (n, t) in console.caseTrouble.sorted(by: { $0.key < $1.key }) {
             guard n >= 1 && n <= cases.count else {
@@ -150,7 +159,10 @@ public enum VMVerdict {
         report.host = input.host
         report.problems = problems
         // The exit code, from the report alone (plus the run's problems).
-        let guestMessage = console.guestText
+        // The guest's own words, without a runtime's stack frames.
+        let guestMessage = console.guestText.filter { line in
+            !(line.first?.isNumber == true && line.contains("0x")) && line != "Current stack trace:"
+        }
         var code: Int32
         if console.guestCrash != nil {
             code = 2

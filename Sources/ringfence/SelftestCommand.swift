@@ -1,0 +1,78 @@
+import ArgumentParser
+import CRingfence
+import Foundation
+import RingfenceKit
+
+/// `ringfence selftest-fault KIND`: faults the host runner must survive,
+/// provoked for real inside the guest (ci/faults.sh boots each one). Hidden
+/// from --help: it is a test of the harness, not of the kernel.
+struct SelftestFaultCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "selftest-fault",
+        abstract: "Provoke a fault in the guest for the host runner's own tests (ci/faults.sh).",
+        shouldDisplay: false)
+
+    enum Kind: String, ExpressibleByArgument, CaseIterable {
+        /// Two cases; while case 1 runs a WARNING line enters the kernel log
+        /// through /dev/kmsg (the host cannot tell it from printk's), then both
+        /// report ok and results.json says pass: the host must fail case 1.
+        case warnInCase = "warn-in-case"
+        /// A real kernel panic (sysrq-trigger 'c') during case 2 of 3.
+        case panicInCase = "panic-in-case"
+        /// ringfence itself traps (a Swift runtime error) in the guest.
+        case crash
+        /// The guest never finishes.
+        case hang
+    }
+
+    @Argument(help: "warn-in-case, panic-in-case, crash or hang.")
+    var kind: Kind
+
+    func run() throws {
+        let names = ["first case", "second case", "third case"]
+        switch kind {
+        case .crash:
+            let values: [Int] = []
+            print("about to index an empty array")
+            fflush(stdout)
+            _ = values[Int(rf_now_ns() % 2) + 1]
+        case .hang:
+            print("KTAP version 1\n1..1")
+            fflush(stdout)
+            while true { sleep(60) }
+        case .warnInCase, .panicInCase:
+            let count = kind == .warnInCase ? 2 : 3
+            print("KTAP version 1\n1..\(count)")
+            fflush(stdout)
+            var results: [CaseResult] = []
+            for i in 1...count {
+                kmsg("ringfence: begin \(i) selftest/fault-\(i)")
+                if i == 1 && kind == .warnInCase {
+                    kmsg("WARNING: CPU: 0 PID: \(getpid()) at selftest/fault.c:1 ringfence_selftest_warn+0x0/0x10")
+                    kmsg("Call Trace:")
+                    kmsg("---[ end trace 0000000000000000 ]---")
+                }
+                if i == 2 && kind == .panicInCase {
+                    let fd = open("/proc/sysrq-trigger", O_WRONLY)
+                    if fd >= 0 { _ = write(fd, "c", 1); close(fd) }
+                }
+                kmsg("ringfence: end \(i) selftest/fault-\(i)")
+                print("ok \(i) selftest/fault: \(names[i - 1])")
+                fflush(stdout)
+                results.append(CaseResult(id: "selftest/fault-\(i)", name: names[i - 1], file: "selftest/fault.yaml", line: i, status: .pass))
+            }
+            let facts = KernelProbe.probe()
+            let report = RunReport(kernel: facts, accelerator: nil, startedAt: "", durationMs: 1, cases: results)
+            if rf_is_pid1 != 0 { try? report.json(pretty: false).write(toFile: GuestResults.path, atomically: true, encoding: .utf8) }
+            print("# Totals: pass:\(count) fail:0 xfail:0 xpass:0 skip:0 error:0")
+        }
+    }
+
+    func kmsg(_ line: String) {
+        let fd = open("/dev/kmsg", O_WRONLY)
+        guard fd >= 0 else { return }
+        let text = "<4>" + line + "\n"
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+    }
+}
