@@ -47,7 +47,9 @@ struct VMCommand: ParsableCommand {
         if suite.bench && !guestArguments.isEmpty { throw ValidationError("--bench replaces the guest arguments; give one or the other") }
         if !["none", "gzip"].contains(vm.initrdCompression) { throw ValidationError("--initrd-compression must be none or gzip") }
         if vm.repeat < 1 || vm.repeat > 10000 { throw ValidationError("--repeat wants 1 to 10000") }
-        if !FileSystem.isDirectory(suite.casesDirectory) { throw ValidationError("--cases \(suite.casesDirectory): no such directory") }
+        if !vm.bareBoot && !kernel.listKernels && !FileSystem.isDirectory(suite.casesDirectory) {
+            throw ValidationError("--cases \(suite.casesDirectory): no such directory")
+        }
     }
 
     func run() throws {
@@ -80,7 +82,7 @@ struct VMCommand: ParsableCommand {
             o.guestArguments = ["run", "--announce", "--cases", "/cases"]
         }
         if suite.exhaustive { o.guestArguments.append("--exhaustive") }
-        try plan(&o)
+        if !vm.bareBoot && !kernel.listKernels { try plan(&o) }
 
         let store = KernelStore(root: KernelStore.defaultRoot())
         store.mirror = kernel.mirror

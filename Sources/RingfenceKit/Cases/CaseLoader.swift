@@ -62,12 +62,15 @@ public enum CaseLoader {
         do { node = try Yams.compose(yaml: yaml) } catch let e as YamlError {
             throw CaseFileError(file: file, line: yamlErrorLine(e), field: "", message: "YAML syntax: \(e)")
         }
-        guard let node else { return [] }
+        let empty = CaseFileError(file: file, line: 1, field: "",
+                                  message: "the file has no cases (an empty case file is a mistake: add a case or delete the file)")
+        guard let node else { throw empty }
         let top = YAMLField(node: node, file: file, path: "")
         var out: [TestCase] = []
         for (i, item) in try top.sequence().enumerated() {
             out.append(try CaseParser(file: file).parseCase(item, index: i))
         }
+        if out.isEmpty { throw empty }
         return out
     }
 

@@ -70,6 +70,9 @@ public final class VMRunner {
         self.store = store
         self.say = say
         store.log = say
+        // A release candidate lives only in experimental, so asking for one implies it.
+        if let v = options.kernelVersion, v.contains("~rc") || v.contains("-rc") { self.options.experimental = true }
+        if self.options.experimental { store.suites = KernelStore.indexedSuites }
     }
 
     deinit { cleanup() }
@@ -122,8 +125,6 @@ public final class VMRunner {
             }
             return Kernel(release: release, vmlinuz: absolute(image), config: options.configFile, modroot: modroot)
         }
-        if let v = options.kernelVersion, v.contains("~rc") || v.contains("-rc") { options.experimental = true }
-        if options.experimental { store.suites = ["sid", "trixie-backports", "experimental"] }
         try store.lock()
         defer { store.unlock() }
         try store.updateIndexes()

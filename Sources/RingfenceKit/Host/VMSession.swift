@@ -188,7 +188,11 @@ extension VMRunner {
                            kernel.release, accel == .kvm ? "kvm" : "tcg/\(options.tcgThreads.rawValue)", fmt(verdict.bootSeconds),
                            fmt(verdict.suiteSeconds), vmSeconds, since(t0), tKernel, tInitrd, FileSystem.megabytes(rawSize))]
         tail.append("# ringfence vm: \(t.passed) passed, \(t.failed + t.errors) failed, \(t.knownBugs) known bugs, \(t.skipped) skipped of \(report.cases.count) planned; exit \(code); results in \(out.path)")
-        for p in (reportMode ? outcome.problems : verdict.problems) { tail.append("# ringfence vm: problem: \(p)") }
+        // A guest usage error has said what is wrong; "no KTAP" would only add noise.
+        let usage = code == 2 && !outcome.guestMessage.isEmpty && verdict.guestCrash == nil
+        for p in (reportMode ? outcome.problems : verdict.problems) where !(usage && p.contains("no KTAP")) {
+            tail.append("# ringfence vm: problem: \(p)")
+        }
         if boot.timedOut { tail.append("# ringfence vm: the VM was killed after the \(Int(options.timeout)) s timeout") }
         if files["bench.svg"] != nil { tail.append("# ringfence vm: bench plot \(out.path)/bench.svg, data \(out.path)/bench.json") }
         stdout(tail.joined(separator: "\n") + "\n")

@@ -250,8 +250,10 @@ public struct ConsoleVerdict: Equatable {
                     for n in targets {
                         if caseTrouble[n] == nil {
                             caseTrouble[n] = CaseTrouble(first: text, lines: [text], note: note)
-                            splatTargets.append(n)
+                        } else if caseTrouble[n]!.lines.count < 40 {
+                            caseTrouble[n]!.lines.append(text)   // more of the same splat, or a second one
                         }
+                        splatTargets.append(n)
                         if let idx = resultIndexByNumber[n], results[idx].trouble == nil { results[idx].trouble = text }
                         else if resultIndexByNumber[n] == nil { pendingByCase[n] = pendingByCase[n] ?? text }
                     }

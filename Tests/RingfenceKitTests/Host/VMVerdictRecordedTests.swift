@@ -1,0 +1,163 @@
+import Foundation
+import XCTest
+@testable import RingfenceKit
+
+/// The one results path, on console logs recorded from real boots of Debian
+/// 7.3.4 cloud under TCG by `ringfence vm` (Tests/Fixtures/console, see its
+/// README): the report, and the four renderings that must agree.
+final class VMVerdictRecordedTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func log(_ name: String) throws -> String {
+        try String(contentsOf: root.appendingPathComponent("Fixtures/console/\(name).log"), encoding: .utf8)
+    }
+
+    static let host = HostFacts(accelerator: "tcg", kernelRelease: "7.3.4+deb13-cloud-amd64", cpus: 2, memoryMB: 448)
+
+    /// Judges a recorded log as `ringfence vm` does.
+    static func judge(_ name: String, plan: [TestCase]? = nil, timedOut: Bool = false, cut: ((String) -> String)? = nil) throws -> VMVerdict.Outcome {
+        var text = try log(name)
+        if let cut { text = cut(text) }
+        let console = ConsoleVerdict.evaluate(log: text, timedOut: timedOut)
+        let files = GuestResults.extract(fromConsole: text)
+        let guest = files[GuestResults.resultsName].flatMap { try? JSONDecoder().decode(RunReport.self, from: $0) }
+        var input = VMVerdict.Input(console: console, guestReport: guest, plan: plan, host: host)
+        input.timedOut = timedOut
+        input.timeoutSeconds = 40
+        return VMVerdict.judge(input)
+    }
+
+    /// The status of every case must be the same in KTAP, JSON, JUnit and the summary.
+    func assertRenderingsAgree(_ o: VMVerdict.Outcome, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = o.report
+        let ktap = VMVerdict.ktap(r)
+        let notOK = ktap.split(separator: "\n").filter { $0.hasPrefix("not ok ") }.count
+        let t = r.totals
+        XCTAssertEqual(notOK, t.failed + t.errors + t.knownBugs, "KTAP not-ok lines vs JSON totals", file: file, line: line)
+        let json = try JSONDecoder().decode(RunReport.self, from: Data(try r.json().utf8))
+        XCTAssertEqual(json.cases.map(\.status), r.cases.map(\.status), file: file, line: line)
+        let junit = JUnitWriter().document(r)
+        XCTAssertEqual(junit.components(separatedBy: "<failure").count - 1, t.failed, "JUnit failures", file: file, line: line)
+        XCTAssertEqual(junit.components(separatedBy: "<error").count - 1, t.errors, "JUnit errors", file: file, line: line)
+        let summary = VMVerdict.summary(r, bootSeconds: nil, suiteSeconds: nil)
+        XCTAssertTrue(summary.contains("passed=\(t.passed) failed=\(t.failed + t.errors) skipped=\(t.skipped)"), summary, file: file, line: line)
+        XCTAssertTrue(summary.contains("exit=\(o.exitCode)"), file: file, line: line)
+        XCTAssertTrue(ktap.contains("# Totals: pass:\(t.passed) fail:\(t.failed)"), file: file, line: line)
+    }
+
+    func testWarnDuringACaseFailsItInEveryRendering() throws {
+        // The guest's results.json says both cases passed; the console shows a
+        // WARNING between case 1's kmsg markers.
+        let o = try Self.judge("warn-in-case")
+        XCTAssertEqual(o.exitCode, 1)
+        XCTAssertEqual(o.report.cases.map(\.status), [.fail, .pass])
+        XCTAssertTrue(o.report.cases[0].reason?.hasPrefix("kernel: WARNING: CPU: 0 PID:") == true)
+        XCTAssertTrue(o.report.cases[0].diagnostics.contains { $0.contains("Call Trace:") || $0.contains("end trace") })
+        try assertRenderingsAgree(o)
+        XCTAssertTrue(JUnitWriter().document(o.report).contains("<failure message=\"kernel: WARNING"))
+        // compare, against the same cases passing, gates on it.
+        var clean = o.report
+        clean.cases = clean.cases.map { var c = $0; c.status = .pass; c.reason = nil; c.diagnostics = []; return c }
+        let diff = ResultsComparison(old: clean, new: o.report)
+        XCTAssertEqual(diff.newlyFailing.map(\.id), ["selftest/fault-1"])
+        XCTAssertTrue(diff.hasNewFailures)
+    }
+
+    func testWarnWhileTwoCasesRanFailsBothAndSaysSo() throws {
+        let o = try Self.judge("warn-overlap")
+        XCTAssertEqual(o.report.cases.map(\.status), [.fail, .fail])
+        XCTAssertTrue(o.report.cases[1].diagnostics[0].contains("while cases 1, 2 ran at once"))
+        try assertRenderingsAgree(o)
+    }
+
+    func testWarnAfterACaseEndedIsTheEndedCasesWithANote() throws {
+        let o = try Self.judge("warn-after-case")
+        XCTAssertEqual(o.report.cases.map(\.status), [.fail, .pass])
+        XCTAssertTrue(o.report.cases[0].diagnostics[0].contains("after case 1 ended"))
+    }
+
+    func testRealPanicEndsTheRunAndReportsEveryPlannedCase() throws {
+        let plan = try Self.selftestPlan(3)
+        let o = try Self.judge("panic-in-case", plan: plan)
+        XCTAssertEqual(o.exitCode, 1)
+        XCTAssertEqual(o.report.cases.map(\.status), [.pass, .fail, .crash])
+        XCTAssertTrue(o.report.cases[1].reason?.contains("sysrq triggered crash") == true || o.report.cases[1].reason?.contains("Oops") == true
+                      || o.report.cases[1].reason?.contains("BUG") == true, o.report.cases[1].reason ?? "")
+        XCTAssertTrue(o.report.cases[2].reason?.hasPrefix("no result: Kernel panic") == true || o.report.cases[2].reason?.hasPrefix("no result: kernel panic") == true,
+                      o.report.cases[2].reason ?? "")
+        XCTAssertTrue(o.problems.contains { $0.contains("panic") })
+        try assertRenderingsAgree(o)
+    }
+
+    func testPanicWithoutAPlanNamesTheCaseFromItsMarker() throws {
+        let o = try Self.judge("panic-in-case")
+        XCTAssertEqual(o.report.cases.map(\.id).last, "selftest/fault-2")
+        XCTAssertEqual(o.report.cases.last?.status, .fail)
+        XCTAssertEqual(o.exitCode, 1)
+    }
+
+    func testHarnessCrashIsExit2AndNotAKernelFailure() throws {
+        let o = try Self.judge("harness-crash")
+        XCTAssertEqual(o.exitCode, 2)
+        XCTAssertTrue(o.problems.contains { $0.hasPrefix("ringfence crashed in the guest: killed by SIGILL") })
+        XCTAssertFalse(o.problems.contains { $0.contains("kernel") && !$0.contains("not the kernel") })
+        XCTAssertTrue(o.guestMessage.contains { $0.contains("Fatal error: Index out of range") })
+        XCTAssertFalse(o.guestMessage.contains { $0.contains("0x0000") }, "stack frames are left out")
+    }
+
+    func testGuestUsageErrorsAreExit2WithTheGuestsWords() throws {
+        for (name, words) in [("usage-bogus", "Unknown option '--bogus'"), ("usage-filter-nomatch", "no case matches 'nomatch'"),
+                              ("usage-fuzz-time0", "--time")] {
+            let o = try Self.judge(name)
+            XCTAssertEqual(o.exitCode, 2, name)
+            XCTAssertTrue(o.guestMessage.contains { $0.contains(words) }, "\(name): \(o.guestMessage)")
+            XCTAssertTrue(o.report.cases.isEmpty, name)
+        }
+    }
+
+    func testHangKilledAtTheTimeoutFails() throws {
+        let o = try Self.judge("hang-timed-out", timedOut: true)
+        XCTAssertEqual(o.exitCode, 1)
+        XCTAssertTrue(o.problems.contains { $0.hasPrefix("timed out") })
+    }
+
+    func testCleanRunAndTheHaltedGuestPass() throws {
+        let plan = try Self.plan("registration/command-header")
+        for name in ["clean-command-header", "halt-acpi-off"] {
+            let o = try Self.judge(name, plan: plan)
+            XCTAssertEqual(o.exitCode, 0, "\(name): \(o.problems)")
+            XCTAssertEqual(o.report.cases.count, 9)
+            XCTAssertEqual(o.report.totals.passed, 9)
+            try assertRenderingsAgree(o)
+        }
+        XCTAssertTrue(ConsoleVerdict.evaluate(log: try Self.log("halt-acpi-off")).haltedInsteadOfPowerOff)
+    }
+
+    func testTruncatedConsoleReportsTheMissingCasesAsErrors() throws {
+        let plan = try Self.plan("registration/command-header")
+        // The log as it stood after the fourth result: no results file, no exit marker.
+        let o = try Self.judge("clean-command-header", plan: plan) { text in
+            var lines = text.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n")
+            let fourth = lines.indices.filter { lines[$0].hasPrefix("ok ") }[3]
+            lines.removeSubrange((fourth + 1)...)
+            return lines.joined(separator: "\n")
+        }
+        XCTAssertEqual(o.exitCode, 1)
+        XCTAssertEqual(o.report.cases.map(\.status), Array(repeating: .pass, count: 4) + Array(repeating: .crash, count: 5))
+        XCTAssertTrue(o.report.cases[4].reason?.hasPrefix("no result: the console log ended") == true)
+        XCTAssertTrue(o.problems.contains { $0.contains("after 4 of 9 results") })
+        try assertRenderingsAgree(o)
+    }
+
+    // MARK: plans
+
+    static func plan(_ prefix: String) throws -> [TestCase] {
+        try CaseLoader.load(directory: root.deletingLastPathComponent().appendingPathComponent("cases").path).filter { $0.id.hasPrefix(prefix) }
+    }
+
+    static func selftestPlan(_ n: Int) throws -> [TestCase] {
+        let names = ["first case", "second case", "third case"]
+        let yaml = names.prefix(n).map { "- name: \($0)\n  steps:\n    - register: { opcode: NOP, program: \"ret #1\" }\n" }.joined()
+        return try CaseLoader.load(yaml: yaml, file: "selftest/fault.yaml")
+    }
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# ci/faults.sh: provokes every fault the host runner (ringfence vm) must end
+# cleanly, and checks the exit code, the message, that no QEMU is left
+# running, that no partial file is left in the kernel cache and that no stale
+# results remain. Prints KTAP; exits 1 when a check failed.
+#
+# Needs the release binary (./run-in-vm.sh builds it) and the default kernel
+# in the cache (any earlier ./run-in-vm.sh). About 5-8 minutes under TCG.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUN=("$ROOT/run-in-vm.sh" --no-build --accel tcg)
+BIN=$ROOT/.build-release/release/ringfence
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/ringfence
+T=$(mktemp -d "${TMPDIR:-/tmp}/ringfence-faults.XXXXXX")
+cleanup() {
+	mountpoint -q "$T/full" 2>/dev/null && umount "$T/full"
+	pkill -9 -f "ringfence-faults.${T##*.}" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+[[ -x $BIN ]] || { echo "faults: no $BIN; run ./run-in-vm.sh once first" >&2; exit 2; }
+SMALL=(--cases "$ROOT/ci/fixtures/cases" --filter smoke)   # guest args for a quick run
+n=0 fails=0
+TAB=$T/table
+ok() { n=$((n + 1)); echo "ok $n $1"; printf '| %s | %s | pass |\n' "$1" "$2" >>"$TAB"; }
+bad() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n $1"; printf '| %s | %s | FAIL |\n' "$1" "$2" >>"$TAB"; shift 2; for l in "$@"; do echo "# $l"; done; [[ -f $T/err ]] && sed 's/^/#   /' "$T/err" | tail -n 15; }
+
+# No QEMU or ringfence started by this script is still running.
+no_strays() { ! pgrep -f "qemu-system.*ringfence-faults.${T##*.}" >/dev/null && ! pgrep -f "ringfence-faults.${T##*.}.*ringfence vm" >/dev/null; }
+# No partial download or half-unpacked kernel in a cache.
+cache_clean() { local c=$1; [[ -z $(ls -A "$c/debs/partial" 2>/dev/null) ]] && ! compgen -G "$c/kernels/.tmp-*" >/dev/null && ! compgen -G "$c/debs/*.part" >/dev/null; }
+
+# check NAME WANT-EXIT PATTERN [extra test...] -- COMMAND...
+check() {
+	local name=$1 want=$2 pattern=$3; shift 3
+	local extra=()
+	while [[ $1 != -- ]]; do extra+=("$1"); shift; done
+	shift
+	local rc=0
+	"$@" >"$T/out" 2>"$T/err" || rc=$?
+	local why=()
+	[[ $rc == "$want" ]] || why+=("exit $rc, want $want")
+	grep -qE -- "$pattern" "$T/err" "$T/out" || why+=("no line matches /$pattern/")
+	no_strays || why+=("a QEMU or ringfence process is still running")
+	cache_clean "$CACHE" || why+=("partial file in $CACHE")
+	local e
+	for e in "${extra[@]}"; do eval "$e" || why+=("failed: $e"); done
+	if [[ ${#why[@]} == 0 ]]; then ok "$name" "exit $want, /$pattern/"; else bad "$name" "exit $want, /$pattern/" "${why[@]}"; fi
+}
+
+# signal_after NAME SIGNAL WAIT-PATTERN WANT-EXIT MSG-PATTERN [extra…] -- COMMAND…: sends SIGNAL once
+# WAIT-PATTERN shows on stderr.
+signal_after() {
+	local name=$1 sig=$2 waitfor=$3 want=$4 pattern=$5; shift 5
+	local extra=()
+	while [[ $1 != -- ]]; do extra+=("$1"); shift; done
+	shift
+	"$@" >"$T/out" 2>"$T/err" &
+	local pid=$! i
+	for ((i = 0; i < 6000; i++)); do grep -qE -- "$waitfor" "$T/err" && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+	sleep 0.3
+	kill -"$sig" $pid 2>/dev/null
+	local rc=0
+	wait $pid || rc=$?
+	local why=()
+	[[ $rc == "$want" ]] || why+=("exit $rc, want $want")
+	grep -qE -- "$pattern" "$T/err" || why+=("no line matches /$pattern/")
+	sleep 0.2
+	no_strays || why+=("a QEMU or ringfence process is still running")
+	local e
+	for e in "${extra[@]}"; do eval "$e" || why+=("failed: $e"); done
+	if [[ ${#why[@]} == 0 ]]; then ok "$name" "exit $want, /$pattern/"; else bad "$name" "exit $want, /$pattern/" "${why[@]}"; fi
+}
+
+# A private cache with the package indexes but no kernels, so a run has to download.
+fresh_cache() {
+	local c=$1/ringfence
+	mkdir -p "$c/apt"
+	cp -a "$CACHE/apt/packages" "$CACHE/apt/sources.list" "$CACHE/apt/updated" "$CACHE/apt/status" "$c/apt/"
+	mkdir -p "$c/apt/lists" && cp -a "$CACHE/configs" "$c/"
+}
+
+echo "KTAP version 1"
+echo "1..25"
+printf '| fault | expected | result |\n|---|---|---|\n' >"$TAB"
+O=$T/out-dirs
+
+# --- before anything runs ------------------------------------------------------
+check "unwritable --out stops before anything (exit 2)" 2 "--out /proc/ringfence.*(cannot|not writable)" -- "${RUN[@]}" --out /proc/ringfence/x
+check "unwritable --results stops before anything (exit 2)" 2 "--results /proc/ringfence.*(cannot|not writable)" -- "${RUN[@]}" --results /proc/ringfence/r.json
+check "--timeout 1e30 is refused (exit 2)" 2 "timeout wants a positive number" -- "${RUN[@]}" --timeout 1e30
+check "--timeout 0 is refused (exit 2)" 2 "timeout wants a positive number" -- "${RUN[@]}" --timeout 0
+check "an empty case file is refused before boot (exit 2)" 2 "empty.yaml:1: .*no cases" -- "${RUN[@]}" --cases "$ROOT/ci/fixtures/bad-cases/empty"
+check "a negative case timeout is refused by the loader (exit 2)" 2 "t.yaml:2: .*timeout must be more than 0" -- "${RUN[@]}" --cases "$ROOT/ci/fixtures/bad-cases/timeout-negative"
+check "a huge case timeout is refused by lint (exit 2)" 2 "t.yaml:2: .*at most 3600 seconds" -- "$BIN" lint "$ROOT/ci/fixtures/bad-cases/timeout-huge"
+check "timeout: 0 is refused by lint (exit 2)" 2 "t.yaml:2: .*timeout must be more than 0" -- "$BIN" lint "$ROOT/ci/fixtures/bad-cases/timeout-zero"
+mkdir -p "$T/full"
+if mount -t tmpfs -o size=4m tmpfs "$T/full" 2>/dev/null; then
+	check "a nearly full disk under --out stops before boot (exit 2)" 2 "only .* MB free under" -- "${RUN[@]}" --out "$T/full/out"
+	umount "$T/full"
+else
+	n=$((n + 1)); echo "ok $n a nearly full disk under --out # SKIP cannot mount a tmpfs here"
+fi
+
+# --- guest usage errors: exit 2 with the guest's own words ---------------------
+check "guest: run --filter nomatch (exit 2, guest's message)" 2 "guest: ringfence: no case matches 'nomatch'" -- "${RUN[@]}" --out "$O/g1" -- run --cases /cases --filter nomatch
+check "guest: run --bogus (exit 2, guest's message)" 2 "guest: .*[Uu]nknown option '--bogus'" -- "${RUN[@]}" --out "$O/g2" -- run --bogus
+check "guest: fuzz --time 0 (exit 2, guest's message)" 2 "guest: .*time" -- "${RUN[@]}" --out "$O/g3" -- fuzz --time 0
+check "ringfence crashing in the guest is a harness crash (exit 2)" 2 "ringfence crashed in the guest" '! grep -q "kernel WARN" "$T/out"' -- "${RUN[@]}" --out "$O/crash" -- selftest-fault crash
+
+# --- kernel trouble ------------------------------------------------------------
+check "a WARN during case 1 fails it in KTAP, results.json and JUnit (exit 1)" 1 "^not ok 1 selftest/fault: first case" \
+	'grep -q "\"status\" : \"fail\"" "$O/warn/results.json"' \
+	'grep -q "<failure" "$O/warn/results.junit.xml"' \
+	'"$BIN" compare "$O/warn/results.json" "$O/warn/results.json" >/dev/null' \
+	-- "${RUN[@]}" --out "$O/warn" -- selftest-fault warn-in-case
+check "a real kernel panic in a case fails the run (exit 1)" 1 "sysrq triggered crash" -- "${RUN[@]}" --out "$O/panic" -- selftest-fault panic-in-case
+check "a hung guest is killed at --timeout (exit 1)" 1 "killed after the 40 s timeout" -- "${RUN[@]}" --timeout 40 --out "$O/hang" -- selftest-fault hang
+check "no ACPI: the guest halts, the host stops it and judges the output (exit 0)" 0 "did not power off.*ACPI" \
+	'! grep -q "timed out" "$T/out"' -- "${RUN[@]}" --append acpi=off --out "$O/acpi" --timeout 120 -- run --cases /cases --filter 'registration/command-header*'
+check "--memory 64M: QEMU's 'initrd is too large' names --memory (exit 2)" 2 "initrd is too large.*--memory" -- "${RUN[@]}" --memory 64M --out "$O/mem64"
+
+# --- signals, stale results and locks -------------------------------------------
+mkdir -p "$O/int"; echo '{"stale": true}' >"$O/int/results.json"
+signal_after "SIGINT while the VM runs: exit 130, no stale results" INT "booting" 130 "interrupted by SIGINT while the VM was running" \
+	'[[ ! -e $O/int/results.json && -f $O/int/INCOMPLETE ]]' -- "${RUN[@]}" --out "$O/int"
+signal_after "SIGTERM while the VM runs: exit 143" TERM "booting" 143 "interrupted by SIGTERM" -- "${RUN[@]}" --out "$O/term"
+"${RUN[@]}" --out "$O/shared" -- selftest-fault hang >/dev/null 2>&1 &
+first=$!
+for ((i = 0; i < 600; i++)); do [[ -e $O/.shared.run-$first ]] && break; sleep 0.05; done
+check "a second run on the same --out gets a clear error (exit 2)" 2 "another ringfence vm is writing" -- "${RUN[@]}" --out "$O/shared"
+kill -INT $first; wait $first 2>/dev/null
+
+C1=$T/cache1; fresh_cache "$C1"
+signal_after "SIGINT during the kernel download: exit 130, no partial file" INT "downloading" 130 "interrupted by SIGINT while downloading" \
+	'cache_clean "$C1/ringfence"' '[[ ! -d $C1/ringfence/kernels/$(ls "$CACHE/kernels" | head -n1) ]]' \
+	-- env XDG_CACHE_HOME="$C1" "${RUN[@]}" --out "$O/dl"
+C2=$T/cache2; fresh_cache "$C2"; mkdir -p "$C2/ringfence/debs"
+for f in "$CACHE"/debs/linux-binary-*cloud-amd64*.deb; do head -c 100000 "$f" >"$C2/ringfence/debs/$(basename "$f")"; done
+check "a truncated .deb in the cache is deleted and fetched again (exit 0)" 0 "does not match the SHA-256.*fetching it again" \
+	'cache_clean "$C2/ringfence"' -- env XDG_CACHE_HOME="$C2" "${RUN[@]}" --out "$O/trunc" -- run --cases /cases --filter 'registration/command-header*'
+
+echo "# faults: $((n - fails)) passed, $fails failed"
+cp "$TAB" "${FAULTS_TABLE:-/dev/null}" 2>/dev/null
+[[ $fails == 0 ]]
