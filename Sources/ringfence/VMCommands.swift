@@ -25,19 +25,38 @@ struct Verdict: ParsableCommand {
             throw ValidationError("cannot read \(logFile)")
         }
         let log = String(decoding: data, as: UTF8.self)
-        let v = ConsoleVerdict.evaluate(log: log, timedOut: timedOut)
+        var v = ConsoleVerdict.evaluate(log: log, timedOut: timedOut)
+        let guestFiles = GuestResults.extract(fromConsole: log)
         if let files {
-            for (name, data) in GuestResults.extract(fromConsole: log) {
-                try data.write(to: URL(fileURLWithPath: files).appendingPathComponent(name))
+            for (name, data) in guestFiles {
+                do { try FileSystem.write(data, to: files + "/" + name) } catch let e as HostError {
+                    warn("ringfence verdict: \(e.message)")
+                    throw ExitCode(Exit.usage)
+                }
             }
         }
-        FileHandle.standardOutput.write(v.ktap.data(using: .utf8)!)
+        // The same one results path as `ringfence vm` when the guest sent its results.
+        if let json = guestFiles[GuestResults.resultsName], let guest = try? JSONDecoder().decode(RunReport.self, from: json) {
+            let host = guest.host ?? HostFacts(accelerator: guest.accelerator ?? "unknown", kernelRelease: guest.kernel.release)
+            var input = VMVerdict.Input(console: v, guestReport: guest, plan: nil, host: host)
+            input.timedOut = timedOut
+            let outcome = VMVerdict.judge(input)
+            v.ktapLines = VMVerdict.ktap(outcome.report).split(separator: "\n").map(String.init)
+            v.exitCode = outcome.exitCode
+            v.problems = outcome.problems
+            let t = outcome.report.totals
+            v.passed = t.passed; v.failed = t.failed + t.errors; v.skipped = t.skipped; v.todo = t.knownBugs
+        }
+        print(v.ktap, terminator: "")
         if let summary {
             func fmt(_ d: Double?) -> String { d.map { String(format: "%.2f", $0) } ?? "?" }
             var line = "boot=\(fmt(v.bootSeconds)) suite=\(fmt(v.suiteSeconds)) passed=\(v.passed) failed=\(v.failed) skipped=\(v.skipped) known=\(v.todo)"
             line += " planned=\(v.planned.map(String.init) ?? "?") exit=\(v.exitCode)"
             line += "\n" + v.problems.map { "problem: " + $0 + "\n" }.joined()
-            try line.write(toFile: summary, atomically: false, encoding: .utf8)
+            do { try FileSystem.write(line, to: summary) } catch let e as HostError {
+                warn("ringfence verdict: \(e.message)")
+                throw ExitCode(Exit.usage)
+            }
         }
         if v.exitCode != 0 { throw ExitCode(v.exitCode) }
     }

@@ -97,7 +97,7 @@ extension VMRunner {
             }
             if let e = VMRunner.qemuFailure(boot, memoryMB: memory) { throw e }
             verdict = ConsoleVerdict.evaluate(log: boot.console, timedOut: boot.timedOut)
-            if attempts == 1, let early = verdict.troubleBeforeInit, !verdict.initStarted {
+            if attempts == 1, let early = VMVerdict.bootFailure(verdict) {
                 say("the boot died before ringfence's init started (\(early)): an infrastructure failure, booting once more")
                 notes.append("boot 1 died before ringfence's init started (\(early)); booted again")
                 try? FileSystem.move(out.staging + "/console.log", to: out.staging + "/console.boot1.log")

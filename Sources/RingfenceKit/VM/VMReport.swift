@@ -180,6 +180,15 @@ public enum VMVerdict {
         return Outcome(report: report, exitCode: code, problems: problems, guestMessage: guestMessage)
     }
 
+    /// Kernel trouble before ringfence's init printed anything (multi-threaded
+    /// TCG's `Oops: int3` in core kernel code is the known case): the boot
+    /// failed, not the kernel under test's io_uring, so the host boots once
+    /// more. Trouble after init started is never retried away.
+    public static func bootFailure(_ console: ConsoleVerdict) -> String? {
+        guard !console.initStarted else { return nil }
+        return console.troubleBeforeInit
+    }
+
     /// A case record from a console result line (no results file came back).
     static func fromConsole(_ l: ConsoleVerdict.ConsoleResult, case c: TestCase?, name: String? = nil) -> CaseResult {
         let rest = l.rest

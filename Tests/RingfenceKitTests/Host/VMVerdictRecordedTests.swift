@@ -149,6 +149,16 @@ final class VMVerdictRecordedTests: XCTestCase {
         try assertRenderingsAgree(o)
     }
 
+    func testInt3OopsBeforeInitIsABootFailureAndTroubleAfterInitIsNot() throws {
+        // Recorded: multi-threaded TCG, 2 CPUs, host busy; the bare /init never ran.
+        let boot = ConsoleVerdict.evaluate(log: try Self.log("boot-oops-int3"))
+        XCTAssertEqual(VMVerdict.bootFailure(boot)?.hasPrefix("Oops: int3"), true)
+        // A WARN after init started is the kernel's, never retried away.
+        XCTAssertNil(VMVerdict.bootFailure(ConsoleVerdict.evaluate(log: try Self.log("warn-in-case"))))
+        XCTAssertNil(VMVerdict.bootFailure(ConsoleVerdict.evaluate(log: try Self.log("panic-in-case"))))
+        XCTAssertNil(VMVerdict.bootFailure(ConsoleVerdict.evaluate(log: try Self.log("clean-command-header"))))
+    }
+
     // MARK: plans
 
     static func plan(_ prefix: String) throws -> [TestCase] {
