@@ -222,7 +222,8 @@ public struct ConsoleVerdict: Equatable {
                 }
             }
             if t.contains("Power off not available") || t.contains("System halted") { halted = true }
-            if outOfMemory == nil, t.contains("Out of memory") || t.contains("oom-kill") || t.contains("deadlocked on memory") {
+            if outOfMemory == nil, t.contains("Out of memory") || t.contains("oom-kill") || t.contains("deadlocked on memory")
+                || t.contains("Initramfs unpacking failed") {
                 outOfMemory = t
             }
             if !splatTargets.isEmpty && !ConsoleVerdict.isTrouble(Substring(t)) {

@@ -52,11 +52,11 @@ public struct QEMUSettings: Equatable {
     }
 
     /// The default guest memory for an initramfs of `bytes`: the kernel holds
-    /// the archive and its unpacked copy at once, plus about 200 MiB for
+    /// the archive and its unpacked copy at once, plus about 320 MiB for
     /// itself and the suite; rounded up to 64 MiB, at least 256 MiB.
     public static func defaultMemoryMB(initramfsBytes bytes: Int) -> Int {
         let mb = (bytes + (1 << 20) - 1) >> 20
-        let want = max(256, 2 * mb + 224)
+        let want = max(256, 2 * mb + 320)
         return (want + 63) / 64 * 64
     }
 }

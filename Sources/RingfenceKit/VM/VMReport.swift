@@ -185,7 +185,8 @@ public enum VMVerdict {
     /// failed, not the kernel under test's io_uring, so the host boots once
     /// more. Trouble after init started is never retried away.
     public static func bootFailure(_ console: ConsoleVerdict) -> String? {
-        guard !console.initStarted else { return nil }
+        // Out of memory is the --memory setting, not a flake: booting again would fail the same way.
+        guard !console.initStarted, console.outOfMemory == nil else { return nil }
         return console.troubleBeforeInit
     }
 

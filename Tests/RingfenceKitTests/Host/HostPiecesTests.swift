@@ -156,8 +156,8 @@ final class HostPiecesTests: XCTestCase {
         XCTAssertNil(QEMUSettings.parseMemory("lots"))
         XCTAssertNil(QEMUSettings.parseMemory("0M"))
         XCTAssertEqual(QEMUSettings.defaultMemoryMB(initramfsBytes: 5 << 20), 256)
-        // A 72 MB initramfs: archive + unpacked copy + 224 MiB, in 64 MiB steps.
-        XCTAssertEqual(QEMUSettings.defaultMemoryMB(initramfsBytes: 72 << 20), 384)
+        // A 72 MB initramfs: archive + unpacked copy + 320 MiB, in 64 MiB steps.
+        XCTAssertEqual(QEMUSettings.defaultMemoryMB(initramfsBytes: 72 << 20), 512)
     }
 
     func testHostErrorForSignals() {
