@@ -47,7 +47,7 @@ struct VMCommand: ParsableCommand {
         if suite.bench && !guestArguments.isEmpty { throw ValidationError("--bench replaces the guest arguments; give one or the other") }
         if !["none", "gzip"].contains(vm.initrdCompression) { throw ValidationError("--initrd-compression must be none or gzip") }
         if vm.repeat < 1 || vm.repeat > 10000 { throw ValidationError("--repeat wants 1 to 10000") }
-        if !vm.bareBoot && !kernel.listKernels && !FileSystem.isDirectory(suite.casesDirectory) {
+        if !vm.bareBoot && !kernel.listKernels && kernel.fetchSource == nil && !FileSystem.isDirectory(suite.casesDirectory) {
             throw ValidationError("--cases \(suite.casesDirectory): no such directory")
         }
     }
@@ -82,7 +82,7 @@ struct VMCommand: ParsableCommand {
             o.guestArguments = ["run", "--announce", "--cases", "/cases"]
         }
         if suite.exhaustive { o.guestArguments.append("--exhaustive") }
-        if !vm.bareBoot && !kernel.listKernels { try plan(&o) }
+        if !vm.bareBoot && !kernel.listKernels && kernel.fetchSource == nil { try plan(&o) }
 
         let store = KernelStore(root: KernelStore.defaultRoot())
         store.mirror = kernel.mirror
@@ -93,6 +93,13 @@ struct VMCommand: ParsableCommand {
             try preflight(o)
             if kernel.listKernels {
                 print(try runner.listKernels(), terminator: "")
+                return
+            }
+            if let v = kernel.fetchSource {
+                try store.lock()
+                defer { store.unlock() }
+                try store.updateIndexes()
+                print(try store.installSource(prefix: v == "newest" ? nil : v))
                 return
             }
             if vm.bareBoot {
@@ -142,12 +149,13 @@ struct VMCommand: ParsableCommand {
         if o.kernelImage == nil { tools += ["apt-get", "dpkg-deb"] }
         if !o.modules.isEmpty { tools += ["depmod", "xz", "zstd"] }
         if kernel.listKernels { tools = ["apt-get"] }
+        if kernel.fetchSource != nil { tools = ["apt-get", "dpkg-deb", "tar", "xz"] }
         if o.writeInitramfs != nil { tools.removeAll { $0 == "qemu-system-x86_64" } }
         let missing = tools.filter { HostProcess.which($0) == nil }
         if !missing.isEmpty {
             throw HostError("\(missing.joined(separator: ", ")) not found; install: apt-get install -y --no-install-recommends qemu-system-x86 binutils kmod xz-utils zstd cpio")
         }
-        if kernel.listKernels { return }
+        if kernel.listKernels || kernel.fetchSource != nil { return }
         if let out = o.out {
             try FileSystem.checkWritable((absolute(out) as NSString).deletingLastPathComponent, what: "--out \(out)")
             if FileManager.default.fileExists(atPath: out) && !FileSystem.isDirectory(out) {
@@ -178,6 +186,8 @@ struct KernelOptions: ParsableArguments {
     var mirror: String?
     @Flag(help: "Refresh the kernel package indexes now (default: when older than a day).")
     var refresh = false
+    @Option(help: ArgumentHelp("Download and unpack Debian's linux-source-V (e.g. 7.3, or 'newest') into the cache, print the tree's path and exit.", valueName: "V"))
+    var fetchSource: String?
     @Option(help: ArgumentHelp("Boot this kernel image (bzImage) instead.", valueName: "PATH"))
     var kernel: String?
     @Option(help: ArgumentHelp("With --kernel: modules installed by `make modules_install INSTALL_MOD_PATH=DIR`.", valueName: "DIR"))

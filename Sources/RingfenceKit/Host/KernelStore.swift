@@ -211,6 +211,44 @@ public final class KernelStore {
         _ = try HostProcess.check(["dpkg-deb", "-x", deb, dir], phase: phase, timeout: 600)
     }
 
+    // MARK: kernel source
+
+    /// Debian's newest linux-source-X (or the one whose name or version
+    /// starts with `prefix`, e.g. "7.3"), unpacked once under
+    /// src/linux-source-X/; returns the tree.
+    public func installSource(prefix: String? = nil) throws -> String {
+        let all = try sourcePackages()
+        guard let pkg = all.first(where: { p in prefix.map { p.name == "linux-source-" + $0 || p.version.upstream.hasPrefix($0) } ?? true }) else {
+            throw HostError("no linux-source package\(prefix.map { " for \($0)" } ?? "") in \(Self.indexedSuites.joined(separator: " ")) (try --refresh)")
+        }
+        let dir = "\(root)/src/\(pkg.name)"
+        let stamp = dir + "/.ringfence-unpacked"
+        if (try? String(contentsOfFile: stamp, encoding: .utf8)) == pkg.version.description + "\n" { return dir }
+        let deb = try download(pkg)
+        let tmp = try FileSystem.temporaryDirectory(in: root + "/src", prefix: ".tmp-\(pkg.name)-")
+        do {
+            log("unpacking \(pkg.name) \(pkg.version) (about 1.8 GB)")
+            try unpack(deb, into: tmp + "/deb", phase: "unpacking \(pkg.name)")
+            guard let tarball = FileSystem.find(in: tmp + "/deb/usr/src", where: { $0.hasSuffix(".tar.xz") || $0.hasSuffix(".tar.zst") || $0.hasSuffix(".tar.gz") }) else {
+                throw HostError("\(pkg.name) carries no source tarball under /usr/src")
+            }
+            try FileSystem.makeDirectory(tmp + "/tree")
+            _ = try HostProcess.check(["tar", "-C", tmp + "/tree", "-xf", tarball], phase: "unpacking \(pkg.name)", timeout: 1800)
+            FileSystem.remove(tmp + "/deb")
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: tmp + "/tree")) ?? []
+            guard entries.count == 1 else { throw HostError("\(tarball) does not hold one top directory") }
+            let tree = tmp + "/tree/" + entries[0]
+            try FileSystem.write(pkg.version.description + "\n", to: tree + "/.ringfence-unpacked")
+            FileSystem.remove(dir)
+            try FileSystem.move(tree, to: dir)
+            FileSystem.remove(tmp)
+        } catch {
+            FileSystem.remove(tmp)
+            throw error
+        }
+        return dir
+    }
+
     // MARK: kernels
 
     public struct InstalledKernel {
