@@ -80,7 +80,11 @@ public final class KernelStore {
         let stamp = apt + "/updated"
         let current = try? String(contentsOfFile: apt + "/sources.list", encoding: .utf8)
         let age = FileSystem.age(stamp)
-        guard refresh || age == nil || age! > 86400 || current != want else { return }
+        // packages/ written by an older ringfence lacks the linux-source stanzas.
+        let format = "2\n"
+        let formatFile = apt + "/packages/.format"
+        let sameFormat = (try? String(contentsOfFile: formatFile, encoding: .utf8)) == format
+        guard refresh || age == nil || age! > 86400 || current != want || !sameFormat else { return }
         log("updating kernel package indexes (\(Self.indexedSuites.joined(separator: " ")))")
         try FileSystem.write(want, to: apt + "/sources.list")
         unlink(stamp)
@@ -93,7 +97,7 @@ public final class KernelStore {
             throw HostError("apt-get update of the private kernel index failed" + (code == nil ? " (timed out)" : "") + ":\n" + tail)
         }
         let lists = (try? FileManager.default.contentsOfDirectory(atPath: apt + "/lists")) ?? []
-        for old in (try? FileManager.default.contentsOfDirectory(atPath: apt + "/packages")) ?? [] {
+        for old in (try? FileManager.default.contentsOfDirectory(atPath: apt + "/packages")) ?? [] where old.hasSuffix(".Packages") {
             unlink(apt + "/packages/" + old)
         }
         for list in lists.sorted() where list.contains("_binary-amd64_Packages") {
@@ -102,6 +106,7 @@ public final class KernelStore {
                                              phase: "reading the kernel package index")
             try FileSystem.writeAtomically(AptSources.kernelStanzas(text), to: "\(apt)/packages/\(suite).Packages")
         }
+        try FileSystem.write(format, to: formatFile)
         try FileSystem.write("", to: stamp)
     }
 

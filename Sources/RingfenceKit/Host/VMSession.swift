@@ -13,6 +13,16 @@ extension VMRunner {
         func since(_ t: UInt64) -> Double { Double(rf_now_ns() - t) / 1e9 }
         let kernel = try resolveKernel()
         let tKernel = since(t0)
+        // From here on the results directory is this run's: the previous
+        // results go as soon as this run stops without a verdict.
+        let outPath = options.out ?? "out/\(kernel.release)"
+        let out: OutputDirectory? = options.writeInitramfs == nil ? try OutputDirectory(outPath) : nil
+        var finished = false
+        defer {
+            if let out, !finished && !out.published {
+                out.abandon(reason: Signals.caught.map { "interrupted by \(Signals.name($0))" } ?? "stopped before a verdict by an error (see its message)")
+            }
+        }
         var notes: [String] = []
         var configDigest: String?
         if let cfg = kernel.config {
@@ -44,10 +54,7 @@ extension VMRunner {
         let rawSize = FileSystem.size(w + "/initrd.cpio") ?? initrd.count
         let memory = options.memoryMB ?? QEMUSettings.defaultMemoryMB(initramfsBytes: rawSize)
 
-        let outPath = options.out ?? "out/\(kernel.release)"
-        let out = try OutputDirectory(outPath)
-        var finished = false
-        defer { if !finished && !out.published { out.abandon(reason: "stopped before a verdict") } }
+        guard let out else { return 0 }
         if let free = FileSystem.freeBytes(out.staging), free < 64 << 20 {
             throw HostError("only \(FileSystem.megabytes(free)) free under \(outPath): a run needs about 64 MB for its console log and results")
         }
