@@ -1,0 +1,72 @@
+import XCTest
+import Foundation
+@testable import RingfenceKit
+
+/// Structure of the KCIDB output (the schema itself is checked by
+/// ci/kcidb-validate.py with kcidb-io's validator).
+final class KCIDBTests: XCTestCase {
+    private func fixture(_ name: String) throws -> RunReport {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        return try RunReport.read(path: dir.appendingPathComponent("Fixtures/results/\(name).json").path)
+    }
+
+    private func matches(_ s: String, _ pattern: String) -> Bool {
+        s.range(of: pattern, options: .regularExpression) != nil
+    }
+
+    func testRecordedRunWithKnownBugs() throws {
+        let report = try fixture("with-known-bugs-7.3-rc7")
+        let json = try KCIDBWriter(origin: "lab_1").json(report)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let version = try XCTUnwrap(doc["version"] as? [String: Int])
+        XCTAssertEqual(version, ["major": 5, "minor": 3])
+        let checkouts = try XCTUnwrap(doc["checkouts"] as? [[String: Any]])
+        let builds = try XCTUnwrap(doc["builds"] as? [[String: Any]])
+        let tests = try XCTUnwrap(doc["tests"] as? [[String: Any]])
+        let issues = try XCTUnwrap(doc["issues"] as? [[String: Any]])
+        let incidents = try XCTUnwrap(doc["incidents"] as? [[String: Any]])
+        XCTAssertEqual(checkouts.count, 1)
+        XCTAssertEqual(builds.count, 1)
+        XCTAssertEqual(tests.count, report.cases.count)
+        XCTAssertEqual(builds[0]["checkout_id"] as? String, checkouts[0]["id"] as? String)
+        XCTAssertTrue((builds[0]["id"] as? String)?.hasSuffix("-config-305c26d2a05d75e6") ?? false)
+        XCTAssertTrue((checkouts[0]["comment"] as? String)?.contains("Debian 7.3~rc7-1~exp1") ?? false)
+        let ids = Set(tests.compactMap { $0["id"] as? String })
+        XCTAssertEqual(ids.count, tests.count, "test ids are unique")
+        for t in tests {
+            for key in ["id", "build_id", "origin", "path", "status"] { XCTAssertNotNil(t[key], key) }
+            XCTAssertTrue(matches(t["id"] as! String, "^lab_1:"))
+            XCTAssertTrue(matches(t["path"] as! String, "^([a-zA-Z0-9_-]+(\\.[a-zA-Z0-9_-]+)*)?$"), t["path"] as! String)
+            XCTAssertTrue(["PASS", "FAIL", "ERROR", "SKIP"].contains(t["status"] as! String))
+            XCTAssertNil(t["waived"], "v5 has no waived")
+        }
+        let statuses = tests.map { $0["status"] as! String }
+        XCTAssertEqual(statuses.filter { $0 == "FAIL" }.count, 9)
+        XCTAssertEqual(statuses.filter { $0 == "SKIP" }.count, 1)
+        XCTAssertEqual(incidents.count, 9, "one incident per known bug")
+        XCTAssertEqual(Set(incidents.compactMap { $0["test_id"] as? String }).isSubset(of: ids), true)
+        let issueIDs = Set(issues.compactMap { $0["id"] as? String })
+        XCTAssertTrue(incidents.allSatisfy { issueIDs.contains($0["issue_id"] as! String) })
+        XCTAssertLessThan(issues.count, incidents.count, "one issue per fix, shared by the cases it explains")
+    }
+
+    func testSchema4WaivesKnownBugs() throws {
+        let report = try fixture("with-known-bugs-7.0.13")
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try KCIDBWriter(schema: .v4).json(report).utf8)) as? [String: Any])
+        XCTAssertEqual(doc["version"] as? [String: Int], ["major": 4, "minor": 5])
+        let tests = try XCTUnwrap(doc["tests"] as? [[String: Any]])
+        XCTAssertEqual(tests.filter { ($0["waived"] as? Bool) == true }.count, 12)
+        XCTAssertTrue(tests.filter { ($0["waived"] as? Bool) == true }.allSatisfy { $0["status"] as? String == "FAIL" })
+        XCTAssertNil(doc["incidents"])
+        XCTAssertEqual((doc["builds"] as? [[String: Any]])?.first?["valid"] as? Bool, true)
+    }
+
+    func testStatusesAndPaths() {
+        XCTAssertEqual(CaseStatus.allCases.map(KCIDBWriter.status), ["PASS", "FAIL", "SKIP", "FAIL", "ERROR", "FAIL", "PASS"])
+        XCTAssertEqual(KCIDBWriter.testPath(caseID: "context/socket:socket.type-has-sock_cloexec-masked-off"),
+                       "ringfence.context.socket.socket_type-has-sock_cloexec-masked-off")
+        XCTAssertEqual(KCIDBWriter.testPath(caseID: "01-smoke:deny"), "ringfence.01-smoke.deny")
+        XCTAssertTrue(KCIDBWriter.isValidOrigin("ringfence"))
+        XCTAssertFalse(KCIDBWriter.isValidOrigin("Ring-fence"))
+    }
+}
