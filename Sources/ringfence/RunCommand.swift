@@ -65,7 +65,10 @@ struct RunCommand: ParsableCommand {
         let runner = Runner(facts: facts, options: options)
         let kernelVersion = KernelVersion.running(release: facts.release, version: facts.version)
         runner.loadModule = ModuleHook.load
-        if (announce || rf_is_pid1 != 0) && KernelLogMarkers.available() { runner.markers = KernelLogMarkers() }
+        if (announce || rf_is_pid1 != 0) && KernelLogMarkers.available() {
+            runner.markers = KernelLogMarkers()
+            runner.readKernelLog = { KernelLog.read() }
+        }
         let taintAtStart = KernelTaint.read()
         if taintAtStart != nil { runner.readTaint = { KernelTaint.read() } }
         let stream = KTAPStream(ids: selected.map(\.id), facts: facts, taintAtStart: taintAtStart)

@@ -41,3 +41,97 @@ public struct KernelLogMarkers: Sendable {
         close(fd)
     }
 }
+
+/// Reading the kernel log back: the slice between a case's markers (for a
+/// case that tainted the kernel) and which cases were running when a kernel
+/// splat was logged (for the host's console verdict).
+public enum KernelLog {
+    /// The messages of /dev/kmsg-format records ("pri,seq,usec,flags;text"),
+    /// or of plain lines (a console log: "[   12.345678] text", "<4>text" or "text").
+    /// Continuation lines (" KEY=value") are dropped.
+    public static func messages(_ text: String) -> [String] {
+        text.split(separator: "\n", omittingEmptySubsequences: true).compactMap { raw -> String? in
+            if raw.hasPrefix(" ") { return nil }
+            var line = Substring(raw)
+            if let semi = line.firstIndex(of: ";"),
+               line[..<semi].split(separator: ",").count >= 3,
+               line[..<semi].allSatisfy({ $0.isNumber || $0 == "," || $0 == "-" || $0.isLetter }) {
+                line = line[line.index(after: semi)...]
+            } else if line.hasPrefix("["), let close = line.firstIndex(of: "]") {
+                line = line[line.index(after: close)...].drop { $0 == " " }
+            } else if line.hasPrefix("<"), let close = line.firstIndex(of: ">"), line[line.index(after: line.startIndex)..<close].allSatisfy(\.isNumber) {
+                line = line[line.index(after: close)...]   // what a marker write looks like before the kernel parses it
+            }
+            return String(line)
+        }
+    }
+
+    /// Everything the kernel log holds now (/dev/kmsg read without blocking), or nil.
+    public static func read(path: String = KernelLogMarkers.devicePath) -> String? {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 8192)   // /dev/kmsg returns one record per read
+        while out.count < 4 << 20 {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if n > 0 { out += buf[0..<n]; continue }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EPIPE { continue }   // records overwritten while reading: go on
+            break
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The messages logged between `ringfence: begin N id` and `ringfence: end N id`
+    /// (the last such pair), markers excluded; at most `limit`, the last ones kept.
+    public static func slice(_ messages: [String], number: Int, id: String, limit: Int = 40) -> [String] {
+        let begin = KernelLogMarkers.begin(number, id), end = KernelLogMarkers.end(number, id)
+        guard let b = messages.lastIndex(of: begin) else { return [] }
+        let after = messages[(b + 1)...]
+        let e = after.firstIndex(of: end) ?? messages.endIndex
+        return Array(messages[(b + 1)..<e].suffix(limit))
+    }
+
+    /// A kernel splat and the cases running when it was logged.
+    public struct Attribution: Equatable, Sendable {
+        public var message: String
+        /// "N id" of every case between its begin and end marker at that moment, in plan order.
+        public var running: [String]
+    }
+
+    /// The lines that start a kernel splat (the same markers the console verdict looks for).
+    public static let troubleMarkers = ["WARNING:", "BUG:", "Oops", "Kernel panic", "general protection fault"]
+
+    /// Every splat in `messages` with the cases whose markers enclose it. With
+    /// several cases running at once all of them are named; a splat outside
+    /// every case (e.g. a workqueue after the last end marker) names none.
+    public static func attribute(_ messages: [String]) -> [Attribution] {
+        var running: [Int: String] = [:]
+        var out: [Attribution] = []
+        for m in messages {
+            if let rest = m.markerRest(after: "ringfence: begin "), let (n, id) = numberAndID(rest) {
+                running[n] = id
+            } else if let rest = m.markerRest(after: "ringfence: end "), let (n, _) = numberAndID(rest) {
+                running[n] = nil
+            } else if troubleMarkers.contains(where: { m.contains($0) }) {
+                out.append(Attribution(message: m, running: running.keys.sorted().map { "\($0) \(running[$0]!)" }))
+            }
+        }
+        return out
+    }
+
+    private static func numberAndID(_ s: Substring) -> (Int, String)? {
+        let parts = s.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, let n = Int(parts[0]) else { return nil }
+        return (n, String(parts[1]))
+    }
+}
+
+private extension String {
+    /// The text after `prefix` when the string contains it (console lines may carry a prefix).
+    func markerRest(after prefix: String) -> Substring? {
+        guard let r = range(of: prefix) else { return nil }
+        return self[r.upperBound...]
+    }
+}

@@ -27,6 +27,9 @@ public final class Runner {
     /// Reads the kernel's taint mask (KernelTaint.read); nil: taint is not checked.
     /// Read before each case starts and after it is reaped: new bits fail the case.
     public var readTaint: (() -> UInt64?)?
+    /// Reads the kernel log (KernelLog.read) for the slice between a tainting
+    /// case's markers; nil: no slice in the diagnostics.
+    public var readKernelLog: (() -> String?)?
 
     public init(facts: KernelFacts, options: RunOptions = RunOptions(), backend: @escaping () -> KernelBackend = { LiveKernel() }) {
         self.facts = facts
@@ -101,7 +104,7 @@ public final class Runner {
                 var r = runInProcess(c)
                 r.durationMs = Double(rf_now_ns() - t0) / 1e6
                 markers?.write(KernelLogMarkers.end(i + 1, c.id))
-                finished(i, Self.judgeTaint(r, before: before, after: readTaint?(), overlapping: []))
+                finished(i, withLogSlice(Self.judgeTaint(r, before: before, after: readTaint?(), overlapping: []), number: i + 1))
             }
         }
     }
@@ -190,8 +193,9 @@ public final class Runner {
                 let r = reap(child)
                 markers?.write(KernelLogMarkers.end(child.index + 1, child.testCase.id))
                 let after = child.taintBefore == nil ? nil : readTaint?()
-                finished(child.index, Self.judgeTaint(r, before: child.taintBefore, after: after,
-                                                      overlapping: child.overlapping.map { "\($0.0 + 1) \($0.1)" }))
+                finished(child.index, withLogSlice(Self.judgeTaint(r, before: child.taintBefore, after: after,
+                                                                   overlapping: child.overlapping.map { "\($0.0 + 1) \($0.1)" }),
+                                                   number: child.index + 1))
             }
         }
     }
@@ -213,6 +217,16 @@ public final class Runner {
             r.diagnostics.append("cases running at the same time (they fail too; the kernel log between the ringfence: begin/end markers tells which): "
                                  + overlapping.joined(separator: ", "))
         }
+        return r
+    }
+
+    /// A tainting case also gets the kernel log between its markers.
+    private func withLogSlice(_ r: CaseResult, number: Int) -> CaseResult {
+        guard r.taint != nil, let log = readKernelLog?() else { return r }
+        var r = r
+        let slice = KernelLog.slice(KernelLog.messages(log), number: number, id: r.id)
+        r.diagnostics.append("kernel log between ringfence: begin/end \(number) (\(slice.count) lines):")
+        r.diagnostics += slice.map { "  " + $0 }
         return r
     }
 
