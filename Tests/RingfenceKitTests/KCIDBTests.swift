@@ -70,3 +70,36 @@ final class KCIDBTests: XCTestCase {
         XCTAssertFalse(KCIDBWriter.isValidOrigin("Ring-fence"))
     }
 }
+
+/// compare and matrix with the xfail / xpass statuses.
+final class RegressionStatusTests: XCTestCase {
+    private func report(_ statuses: [CaseStatus], release: String) -> RunReport {
+        var k = KernelFacts.fake()
+        k.release = release
+        let cases = statuses.enumerated().map { i, s in
+            CaseResult(id: "a/b:c\(i)", name: "c\(i)", file: "a/b.yaml", line: i, status: s, reason: s == .pass ? nil : "why")
+        }
+        return RunReport(kernel: k, accelerator: nil, startedAt: "t", durationMs: 1, cases: cases)
+    }
+
+    func testCompareTreatsXpassAsPassingAndXfailAsCovered() {
+        let old = report([.xfail, .pass, .fail, .xpass], release: "7.2.13")
+        let new = report([.xpass, .xfail, .xfail, .pass], release: "7.2.14")
+        let c = ResultsComparison(old: old, new: new)
+        XCTAssertFalse(c.hasNewFailures)
+        XCTAssertEqual(c.newlyPassing.map(\.id), ["a/b:c0"])
+        XCTAssertEqual(c.newlyKnownBugs.map(\.id), ["a/b:c1", "a/b:c2"])
+        XCTAssertTrue(c.table().contains("a/b:c0  xfail -> xpass"), c.table())
+    }
+
+    func testMatrixCountsXfailAndShowsXpassOnlyWhenThere() {
+        let m = KernelMatrix(reports: [report([.xfail, .pass], release: "7.0"), report([.xpass, .pass], release: "7.1")])
+        XCTAssertEqual(m.columns.map(\.xfail), [1, 0])
+        XCTAssertEqual(m.columns.map(\.xpass), [0, 1])
+        let md = m.markdown()
+        XCTAssertTrue(md.contains("| **known bugs (xfail)** | 1 | 0 |"), md)
+        XCTAssertTrue(md.contains("| **stale known-bug entries (xpass)** | 0 | 1 |"), md)
+        XCTAssertTrue(md.contains("| `a/b:c0` | 🐞 | ✅🐞 |"), md)
+        XCTAssertFalse(KernelMatrix(reports: [report([.xfail], release: "7.0")]).markdown().contains("xpass)**"))
+    }
+}
