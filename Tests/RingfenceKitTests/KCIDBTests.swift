@@ -103,3 +103,35 @@ final class RegressionStatusTests: XCTestCase {
         XCTAssertFalse(KernelMatrix(reports: [report([.xfail], release: "7.0")]).markdown().contains("xpass)**"))
     }
 }
+
+/// kcidb-io's own validator on a real run's KCIDB, when the package is installed
+/// (.ci/run: pip install kcidb-io==141). $RINGFENCE_KCIDB_PYTHON names the
+/// Python that has it (default python3).
+final class KCIDBSchemaTests: XCTestCase {
+    func testRecordedRunsValidateWithKcidbIO() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let binary = root.appendingPathComponent(".build/debug/ringfence").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("run `swift build` first") }
+        let python = ProcessInfo.processInfo.environment["RINGFENCE_KCIDB_PYTHON"] ?? "python3"
+        func run(_ args: [String]) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = [python] + args
+            p.currentDirectoryURL = root
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        guard (try? run(["-c", "import kcidb_io"]))?.0 == 0 else {
+            throw XCTSkip("kcidb-io is not installed for \(python) (pip install kcidb-io==141)")
+        }
+        let fixtures = ["with-known-bugs-7.3-rc7", "with-known-bugs-7.0.13", "debian-7.2.13"].map { "Tests/Fixtures/results/\($0).json" }
+        let (status, out) = try run(["ci/kcidb-validate.py", "--ringfence", binary] + fixtures)
+        XCTAssertEqual(status, 0, out)
+        XCTAssertTrue(out.contains("6 of 6 valid"), out)
+    }
+}
