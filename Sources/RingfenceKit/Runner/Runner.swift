@@ -214,7 +214,7 @@ public final class Runner {
         if !r.status.isFailure { r.status = .fail }
         r.diagnostics.append("kernel tainted while the case ran: \(KernelTaint.letters(new)) (tainted \(before) -> \(after)): \(KernelTaint.describe(new))")
         if !overlapping.isEmpty {
-            r.diagnostics.append("cases running at the same time (they fail too; the kernel log between the ringfence: begin/end markers tells which): "
+            r.diagnostics.append("ran at the same time as (each that saw the bits appear fails too; the kernel log between the ringfence: begin/end markers tells them apart): "
                                  + overlapping.joined(separator: ", "))
         }
         return r
