@@ -225,8 +225,12 @@ public final class Runner {
         guard r.taint != nil, let log = readKernelLog?() else { return r }
         var r = r
         let slice = KernelLog.slice(KernelLog.messages(log), number: number, id: r.id)
-        r.diagnostics.append("kernel log between ringfence: begin/end \(number) (\(slice.count) lines):")
-        r.diagnostics += slice.map { "  " + $0 }
+        if slice.isEmpty {
+            r.diagnostics.append("kernel log between ringfence: begin/end \(number): no messages")
+        } else {
+            r.diagnostics.append("kernel log between ringfence: begin/end \(number) (\(slice.count) lines):")
+            r.diagnostics += slice.map { "  " + $0 }
+        }
         return r
     }
 
