@@ -58,3 +58,16 @@ struct JUnitCommand: ParsableCommand {
         print(JUnitWriter().document(try readReport(results)))
     }
 }
+
+struct KTAPCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ktap",
+        abstract: "Render a results file as the KTAP document `ringfence run` printed for it (one suite per area).")
+
+    @Argument(help: "Results file.")
+    var results: String
+
+    func run() throws {
+        KTAPWriter.document(try readReport(results)).forEach { print($0) }
+    }
+}

@@ -26,13 +26,16 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Known-bug baseline (default: <cases>/known-bugs.yaml; 'none' to ignore).")
     var knownBugs: String?
 
-    @Flag(name: .long, help: "Print '# running: N name' before each case (the VM console uses it to blame kernel warnings).")
+    @Flag(name: .long, help: "Write 'ringfence: begin/end N id' markers to /dev/kmsg (the kernel log) around each case, also outside the VM guest (the guest always does when it can).")
     var announce = false
+
+    @Flag(name: .long, help: "Known bugs (xfail) and stale known-bug entries (xpass) fail the run too: gate on 'this kernel is correct', not only 'nothing new broke'.")
+    var strict = false
 
     @Flag(name: .long, help: "Also run the exhaustive tier (e.g. every 16-bit instruction code: about a minute under TCG).")
     var exhaustive = false
 
-    @Option(name: .long, help: "Cases run at once, each in its own process (default: online CPUs, at most 4). With more than one, a kernel warning on the console names one of the cases running at that moment.")
+    @Option(name: .long, help: "Cases run at once, each in its own process (default: online CPUs, at most 4). KTAP stays in plan order; a taint that appears while several run fails each of them.")
     var jobs: Int?
 
     @Flag(name: .long, help: "Print per-case durations and the ten slowest cases.")
@@ -64,33 +67,39 @@ struct RunCommand: ParsableCommand {
         let runner = Runner(facts: facts, options: options)
         let kernelVersion = KernelVersion.running(release: facts.release, version: facts.version)
         runner.loadModule = ModuleHook.load
-        let ktap = KTAPWriter()
+        if (announce || rf_is_pid1 != 0) && KernelLogMarkers.available() {
+            runner.markers = KernelLogMarkers()
+            runner.readKernelLog = { KernelLog.read() }
+        }
+        let taintAtStart = KernelTaint.read()
+        if taintAtStart != nil { runner.readTaint = { KernelTaint.read() } }
+        let stream = KTAPStream(ids: selected.map(\.id), facts: facts, taintAtStart: taintAtStart)
         let started = Date()
         let t0 = rf_now_ns()
-        if format == .ktap { ktap.header(count: selected.count, facts: facts).forEach { emit($0) } }
-        // Results arrive in completion order; KTAP wants plan order.
-        var arrived: [Int: CaseResult] = [:]
-        var done: [CaseResult] = []
-        runner.runAll(selected, jobs: jobs ?? Self.defaultJobs, started: { i in
-            if announce { emit("# running: \(i + 1) \(selected[i].id)") }
-        }, finished: { i, r in
-            arrived[i] = KnownBugs.apply(baseline, to: r, kernel: kernelVersion)
-            while let next = arrived.removeValue(forKey: done.count) {
-                done.append(next)
-                if format == .ktap {
-                    ktap.result(done.count, next).forEach { emit($0) }
-                    if verbose { emit("# \(String(format: "%.1f", next.durationMs)) ms") }
-                } else if isatty(2) != 0 {
-                    warn("[\(done.count)/\(selected.count)] \(next.status.rawValue) \(next.id)")
-                }
+        if format == .ktap { stream.header().forEach { emit($0) } }
+        // Results arrive in completion order; the stream prints them in plan order.
+        var collected = [CaseResult?](repeating: nil, count: selected.count)
+        var count = 0
+        runner.runAll(selected, jobs: jobs ?? Self.defaultJobs, started: { _ in }, finished: { i, r in
+            let judged = KnownBugs.apply(baseline, to: r, kernel: kernelVersion)
+            collected[i] = judged
+            count += 1
+            let lines = stream.add(i, judged)
+            if format == .ktap {
+                lines.forEach { emit($0) }
+                if verbose { emit(KTAPWriter.indent + "# \(String(format: "%.1f", judged.durationMs)) ms \(judged.id)") }
+            } else if isatty(2) != 0 {
+                warn("[\(count)/\(selected.count)] \(judged.status.rawValue) \(judged.id)")
             }
         })
+        let done = collected.compactMap { $0 }
         let elapsed = Double(rf_now_ns() - t0) / 1e6
         let totals = Totals(done)
         let env = ProcessInfo.processInfo.environment
         var report = RunReport(kernel: facts, accelerator: env["RINGFENCE_ACCEL"],
                                startedAt: ISO8601DateFormatter().string(from: started), durationMs: elapsed, cases: done)
         report.configDigest = env["RINGFENCE_CONFIG_DIGEST"]
+        if let taintAtStart, taintAtStart != 0 { report.taintAtStart = taintAtStart }
         if format == .ktap {
             if verbose {
                 emit("# slowest cases:")
@@ -98,8 +107,7 @@ struct RunCommand: ParsableCommand {
                     emit("#   \(String(format: "%8.1f", r.durationMs)) ms  \(r.id)")
                 }
             }
-            emit(ktap.totals(done))
-            emit("# suite time: \(String(format: "%.2f", elapsed / 1000)) s")
+            stream.finish(durationMs: elapsed).forEach { emit($0) }
         } else if format == .json {
             print(try report.json())
         } else {
@@ -110,7 +118,10 @@ struct RunCommand: ParsableCommand {
             try report.json(pretty: rf_is_pid1 == 0).write(toFile: path, atomically: true, encoding: .utf8)
         }
         warn("ringfence: \(totals.summary)")
-        throw ExitCode(totals.exitCode)
+        if strict && totals.xfail + totals.xpass > 0 && totals.exitCode(strict: false) == 0 {
+            warn("ringfence: --strict: known bugs (xfail) and stale known-bug entries (xpass) fail the run")
+        }
+        throw ExitCode(totals.exitCode(strict: strict))
     }
 
     private func loadKnownBugs() throws -> [KnownBug] {

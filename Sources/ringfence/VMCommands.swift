@@ -45,7 +45,7 @@ struct Verdict: ParsableCommand {
             v.exitCode = outcome.exitCode
             v.problems = outcome.problems
             let t = outcome.report.totals
-            v.passed = t.passed; v.failed = t.failed + t.errors; v.skipped = t.skipped; v.todo = t.knownBugs
+            v.passed = t.passed; v.failed = t.failed + t.errors; v.skipped = t.skipped; v.todo = t.xfail
         }
         print(v.ktap, terminator: "")
         if let summary {

@@ -64,7 +64,7 @@ final class CompareRecordedTests: XCTestCase {
     func testAStableFixTurnsExactlyOneKnownBugIntoAPass() throws {
         let c = ResultsComparison(old: try report("with-known-bugs-7.1.3"), new: try report("with-known-bugs-7.1.13"))
         XCTAssertEqual(c.newlyPassing.map(\.id), [nopFixedFile])
-        XCTAssertEqual(c.newlyPassing.first?.old, .knownBug)
+        XCTAssertEqual(c.newlyPassing.first?.old, .xfail)
         XCTAssertFalse(c.hasNewFailures)
         XCTAssertTrue(c.newlyKnownBugs.isEmpty)
     }
@@ -81,10 +81,10 @@ final class CompareRecordedTests: XCTestCase {
         let old = try report("with-known-bugs-7.1.13"), new = try report("debian-7.1.13")
         let c = ResultsComparison(old: old, new: new)
         XCTAssertTrue(c.hasNewFailures)
-        XCTAssertTrue(c.newlyFailing.allSatisfy { $0.old == .knownBug && $0.new == .fail })
+        XCTAssertTrue(c.newlyFailing.allSatisfy { $0.old == .xfail && $0.new == .fail })
         // Every known bug of the recording with the baseline that the older recording ran.
         let ran = Set(new.cases.map(\.id))
-        let known = Set(old.cases.filter { $0.status == .knownBug }.map(\.id))
+        let known = Set(old.cases.filter { $0.status == .xfail }.map(\.id))
         XCTAssertEqual(Set(c.newlyFailing.map(\.id)), known.intersection(ran))
         XCTAssertEqual(c.newlyFailing.count, 10)
         XCTAssertEqual(c.removed.count, 4)   // cases/fuzz/findings.yaml is newer than that recording

@@ -29,20 +29,31 @@ final class HostRunTests: XCTestCase {
 
     func testRunWithoutTheFeatureIsACleanSkipDocument() throws {
         if KernelProbe.probe().bpfFilter { throw XCTSkip("this kernel has the feature") }
-        let (status, out, err) = try ringfence(["run", "--cases", "cases"])
+        let resultsPath = FileManager.default.temporaryDirectory.appendingPathComponent("rf-host-\(getpid()).json").path
+        defer { try? FileManager.default.removeItem(atPath: resultsPath) }
+        let (status, out, err) = try ringfence(["run", "--cases", "cases", "--jobs", "2", "--results", resultsPath])
         XCTAssertEqual(status, 4, err)
-        let lines = out.split(separator: "\n").map(String.init)
+        let lines = out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLast()
         XCTAssertEqual(lines.first, "KTAP version 1")
-        guard let plan = lines.first(where: { $0.hasPrefix("1..") }), let n = Int(plan.dropFirst(3)) else {
+        XCTAssertFalse(out.contains("# running:"))
+        guard let plan = lines.first(where: { $0.hasPrefix("1..") }), let suites = Int(plan.dropFirst(3)) else {
             return XCTFail("no plan line")
         }
-        let results = lines.filter { $0.hasPrefix("ok ") || $0.hasPrefix("not ok ") }
-        XCTAssertEqual(results.count, n)
-        for (i, line) in results.enumerated() {
+        // Top level: one result per area, each all skipped.
+        let top = lines.filter { $0.hasPrefix("ok ") || $0.hasPrefix("not ok ") }
+        XCTAssertEqual(top.count, suites)
+        for (i, line) in top.enumerated() {
             XCTAssertTrue(line.hasPrefix("ok \(i + 1) "), line)
-            XCTAssertTrue(line.hasSuffix("# SKIP kernel lacks IORING_REGISTER_BPF_FILTER"), line)
+            XCTAssertTrue(line.contains(" # SKIP all "), line)
         }
-        XCTAssertTrue(err.contains("0 passed, 0 failed, \(n) skipped"), err)
+        let inner = lines.filter { $0.hasPrefix("    ok ") || $0.hasPrefix("    not ok ") }
+        for line in inner { XCTAssertTrue(line.hasSuffix("# SKIP kernel lacks IORING_REGISTER_BPF_FILTER"), line) }
+        XCTAssertEqual(lines.filter { $0.hasPrefix("    # Subtest: ") }.count, suites)
+        XCTAssertTrue(err.contains("0 passed, 0 failed, \(inner.count) skipped"), err)
+        // The streamed document is exactly what the results file renders to.
+        let report = try RunReport.read(path: resultsPath)
+        XCTAssertEqual(report.cases.count, inner.count)
+        XCTAssertEqual(KTAPWriter.document(report), Array(lines))
     }
 
     func testUsageAndCaseFileErrorsExit2() throws {

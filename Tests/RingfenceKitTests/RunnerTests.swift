@@ -106,7 +106,7 @@ final class KTAPWriterTests: XCTestCase {
 
     func testDocumentShape() {
         let w = KTAPWriter()
-        let header = w.header(count: 3, facts: .fake())
+        let header = w.header(suiteCount: 3, facts: .fake())
         XCTAssertEqual(header.first, "KTAP version 1")
         XCTAssertEqual(header.last, "1..3")
         XCTAssertEqual(w.result(1, result(.pass)), ["ok 1 a/b: c"])
@@ -114,7 +114,10 @@ final class KTAPWriterTests: XCTestCase {
         XCTAssertEqual(w.result(3, result(.fail, diags: ["expected x, observed y"])),
                        ["# a/b.yaml:3", "# expected x, observed y", "not ok 3 a/b: c"])
         XCTAssertEqual(w.result(4, result(.timeout, reason: "10 seconds")).last, "not ok 4 a/b: c # TIMEOUT 10 seconds")
-        XCTAssertEqual(w.result(5, result(.knownBug, reason: "fixed by abc")).last, "not ok 5 a/b: c # TODO known bug: fixed by abc")
+        XCTAssertEqual(w.result(5, result(.xfail, reason: "fixed by abc")).last, "ok 5 a/b: c # XFAIL known bug: fixed by abc")
+        XCTAssertEqual(w.result(6, result(.xpass, reason: "fixed by abc")).last, "ok 6 a/b: c # XPASS known bug entry no longer needed: fixed by abc")
+        XCTAssertEqual(w.result(7, result(.crash, reason: "case process killed by signal 9"), indent: "    ", name: "b: c"),
+                       ["    # a/b.yaml:3", "    not ok 7 b: c # ERROR case process killed by signal 9"])
     }
 
     func testTotalsAndExitCodes() {
@@ -122,8 +125,15 @@ final class KTAPWriterTests: XCTestCase {
         XCTAssertEqual(Totals([result(.pass), result(.fail)]).exitCode, 1)
         XCTAssertEqual(Totals([result(.crash)]).exitCode, 1)
         XCTAssertEqual(Totals([result(.skip), result(.skip)]).exitCode, 4)
-        XCTAssertEqual(Totals([result(.knownBug), result(.skip)]).exitCode, 0)
-        XCTAssertEqual(Totals([result(.pass), result(.fail), result(.skip)]).summary, "1 passed, 1 failed, 1 skipped")
+        XCTAssertEqual(Totals([result(.xfail), result(.skip)]).exitCode, 0)
+        XCTAssertEqual(Totals([result(.xfail), result(.skip)]).exitCode(strict: true), 1)
+        XCTAssertEqual(Totals([result(.xpass)]).exitCode(strict: true), 1)
+        XCTAssertEqual(Totals([result(.pass), result(.skip)]).exitCode(strict: true), 0)
+        XCTAssertEqual(Totals([result(.skip)]).exitCode(strict: true), 4)
+        XCTAssertEqual(Totals([result(.pass), result(.fail), result(.skip)]).summary,
+                       "1 passed, 1 failed, 1 skipped, 0 xfail (known bugs), 0 xpass, 0 errors")
         XCTAssertEqual(KTAPWriter().totals([result(.pass), result(.skip)]), "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:1 error:0")
+        XCTAssertEqual(KTAPWriter().totals([result(.xfail), result(.xpass), result(.timeout), result(.crash)]),
+                       "# Totals: pass:0 fail:1 xfail:1 xpass:1 skip:0 error:1")
     }
 }

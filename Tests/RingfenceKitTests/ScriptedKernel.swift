@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,6 +12,11 @@ final class ScriptedKernel: KernelBackend {
     var nopResult: Int32 = 0
     var calls: [RegisterCall] = []
     var hang = false
+    /// Milliseconds each registration takes (to make parallel cases overlap).
+    var registerDelayMs: UInt32 = 0
+    /// Where the `taint:` step ORs its bits (a stand-in for /proc/sys/kernel/tainted,
+    /// a file so that forked case processes share it).
+    var taintFile: String?
     private var nextFD: Int32 = 100
 
     func setupRing(entries: UInt32, flags: UInt32) -> Int32 { nextFD += 1; return nextFD }
@@ -18,6 +24,7 @@ final class ScriptedKernel: KernelBackend {
     func closeRing(_ ring: Int32) {}
     func register(_ call: RegisterCall) -> RegisterOutcome {
         if hang { while true { sleepForever() } }
+        if registerDelayMs > 0 { usleep(registerDelayMs * 1000) }
         calls.append(call)
         return RegisterOutcome(ret: registerResult(call), argAfter: call.arg)
     }
@@ -26,6 +33,12 @@ final class ScriptedKernel: KernelBackend {
     }
     func setNoNewPrivs() -> Int32 { 0 }
     func dropPrivileges() -> Int32 { 0 }
+    func addTaint(_ mask: UInt64) -> Int32 {
+        guard let taintFile else { return -95 }
+        let now = KernelTaint.read(path: taintFile) ?? 0
+        do { try "\(now | mask)\n".write(toFile: taintFile, atomically: true, encoding: .utf8) } catch { return -5 }
+        return 0
+    }
     func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
         body(self)
     }

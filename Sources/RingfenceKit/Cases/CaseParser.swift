@@ -7,7 +7,7 @@ struct CaseParser {
 
     private static let caseKeys: Set<String> = ["name", "why", "requires", "timeout", "tier", "steps"]
     private static let stepActions: Set<String> = ["setup", "register", "restrict", "enable", "submit", "fork",
-                                                   "no_new_privs", "drop_privileges", "close"]
+                                                   "no_new_privs", "drop_privileges", "close", "taint"]
 
     func parseCase(_ f: YAMLField, index: Int) throws -> TestCase {
         let fields = try f.mapping(allowed: Self.caseKeys)
@@ -110,6 +110,17 @@ struct CaseParser {
             return .dropPrivileges(loc)
         case "close":
             return .closeRing(body.isNull ? ringName : try body.string(), loc)
+        case "taint":
+            if expect != nil { throw f.error("'taint' takes no 'expect'") }
+            var mask: UInt64 = 0
+            for ch in try body.string() where ch != " " {
+                guard let bit = KernelTaint.bit(forLetter: ch) else {
+                    throw body.error("unknown taint letter '\(ch)' (the kernel's: \(KernelTaint.flags.map { String($0.letter) }.joined()))")
+                }
+                mask |= 1 << UInt64(bit)
+            }
+            if mask == 0 { throw body.error("taint needs at least one letter, e.g. U") }
+            return .taint(mask, loc)
         default:
             throw f.error("unknown action '\(action)'")
         }

@@ -231,12 +231,15 @@ public enum Step: Sendable {
     /// Become an unprivileged user (uid/gid 65534) with no capabilities.
     case dropPrivileges(SourceLocation)
     case closeRing(String, SourceLocation)
+    /// Add taint bits by writing them to /proc/sys/kernel/tainted (root only):
+    /// the harness's own check that a case which taints the kernel fails.
+    case taint(UInt64, SourceLocation)
 
     public var location: SourceLocation {
         switch self {
         case .ring(_, _, let l), .register(_, _, let l), .sweep(_, _, _, let l), .restrict(_, _, let l), .enableRings(_, _, let l),
              .submit(_, _, _, let l), .fork(_, let l), .setNoNewPrivs(let l), .dropPrivileges(let l),
-             .closeRing(_, let l):
+             .closeRing(_, let l), .taint(_, let l):
             return l
         }
     }
@@ -253,6 +256,7 @@ public enum Step: Sendable {
         case .setNoNewPrivs: return "no_new_privs"
         case .dropPrivileges: return "drop_privileges"
         case .closeRing: return "close"
+        case .taint: return "taint"
         }
     }
 }

@@ -194,7 +194,7 @@ extension VMRunner {
         var tail = [String(format: "# ringfence vm: kernel %@, accel %@: boot %@ s, suite %@ s, VM %.2f s, total %.2f s (kernel %.2f s, initramfs %.2f s, %@)",
                            kernel.release, accel == .kvm ? "kvm" : "tcg/\(options.tcgThreads.rawValue)", fmt(verdict.bootSeconds),
                            fmt(verdict.suiteSeconds), vmSeconds, since(t0), tKernel, tInitrd, FileSystem.megabytes(rawSize))]
-        tail.append("# ringfence vm: \(t.passed) passed, \(t.failed + t.errors) failed, \(t.knownBugs) known bugs, \(t.skipped) skipped of \(report.cases.count) planned; exit \(code); results in \(out.path)")
+        tail.append("# ringfence vm: \(t.passed) passed, \(t.failed + t.errors) failed, \(t.xfail) known bugs (xfail), \(t.xpass) xpass, \(t.skipped) skipped of \(report.cases.count) planned; exit \(code); results in \(out.path)")
         // A guest usage error has said what is wrong; "no KTAP" would only add noise.
         let usage = code == 2 && !outcome.guestMessage.isEmpty && verdict.guestCrash == nil
         for p in (reportMode ? outcome.problems : verdict.problems) where !(usage && p.contains("no KTAP")) {

@@ -85,4 +85,11 @@ public protocol KernelBackend: AnyObject {
     /// Run `body` in a child that inherits this process's state (task filters,
     /// rings); returns the child's exit status and the diagnostics it sent back.
     func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String])
+    /// Adds taint bits (the `taint:` step); 0 or -errno.
+    func addTaint(_ mask: UInt64) -> Int32
+}
+
+extension KernelBackend {
+    /// Backends without a kernel to taint (the model) refuse the step.
+    public func addTaint(_ mask: UInt64) -> Int32 { -95 /* EOPNOTSUPP */ }
 }

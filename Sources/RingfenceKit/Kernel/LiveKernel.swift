@@ -136,6 +136,16 @@ public final class LiveKernel: KernelBackend {
 
     public func dropPrivileges() -> Int32 { rf_drop_privileges(65534, 65534) }
 
+    /// The kernel ORs what root writes into its taint mask (proc_taint); it never clears bits.
+    public func addTaint(_ mask: UInt64) -> Int32 {
+        let fd = open(KernelTaint.path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return -errno }
+        defer { close(fd) }
+        let text = "\(mask)\n"
+        let n = text.withCString { write(fd, $0, strlen($0)) }
+        return n < 0 ? -errno : 0
+    }
+
     public func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
         guard let child = ChildChannel.runForked({
             let result = body(self)

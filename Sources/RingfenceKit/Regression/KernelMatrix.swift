@@ -3,7 +3,8 @@ public struct KernelMatrix: Codable, Sendable {
     public struct Column: Codable, Sendable {
         public var kernel: String
         public var accelerator: String?
-        public var passed, failed, skipped, knownBugs: Int
+        /// failed includes errors (crashes); xfail are known bugs, xpass stale known-bug entries.
+        public var passed, failed, skipped, xfail, xpass: Int
     }
 
     public var columns: [Column]
@@ -13,7 +14,8 @@ public struct KernelMatrix: Codable, Sendable {
     public init(reports: [RunReport]) {
         columns = reports.map {
             Column(kernel: $0.kernel.release, accelerator: $0.accelerator, passed: $0.totals.passed,
-                   failed: $0.totals.failed + $0.totals.errors, skipped: $0.totals.skipped, knownBugs: $0.totals.knownBugs)
+                   failed: $0.totals.failed + $0.totals.errors, skipped: $0.totals.skipped, xfail: $0.totals.xfail,
+                   xpass: $0.totals.xpass)
         }
         var rows: [String: [CaseStatus?]] = [:]
         for (i, r) in reports.enumerated() {
@@ -32,7 +34,10 @@ public struct KernelMatrix: Codable, Sendable {
                    "|---|" + columns.map { _ in "---|" }.joined()]
         out.append("| **passed** | " + columns.map { String($0.passed) }.joined(separator: " | ") + " |")
         out.append("| **failed** | " + columns.map { String($0.failed) }.joined(separator: " | ") + " |")
-        out.append("| **known bugs** | " + columns.map { String($0.knownBugs) }.joined(separator: " | ") + " |")
+        out.append("| **known bugs (xfail)** | " + columns.map { String($0.xfail) }.joined(separator: " | ") + " |")
+        if columns.contains(where: { $0.xpass > 0 }) {
+            out.append("| **stale known-bug entries (xpass)** | " + columns.map { String($0.xpass) }.joined(separator: " | ") + " |")
+        }
         out.append("| **skipped** | " + columns.map { String($0.skipped) }.joined(separator: " | ") + " |")
         for id in rows.keys.sorted() {
             let row = rows[id]!
@@ -40,7 +45,7 @@ public struct KernelMatrix: Codable, Sendable {
             out.append("| `\(id)` | " + row.map { symbol($0) }.joined(separator: " | ") + " |")
         }
         out.append("")
-        out.append("Rows not shown pass on every kernel. ✅ pass, ❌ fail, ⏱ timeout, 💥 crash, ⏭ skip, 🐞 known bug, – not run.")
+        out.append("Rows not shown pass on every kernel. ✅ pass, ❌ fail, ⏱ timeout, 💥 crash, ⏭ skip, 🐞 known bug (xfail), ✅🐞 passes despite a known-bug entry (xpass), – not run.")
         return out.joined(separator: "\n")
     }
 
@@ -51,7 +56,8 @@ public struct KernelMatrix: Codable, Sendable {
         case .timeout?: return "⏱"
         case .crash?: return "💥"
         case .skip?: return "⏭"
-        case .knownBug?: return "🐞"
+        case .xfail?: return "🐞"
+        case .xpass?: return "✅🐞"
         case nil: return "–"
         }
     }

@@ -2,9 +2,11 @@ import Foundation
 import Yams
 
 /// cases/known-bugs.yaml: failures that are known kernel bugs with a cited
-/// fix. A matching failure is reported `# TODO known bug: <fix>` and does not
-/// fail the run; a matching case that now passes is reported so the entry
-/// can be dropped. Entries without a source are refused.
+/// fix. A matching failure is an expected failure (status xfail, KTAP
+/// `ok N name # XFAIL known bug: <fix>`) and does not fail the run unless
+/// `ringfence run --strict`; a matching case that passes is an unexpected pass
+/// (xpass, `# XPASS`), so the entry gets narrowed. Entries without a source
+/// are refused.
 public struct KnownBug: Sendable {
     public var caseID: String
     /// Upstream versions affected (any range matches).
@@ -65,17 +67,24 @@ public enum KnownBugs {
         }
     }
 
-    /// Applies the baseline to a result: a matched failure becomes .knownBug,
-    /// a matched pass gets a note that the entry is stale.
+    /// Applies the baseline to a result: a matched failure becomes .xfail, a
+    /// matched pass becomes .xpass (the entry is stale for this kernel). A
+    /// case that tainted the kernel stays a failure: no entry excuses that.
     public static func apply(_ bugs: [KnownBug], to result: CaseResult, kernel: KernelVersion?) -> CaseResult {
         guard let kernel, let bug = bugs.first(where: { $0.caseID == result.id && $0.applies(to: kernel) }) else { return result }
         var r = result
         if r.status.isFailure {
-            r.status = .knownBug
+            if r.taint != nil {
+                r.diagnostics.append("known-bug entry at \(bug.location) does not cover a tainted kernel")
+                return r
+            }
+            r.status = .xfail
             r.reason = bug.fix
             r.diagnostics.append("known bug (\(bug.location)): \(bug.source)")
         } else if r.status == .pass {
-            r.diagnostics.append("known-bug entry at \(bug.location) no longer needed: the case passes on \(kernel)")
+            r.status = .xpass
+            r.reason = bug.fix
+            r.diagnostics.append("known-bug entry at \(bug.location) no longer needed: the case passes on \(kernel); narrow its kernels")
         }
         return r
     }

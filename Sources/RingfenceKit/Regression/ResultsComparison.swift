@@ -13,8 +13,8 @@ public struct ResultsComparison: Codable, Sendable {
     public var newlyFailing: [Change] = []
     public var newlyPassing: [Change] = []
     public var newlySkipped: [Change] = []
-    /// Now failing as a known bug (cases/known-bugs.yaml covers it, so not a new
-    /// failure), e.g. going back to a kernel from before a fix.
+    /// Now failing as a known bug (xfail: cases/known-bugs.yaml covers it, so not
+    /// a new failure), e.g. going back to a kernel from before a fix.
     public var newlyKnownBugs: [Change] = []
     /// Failing in both, with different diagnostics (observed values changed).
     public var changedObserved: [Change] = []
@@ -37,10 +37,10 @@ public struct ResultsComparison: Codable, Sendable {
             }
             let c = Change(id: n.id, old: o.status, new: n.status, oldObserved: o.diagnostics, newObserved: n.diagnostics)
             if !o.status.isFailure && n.status.isFailure { newlyFailing.append(c) }
-            if o.status != .pass && n.status == .pass { newlyPassing.append(c) }
+            if !o.status.isPass && n.status.isPass { newlyPassing.append(c) }
             if o.status.isFailure && n.status.isFailure && o.diagnostics != n.diagnostics { changedObserved.append(c) }
             if n.status == .skip && o.status != .skip { newlySkipped.append(c) }
-            if n.status == .knownBug && o.status != .knownBug { newlyKnownBugs.append(c) }
+            if n.status == .xfail && o.status != .xfail { newlyKnownBugs.append(c) }
         }
         for o in old.cases where after[o.id] == nil {
             removed.append(Change(id: o.id, old: o.status, new: nil, oldObserved: o.diagnostics, newObserved: []))

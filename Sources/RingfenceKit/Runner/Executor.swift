@@ -182,6 +182,10 @@ public final class Executor {
         case .closeRing(let name, _):
             if let fd = rings.removeValue(forKey: name) { backend.closeRing(fd) }
             return nil
+
+        case .taint(let mask, _):
+            let r = backend.addTaint(mask)
+            return r == 0 ? nil : ["writing \(mask) to /proc/sys/kernel/tainted: \(Errno.describe(result: r))"]
         }
     }
 

@@ -22,6 +22,14 @@ public final class Runner {
     private let makeBackend: () -> KernelBackend
     /// Loads a module on demand (the guest wires libkmod here); returns an error text or nil.
     public var loadModule: ((String) -> String?)?
+    /// Case begin/end markers in the kernel log (/dev/kmsg in the VM guest); nil: none.
+    public var markers: KernelLogMarkers?
+    /// Reads the kernel's taint mask (KernelTaint.read); nil: taint is not checked.
+    /// Read before each case starts and after it is reaped: new bits fail the case.
+    public var readTaint: (() -> UInt64?)?
+    /// Reads the kernel log (KernelLog.read) for the slice between a tainting
+    /// case's markers; nil: no slice in the diagnostics.
+    public var readKernelLog: (() -> String?)?
 
     public init(facts: KernelFacts, options: RunOptions = RunOptions(), backend: @escaping () -> KernelBackend = { LiveKernel() }) {
         self.facts = facts
@@ -90,10 +98,13 @@ public final class Runner {
         } else {
             for (i, c) in runnable {
                 started(i)
+                let before = readTaint?()
+                markers?.write(KernelLogMarkers.begin(i + 1, c.id))
                 let t0 = rf_now_ns()
                 var r = runInProcess(c)
                 r.durationMs = Double(rf_now_ns() - t0) / 1e6
-                finished(i, r)
+                markers?.write(KernelLogMarkers.end(i + 1, c.id))
+                finished(i, withLogSlice(Self.judgeTaint(r, before: before, after: readTaint?(), overlapping: []), number: i + 1))
             }
         }
     }
@@ -106,7 +117,11 @@ public final class Runner {
         let fd: Int32
         let start: UInt64
         let deadline: UInt64
+        /// The taint mask just before the case started (nil: not checked).
+        let taintBefore: UInt64?
         var output: [UInt8] = []
+        /// Cases that ran at the same time as this one at some point: (index, id).
+        var overlapping: [(Int, String)] = []
     }
 
     private enum Launch { case running(Child), failed(CaseResult) }
@@ -116,10 +131,13 @@ public final class Runner {
         guard pipe(&fds) == 0 else { return .failed(CaseResult(c, status: .crash, reason: "pipe: \(Errno.name(errno))")) }
         fflush(stdout)
         fflush(stderr)
+        let taintBefore = readTaint?()
+        markers?.write(KernelLogMarkers.begin(index + 1, c.id))
         let start = rf_now_ns()
         let pid = rf_fork()
         if pid < 0 {
             close(fds[0]); close(fds[1])
+            markers?.write(KernelLogMarkers.end(index + 1, c.id))
             return .failed(CaseResult(c, status: .crash, reason: "fork: \(Errno.name(errno))"))
         }
         if pid == 0 {
@@ -132,7 +150,7 @@ public final class Runner {
         close(fds[1])
         let timeout = c.timeout ?? options.timeout
         return .running(Child(index: index, testCase: c, pid: pid, fd: fds[0], start: start,
-                              deadline: start + UInt64(timeout * 1e9)))
+                              deadline: start + UInt64(timeout * 1e9), taintBefore: taintBefore))
     }
 
     private func runIsolated(_ work: [(Int, TestCase)], jobs: Int, started: (Int) -> Void, finished: (Int, CaseResult) -> Void) {
@@ -144,7 +162,12 @@ public final class Runner {
                 pending = pending.dropFirst()
                 started(i)
                 switch launch(i, c) {
-                case .running(let child): running.append(child)
+                case .running(var child):
+                    for k in running.indices {
+                        running[k].overlapping.append((i, c.id))
+                        child.overlapping.append((running[k].index, running[k].testCase.id))
+                    }
+                    running.append(child)
                 case .failed(let r): finished(i, r)
                 }
             }
@@ -167,9 +190,48 @@ public final class Runner {
             }
             for k in done.reversed() {
                 let child = running.remove(at: k)
-                finished(child.index, reap(child))
+                let r = reap(child)
+                markers?.write(KernelLogMarkers.end(child.index + 1, child.testCase.id))
+                let after = child.taintBefore == nil ? nil : readTaint?()
+                finished(child.index, withLogSlice(Self.judgeTaint(r, before: child.taintBefore, after: after,
+                                                                   overlapping: child.overlapping.map { "\($0.0 + 1) \($0.1)" }),
+                                                   number: child.index + 1))
             }
         }
+    }
+
+    /// A case after which the kernel has taint bits it did not have before
+    /// fails, whatever it observed, with the new bits decoded. Cases that ran
+    /// at the same time saw the same bits appear and fail too (the taint mask
+    /// cannot say whose it is); each names the others, and the kernel log
+    /// between the `ringfence: begin/end N` markers tells them apart.
+    public static func judgeTaint(_ result: CaseResult, before: UInt64?, after: UInt64?, overlapping: [String]) -> CaseResult {
+        guard let before, let after else { return result }
+        let new = after & ~before
+        guard new != 0 else { return result }
+        var r = result
+        r.taint = KernelTaint.letters(new)
+        if !r.status.isFailure { r.status = .fail }
+        r.diagnostics.append("kernel tainted while the case ran: \(KernelTaint.letters(new)) (tainted \(before) -> \(after)): \(KernelTaint.describe(new))")
+        if !overlapping.isEmpty {
+            r.diagnostics.append("ran at the same time as (each that saw the bits appear fails too; the kernel log between the ringfence: begin/end markers tells them apart): "
+                                 + overlapping.joined(separator: ", "))
+        }
+        return r
+    }
+
+    /// A tainting case also gets the kernel log between its markers.
+    private func withLogSlice(_ r: CaseResult, number: Int) -> CaseResult {
+        guard r.taint != nil, let log = readKernelLog?() else { return r }
+        var r = r
+        let slice = KernelLog.slice(KernelLog.messages(log), number: number, id: r.id)
+        if slice.isEmpty {
+            r.diagnostics.append("kernel log between ringfence: begin/end \(number): no messages")
+        } else {
+            r.diagnostics.append("kernel log between ringfence: begin/end \(number) (\(slice.count) lines):")
+            r.diagnostics += slice.map { "  " + $0 }
+        }
+        return r
     }
 
     /// Waits for a finished (or overdue) child and turns its output into a result.

@@ -172,8 +172,7 @@ public enum VMVerdict {
             code = 1
         } else {
             let t = Totals(cases)
-            code = t.exitCode
-            if input.strict && t.knownBugs > 0 { code = 1 }
+            code = t.exitCode(strict: input.strict)
             if cases.isEmpty, let g = console.guestExitCode { code = g }
         }
         report.exitCode = code
@@ -201,7 +200,8 @@ public enum VMVerdict {
             let text = String(directive.dropFirst(word.count)).trimmingSpaces()
             switch word {
             case "SKIP": status = .skip; reason = text
-            case "TODO", "XFAIL": status = .knownBug; reason = text
+            case "TODO", "XFAIL": status = .xfail; reason = text
+            case "XPASS": status = .xpass; reason = text
             case "TIMEOUT": status = .timeout; reason = text
             case "ERROR": status = .crash; reason = text
             default: break
@@ -222,18 +222,16 @@ public enum VMVerdict {
 
     // MARK: rendering, all from the report
 
-    /// The KTAP document of a judged run.
+    /// The KTAP document of a judged run: `KTAPWriter.document` (the same
+    /// lines the guest streams), with the host's facts and run-level problems
+    /// as diagnostics after the version line.
     public static func ktap(_ report: RunReport, preamble: [String] = []) -> String {
-        let w = KTAPWriter()
-        var lines = w.header(count: report.cases.count, facts: report.kernel)
-        // Host facts and guest preamble go right after the version line.
+        var lines = KTAPWriter.document(report)
         var extra: [String] = []
         if let h = report.host { extra += hostLines(h).map { "# " + $0 } }
         extra += preamble.map { $0.hasPrefix("#") ? $0 : "# " + $0 }
-        lines.insert(contentsOf: extra, at: 1)
-        for (i, c) in report.cases.enumerated() { lines += w.result(i + 1, c) }
-        for p in report.problems ?? [] { lines.append("# problem: \(p)") }
-        lines.append(w.totals(report.cases))
+        extra += (report.problems ?? []).map { "# problem: \($0)" }
+        lines.insert(contentsOf: extra, at: min(1, lines.count))
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -252,7 +250,7 @@ public enum VMVerdict {
     public static func summary(_ report: RunReport, bootSeconds: Double?, suiteSeconds: Double?) -> String {
         func fmt(_ d: Double?) -> String { d.map { String(format: "%.2f", $0) } ?? "?" }
         let t = report.totals
-        var line = "boot=\(fmt(bootSeconds)) suite=\(fmt(suiteSeconds)) passed=\(t.passed) failed=\(t.failed + t.errors) skipped=\(t.skipped) known=\(t.knownBugs)"
+        var line = "boot=\(fmt(bootSeconds)) suite=\(fmt(suiteSeconds)) passed=\(t.passed) failed=\(t.failed + t.errors) skipped=\(t.skipped) xfail=\(t.xfail) xpass=\(t.xpass)"
         line += " planned=\(report.cases.count) exit=\(report.exitCode ?? -1)"
         if let h = report.host { line += " accel=\(h.accelerator) boot_attempts=\(h.bootAttempts)" }
         line += "\n"

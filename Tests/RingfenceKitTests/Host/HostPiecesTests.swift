@@ -155,7 +155,8 @@ final class HostPiecesTests: XCTestCase {
         XCTAssertEqual(QEMUSettings.parseMemory("768"), 768)
         XCTAssertNil(QEMUSettings.parseMemory("lots"))
         XCTAssertNil(QEMUSettings.parseMemory("0M"))
-        XCTAssertEqual(QEMUSettings.defaultMemoryMB(initramfsBytes: 5 << 20), 256)
+        XCTAssertEqual(QEMUSettings.defaultMemoryMB(initramfsBytes: 5 << 20), 384)
+        XCTAssertEqual(QEMUSettings.defaultMemoryMB(initramfsBytes: 0), 320)
         // A 72 MB initramfs: archive + unpacked copy + 320 MiB, in 64 MiB steps.
         XCTAssertEqual(QEMUSettings.defaultMemoryMB(initramfsBytes: 72 << 20), 512)
     }

@@ -31,13 +31,17 @@ final class VMVerdictRecordedTests: XCTestCase {
     func assertRenderingsAgree(_ o: VMVerdict.Outcome, file: StaticString = #filePath, line: UInt = #line) throws {
         let r = o.report
         let ktap = VMVerdict.ktap(r)
-        let notOK = ktap.split(separator: "\n").filter { $0.hasPrefix("not ok ") }.count
+        // Case results are the indented (depth 1) lines of the nested document.
+        let caseLines = ktap.split(separator: "\n").filter { $0.hasPrefix("    ok ") || $0.hasPrefix("    not ok ") }
+        let notOK = caseLines.filter { $0.hasPrefix("    not ok ") }.count
         let t = r.totals
-        XCTAssertEqual(notOK, t.failed + t.errors + t.knownBugs, "KTAP not-ok lines vs JSON totals", file: file, line: line)
+        XCTAssertEqual(caseLines.count, r.cases.count, "one KTAP case line per case", file: file, line: line)
+        XCTAssertEqual(notOK, t.failed + t.errors, "KTAP not-ok lines vs JSON totals", file: file, line: line)
         let json = try JSONDecoder().decode(RunReport.self, from: Data(try r.json().utf8))
         XCTAssertEqual(json.cases.map(\.status), r.cases.map(\.status), file: file, line: line)
         let junit = JUnitWriter().document(r)
         XCTAssertEqual(junit.components(separatedBy: "<failure").count - 1, t.failed, "JUnit failures", file: file, line: line)
+        XCTAssertEqual(junit.components(separatedBy: "<skipped").count - 1, t.skipped + t.xfail, "JUnit skipped", file: file, line: line)
         XCTAssertEqual(junit.components(separatedBy: "<error").count - 1, t.errors, "JUnit errors", file: file, line: line)
         let summary = VMVerdict.summary(r, bootSeconds: nil, suiteSeconds: nil)
         XCTAssertTrue(summary.contains("passed=\(t.passed) failed=\(t.failed + t.errors) skipped=\(t.skipped)"), summary, file: file, line: line)

@@ -1,0 +1,147 @@
+import Foundation
+
+/// `ringfence kcidb RESULTS.json`: KernelCI's KCIDB I/O JSON for a finished run,
+/// so a lab can submit ringfence runs with `kcidb-submit`. One checkout (the
+/// kernel version), one build (the kernel release and its .config digest) and a
+/// test per case. Schema v5.3 by default (the latest that kcidb-io 141 ships):
+/// a known bug (xfail) is a FAIL test linked to a KCIDB issue (one per cited
+/// fix) by an incident, which is how v5 expresses what v4 called `waived`.
+/// With schema 4 (v4.5) the same test carries `waived: true` instead.
+/// Validated in CI by ci/kcidb-validate.py with kcidb-io's own validator.
+public struct KCIDBWriter {
+    public enum Schema: Int, Sendable, CaseIterable {
+        case v4 = 4, v5 = 5
+        var version: (major: Int, minor: Int) { self == .v5 ? (5, 3) : (4, 5) }
+    }
+
+    public var origin: String
+    public var schema: Schema
+    /// Overrides for the generated checkout / build ids (without the origin prefix).
+    public var checkoutID: String?
+    public var buildID: String?
+
+    public init(origin: String = "ringfence", schema: Schema = .v5, checkoutID: String? = nil, buildID: String? = nil) {
+        self.origin = origin; self.schema = schema; self.checkoutID = checkoutID; self.buildID = buildID
+    }
+
+    /// An origin is what KCIDB allows: ^[a-z0-9_]+$.
+    public static func isValidOrigin(_ s: String) -> Bool {
+        !s.isEmpty && s.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+    }
+
+    /// KCIDB status for a case status. xfail is a FAIL (waived / linked to its
+    /// known-bug issue), xpass a PASS, a crash of the case process an ERROR.
+    public static func status(_ s: CaseStatus) -> String {
+        switch s {
+        case .pass, .xpass: return "PASS"
+        case .fail, .timeout, .xfail: return "FAIL"
+        case .crash: return "ERROR"
+        case .skip: return "SKIP"
+        }
+    }
+
+    /// A test path component: KCIDB paths are dot-separated [a-zA-Z0-9_-]+.
+    static func pathComponent(_ s: String) -> String {
+        let mapped = String(s.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") ? $0 : "_" })
+        return mapped.isEmpty ? "_" : mapped
+    }
+
+    /// "context/socket:socket.type-has-…" → "ringfence.context.socket.socket_type-has-…".
+    public static func testPath(caseID: String) -> String {
+        let parts = caseID.split(separator: ":", maxSplits: 1).map(String.init)
+        let dirs = (parts.first ?? caseID).split(separator: "/").map { pathComponent(String($0)) }
+        let slug = parts.count > 1 ? [pathComponent(parts[1])] : []
+        return (["ringfence"] + dirs + slug).joined(separator: ".")
+    }
+
+    /// FNV-1a 64 in hex: a short stable digest for ids.
+    static func fnv1a(_ s: String) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return String(h, radix: 16)
+    }
+
+    /// The KCIDB document as a JSON object tree.
+    public func object(_ report: RunReport) -> [String: Any] {
+        let k = report.kernel
+        // The release string alone does not tell 7.3~rc7 from 7.3 (both "7.3-cloud-amd64"): add the uname -v digest.
+        let source = "linux-\(k.release)-\(Self.fnv1a(k.version))"
+        let checkout = "\(origin):" + (checkoutID ?? source)
+        let digest = report.configDigest
+        let build = "\(origin):" + (buildID ?? source + (digest.map { "-config-\($0.prefix(16))" } ?? ""))
+        let run = "\(origin):\(k.release):\(report.startedAt)"
+        var checkoutObj: [String: Any] = [
+            "id": checkout, "origin": origin, "valid": true,
+            "comment": "Linux \(k.release) \(k.version)",
+            "misc": ["kernel_release": k.release, "kernel_version": k.version],
+        ]
+        checkoutObj["start_time"] = report.startedAt
+        var buildObj: [String: Any] = [
+            "id": build, "origin": origin, "checkout_id": checkout,
+            "comment": "Linux \(k.release)" + (digest.map { ", .config sha256 \($0)" } ?? ""),
+            "misc": ["kernel_release": k.release, "config_sha256": (digest ?? NSNull()) as Any] as [String: Any],
+        ]
+        // The kernel was built (ringfence tests a kernel someone built): v5 says PASS, v4.5 valid.
+        if schema == .v5 { buildObj["status"] = "PASS" } else { buildObj["valid"] = true }
+        var env: [String: Any] = ["comment": "\(report.tool) on Linux \(k.release)" + (report.accelerator.map { " (QEMU \($0))" } ?? "")]
+        env["misc"] = ["accelerator": (report.accelerator ?? NSNull()) as Any, "tool": report.tool] as [String: Any]
+        var tests: [[String: Any]] = []
+        var issues: [String: [String: Any]] = [:]
+        var incidents: [[String: Any]] = []
+        for c in report.cases {
+            let testID = "\(run):\(c.id)"
+            var t: [String: Any] = [
+                "id": testID, "origin": origin, "build_id": build,
+                "path": Self.testPath(caseID: c.id),
+                "status": Self.status(c.status),
+                "comment": KTAPWriter.testName(c),
+                "start_time": report.startedAt,
+                "duration": c.durationMs / 1000,
+                "environment": env,
+            ]
+            var misc: [String: Any] = ["ringfence_status": c.status.rawValue, "case_id": c.id, "file": "\(c.file):\(c.line)"]
+            if let reason = c.reason { misc["reason"] = reason }
+            if let taint = c.taint { misc["taint"] = taint }
+            t["misc"] = misc
+            let excerpt = ([c.reason].compactMap { $0 } + c.diagnostics).joined(separator: "\n")
+            if !excerpt.isEmpty { t["log_excerpt"] = String(excerpt.prefix(16384)) }
+            if c.status == .xfail {
+                let fix = c.reason ?? "known bug"
+                if schema == .v4 {
+                    t["waived"] = true
+                } else {
+                    let issueID = "\(origin):known-bug:\(fix)"
+                    issues[issueID] = [
+                        "id": issueID, "version": 1, "origin": origin,
+                        "comment": "known kernel bug, fixed by: \(fix)",
+                        "culprit": ["code": true, "tool": false, "harness": false],
+                        "misc": ["fix": fix],
+                    ]
+                    incidents.append([
+                        "id": "\(testID):known-bug", "origin": origin, "issue_id": issueID, "issue_version": 1,
+                        "test_id": testID, "present": true,
+                        "comment": "expected failure (cases/known-bugs.yaml)",
+                    ])
+                }
+            }
+            tests.append(t)
+        }
+        var doc: [String: Any] = [
+            "version": ["major": schema.version.major, "minor": schema.version.minor],
+            "checkouts": [checkoutObj],
+            "builds": [buildObj],
+            "tests": tests,
+        ]
+        if !issues.isEmpty {
+            doc["issues"] = issues.keys.sorted().map { issues[$0]! }
+            doc["incidents"] = incidents
+        }
+        return doc
+    }
+
+    public func json(_ report: RunReport, pretty: Bool = true) throws -> String {
+        var opts: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
+        if pretty { opts.insert(.prettyPrinted) }
+        return String(decoding: try JSONSerialization.data(withJSONObject: object(report), options: opts), as: UTF8.self)
+    }
+}
