@@ -65,7 +65,7 @@ struct VMCommand: ParsableCommand {
         o.accel = vm.accel
         o.tcgThreads = vm.tcgThreads
         o.timeout = vm.timeout
-        o.cpus = vm.cpus ?? max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        o.cpus = vm.cpus
         o.memoryMB = vm.memory.flatMap(QEMUSettings.parseMemory)
         o.gzipInitrd = vm.initrdCompression == "gzip"
         o.extraKernelParameters = vm.append
@@ -199,11 +199,11 @@ struct KernelOptions: ParsableArguments {
 struct MachineOptions: ParsableArguments {
     @Option(help: "Accelerator: auto (KVM when /dev/kvm works and has not failed here before, else TCG), kvm or tcg.")
     var accel: VMRunOptions.Accel = .auto
-    @Option(help: "TCG threading: single (one host thread for all guest CPUs; default, see docs/run-in-vm.md for the boot-flake rates) or multi.")
+    @Option(help: "TCG threading with --cpus > 1: single (one host thread for all guest CPUs; default) or multi (faster, but see the boot-flake rates in the README).")
     var tcgThreads: QEMUSettings.TCGThreads = .single
     @Option(help: "Global timeout for the VM in seconds (default 300); QEMU is killed and the run fails when it expires.")
     var timeout: Double = 300
-    @Option(help: "Guest CPUs (default: host CPUs, at most 4); the guest runs that many cases at once.")
+    @Option(help: "Guest CPUs (default: host CPUs, at most 4, under KVM; 1 under TCG, see docs/run-in-vm.md); the guest runs that many cases at once.")
     var cpus: Int?
     @Option(help: "Guest memory, e.g. 512M or 1G (default: sized from the initramfs).")
     var memory: String?

@@ -80,7 +80,6 @@ extension VMRunner {
                                                     extra: options.extraKernelParameters)
         try FileSystem.write(append + "\n", to: out.staging + "/cmdline")
         var settings = QEMUSettings(kernel: kernel.vmlinuz, initrd: initrdPath, append: append, serialLog: out.staging + "/console.log")
-        settings.cpus = options.cpus
         settings.memoryMB = memory
         settings.tcgThreads = options.tcgThreads
         var attempts = 0
@@ -90,7 +89,8 @@ extension VMRunner {
         while true {
             attempts += 1
             settings.accelerator = accel
-            say("booting \(kernel.release) (\(accel == .kvm ? "kvm" : "tcg, \(options.tcgThreads.rawValue)-threaded"), \(options.cpus) CPU(s), \(memory) MiB)" + (attempts > 1 ? ", attempt \(attempts)" : ""))
+            settings.cpus = options.guestCPUs(accel)
+            say("booting \(kernel.release) (\(accel == .kvm ? "kvm" : "tcg, \(options.tcgThreads.rawValue)-threaded"), \(settings.cpus) CPU(s), \(memory) MiB)" + (attempts > 1 ? ", attempt \(attempts)" : ""))
             boot = try self.boot(settings, qemuLog: out.staging + "/qemu.log", detectKVMFailure: accel == .kvm && options.accel == .auto,
                                  endMarker: "# ringfence-exit:")
             if let why = boot.kvmFailed {
@@ -120,7 +120,7 @@ extension VMRunner {
             notes.append("the guest did not power off after finishing; stopped by the host (\(cause))")
         }
 
-        var host = HostFacts(accelerator: accel.rawValue, kernelRelease: kernel.release, bootAttempts: attempts, cpus: options.cpus, memoryMB: memory)
+        var host = HostFacts(accelerator: accel.rawValue, kernelRelease: kernel.release, bootAttempts: attempts, cpus: settings.cpus, memoryMB: memory)
         host.tcgThreads = accel == .tcg ? options.tcgThreads.rawValue : nil
         host.kernelPackage = kernel.package
         host.kernelPackageVersion = kernel.packageVersion
@@ -221,7 +221,7 @@ extension VMRunner {
             var s = QEMUSettings(kernel: kernel.vmlinuz, initrd: initrd,
                                  append: QEMUSettings.kernelCommandLine(guestArguments: nil, modules: [], extra: options.extraKernelParameters), serialLog: w + "/bare-console.log")
             s.accelerator = accel
-            s.cpus = options.cpus
+            s.cpus = options.guestCPUs(accel)
             s.memoryMB = options.memoryMB ?? 256
             s.tcgThreads = options.tcgThreads
             let o = try boot(s, qemuLog: w + "/bare-qemu.log", detectKVMFailure: false, endMarker: BareInit.marker)
@@ -242,7 +242,7 @@ extension VMRunner {
         let sorted = times.sorted()
         let median = sorted[sorted.count / 2]
         stdout(String(format: "bare boot of %@ (%@, %d CPU(s)): median %.2f s, min %.2f s, max %.2f s over %d boots; kernel trouble in %d (%.1f%%), no init in %d\n",
-                      kernel.release, accel == .kvm ? "kvm" : "tcg/\(options.tcgThreads.rawValue)", options.cpus, median, sorted.first!, sorted.last!, count,
+                      kernel.release, accel == .kvm ? "kvm" : "tcg/\(options.tcgThreads.rawValue)", options.guestCPUs(accel), median, sorted.first!, sorted.last!, count,
                       flakes.count, 100 * Double(flakes.count) / Double(count), failures))
         return flakes.isEmpty && failures == 0 ? 0 : 1
     }
