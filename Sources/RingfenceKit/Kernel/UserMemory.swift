@@ -13,6 +13,8 @@ struct UserMemory {
     let size: Int
 
     private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+    /// Placements mapped and not yet released (a shared worker checks it is 0 after each case).
+    nonisolated(unsafe) static var live = 0
 
     init(bytes: [UInt8], placement: Placement) {
         self.placement = placement
@@ -36,6 +38,7 @@ struct UserMemory {
             address = UInt64(UInt(bitPattern: p))
             base = p - (ps - mapped); mappedLength = 2 * ps   // data page + guard page
         }
+        if base != nil { UserMemory.live += 1 }
     }
 
     /// The bytes as they are now (the kernel may have written into them).
@@ -50,6 +53,9 @@ struct UserMemory {
     }
 
     func release() {
-        if let base { munmap(base, mappedLength) }
+        if let base {
+            munmap(base, mappedLength)
+            UserMemory.live -= 1
+        }
     }
 }

@@ -11,6 +11,9 @@ public struct RunOptions: Sendable {
     public var isolate = true
     /// Also run cases of the exhaustive tier.
     public var exhaustive = false
+    /// With isolate: a fresh child for every case, even those a shared worker
+    /// could run (CaseIsolation, Worker.swift). `run --isolate-all`.
+    public var isolateAll = false
     public init() {}
 }
 
@@ -19,9 +22,11 @@ public struct RunOptions: Sendable {
 public final class Runner {
     public let facts: KernelFacts
     public let options: RunOptions
-    private let makeBackend: () -> KernelBackend
+    let makeBackend: () -> KernelBackend
     /// Loads a module on demand (the guest wires libkmod here); returns an error text or nil.
     public var loadModule: ((String) -> String?)?
+    /// How runAll isolated the cases (Worker.swift).
+    public internal(set) var isolation = IsolationStats()
 
     public init(facts: KernelFacts, options: RunOptions = RunOptions(), backend: @escaping () -> KernelBackend = { LiveKernel() }) {
         self.facts = facts
@@ -86,7 +91,9 @@ public final class Runner {
             if let reason = unmetRequirement(c) { finished(i, CaseResult(c, status: .skip, reason: reason)) } else { runnable.append((i, c)) }
         }
         if options.isolate {
-            runIsolated(runnable, jobs: max(1, jobs), started: started, finished: finished)
+            let (fresh, shared) = splitForWorkers(runnable)
+            runIsolated(fresh, jobs: max(1, jobs), started: started, finished: finished)
+            runShared(shared, jobs: max(1, jobs), started: started, finished: finished)
         } else {
             for (i, c) in runnable {
                 started(i)
