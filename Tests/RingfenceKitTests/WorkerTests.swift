@@ -168,3 +168,63 @@ final class WorkerTests: XCTestCase {
         XCTAssertEqual(runner.isolation.workersStarted, 3)
     }
 }
+
+/// What the loading speed-ups (Resolver.basic, no Foundation string
+/// replacing) must not change.
+final class LoadingSpeedTests: XCTestCase {
+    func testDuplicateKeysAreStillRejectedWithoutTagResolution() {
+        XCTAssertThrowsError(try CaseLoader.load(yaml: "- name: a\n  name: b\n  steps: [ { no_new_privs: true } ]\n", file: "d.yaml")) { e in
+            XCTAssertTrue("\(e)".contains("YAML syntax"), "\(e)")
+        }
+    }
+
+    func testScalarsReadTheSameWithoutTagResolution() throws {
+        let c = try CaseLoader.load(yaml: """
+            - name: n
+              timeout: 2.5
+              steps:
+                - setup: { register_fd: yes }
+                - submit: [ { op: NOP, user_data: 0x8000_0000 }, { op: NOP, user_data: 1_000 } ]
+                  expect: { cqes: [ { user_data: 0x8000_0000, res: 0 }, { user_data: 1_000, res: 0 } ] }
+            """, file: "n.yaml")[0]
+        XCTAssertEqual(c.timeout, 2.5)
+        guard case .ring(let spec, _, _) = c.steps[0], case .submit(_, let sqes, _, _) = c.steps[1] else { return XCTFail("\(c.steps)") }
+        XCTAssertTrue(spec.registerFD)
+        XCTAssertEqual(sqes.map(\.userData), [0x8000_0000, 1000])
+    }
+
+    func testSweepSubstitutesEveryOccurrence() {
+        let s = Sweep(variable: "off", values: [1])
+        XCTAssertEqual(s.substitute("ld [$off]; jeq #$off, a; $offset", 0x1f), "ld [0x1f]; jeq #0x1f, a; 0x1fset")
+        XCTAssertEqual(s.substitute("ret #0", 3), "ret #0")
+    }
+}
+
+final class UserMemoryReuseTests: XCTestCase {
+    /// A reused `.normal` mapping reads like a fresh one: the bytes, then zeroes to the page's end.
+    func testReusedPagesAreZeroedAndCounted() {
+        let before = UserMemory.live
+        let first = UserMemory(bytes: [UInt8](repeating: 0xAB, count: 100), placement: .normal)
+        XCTAssertEqual(UserMemory.live, before + 1)
+        first.release()
+        XCTAssertEqual(UserMemory.live, before)
+        let second = UserMemory(bytes: [1, 2, 3], placement: .normal)
+        defer { second.release() }
+        let p = UnsafeRawPointer(bitPattern: UInt(second.address))!
+        let page = Array(UnsafeRawBufferPointer(start: p, count: Int(sysconf(Int32(_SC_PAGESIZE)))))
+        XCTAssertEqual(Array(page.prefix(3)), [1, 2, 3])
+        XCTAssertTrue(page.dropFirst(3).allSatisfy { $0 == 0 })
+        XCTAssertEqual(second.read(), [1, 2, 3])
+    }
+
+    /// Read-only placements are never reused (their protection would carry over).
+    func testReadOnlyPlacementsAreUnmapped() {
+        let before = UserMemory.live
+        let ro = UserMemory(bytes: [7], placement: .readOnly)
+        ro.release()
+        let rw = UserMemory(bytes: [8], placement: .normal)
+        defer { rw.release() }
+        XCTAssertEqual(UserMemory.live, before + 1)
+        UnsafeMutableRawPointer(bitPattern: UInt(rw.address))!.storeBytes(of: 9, as: UInt8.self)   // writable
+    }
+}

@@ -27,7 +27,7 @@ struct UserMemory {
             address = UInt64(UInt(bitPattern: rf_unmapped_address())); base = nil; mappedLength = 0
         case .normal, .readOnly:
             let pages = max(1, (bytes.count + ps - 1) / ps)
-            let p = rf_map_pages(pages, 0)!
+            let p = placement == .normal ? UserMemory.reusedPages(pages) : rf_map_pages(pages, 0)!
             p.copyMemory(from: bytes, byteCount: bytes.count)
             if placement == .readOnly { _ = rf_protect_readonly(p, pages * ps) }
             address = UInt64(UInt(bitPattern: p)); base = p; mappedLength = pages * ps
@@ -53,9 +53,27 @@ struct UserMemory {
     }
 
     func release() {
-        if let base {
+        guard let base else { return }
+        UserMemory.live -= 1
+        if placement == .normal, UserMemory.spare[mappedLength / UserMemory.pageSize, default: []].count < UserMemory.spareLimit {
+            UserMemory.spare[mappedLength / UserMemory.pageSize, default: []].append(base)
+        } else {
             munmap(base, mappedLength)
-            UserMemory.live -= 1
         }
+    }
+
+    /// Released `.normal` mappings by page count, for reuse: a case that
+    /// registers a thousand filters no longer pays a thousand mmap/munmap
+    /// pairs (and their TLB flushes, dear under TCG). Reused pages are zeroed
+    /// in full, so the kernel sees exactly what a fresh mapping would hold.
+    nonisolated(unsafe) private static var spare: [Int: [UnsafeMutableRawPointer]] = [:]
+    private static let spareLimit = 4
+
+    private static func reusedPages(_ pages: Int) -> UnsafeMutableRawPointer {
+        if let p = spare[pages]?.popLast() {
+            memset(p, 0, pages * pageSize)
+            return p
+        }
+        return rf_map_pages(pages, 0)!
     }
 }
