@@ -247,6 +247,7 @@ final class WorkerPool {
         }
         stats.shared += work.count
         var pending = work[...]
+        var lostWorkers = 0
         var buf = [UInt8](repeating: 0, count: 65536)
         while !pending.isEmpty || workers.contains(where: { $0.busy != nil }) {
             // Hand out cases: idle workers first, new ones up to `jobs`.
@@ -263,15 +264,26 @@ final class WorkerPool {
                     k = workers.count - 1
                 }
                 guard let k else { break }
-                pending = pending.dropFirst()
-                started(i)
                 var word = UInt32(i)
                 let start = rf_now_ns()
                 let wrote = withUnsafeBytes(of: &word) { write(workers[k].toWorker, $0.baseAddress!, 4) }
+                let writeErrno = errno
+                if wrote != 4 {
+                    // An idle worker that died between cases: the case never
+                    // reached it. Replace the worker and hand the case out again.
+                    retire(k, kill: true)
+                    lostWorkers += 1
+                    if lostWorkers <= 3 { continue }
+                    pending = pending.dropFirst()
+                    started(i)
+                    finished(i, CaseResult(cases[i], status: .crash, reason: "could not hand the case to a worker: \(Errno.name(writeErrno))"))
+                    continue
+                }
+                pending = pending.dropFirst()
+                started(i)
                 let timeout = cases[i].timeout ?? defaultTimeout
                 workers[k].busy = (i, start, start + UInt64(timeout * 1e9))
                 workers[k].input = []
-                if wrote != 4, let (j, r) = answer(k, eof: true) { finished(j, r) }
             }
             let busy = workers.indices.filter { workers[$0].busy != nil }
             if busy.isEmpty { continue }
