@@ -38,7 +38,10 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Cases run at once, each in its own process (default: online CPUs, at most 4). KTAP stays in plan order; a taint that appears while several run fails each of them.")
     var jobs: Int?
 
-    @Flag(name: .long, help: "Print per-case durations and the ten slowest cases.")
+    @Flag(name: .long, help: "Run every case in a fresh child process. By default a case that only touches its rings (creates them, registers ring filters and restrictions, submits, closes them) runs in a long-lived worker that proves itself clean after each case.")
+    var isolateAll = false
+
+    @Flag(name: .long, help: "Print per-case durations and the ten slowest cases, and where the run's time went (# ringfence: phase lines).")
     var verbose = false
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case ktap, json, junit }
@@ -53,17 +56,28 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let all = try loadCases(cases)
+        // Where the time goes: always in the VM guest, with --verbose elsewhere.
+        let showPhases = verbose || rf_is_pid1 != 0
+        var phases: [String] = []
+        if let t0 = ProcessInfo.processInfo.environment["RINGFENCE_SUITE_T0_NS"].flatMap(UInt64.init) {
+            phases.append(PhaseTimes.line("cli-start", rf_now_ns() &- t0, "supervisor fork, Swift runtime, argument parsing"))
+        }
+        let (all, loadNs) = try PhaseTimes.measure { try loadCases(cases) }
         let selected = filter.isEmpty ? all : all.filter { c in filter.contains { CaseFilter.matches($0, c) } }
+        phases.append(PhaseTimes.line("cases-load", loadNs, "\(all.count) cases, \(selected.count) selected; \(CaseLoader.timings.summary)"))
         if selected.isEmpty {
             warn("ringfence: no case matches \(filter.map { "'\($0)'" }.joined(separator: ", "))")
             throw ExitCode(Exit.usage)
         }
-        let baseline = try loadKnownBugs()
-        let facts = KernelProbe.probe()
+        let (baseline, bugsNs) = try PhaseTimes.measure { try loadKnownBugs() }
+        phases.append(PhaseTimes.line("known-bugs-load", bugsNs, "\(baseline.count) entries"))
+        let (facts, probeNs) = PhaseTimes.measure { KernelProbe.probe() }
+        phases.append(PhaseTimes.line("kernel-probe", probeNs, "opcodeLast \(facts.opcodeLast)"))
+        if showPhases { phases.forEach { phase($0) } }
         var options = RunOptions()
         options.timeout = timeout
         options.exhaustive = exhaustive
+        options.isolateAll = isolateAll
         let runner = Runner(facts: facts, options: options)
         let kernelVersion = KernelVersion.running(release: facts.release, version: facts.version)
         runner.loadModule = ModuleHook.load
@@ -94,6 +108,7 @@ struct RunCommand: ParsableCommand {
         })
         let done = collected.compactMap { $0 }
         let elapsed = Double(rf_now_ns() - t0) / 1e6
+        let runNs = rf_now_ns() - t0
         let totals = Totals(done)
         let env = ProcessInfo.processInfo.environment
         var report = RunReport(kernel: facts, accelerator: env["RINGFENCE_ACCEL"],
@@ -113,9 +128,18 @@ struct RunCommand: ParsableCommand {
         } else {
             print(JUnitWriter().document(report))
         }
+        if showPhases {
+            let ran = done.filter { $0.status != .skip }
+            let caseNs = UInt64(ran.reduce(0) { $0 + $1.durationMs } * 1e6)
+            phase(PhaseTimes.line("cases-run", runNs, "\(ran.count) run, \(done.count - ran.count) skipped, \(runner.isolationSummary); "
+                                  + "sum of case durations \(PhaseTimes.seconds(caseNs)) s"))
+        }
         // In the VM guest the results always go out over the console (GuestResults).
         if let path = results ?? (rf_is_pid1 != 0 ? GuestResults.path : nil) {
-            try report.json(pretty: rf_is_pid1 == 0).write(toFile: path, atomically: true, encoding: .utf8)
+            let (_, writeNs) = try PhaseTimes.measure {
+                try report.json(pretty: rf_is_pid1 == 0).write(toFile: path, atomically: true, encoding: .utf8)
+            }
+            if showPhases { phase(PhaseTimes.line("results-write", writeNs)) }
         }
         warn("ringfence: \(totals.summary)")
         if strict && totals.xfail + totals.xpass > 0 && totals.exitCode(strict: false) == 0 {
@@ -131,6 +155,11 @@ struct RunCommand: ParsableCommand {
             warn("ringfence: \(e)")
             throw ExitCode(Exit.usage)
         }
+    }
+
+    /// A phase line: on stdout with KTAP (a diagnostic there), else on stderr so JSON stays clean.
+    private func phase(_ line: String) {
+        if format == .ktap { emit(line) } else { warn(line) }
     }
 
     private func emit(_ line: String) {

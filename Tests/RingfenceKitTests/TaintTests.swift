@@ -100,7 +100,11 @@ final class TaintTests: XCTestCase {
                 - taint: W
             """
         k.registerDelayMs = 150
-        let runner = Runner(facts: .fake(), options: RunOptions(), backend: { k })
+        // Both in forked children (a ring-only case would otherwise wait for a
+        // shared worker, after the fresh ones).
+        var options = RunOptions()
+        options.isolateAll = true
+        let runner = Runner(facts: .fake(), options: options, backend: { k })
         runner.readTaint = { KernelTaint.read(path: taint) }
         let loaded = try CaseLoader.load(yaml: yaml, file: "selftest/par.yaml")
         var results: [Int: CaseResult] = [:]
@@ -110,6 +114,29 @@ final class TaintTests: XCTestCase {
         XCTAssertEqual(results[0]?.taint, "W")
         XCTAssertTrue(results[0]?.diagnostics.last?.hasSuffix("2 selftest/par:taints-midway") ?? false, "\(results[0]?.diagnostics ?? [])")
         XCTAssertTrue(results[1]?.diagnostics.last?.hasSuffix("1 selftest/par:slow-and-clean") ?? false, "\(results[1]?.diagnostics ?? [])")
+    }
+
+    /// A ring-only case in a shared worker gets the same markers and taint check.
+    func testTaintInASharedWorkerFailsTheCase() throws {
+        let log = try tempFile("kmsg-shared", "")
+        let k = ScriptedKernel()
+        let runner = Runner(facts: .fake(), options: RunOptions(), backend: { k })
+        var reads = 0
+        runner.readTaint = { reads += 1; return reads == 1 ? 0 : 512 }   // W appears while the case runs
+        runner.markers = KernelLogMarkers(path: log)
+        let loaded = try CaseLoader.load(yaml: """
+            - name: ring only
+              steps:
+                - register: { opcode: NOP, program: "ret #1" }
+            """, file: "selftest/shared.yaml")
+        XCTAssertEqual(CaseIsolation.of(loaded[0]), .sharedWorker)
+        var results: [Int: CaseResult] = [:]
+        runner.runAll(loaded, jobs: 1, started: { _ in }, finished: { results[$0] = $1 })
+        XCTAssertEqual(results[0]?.status, .fail)
+        XCTAssertEqual(results[0]?.taint, "W")
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        XCTAssertTrue(text.contains("ringfence: begin 1 selftest/shared:ring-only"), text)
+        XCTAssertTrue(text.contains("ringfence: end 1 selftest/shared:ring-only"), text)
     }
 
     func testTheTaintStepParses() throws {

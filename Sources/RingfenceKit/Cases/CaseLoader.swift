@@ -1,9 +1,13 @@
 import Foundation
 import Yams
+import CRingfence
 
 /// Reads case files (YAML) into TestCases. Every error names file, line and
 /// field; nothing here touches the kernel, so `ringfence lint` uses it as is.
 public enum CaseLoader {
+    /// Where the last directory load spent its time (PhaseTimes prints it).
+    nonisolated(unsafe) public static var timings = CaseLoadTimings()
+
     /// All `*.yaml` files below `directory`, sorted, loaded in order; throws the first error.
     public static func load(directory: String) throws -> [TestCase] {
         let (cases, errors) = try loadCollectingErrors(directory: directory)
@@ -27,13 +31,17 @@ public enum CaseLoader {
         if files.isEmpty {
             throw CaseFileError(file: directory, line: 0, field: "", message: "no *.yaml case files found")
         }
+        timings = CaseLoadTimings()
+        timings.files = files.count
         var cases: [TestCase] = []
         var errors: [CaseFileError] = []
         var seen: [String: SourceLocation] = [:]
         for path in files.sorted() {
             let rel = relativePath(path, under: root.standardizedFileURL.path)
             do {
+                let t0 = rf_now_ns()
                 let text = try String(contentsOfFile: path, encoding: .utf8)
+                timings.readNs += rf_now_ns() - t0
                 for c in try load(yaml: text, file: rel) {
                     if let first = seen[c.id] {
                         throw CaseFileError(file: rel, line: c.location.line, field: "name",
@@ -59,11 +67,19 @@ public enum CaseLoader {
     /// One file's text; `file` is the name used in ids and messages.
     public static func load(yaml: String, file: String) throws -> [TestCase] {
         let node: Node?
-        do { node = try Yams.compose(yaml: yaml) } catch let e as YamlError {
+        let t0 = rf_now_ns()
+        defer { timings.caseFileNs += rf_now_ns() - t0 }
+        // Resolver.basic: no tag resolution. The parser reads every scalar as
+        // text itself; the default resolver ran up to seven NSRegularExpressions
+        // on every mapping key (Yams hashes keys for its duplicate check),
+        // about a third of loading time.
+        do { node = try Yams.compose(yaml: yaml, .basic) } catch let e as YamlError {
+            timings.composeNs += rf_now_ns() - t0
             throw CaseFileError(file: file, line: yamlErrorLine(e), field: "", message: "YAML syntax: \(e)")
         }
         let empty = CaseFileError(file: file, line: 1, field: "",
                                   message: "the file has no cases (an empty case file is a mistake: add a case or delete the file)")
+        timings.composeNs += rf_now_ns() - t0
         guard let node else { throw empty }
         let top = YAMLField(node: node, file: file, path: "")
         var out: [TestCase] = []

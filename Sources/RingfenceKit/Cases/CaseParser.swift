@@ -1,9 +1,20 @@
 import Foundation
+import CRingfence
 
 /// Turns one case's YAML into a TestCase. The vocabulary is documented in
 /// docs/writing-cases.md; keep the two in step.
 struct CaseParser {
     let file: String
+
+    /// Assembler.assemble, its time counted in CaseLoader.timings.
+    static func timedAssemble(_ source: String) throws -> [BPFInstruction] {
+        let t0 = rf_now_ns()
+        defer {
+            CaseLoader.timings.assembleNs += rf_now_ns() - t0
+            CaseLoader.timings.assembleCalls += 1
+        }
+        return try Assembler.assemble(source)
+    }
 
     private static let caseKeys: Set<String> = ["name", "why", "requires", "timeout", "tier", "steps"]
     private static let stepActions: Set<String> = ["setup", "register", "restrict", "enable", "submit", "fork",
@@ -303,10 +314,10 @@ struct CaseParser {
                 }
                 if paddedTo != nil { throw f.error("padded_to cannot be combined with 'for'") }
                 let probe = sweep.rangeToLast.map { [$0.lo] } ?? [sweep.values.first!, sweep.values.last!]
-                for v in probe { _ = try Assembler.assemble(sweep.substitute(r.programSource, v)) }
+                for v in probe { _ = try Self.timedAssemble(sweep.substitute(r.programSource, v)) }
                 return (r, named)
             }
-            r.program = try Assembler.assemble(r.programSource)
+            r.program = try Self.timedAssemble(r.programSource)
         } catch let e as AssemblyError {
             throw CaseFileError(file: file, line: programLine(programField, e.line), field: programField.path,
                                 message: "program line \(e.line): \(e.message)")

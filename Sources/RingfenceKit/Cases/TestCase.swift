@@ -289,6 +289,8 @@ public struct Sweep: Sendable, Equatable {
 
     /// The program text with `$variable` replaced by `value` (in hex).
     public func substitute(_ text: String, _ value: UInt32) -> String {
-        text.replacingOccurrences(of: "$" + variable, with: "0x" + String(value, radix: 16))
+        // The standard library's replacing, not Foundation's replacingOccurrences
+        // (NSString bridging): this runs once per value when the case runs.
+        text.replacing("$" + variable, with: "0x" + String(value, radix: 16))
     }
 }

@@ -68,7 +68,9 @@ struct YAMLField {
     /// An integer: decimal, 0x hex, 0o octal, 0b binary, negative, or a symbolic constant.
     func integer<T: FixedWidthInteger>(_: T.Type = T.self, symbols: ((String) -> UInt64?)? = nil) throws -> T {
         let text = try string()
-        let digits = text.replacingOccurrences(of: "_", with: "")   // 0x8000_0000 reads as a number
+        // 0x8000_0000 reads as a number (a plain filter: Foundation's replacingOccurrences
+        // bridges to NSString and showed in the loading profile)
+        let digits = text.contains("_") ? String(text.filter { $0 != "_" }) : text
         if let value = YAMLField.integerValue(digits, as: T.self) { return value }
         if YAMLField.parseInteger(digits) != nil {
             throw error("\(text) does not fit in \(T.bitWidth)-bit \(T.isSigned ? "signed" : "unsigned")")

@@ -38,10 +38,18 @@ public enum GuestInit {
             }
             say("# ringfence: init at \(uptimeText()) s")
             let start = rf_now_ns()
+            setenv("RINGFENCE_SUITE_T0_NS", String(start), 1)
             code = supervise { cli(args) }
             let took = Double(rf_now_ns() - start) / 1e9
             say("# ringfence: suite took \(formatSeconds(took)) s")
-            GuestResults.emitAll(say)
+            let t0 = rf_now_ns()
+            var lines = 0, bytes = 0
+            GuestResults.emitAll { line in
+                lines += 1
+                bytes += line.utf8.count + 1
+                say(line)
+            }
+            say(PhaseTimes.line("results-transfer", rf_now_ns() - t0, "\(lines) console lines, \(bytes) bytes"))
         } catch {
             say("# ringfence: bad ringfence.args: \(error)")
             say("# ringfence: init at \(uptimeText()) s")

@@ -37,7 +37,7 @@ public enum KnownBugs {
 
     public static func parse(yaml: String, file: String) throws -> [KnownBug] {
         let node: Node?
-        do { node = try Yams.compose(yaml: yaml) } catch {
+        do { node = try Yams.compose(yaml: yaml, .basic) } catch {   // no tag resolution: see CaseLoader
             throw CaseFileError(file: file, line: 0, field: "", message: "YAML syntax: \(error)")
         }
         guard let node else { return [] }

@@ -11,6 +11,9 @@ public struct RunOptions: Sendable {
     public var isolate = true
     /// Also run cases of the exhaustive tier.
     public var exhaustive = false
+    /// With isolate: a fresh child for every case, even those a shared worker
+    /// could run (CaseIsolation, Worker.swift). `run --isolate-all`.
+    public var isolateAll = false
     public init() {}
 }
 
@@ -19,7 +22,7 @@ public struct RunOptions: Sendable {
 public final class Runner {
     public let facts: KernelFacts
     public let options: RunOptions
-    private let makeBackend: () -> KernelBackend
+    let makeBackend: () -> KernelBackend
     /// Loads a module on demand (the guest wires libkmod here); returns an error text or nil.
     public var loadModule: ((String) -> String?)?
     /// Case begin/end markers in the kernel log (/dev/kmsg in the VM guest); nil: none.
@@ -30,6 +33,8 @@ public final class Runner {
     /// Reads the kernel log (KernelLog.read) for the slice between a tainting
     /// case's markers; nil: no slice in the diagnostics.
     public var readKernelLog: (() -> String?)?
+    /// How runAll isolated the cases (Worker.swift).
+    public internal(set) var isolation = IsolationStats()
 
     public init(facts: KernelFacts, options: RunOptions = RunOptions(), backend: @escaping () -> KernelBackend = { LiveKernel() }) {
         self.facts = facts
@@ -94,7 +99,9 @@ public final class Runner {
             if let reason = unmetRequirement(c) { finished(i, CaseResult(c, status: .skip, reason: reason)) } else { runnable.append((i, c)) }
         }
         if options.isolate {
-            runIsolated(runnable, jobs: max(1, jobs), started: started, finished: finished)
+            let (fresh, shared) = splitForWorkers(runnable)
+            runIsolated(fresh, jobs: max(1, jobs), started: started, finished: finished)
+            runShared(shared, jobs: max(1, jobs), started: started, finished: finished)
         } else {
             for (i, c) in runnable {
                 started(i)
@@ -221,7 +228,7 @@ public final class Runner {
     }
 
     /// A tainting case also gets the kernel log between its markers.
-    private func withLogSlice(_ r: CaseResult, number: Int) -> CaseResult {
+    func withLogSlice(_ r: CaseResult, number: Int) -> CaseResult {
         guard r.taint != nil, let log = readKernelLog?() else { return r }
         var r = r
         let slice = KernelLog.slice(KernelLog.messages(log), number: number, id: r.id)

@@ -1,0 +1,430 @@
+import CRingfence
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a case runs: in a long-lived worker process shared with other
+/// cases, or in a fresh child of its own (the way every case ran before).
+public enum CaseIsolation: Equatable, Sendable {
+    /// The case only touches ring state: it creates rings, registers ring
+    /// filters and ring restrictions, submits and closes its rings. All of
+    /// that goes away with its rings, so the next case in the worker starts
+    /// from the same process state (the worker checks that it did).
+    case sharedWorker
+    /// The case changes something that outlives its rings; why.
+    case freshChild(String)
+
+    /// Decided from the case's steps, never by hand.
+    public static func of(_ c: TestCase) -> CaseIsolation { of(steps: c.steps) }
+
+    public static func of(steps: [Step]) -> CaseIsolation {
+        for step in steps {
+            if let why = needsFreshChild(step) { return .freshChild(why) }
+        }
+        return .sharedWorker
+    }
+
+    /// The lowest address a user mapping can have (vm.mmap_min_addr's default):
+    /// an SQE pointer below it can never point into the worker's memory.
+    static let lowestMappedAddress: UInt64 = 65536
+
+    private static func needsFreshChild(_ step: Step) -> String? {
+        func target(_ t: RegisterTarget, _ what: String) -> String? {
+            switch t {
+            case .ring: return nil
+            case .task: return "task-level \(what)"
+            case .rawFD(let fd): return "\(what) on raw fd \(fd)" + (fd == -1 ? " (the task)" : "")
+            }
+        }
+        switch step {
+        case .ring(let spec, _, _):
+            // IORING_REGISTER_RING_FDS fills a slot of the task's io_uring context.
+            return spec.registerFD ? "registers a ring fd (the task's io_uring context)" : nil
+        case .register(let reg, _, _):
+            return target(reg.target, "filter")
+        case .sweep(_, let reg, _, _):
+            return target(reg.target, "filter")
+        case .restrict(let spec, _, _):
+            return target(spec.target, "restriction")
+        case .enableRings, .closeRing:
+            return nil
+        case .submit(_, let sqes, _, _):
+            // A raw pointer that could land in the worker's own memory would
+            // let the kernel write into it; payloads are placed per case.
+            for s in sqes where s.addrPayload == nil && (s.addr >= lowestMappedAddress || s.addr3 >= lowestMappedAddress) {
+                return "an SQE with a raw user pointer"
+            }
+            return nil
+        case .fork: return "forks"
+        case .setNoNewPrivs: return "sets no_new_privs"
+        case .dropPrivileges: return "drops privileges"
+        case .taint: return "taints the kernel"
+        }
+    }
+}
+
+/// The process state a worker must return to after every case.
+public struct WorkerState: Equatable, Sendable {
+    /// Open fds and what they point at (/proc/self/fd).
+    public var fds: [Int32: String]
+    /// A child process exists (running or a zombie).
+    public var hasChildren: Bool
+    /// Memory placements (UserMemory) still mapped.
+    public var placements: Int
+    public var noNewPrivs: Bool
+    public var euid: UInt32
+
+    public init(fds: [Int32: String], hasChildren: Bool = false, placements: Int = 0, noNewPrivs: Bool = false, euid: UInt32 = 0) {
+        self.fds = fds; self.hasChildren = hasChildren; self.placements = placements
+        self.noNewPrivs = noNewPrivs; self.euid = euid
+    }
+
+    /// This process, now.
+    public static func current() -> WorkerState {
+        var fds: [Int32: String] = [:]
+        if let dir = opendir("/proc/self/fd") {
+            let own = dirfd(dir)
+            while let e = readdir(dir) {
+                let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+                guard let fd = Int32(name), fd != own else { continue }
+                var buf = [Int8](repeating: 0, count: 256)
+                let n = readlink("/proc/self/fd/\(name)", &buf, buf.count - 1)
+                fds[fd] = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+            }
+            closedir(dir)
+        }
+        var st: Int32 = 0
+        let w = waitpid(-1, &st, WNOHANG)
+        let children = !(w < 0 && errno == ECHILD)
+        return WorkerState(fds: fds, hasChildren: children, placements: UserMemory.live,
+                           noNewPrivs: noNewPrivsSet(), euid: geteuid())
+    }
+
+    /// "NoNewPrivs: 1" in /proc/self/status (prctl is variadic: not callable from Swift).
+    static func noNewPrivsSet() -> Bool {
+        guard let f = fopen("/proc/self/status", "r") else { return false }
+        defer { fclose(f) }
+        var line = [Int8](repeating: 0, count: 512)
+        while fgets(&line, Int32(line.count), f) != nil {
+            let text = String(decoding: line.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if text.hasPrefix("NoNewPrivs:") { return text.contains("1") }
+        }
+        return false
+    }
+
+    /// What differs from `baseline`; empty when the worker is clean.
+    public func problems(comparedTo baseline: WorkerState) -> [String] {
+        var out: [String] = []
+        let opened = fds.keys.filter { baseline.fds[$0] == nil || baseline.fds[$0] != fds[$0] }.sorted()
+        let closed = baseline.fds.keys.filter { fds[$0] == nil }.sorted()
+        if !opened.isEmpty { out.append("fds left open: " + opened.map { "\($0) (\(fds[$0]!))" }.joined(separator: ", ")) }
+        if !closed.isEmpty { out.append("fds closed: " + closed.map(String.init).joined(separator: ", ")) }
+        if hasChildren { out.append("child processes left") }
+        if placements != baseline.placements { out.append("\(placements - baseline.placements) memory placements left mapped") }
+        if noNewPrivs != baseline.noNewPrivs { out.append("no_new_privs changed") }
+        if euid != baseline.euid { out.append("euid changed to \(euid)") }
+        return out
+    }
+}
+
+/// Long-lived worker processes, one per job, for cases classed
+/// `.sharedWorker`. Each gets a case (its index into the runner's list, which
+/// it inherited at fork), runs it, checks it is back to the state it started
+/// in, and answers. A timeout or crash ends the worker (a new one takes its
+/// place); so does a failed check: the case keeps its result and gets a note.
+final class WorkerPool {
+    typealias RunCase = (TestCase) -> (passed: Bool, diagnostics: [String])
+
+    private let cases: [TestCase]
+    private let defaultTimeout: Double
+    private let runCase: RunCase
+    private(set) var stats = Stats()
+
+    struct Stats {
+        var shared = 0
+        var workersStarted = 0
+        /// Cases after which a worker was not clean, with what was left.
+        var dirty: [(id: String, problems: [String])] = []
+    }
+
+    /// A worker process and the case it is running.
+    private struct Worker {
+        let pid: pid_t
+        let toWorker: Int32
+        let fromWorker: Int32
+        var busy: (index: Int, start: UInt64, deadline: UInt64)?
+        var input: [UInt8] = []
+    }
+
+    private var workers: [Worker] = []
+
+    init(cases: [TestCase], defaultTimeout: Double, runCase: @escaping RunCase) {
+        self.cases = cases
+        self.defaultTimeout = defaultTimeout
+        self.runCase = runCase
+    }
+
+    // MARK: the worker's side
+
+    private static let quit = UInt32.max
+
+    private func workerMain(commands: Int32, answers: Int32) -> Never {
+        _ = rf_setpgid_self()   // so a timeout kills whatever the case started too
+        let baseline = WorkerState.current()
+        while true {
+            var word: UInt32 = 0
+            guard Self.readFully(commands, &word, 4), word != Self.quit, Int(word) < cases.count else { _exit(0) }
+            let out = autoreleased { runCase(cases[Int(word)]) }
+            let problems = WorkerState.current().problems(comparedTo: baseline)
+            var text = problems.isEmpty ? "CLEAN" : "DIRTY " + problems.joined(separator: "; ")
+            text += "\n" + ([out.passed ? "PASS" : "FAIL"] + out.diagnostics).joined(separator: "\n")
+            let bytes = Array(text.utf8)
+            var frame = withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { Array($0) }
+            frame += bytes
+            ChildChannel.writeAll(frame, to: answers)
+            if !problems.isEmpty { _exit(0) }   // the parent replaces a dirty worker
+        }
+    }
+
+    /// Runs `body` in a scope of its own, so the case's backend and executor
+    /// (rings, pipes, payloads) are gone before the state check.
+    @inline(never)
+    private func autoreleased<T>(_ body: () -> T) -> T { body() }
+
+    static func readFully(_ fd: Int32, _ word: inout UInt32, _ count: Int) -> Bool {
+        var got = 0
+        while got < count {
+            let n = withUnsafeMutableBytes(of: &word) { read(fd, $0.baseAddress! + got, count - got) }
+            if n > 0 { got += n } else if n < 0 && errno == EINTR { continue } else { return false }
+        }
+        return true
+    }
+
+    // MARK: the parent's side
+
+    private func spawn() -> Worker? {
+        var cmd: [Int32] = [0, 0], ans: [Int32] = [0, 0]
+        guard pipe(&cmd) == 0 else { return nil }
+        guard pipe(&ans) == 0 else { close(cmd[0]); close(cmd[1]); return nil }
+        fflush(stdout)
+        fflush(stderr)
+        let pid = rf_fork()
+        if pid < 0 {
+            cmd.forEach { close($0) }; ans.forEach { close($0) }
+            return nil
+        }
+        if pid == 0 {
+            // Not the other workers' pipes: their EOFs must reach the parent.
+            for w in workers { close(w.toWorker); close(w.fromWorker) }
+            close(cmd[1]); close(ans[0])
+            workerMain(commands: cmd[0], answers: ans[1])
+        }
+        close(cmd[0]); close(ans[1])
+        stats.workersStarted += 1
+        return Worker(pid: pid, toWorker: cmd[1], fromWorker: ans[0])
+    }
+
+    private func retire(_ k: Int, kill hard: Bool) {
+        let w = workers.remove(at: k)
+        if hard {
+            kill(-w.pid, SIGKILL)
+            kill(w.pid, SIGKILL)
+        } else {
+            var q = Self.quit
+            _ = withUnsafeBytes(of: &q) { write(w.toWorker, $0.baseAddress!, 4) }
+        }
+        close(w.toWorker)
+        close(w.fromWorker)
+        var st: Int32 = 0
+        while waitpid(w.pid, &st, 0) < 0 && errno == EINTR {}
+    }
+
+    /// Runs `work` (indexes into `cases`, all `.sharedWorker`) on up to `jobs` workers.
+    func run(_ work: [Int], jobs: Int, started: (Int) -> Void, finished: (Int, CaseResult) -> Void) {
+        let oldPipe = signal(SIGPIPE, SIG_IGN)
+        defer {
+            while !workers.isEmpty { retire(0, kill: false) }
+            signal(SIGPIPE, oldPipe)
+        }
+        stats.shared += work.count
+        var pending = work[...]
+        var lostWorkers = 0
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while !pending.isEmpty || workers.contains(where: { $0.busy != nil }) {
+            // Hand out cases: idle workers first, new ones up to `jobs`.
+            while let i = pending.first {
+                var k = workers.firstIndex { $0.busy == nil }
+                if k == nil, workers.count < jobs {
+                    guard let w = spawn() else {
+                        pending = pending.dropFirst()
+                        started(i)
+                        finished(i, CaseResult(cases[i], status: .crash, reason: "fork: \(Errno.name(errno))"))
+                        continue
+                    }
+                    workers.append(w)
+                    k = workers.count - 1
+                }
+                guard let k else { break }
+                var word = UInt32(i)
+                let start = rf_now_ns()
+                let wrote = withUnsafeBytes(of: &word) { write(workers[k].toWorker, $0.baseAddress!, 4) }
+                let writeErrno = errno
+                if wrote != 4 {
+                    // An idle worker that died between cases: the case never
+                    // reached it. Replace the worker and hand the case out again.
+                    retire(k, kill: true)
+                    lostWorkers += 1
+                    if lostWorkers <= 3 { continue }
+                    pending = pending.dropFirst()
+                    started(i)
+                    finished(i, CaseResult(cases[i], status: .crash, reason: "could not hand the case to a worker: \(Errno.name(writeErrno))"))
+                    continue
+                }
+                pending = pending.dropFirst()
+                started(i)
+                let timeout = cases[i].timeout ?? defaultTimeout
+                workers[k].busy = (i, start, start + UInt64(timeout * 1e9))
+                workers[k].input = []
+            }
+            let busy = workers.indices.filter { workers[$0].busy != nil }
+            if busy.isEmpty { continue }
+            let now = rf_now_ns()
+            let nearest = busy.map { workers[$0].busy!.deadline }.min()!
+            var pfds = busy.map { pollfd(fd: workers[$0].fromWorker, events: Int16(POLLIN), revents: 0) }
+            let waitMs = Int32(min(1000, nearest > now ? (nearest - now) / 1_000_000 + 1 : 0))
+            let r = poll(&pfds, nfds_t(pfds.count), waitMs)
+            if r < 0 && errno != EINTR { continue }
+            // Highest index first: answering may remove a worker.
+            for (p, k) in busy.enumerated().reversed() {
+                if pfds[p].revents != 0 {
+                    let n = buf.withUnsafeMutableBytes { read(workers[k].fromWorker, $0.baseAddress!, $0.count) }
+                    if n > 0 {
+                        workers[k].input += buf[0..<n]
+                        if let (j, r) = answer(k, eof: false) { finished(j, r) }
+                    } else if !(n < 0 && errno == EINTR), let (j, r) = answer(k, eof: true) {
+                        finished(j, r)
+                    }
+                } else if rf_now_ns() >= workers[k].busy!.deadline, let (j, r) = answer(k, eof: false, timedOut: true) {
+                    finished(j, r)
+                }
+            }
+        }
+    }
+
+    /// Turns what worker `k` sent into a result, when it is complete or the
+    /// worker is gone; replaces the worker when it cannot go on.
+    private func answer(_ k: Int, eof: Bool, timedOut: Bool = false) -> (Int, CaseResult)? {
+        guard let busy = workers[k].busy else { return nil }
+        let c = cases[busy.index]
+        let input = workers[k].input
+        let ms = { Double(rf_now_ns() - busy.start) / 1e6 }
+        if timedOut {
+            retire(k, kill: true)
+            return (busy.index, CaseResult(c, status: .timeout, reason: "\(Int(c.timeout ?? defaultTimeout)) seconds", durationMs: ms()))
+        }
+        var length: UInt32 = 0
+        if input.count >= 4 { length = input.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) } }
+        if input.count < 4 || input.count < 4 + Int(length) {
+            guard eof else { return nil }   // more to come
+            let pid = workers[k].pid
+            kill(pid, SIGKILL)
+            var st: Int32 = 0
+            _ = workers.remove(at: k)
+            while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
+            let how = (st & 0x7f) != 0 ? "killed by signal \(st & 0x7f)" : "exited \((st >> 8) & 0xff) without a result"
+            return (busy.index, CaseResult(c, status: .crash, reason: "case process \(how)", durationMs: ms()))
+        }
+        var lines = String(decoding: input[4..<(4 + Int(length))], as: UTF8.self)
+            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let hygiene = lines.removeFirst()
+        let verdict = lines.isEmpty ? "" : lines.removeFirst()
+        var result = CaseResult(c, status: verdict == "PASS" ? .pass : .fail, diagnostics: lines, durationMs: ms())
+        workers[k].busy = nil
+        workers[k].input = []
+        if hygiene != "CLEAN" {
+            let problems = String(hygiene.dropFirst("DIRTY ".count))
+            stats.dirty.append((c.id, [problems]))
+            result.diagnostics.append("note: the shared worker was not clean after this case (\(problems)); it was replaced")
+            retire(k, kill: false)
+        }
+        return (busy.index, result)
+    }
+}
+
+extension ChildChannel {
+    static func writeAll(_ bytes: [UInt8], to fd: Int32) {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n > 0 { off += n } else if n < 0 && errno == EINTR { continue } else { break }
+        }
+    }
+}
+
+/// How a run's cases were isolated (the `cases-run` phase line says it).
+public struct IsolationStats: Sendable {
+    public var freshChildren = 0
+    public var sharedWorker = 0
+    public var workersStarted = 0
+    /// Cases after which a worker was not clean, with what was left.
+    public var dirty: [(id: String, problems: String)] = []
+    public init() {}
+
+    public var summary: String {
+        if sharedWorker == 0 && freshChildren == 0 { return "none isolated" }
+        if sharedWorker == 0 { return "\(freshChildren) in fresh children" }
+        return "\(freshChildren) in fresh children, \(sharedWorker) in \(workersStarted) shared worker(s)"
+            + (dirty.isEmpty ? "" : ", \(dirty.count) dirty worker(s) replaced after: " + dirty.map(\.id).joined(separator: ", "))
+    }
+}
+
+extension Runner {
+    /// Cases for fresh children and cases for shared workers (all of them
+    /// fresh with --isolate-all); counted in `isolation`.
+    func splitForWorkers(_ runnable: [(Int, TestCase)]) -> (fresh: [(Int, TestCase)], shared: [(Int, TestCase)]) {
+        var fresh: [(Int, TestCase)] = [], shared: [(Int, TestCase)] = []
+        for w in runnable {
+            if !options.isolateAll, CaseIsolation.of(w.1) == .sharedWorker { shared.append(w) } else { fresh.append(w) }
+        }
+        isolation.freshChildren += fresh.count
+        return (fresh, shared)
+    }
+
+    /// Runs `.sharedWorker` cases on up to `jobs` long-lived workers.
+    func runShared(_ work: [(Int, TestCase)], jobs: Int, started: (Int) -> Void, finished: (Int, CaseResult) -> Void) {
+        guard !work.isEmpty else { return }
+        let backend = makeBackend, last = facts.opcodeLast
+        let pool = WorkerPool(cases: work.map(\.1), defaultTimeout: options.timeout) { c in
+            let out = Executor(backend: backend(), opcodeLast: last).run(c.steps)
+            return (out.passed, out.diagnostics)
+        }
+        // The same kmsg markers and taint check as a case in its own child: the
+        // case runs in the worker strictly between handing it over and its answer.
+        var taintBefore: [Int: UInt64] = [:]
+        var active: [Int: String] = [:]
+        var overlapping: [Int: [(Int, String)]] = [:]
+        pool.run(Array(work.indices), jobs: jobs, started: { k in
+            let (i, c) = work[k]
+            started(i)
+            for (j, id) in active {
+                overlapping[j, default: []].append((i, c.id))
+                overlapping[i, default: []].append((j, id))
+            }
+            active[i] = c.id
+            if let t = readTaint?() { taintBefore[i] = t }
+            markers?.write(KernelLogMarkers.begin(i + 1, c.id))
+        }, finished: { k, r in
+            let (i, c) = work[k]
+            if active[i] != nil { markers?.write(KernelLogMarkers.end(i + 1, c.id)) }
+            active[i] = nil
+            let others = (overlapping.removeValue(forKey: i) ?? []).sorted { $0.0 < $1.0 }.map { "\($0.0 + 1) \($0.1)" }
+            let judged = Self.judgeTaint(r, before: taintBefore.removeValue(forKey: i), after: readTaint?(), overlapping: others)
+            finished(i, withLogSlice(judged, number: i + 1))
+        })
+        isolation.sharedWorker += pool.stats.shared
+        isolation.workersStarted += pool.stats.workersStarted
+        isolation.dirty += pool.stats.dirty.map { ($0.id, $0.problems.joined(separator: "; ")) }
+    }
+
+    public var isolationSummary: String { isolation.summary }
+}
