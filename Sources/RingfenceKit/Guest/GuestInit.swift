@@ -41,6 +41,7 @@ public enum GuestInit {
             code = cli(args)
             let took = Double(rf_now_ns() - start) / 1e9
             say("# ringfence: suite took \(formatSeconds(took)) s")
+            if GuestCommandLine.gcov(cmdline: cmdline) { say(GcovCollector.collect()) }
             GuestResults.emitAll(say)
         } catch {
             say("# ringfence: bad ringfence.args: \(error)")
