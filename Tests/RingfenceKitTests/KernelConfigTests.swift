@@ -149,9 +149,19 @@ final class KernelConfigTests: XCTestCase {
         ])
         XCTAssertEqual(p.build[0].argv.first, "make")
         XCTAssertTrue(p.build[0].argv.contains("-j1"))
-        XCTAssertTrue(p.build[0].argv.contains("GCOV_PROFILE_bpf_filter.o=y"))
+        XCTAssertTrue(KernelBuild.coverageFragment.contains("CONFIG_GCOV_PROFILE_URING=y"))
         XCTAssertEqual(p.build[0].argv.last, "bzImage")
         XCTAssertTrue(KernelBuild.coverageFragment.contains("CONFIG_GCOV_KERNEL=y"))
         XCTAssertEqual(p.build[0].description.hasPrefix("(cd /t && make O="), true)
+    }
+
+    func testCoverageFragmentMatchesShippedFile() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("ci/ringfence-coverage.config")
+        XCTAssertEqual(try String(contentsOf: url, encoding: .utf8), KernelBuild.coverageFragment)
+        for name in ["ringfence-coverage.config", "ringfence-hunt.config"] {
+            let text = try String(contentsOf: url.deletingLastPathComponent().appendingPathComponent(name), encoding: .utf8)
+            XCTAssertFalse(try KernelConfig.parseFragment(text).isEmpty, name)
+        }
     }
 }

@@ -202,25 +202,21 @@ public enum KernelBuild {
         public var kernelPath: String { outputDirectory + "/arch/x86/boot/bzImage" }
     }
 
-    /// The object files of io_uring/ that `--coverage` instruments: the
-    /// feature and its call sites (GCOV_PROFILE_<stem>.o=y on make's command
-    /// line; see docs/kernel-tree.md for why not GCOV_PROFILE=y).
-    public static let coverageObjects = ["bpf_filter", "register", "io_uring", "net", "openclose", "tctx", "sqpoll"]
-
     /// The build commands.
     /// - tree: the kernel source tree (absolute path).
     /// - fragments: (path, contents) of each fragment, merged in order
     ///   (ci/ringfence.config, then e.g. ci/ringfence-hunt.config).
     /// - baseConfig: (path, contents) of the developer's own .config, or nil
     ///   for `make tinyconfig`.
-    /// - coverage: also merge `coverageFragment` and instrument `coverageObjects`.
+    /// - coverage: also merge `coverageFragment` (gcov for io_uring/ through
+    ///   CONFIG_GCOV_PROFILE_URING; the tree is not modified).
     public static func plan(tree: String, fragments: [(path: String, contents: String)], baseConfig: (path: String, contents: String)? = nil,
                             coverage: Bool = false, coverageFragmentPath: String? = nil,
                             cacheRoot: String, jobs: Int = 2) -> Plan {
         var keyInput = "tree\0\(tree)\0"
         for f in fragments { keyInput += "fragment\0\(f.contents)\0" }
         if let b = baseConfig { keyInput += "base\0\(b.contents)\0" }
-        if coverage { keyInput += "coverage\0\(coverageFragment)\0\(coverageObjects.joined(separator: ","))\0" }
+        if coverage { keyInput += "coverage\0\(coverageFragment)\0" }
         let key = fnv1a64Hex(keyInput)
         let out = cacheRoot + "/build/" + key
         var configure: [Command] = []
@@ -235,19 +231,20 @@ public enum KernelBuild {
         if coverage { merged.append(coverageFragmentPath ?? out + "/coverage.config") }
         configure.append(Command(argv: ["scripts/kconfig/merge_config.sh", "-m", "-O", out, base] + merged, directory: tree))
         configure.append(Command(argv: ["make", "O=\(out)", "olddefconfig"], directory: tree))
-        var make = ["make", "O=\(out)", "-j\(max(1, jobs))"]
-        if coverage { make += coverageObjects.map { "GCOV_PROFILE_\($0).o=y" } }
-        make.append("bzImage")
+        let make = ["make", "O=\(out)", "-j\(max(1, jobs))", "bzImage"]
         return Plan(outputDirectory: out, key: key, configure: configure, build: [Command(argv: make, directory: tree)])
     }
 
-    /// The fragment `--coverage` adds (write it to `coverageFragmentPath`,
-    /// or to `<O>/coverage.config` before running `configure`).
+    /// The fragment `--coverage` adds: ci/ringfence-coverage.config (write it
+    /// to `coverageFragmentPath` when the tree has no copy).
     public static let coverageFragment = """
-        # gcov for the objects named on make's command line (GCOV_PROFILE_<obj>=y);
-        # the guest reads the counters from debugfs
+        # ringfence-coverage.config: gcov for io_uring/ only. The kernel has an option
+        # for exactly that (init/Kconfig: GCOV_PROFILE_URING sets GCOV_PROFILE := y in
+        # io_uring/Makefile), so the tree stays unmodified; the guest mounts debugfs
+        # and reads the counters from /sys/kernel/debug/gcov
         CONFIG_DEBUG_FS=y
         CONFIG_GCOV_KERNEL=y
+        CONFIG_GCOV_PROFILE_URING=y
 
         """
 
