@@ -133,6 +133,8 @@ __attribute__((constructor(101))) static void rf_pid1_bootstrap(void)
 	mount("sysfs", "/sys", "sysfs", 0, NULL);
 	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
 	mount("tmpfs", "/tmp", "tmpfs", 0, NULL);
+	/* gcov counters (ringfence.gcov=1); fails harmlessly without debugfs */
+	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
 }
 
 /* ---- host side: signals and child processes (ringfence vm) ---- */

@@ -19,6 +19,7 @@
 public enum GuestCommandLine {
     public static let argsKey = "ringfence.args"
     public static let modulesKey = "ringfence.modules"
+    public static let gcovKey = "ringfence.gcov"
 
     static let unreserved: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/=:@+".utf8))
 
@@ -139,5 +140,15 @@ public enum GuestCommandLine {
             names = p.dropFirst(modulesKey.count + 1).split(separator: ",").map(String.init).filter { !$0.isEmpty }
         }
         return names
+    }
+
+    /// `ringfence.gcov=1`: pack the kernel's gcov counters after the suite
+    /// (GcovCollector). Any other value, or none, leaves them.
+    public static func gcov(cmdline: String) -> Bool {
+        var on = false
+        for p in parameters(cmdline) where p == gcovKey || p.hasPrefix(gcovKey + "=") {
+            on = p == gcovKey + "=1"
+        }
+        return on
     }
 }

@@ -103,7 +103,15 @@ public struct CpioArchive {
         while out.count % 4 != 0 { out.append(0) }
     }
 
-    /// Reads a newc archive back (tests, and `--write-initramfs` checks).
+    /// The regular files of an archive, in order (the guest's gcov.cpio).
+    public static func files(_ data: Data) throws -> [(path: String, contents: Data)] {
+        try parse(data).compactMap { e in
+            if case .file(let d) = e.kind { return (e.path, d) }
+            return nil
+        }
+    }
+
+    /// Reads a newc archive back (tests, `--write-initramfs` checks, gcov.cpio).
     public static func parse(_ data: Data) throws -> [Entry] {
         let b = [UInt8](data)
         var i = 0

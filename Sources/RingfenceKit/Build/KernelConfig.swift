@@ -1,0 +1,274 @@
+// Kernel .config checks and build commands for a developer's own kernel tree.
+//
+// The VM runner calls `KernelConfig.missing(configText:)` before it boots a
+// kernel whose .config it knows, and stops (exit 2) naming each missing
+// option instead of waiting for a guest that cannot boot, print or power off.
+// `KernelBuild.plan(...)` spells out the make / merge_config.sh invocations
+// that build ci/ringfence.config on top of tinyconfig (or on top of the
+// developer's own .config) out of tree, in an O= directory keyed by the tree
+// and the configuration, so that a rerun is an incremental build.
+// Nothing here runs a process or touches the file system.
+
+import Foundation
+
+public enum KernelConfig {
+    /// One option the guest cannot do without.
+    public struct Requirement: Equatable, Sendable, CustomStringConvertible {
+        /// With the CONFIG_ prefix, as in .config: "CONFIG_ACPI".
+        public let option: String
+        /// Why the guest needs it.
+        public let reason: String
+        public init(_ option: String, _ reason: String) {
+            self.option = option
+            self.reason = reason
+        }
+        public var description: String { "\(option)=y: \(reason)" }
+    }
+
+    /// What booting ringfence as /init, reporting over the serial console and
+    /// powering off needs, plus the feature under test. All must be =y
+    /// (a module cannot help before /init runs, and the feature is bool).
+    public static let guestRequirements: [Requirement] = [
+        Requirement("CONFIG_64BIT", "/init is an x86_64 ELF binary"),
+        Requirement("CONFIG_BINFMT_ELF", "the kernel must be able to execute /init (an ELF binary)"),
+        Requirement("CONFIG_BLK_DEV_INITRD", "ringfence and the cases arrive in an initramfs"),
+        Requirement("CONFIG_TTY", "the serial console is a tty"),
+        Requirement("CONFIG_SERIAL_8250", "QEMU's serial port is an 8250 UART (console=ttyS0)"),
+        Requirement("CONFIG_SERIAL_8250_CONSOLE", "kernel messages and the KTAP results go to the serial console"),
+        Requirement("CONFIG_PRINTK", "without printk the console shows no kernel messages (oopses, WARNs)"),
+        Requirement("CONFIG_PROC_FS", "the guest init mounts /proc (the Swift runtime reads /proc/self/exe)"),
+        Requirement("CONFIG_SYSFS", "the guest init mounts /sys"),
+        Requirement("CONFIG_DEVTMPFS", "/dev is a devtmpfs (the console device, /dev/null)"),
+        Requirement("CONFIG_TMPFS", "results files are written to a tmpfs on /tmp"),
+        Requirement("CONFIG_FUTEX", "the Swift runtime and glibc threads need futexes"),
+        Requirement("CONFIG_MULTIUSER", "cases drop privileges (setuid/setgid, capabilities)"),
+        Requirement("CONFIG_ACPI", "power-off at the end of the run; without ACPI the guest halts and the run ends in a timeout"),
+        Requirement("CONFIG_IO_URING", "the feature under test is part of io_uring"),
+        Requirement("CONFIG_NET", "IO_URING_BPF depends on NET, and the SOCKET/CONNECT cases need sockets"),
+        Requirement("CONFIG_BPF", "filters are classic BPF programs (selected by NET)"),
+        Requirement("CONFIG_IO_URING_BPF", "IORING_REGISTER_BPF_FILTER itself (def_bool y on BPF && NET)"),
+    ]
+
+    /// Options without which some cases fail, though the guest still boots
+    /// and reports: worth a warning, not a refusal.
+    public static let caseRequirements: [Requirement] = [
+        Requirement("CONFIG_UNIX", "SOCKET and CONNECT cases use AF_UNIX"),
+        Requirement("CONFIG_INET", "SOCKET and CONNECT cases use AF_INET"),
+        Requirement("CONFIG_IPV6", "CONNECT cases use AF_INET6 ([::1], [fe80::1])"),
+        Requirement("CONFIG_EPOLL", "liburing and the Swift runtime may use epoll"),
+        Requirement("CONFIG_EVENTFD", "eventfd-based cases and liburing helpers"),
+        Requirement("CONFIG_SHMEM", "tmpfs backed by shmem (ramfs otherwise)"),
+    ]
+
+    /// A parsed .config: "CONFIG_X" → its value ("y", "m", a number, or a
+    /// string with its quotes); "# CONFIG_X is not set" → "n".
+    /// Later lines win, as in Kconfig.
+    public static func parse(_ text: String) -> [String: String] {
+        var options: [String: String] = [:]
+        for raw in text.split(whereSeparator: \.isNewline) {
+            let line = raw.kconfigTrimmed()
+            if line.hasPrefix("# CONFIG_") && line.hasSuffix(" is not set") {
+                let name = line.dropFirst(2).dropLast(" is not set".count)
+                if !name.isEmpty && !name.contains(" ") { options[String(name)] = "n" }
+                continue
+            }
+            guard line.hasPrefix("CONFIG_"), let eq = line.firstIndex(of: "=") else { continue }
+            let name = line[..<eq]
+            guard !name.contains(" ") else { continue }
+            options[String(name)] = String(line[line.index(after: eq)...])
+        }
+        return options
+    }
+
+    /// The requirements `config` does not meet (value other than "y",
+    /// including absent), in the list's order.
+    public static func missing(in config: [String: String], requirements: [Requirement] = guestRequirements) -> [Requirement] {
+        requirements.filter { config[$0.option] != "y" }
+    }
+
+    /// `missing(in: parse(configText))`.
+    public static func missing(configText: String, requirements: [Requirement] = guestRequirements) -> [Requirement] {
+        missing(in: parse(configText), requirements: requirements)
+    }
+
+    /// One setting of a config fragment.
+    public struct FragmentEntry: Equatable, Sendable {
+        public let option: String
+        /// "y", "m", "n" (from "# CONFIG_X is not set"), a number or a quoted string.
+        public let value: String
+        /// The comment block above the option's group ("" when none).
+        public let comment: String
+        /// 1-based line number in the fragment.
+        public let line: Int
+    }
+
+    public struct FragmentError: Error, Equatable, CustomStringConvertible {
+        public let line: Int
+        public let message: String
+        public var description: String { "line \(line): \(message)" }
+    }
+
+    /// Parses a config fragment (kselftest style: `CONFIG_X=y` lines,
+    /// `# CONFIG_X is not set`, comments, blank lines). Anything else is an
+    /// error, as is an option set twice.
+    public static func parseFragment(_ text: String) throws -> [FragmentEntry] {
+        var entries: [FragmentEntry] = []
+        var seen: [String: Int] = [:]
+        var comment: [String] = []
+        var commentDone = false
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let n = i + 1
+            let line = raw.kconfigTrimmed()
+            var option: String
+            var value: String
+            if line.isEmpty {
+                // A blank line ends a group: the next comment starts a new block.
+                commentDone = true
+                continue
+            } else if line.hasPrefix("# CONFIG_") && line.hasSuffix(" is not set") {
+                option = String(line.dropFirst(2).dropLast(" is not set".count))
+                value = "n"
+            } else if line.hasPrefix("#") {
+                if commentDone { comment = []; commentDone = false }
+                comment.append(line.dropFirst().kconfigTrimmed())
+                continue
+            } else if line.hasPrefix("CONFIG_"), let eq = line.firstIndex(of: "=") {
+                option = String(line[..<eq])
+                value = String(line[line.index(after: eq)...])
+            } else {
+                throw FragmentError(line: n, message: "not an option, comment or blank line: \(line)")
+            }
+            guard option.count > "CONFIG_".count,
+                  option.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                throw FragmentError(line: n, message: "bad option name '\(option)'")
+            }
+            guard !value.isEmpty else { throw FragmentError(line: n, message: "\(option) has no value") }
+            if let first = seen[option] {
+                throw FragmentError(line: n, message: "\(option) is already set on line \(first)")
+            }
+            seen[option] = n
+            commentDone = true
+            entries.append(FragmentEntry(option: option, value: value, comment: comment.joined(separator: " "), line: n))
+        }
+        return entries
+    }
+
+    /// A fragment setting the final .config does not carry: Kconfig dropped
+    /// it (unmet dependency, no such option in this tree) or something else
+    /// overrode it.
+    public struct Unmet: Equatable, Sendable, CustomStringConvertible {
+        public let option: String
+        public let wanted: String
+        /// nil: not in .config at all (no such option, or its menu is off).
+        public let got: String?
+        public var description: String {
+            "\(option): wanted \(wanted), " + (got.map { "got \($0)" } ?? "not in .config (unknown option or unmet dependency)")
+        }
+    }
+
+    /// The fragment entries whose value the final .config does not have
+    /// ("n" is met by "is not set" or by absence).
+    public static func unmet(fragment: [FragmentEntry], config: [String: String]) -> [Unmet] {
+        fragment.compactMap { e in
+            let got = config[e.option]
+            if got == e.value || (e.value == "n" && got == nil) { return nil }
+            return Unmet(option: e.option, wanted: e.value, got: got)
+        }
+    }
+}
+
+/// The commands that build a kernel tree with ringfence's fragment, out of tree.
+public enum KernelBuild {
+    /// One command: an argument vector run in a directory.
+    public struct Command: Equatable, Sendable, CustomStringConvertible {
+        public let argv: [String]
+        public let directory: String
+        public var description: String { "(cd \(shellQuote(directory)) && " + argv.map(shellQuote).joined(separator: " ") + ")" }
+    }
+
+    public struct Plan: Equatable, Sendable {
+        /// The O= directory: `<cacheRoot>/build/<key>`.
+        public let outputDirectory: String
+        /// The cache key: FNV-1a 64 of tree path, fragments, base config and coverage flag.
+        public let key: String
+        /// Writes `<O>/.config`: tinyconfig (or the base config) merged with
+        /// the fragments, then olddefconfig. Needed only when `<O>/.config` is
+        /// absent: the key changes whenever an input does.
+        public let configure: [Command]
+        /// Builds `<O>/arch/x86/boot/bzImage` (incremental on a rerun).
+        public let build: [Command]
+        /// Then check `KernelConfig.unmet(fragment:config:)` of `<O>/.config`.
+        public var configPath: String { outputDirectory + "/.config" }
+        public var kernelPath: String { outputDirectory + "/arch/x86/boot/bzImage" }
+    }
+
+    /// The build commands.
+    /// - tree: the kernel source tree (absolute path).
+    /// - fragments: (path, contents) of each fragment, merged in order
+    ///   (ci/ringfence.config, then e.g. ci/ringfence-hunt.config).
+    /// - baseConfig: (path, contents) of the developer's own .config, or nil
+    ///   for `make tinyconfig`.
+    /// - coverage: also merge `coverageFragment` (gcov for io_uring/ through
+    ///   CONFIG_GCOV_PROFILE_URING; the tree is not modified).
+    public static func plan(tree: String, fragments: [(path: String, contents: String)], baseConfig: (path: String, contents: String)? = nil,
+                            coverage: Bool = false, coverageFragmentPath: String? = nil,
+                            cacheRoot: String, jobs: Int = 2) -> Plan {
+        var keyInput = "tree\0\(tree)\0"
+        for f in fragments { keyInput += "fragment\0\(f.contents)\0" }
+        if let b = baseConfig { keyInput += "base\0\(b.contents)\0" }
+        if coverage { keyInput += "coverage\0\(coverageFragment)\0" }
+        let key = fnv1a64Hex(keyInput)
+        let out = cacheRoot + "/build/" + key
+        var configure: [Command] = []
+        let base: String
+        if let b = baseConfig {
+            base = b.path
+        } else {
+            configure.append(Command(argv: ["make", "O=\(out)", "tinyconfig"], directory: tree))
+            base = out + "/.config"
+        }
+        var merged = fragments.map(\.path)
+        if coverage { merged.append(coverageFragmentPath ?? out + "/coverage.config") }
+        configure.append(Command(argv: ["scripts/kconfig/merge_config.sh", "-m", "-O", out, base] + merged, directory: tree))
+        configure.append(Command(argv: ["make", "O=\(out)", "olddefconfig"], directory: tree))
+        let make = ["make", "O=\(out)", "-j\(max(1, jobs))", "bzImage"]
+        return Plan(outputDirectory: out, key: key, configure: configure, build: [Command(argv: make, directory: tree)])
+    }
+
+    /// The fragment `--coverage` adds: ci/ringfence-coverage.config (write it
+    /// to `coverageFragmentPath` when the tree has no copy).
+    public static let coverageFragment = """
+        # ringfence-coverage.config: gcov for io_uring/ only. The kernel has an option
+        # for exactly that (init/Kconfig: GCOV_PROFILE_URING sets GCOV_PROFILE := y in
+        # io_uring/Makefile), so the tree stays unmodified; the guest mounts debugfs
+        # and reads the counters from /sys/kernel/debug/gcov
+        CONFIG_DEBUG_FS=y
+        CONFIG_GCOV_KERNEL=y
+        CONFIG_GCOV_PROFILE_URING=y
+
+        """
+
+    static func fnv1a64Hex(_ s: String) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in s.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    static func shellQuote(_ s: String) -> String {
+        if !s.isEmpty && s.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./=:+,@".contains($0)) }) { return s }
+        return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}
+
+extension StringProtocol {
+    fileprivate func kconfigTrimmed() -> String {
+        var s = Substring(self)
+        while let c = s.first, c == " " || c == "\t" || c == "\r" { s = s.dropFirst() }
+        while let c = s.last, c == " " || c == "\t" || c == "\r" { s = s.dropLast() }
+        return String(s)
+    }
+}
