@@ -82,7 +82,7 @@ fresh_cache() {
 }
 
 echo "KTAP version 1"
-echo "1..27"
+echo "1..28"
 printf '| fault | expected | result |\n|---|---|---|\n' >"$TAB"
 O=$T/out-dirs
 
@@ -102,6 +102,12 @@ if mount -t tmpfs -o size=4m tmpfs "$T/full" 2>/dev/null; then
 else
 	n=$((n + 1)); echo "ok $n a nearly full disk under --out # SKIP cannot mount a tmpfs here"
 fi
+
+KDIR=$(ls -d "$CACHE"/kernels/*-cloud-amd64 | head -n1)
+grep -v '^CONFIG_ACPI=\|^CONFIG_SERIAL_8250_CONSOLE=' "$KDIR/config" >"$T/noacpi.config"
+check "a config without ACPI and the serial console stops before boot, naming both (exit 2)" 2 "CONFIG_SERIAL_8250_CONSOLE=y: .*" \
+	'grep -q "CONFIG_ACPI=y: power-off" "$T/err"' '! grep -q booting "$T/err"' \
+	-- "${RUN[@]}" --kernel "$KDIR/vmlinuz" --config "$T/noacpi.config" --out "$O/noacpi"
 
 # --- guest usage errors: exit 2 with the guest's own words ---------------------
 check "guest: run --filter nomatch (exit 2, guest's message)" 2 "guest: ringfence: no case matches 'nomatch'" -- "${RUN[@]}" --out "$O/g1" -- run --cases /cases --filter nomatch

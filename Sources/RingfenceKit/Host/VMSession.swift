@@ -13,6 +13,31 @@ extension VMRunner {
         func since(_ t: UInt64) -> Double { Double(rf_now_ns() - t) / 1e9 }
         let kernel = try resolveKernel()
         let tKernel = since(t0)
+        var notes: [String] = []
+        var configDigest: String?
+        if let cfg = kernel.config {
+            configDigest = try FileSystem.sha256(cfg)
+            let text = (try? String(contentsOfFile: cfg, encoding: .utf8)) ?? ""
+            // Stop before booting a kernel that cannot boot, report or power
+            // off here, naming what is missing (instead of a timeout later).
+            let feature: Set<String> = ["CONFIG_IO_URING", "CONFIG_NET", "CONFIG_BPF", "CONFIG_IO_URING_BPF"]
+            let config = KernelConfig.parse(text)
+            let missing = KernelConfig.missing(in: config).filter { !feature.contains($0.option) }
+            if !missing.isEmpty {
+                throw HostError("\(cfg) lacks what the guest needs to boot and report, so it was not booted:\n"
+                                + missing.map { "  \($0.option)=y: \($0.reason)" }.joined(separator: "\n")
+                                + "\n(merge ci/ringfence.config into the kernel's config: docs/kernel-tree.md)")
+            }
+            for r in KernelConfig.missing(in: config, requirements: KernelConfig.caseRequirements) {
+                say("warning: \(kernel.release): \(r.option) is not y; \(r.reason): those cases will fail or skip")
+            }
+            if KernelCatalog.ioUringBPF(config: text) != .enabled {
+                say("warning: \(kernel.release): CONFIG_IO_URING_BPF is not y in its config")
+                notes.append("CONFIG_IO_URING_BPF is not y in the kernel's config")
+            }
+        } else {
+            say("\(kernel.release): no config available, CONFIG_IO_URING_BPF unknown")
+        }
         // From here on the results directory is this run's: the previous
         // results go as soon as this run stops without a verdict.
         let outPath = options.out ?? "out/\(kernel.release)"
@@ -22,18 +47,6 @@ extension VMRunner {
             if let out, !finished && !out.published {
                 out.abandon(reason: Signals.caught.map { "interrupted by \(Signals.name($0))" } ?? "stopped before a verdict by an error (see its message)")
             }
-        }
-        var notes: [String] = []
-        var configDigest: String?
-        if let cfg = kernel.config {
-            configDigest = try FileSystem.sha256(cfg)
-            let text = (try? String(contentsOfFile: cfg, encoding: .utf8)) ?? ""
-            if KernelCatalog.ioUringBPF(config: text) != .enabled {
-                say("warning: \(kernel.release): CONFIG_IO_URING_BPF is not y in its config")
-                notes.append("CONFIG_IO_URING_BPF is not y in the kernel's config")
-            }
-        } else {
-            say("\(kernel.release): no config available, CONFIG_IO_URING_BPF unknown")
         }
         let w = try makeWorkDirectory()
         let t1 = rf_now_ns()
