@@ -21,5 +21,5 @@ if [[ $build == 1 ]]; then
 	rm -f "$log"
 fi
 [[ -x $BIN ]] || { echo "run-in-vm.sh: error: no ringfence binary at $BIN (drop --no-build)" >&2; exit 2; }
-export RINGFENCE_DEFAULT_CASES=$ROOT/cases
+export RINGFENCE_DEFAULT_CASES=$ROOT/cases RINGFENCE_ROOT=$ROOT
 exec "$BIN" vm "$@"

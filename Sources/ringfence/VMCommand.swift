@@ -27,12 +27,19 @@ struct VMCommand: ParsableCommand {
     @OptionGroup(title: "Kernel") var kernel: KernelOptions
     @OptionGroup(title: "VM") var vm: MachineOptions
     @OptionGroup(title: "Suite") var suite: SuiteOptions
+    @OptionGroup(title: "Your own kernel tree (docs/kernel-tree.md)") var tree: TreeOptions
 
     @Argument(parsing: .postTerminator, help: ArgumentHelp("Arguments for the guest's ringfence (default: run --cases /cases).", valueName: "guest-args"))
     var guestArguments: [String] = []
 
     func validate() throws {
         if kernel.kernel != nil && kernel.kernelVersion != nil { throw ValidationError("--kernel and --kernel-version exclude each other") }
+        if tree.build && (kernel.kernel != nil || kernel.kernelVersion != nil) { throw ValidationError("--build makes the kernel; it does not go with --kernel or --kernel-version") }
+        if !tree.build && (tree.tree != nil || tree.baseConfig != nil || tree.hunt || tree.coverage) {
+            throw ValidationError("--tree, --base-config, --hunt and --coverage go with --build")
+        }
+        if let t = tree.tree, !FileManager.default.fileExists(atPath: t + "/Makefile") { throw ValidationError("--tree \(t): no kernel Makefile there") }
+        if let b = tree.baseConfig, !FileManager.default.fileExists(atPath: b) { throw ValidationError("--base-config \(b): no such file") }
         if kernel.kernel != nil && kernel.listKernels { throw ValidationError("--list-kernels lists Debian kernels; it does not go with --kernel") }
         if kernel.kernel == nil && (kernel.modules != nil || kernel.config != nil) { throw ValidationError("--modules and --config go with --kernel") }
         if let k = kernel.kernel, !FileManager.default.fileExists(atPath: k) { throw ValidationError("--kernel \(k): no such file") }
@@ -106,7 +113,40 @@ struct VMCommand: ParsableCommand {
                 let code = try runner.bareBoots(repeat: vm.repeat) { print($0, terminator: ""); fflush(stdout) }
                 throw ExitCode(code)
             }
+            var builtPlan: KernelBuild.Plan?
+            if tree.build {
+                let ci = Self.projectRoot + "/ci"
+                let source: String
+                if let t = tree.tree { source = absolute(t) } else {
+                    try store.lock()
+                    defer { store.unlock() }
+                    try store.updateIndexes()
+                    source = try store.installSource()
+                }
+                var b = KernelBuilder(tree: source, fragments: [ci + "/ringfence.config"] + (tree.hunt ? [ci + "/ringfence-hunt.config"] : []),
+                                      cacheRoot: store.root, jobs: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
+                                      say: { warn("ringfence vm: " + $0) })
+                b.baseConfig = tree.baseConfig.map(absolute)
+                b.coverage = tree.coverage
+                b.coverageFragment = ci + "/ringfence-coverage.config"
+                let plan = try b.build()
+                builtPlan = plan
+                runner.options.kernelImage = plan.kernelPath
+                runner.options.configFile = plan.configPath
+                if tree.coverage { runner.options.extraKernelParameters.append(GuestCommandLine.gcovKey + "=1") }
+                if tree.hunt && vm.memory == nil { runner.options.memoryMB = 2048 }   // KASAN's shadow memory
+            }
             let code = try runner.run { print($0, terminator: ""); fflush(stdout) }
+            if tree.coverage, let plan = builtPlan {
+                let outDir = suite.out ?? "out/" + (BzImage.release(FileManager.default.contents(atPath: plan.kernelPath) ?? Data()) ?? "kernel")
+                let archive = outDir + "/" + GcovCollector.archiveName
+                guard FileManager.default.fileExists(atPath: archive) else {
+                    throw HostError("--coverage: the guest sent no \(GcovCollector.archiveName) (see \(outDir)/console.log)")
+                }
+                let report = try HostProcess.check(["bash", Self.projectRoot + "/ci/coverage.sh", "report", plan.outputDirectory, archive, outDir + "/coverage"],
+                                                   phase: "computing coverage", timeout: 1800)
+                warn(report.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
             throw ExitCode(code)
         } catch let e as HostError {
             runner.cleanup()
@@ -148,12 +188,15 @@ struct VMCommand: ParsableCommand {
         var tools = ["qemu-system-x86_64", "strip", "ldd", "sha256sum"]
         if o.kernelImage == nil { tools += ["apt-get", "dpkg-deb"] }
         if !o.modules.isEmpty { tools += ["depmod", "xz", "zstd"] }
+        if tree.build { tools += ["make", "gcc", "flex", "bison", "bc", "perl", "tar", "xz"] }
+        if tree.coverage { tools += ["lcov", "genhtml", "gcov", "python3"] }
         if kernel.listKernels { tools = ["apt-get"] }
         if kernel.fetchSource != nil { tools = ["apt-get", "dpkg-deb", "tar", "xz"] }
         if o.writeInitramfs != nil { tools.removeAll { $0 == "qemu-system-x86_64" } }
         let missing = tools.filter { HostProcess.which($0) == nil }
         if !missing.isEmpty {
-            throw HostError("\(missing.joined(separator: ", ")) not found; install: apt-get install -y --no-install-recommends qemu-system-x86 binutils kmod xz-utils zstd cpio")
+            throw HostError("\(missing.joined(separator: ", ")) not found; install: apt-get install -y --no-install-recommends qemu-system-x86 binutils kmod xz-utils zstd cpio"
+                            + (tree.build ? " build-essential flex bison bc libelf-dev libssl-dev" : "") + (tree.coverage ? " lcov" : ""))
         }
         if kernel.listKernels || kernel.fetchSource != nil { return }
         if let out = o.out {
@@ -172,6 +215,29 @@ struct VMCommand: ParsableCommand {
 
     func absolute(_ p: String) -> String {
         p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+    }
+}
+
+struct TreeOptions: ParsableArguments {
+    @Flag(help: "Build the kernel first: tinyconfig (or --base-config) + ci/ringfence.config, out of tree under the cache (incremental on reruns), then run the suite on it.")
+    var build = false
+    @Option(help: ArgumentHelp("With --build: the kernel tree (default: Debian's newest linux-source-7.x, downloaded).", valueName: "DIR"))
+    var tree: String?
+    @Option(help: ArgumentHelp("With --build: start from this .config instead of tinyconfig (merged with scripts/kconfig/merge_config.sh).", valueName: "FILE"))
+    var baseConfig: String?
+    @Flag(help: "With --build: also merge ci/ringfence-hunt.config (INIT_STACK_NONE, KASAN; guest memory 2G).")
+    var hunt = false
+    @Flag(help: "With --build: gcov for io_uring/ (ci/ringfence-coverage.config); lcov.info, HTML and a per-function summary land in <out>/coverage/.")
+    var coverage = false
+}
+
+extension VMCommand {
+    /// The project checkout (ci/ fragments): run-in-vm.sh exports it.
+    static var projectRoot: String {
+        let env = ProcessInfo.processInfo.environment
+        if let r = env["RINGFENCE_ROOT"], !r.isEmpty { return r }
+        if let c = env["RINGFENCE_DEFAULT_CASES"] { return (c as NSString).deletingLastPathComponent }
+        return FileManager.default.currentDirectoryPath
     }
 }
 
