@@ -353,6 +353,13 @@ public final class VMRunner {
         outcome.qemuExit = (outcome.timedOut || outcome.noPowerOff || outcome.kvmFailed != nil) ? nil : p.exitCode
         outcome.console = String(decoding: consoleBytes, as: UTF8.self)
         outcome.qemuLog = (try? String(contentsOfFile: qemuLog, encoding: .utf8)) ?? ""
+        // QEMU may also abort outright under KVM (seen here: "failed to set MSR
+        // 0x10a", an assertion, exit 134) before the guest printed anything.
+        if detectKVMFailure, outcome.kvmFailed == nil, let code = outcome.qemuExit, code != 0, consoleBytes.isEmpty {
+            outcome.kvmFailed = outcome.qemuLog.split(separator: "\n").first { $0.lowercased().contains("error") }.map(String.init)
+                ?? "QEMU exited \(code) before any console output"
+            outcome.qemuExit = nil
+        }
         return outcome
     }
 
