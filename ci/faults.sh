@@ -103,10 +103,12 @@ else
 	n=$((n + 1)); echo "ok $n a nearly full disk under --out # SKIP cannot mount a tmpfs here"
 fi
 
-KDIR=$(ls -d "$CACHE"/kernels/*-cloud-amd64 | head -n1)
+KDIR=
+for d in "$CACHE"/kernels/*-cloud-amd64; do [[ -f $d/config ]] && KDIR=$d; done   # a Debian kernel that ships its config
 grep -v '^CONFIG_ACPI=\|^CONFIG_SERIAL_8250_CONSOLE=' "$KDIR/config" >"$T/noacpi.config"
 check "a config without ACPI and the serial console stops before boot, naming both (exit 2)" 2 "CONFIG_SERIAL_8250_CONSOLE=y: .*" \
 	'grep -q "CONFIG_ACPI=y: power-off" "$T/err"' '! grep -q booting "$T/err"' \
+	'[[ $(grep -c "^  CONFIG_" "$T/err") == 2 ]]' \
 	-- "${RUN[@]}" --kernel "$KDIR/vmlinuz" --config "$T/noacpi.config" --out "$O/noacpi"
 
 # --- guest usage errors: exit 2 with the guest's own words ---------------------
