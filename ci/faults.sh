@@ -118,7 +118,7 @@ check "guest: fuzz --time 0 (exit 2, guest's message)" 2 "guest: .*time" -- "${R
 check "ringfence crashing in the guest is a harness crash (exit 2)" 2 "ringfence crashed in the guest" '! grep -q "kernel WARN" "$T/out"' -- "${RUN[@]}" --out "$O/crash" -- selftest-fault crash
 
 # --- kernel trouble ------------------------------------------------------------
-check "a WARN during case 1 fails it in KTAP, results.json and JUnit (exit 1)" 1 "^not ok 1 selftest/fault: first case" \
+check "a WARN during case 1 fails it in KTAP, results.json and JUnit (exit 1)" 1 "^ +not ok 1 fault: first case" \
 	'grep -q "\"status\" : \"fail\"" "$O/warn/results.json"' \
 	'grep -q "<failure" "$O/warn/results.junit.xml"' \
 	'"$BIN" compare "$O/warn/results.json" "$O/warn/results.json" >/dev/null' \
