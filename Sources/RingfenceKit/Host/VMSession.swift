@@ -117,7 +117,8 @@ extension VMRunner {
             }
             if let e = VMRunner.qemuFailure(boot, memoryMB: memory) { throw e }
             verdict = ConsoleVerdict.evaluate(log: boot.console, timedOut: boot.timedOut)
-            if attempts == 1, let early = VMVerdict.bootFailure(verdict) {
+            // Below the default memory a boot that dies early is the setting, not a flake.
+            if attempts == 1, memory >= QEMUSettings.defaultMemoryMB(initramfsBytes: rawSize), let early = VMVerdict.bootFailure(verdict) {
                 say("the boot died before ringfence's init started (\(early)): an infrastructure failure, booting once more")
                 notes.append("boot 1 died before ringfence's init started (\(early)); booted again")
                 try? FileSystem.move(out.staging + "/console.log", to: out.staging + "/console.boot1.log")
@@ -155,6 +156,8 @@ extension VMRunner {
         input.timedOut = boot.timedOut
         input.timeoutSeconds = options.timeout
         input.strict = options.strict
+        let defaultMemory = QEMUSettings.defaultMemoryMB(initramfsBytes: rawSize)
+        if memory < defaultMemory { input.memoryDefaultMB = defaultMemory }
         let outcome = VMVerdict.judge(input)
         for (name, data) in files.sorted(by: { $0.key < $1.key }) where !name.contains("/") {
             try FileSystem.write(data, to: out.staging + "/" + name)

@@ -51,6 +51,8 @@ public enum VMVerdict {
         public var timeoutSeconds: Double = 0
         /// --strict: known bugs fail the run.
         public var strict = false
+        /// The default memory for this initramfs, when the guest was given less.
+        public var memoryDefaultMB: Int?
 
         public init(console: ConsoleVerdict, guestReport: RunReport?, plan: [TestCase]?, host: HostFacts) {
             self.console = console; self.guestReport = guestReport; self.plan = plan; self.host = host
@@ -138,6 +140,9 @@ public enum VMVerdict {
         if let crash = console.guestCrash { problems.append("ringfence crashed in the guest: \(crash)") }
         if let early = console.troubleBeforeInit, !console.initStarted || console.caseLines.isEmpty, console.caseTrouble.isEmpty {
             problems.append("kernel trouble before the suite started: \(early)")
+        }
+        if console.outOfMemory == nil, !console.initStarted, console.troubleBeforeInit != nil, let want = input.memoryDefaultMB {
+            problems.append("the boot died before init with --memory \(input.host.memoryMB)M, less than the \(want)M this initramfs is given by default: raise --memory")
         }
         if let oom = console.outOfMemory {
             problems.append("the guest ran out of memory (\(oom)) with --memory \(input.host.memoryMB)M: give it more, e.g. --memory \(max(1024, input.host.memoryMB * 2))M")
