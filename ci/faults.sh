@@ -126,7 +126,7 @@ check "a WARN during case 1 fails it in KTAP, results.json and JUnit (exit 1)" 1
 check "a real kernel panic in a case fails the run (exit 1)" 1 "sysrq triggered crash" -- "${RUN[@]}" --out "$O/panic" -- selftest-fault panic-in-case
 check "a hung guest is killed at --timeout (exit 1)" 1 "killed after the 40 s timeout" -- "${RUN[@]}" --timeout 40 --out "$O/hang" -- selftest-fault hang
 check "no ACPI: the guest halts, the host stops it and judges the output (exit 0)" 0 "did not power off.*ACPI" \
-	'! grep -q "timed out" "$T/out"' -- "${RUN[@]}" --append acpi=off --out "$O/acpi" --timeout 120 -- run --cases /cases --filter 'registration/command-header*'
+	'! grep -q "timed out" "$T/out"' -- "${RUN[@]}" --append acpi=off --out "$O/acpi" --timeout 600 -- run --cases /cases --filter 'registration/command-header*'
 check "--memory 128M: the guest's OOM names --memory, no retry (exit 1)" 1 "(ran out of memory|boot died before init).*--memory 128M" '! grep -q "booting once more" "$T/err"' -- "${RUN[@]}" --memory 128M --out "$O/mem128"
 check "--memory 64M: QEMU's 'initrd is too large' names --memory (exit 2)" 2 "initrd is too large.*--memory" -- "${RUN[@]}" --memory 64M --out "$O/mem64"
 
