@@ -197,8 +197,9 @@ public final class VMRunner {
         try FileSystem.makeDirectory(dir)
         let path = "\(dir)/ringfence-\(st.st_size)-\(st.st_mtim.tv_sec).init"
         if FileManager.default.fileExists(atPath: path) { return path }
-        for old in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] { unlink(dir + "/" + old) }
-        let tmp = path + ".tmp"
+        // Older copies go, but not another run's file in flight (.tmp-<pid>).
+        for old in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !old.contains(".tmp-") { unlink(dir + "/" + old) }
+        let tmp = path + ".tmp-\(getpid())"   // two runs may strip at once
         let (code, _) = try HostProcess.run(["strip", "-o", tmp, exe], phase: "stripping \(exe)")
         if code != 0 { try FileSystem.copy(exe, to: tmp) }
         try FileSystem.move(tmp, to: path)
