@@ -89,6 +89,7 @@ seed_cache() {
 		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://mirror.invalid/debian $suite main"
 	done >"$cache/ringfence/apt/sources.list"
 	touch "$cache/ringfence/apt/updated"
+	echo 2 >"$cache/ringfence/apt/packages/.format"   # the reduced index format KernelStore writes
 	echo "$cache"
 }
 stanza() {
