@@ -97,8 +97,8 @@ public enum FileSystem {
     }
 
     /// SHA-256 in hex (sha256sum from coreutils).
-    public static func sha256(_ path: String) throws -> String {
-        let out = try HostProcess.check(["sha256sum", path], phase: "checking \(path)")
+    public static func sha256(_ path: String, phase: String? = nil) throws -> String {
+        let out = try HostProcess.check(["sha256sum", path], phase: phase ?? "checking \(path)")
         return String(out.prefix { $0 != " " }).lowercased()
     }
 

@@ -177,7 +177,7 @@ public final class KernelStore {
         try FileSystem.makeDirectory(debs + "/partial")
         let file = debs + "/" + (pkg.filename.split(separator: "/").last.map(String.init) ?? "\(pkg.name).deb")
         if FileManager.default.fileExists(atPath: file) {
-            if try verify(file, pkg) { return file }
+            if try verify(file, pkg, phase: "checking the cached \(pkg.name)") { return file }
             log("cached \(file) does not match the SHA-256 of its index entry (damaged or partial): deleting it and fetching it again")
             unlink(file)
         }
@@ -198,7 +198,10 @@ public final class KernelStore {
             unlink(partial)
             throw error
         }
-        guard try verify(partial, pkg) else {
+        // Interrupted while checking it, the partial file goes too.
+        let whole: Bool
+        do { whole = try verify(partial, pkg, phase: "checking the downloaded \(pkg.name)") } catch { unlink(partial); throw error }
+        guard whole else {
             unlink(partial)
             throw HostError("downloaded \(pkg.name) \(pkg.version) does not match the SHA-256 of its index entry; deleted it")
         }
@@ -206,10 +209,10 @@ public final class KernelStore {
         return file
     }
 
-    func verify(_ file: String, _ pkg: KernelCatalog.Package) throws -> Bool {
+    func verify(_ file: String, _ pkg: KernelCatalog.Package, phase: String) throws -> Bool {
         if let size = pkg.size, FileSystem.size(file) != size { return false }
         guard let want = pkg.sha256 else { return true }
-        return try FileSystem.sha256(file) == want.lowercased()
+        return try FileSystem.sha256(file, phase: phase) == want.lowercased()
     }
 
     func unpack(_ deb: String, into dir: String, phase: String) throws {
