@@ -144,7 +144,7 @@ sleep 0.3
 if no_strays; then ok "the first run, interrupted, leaves nothing running" "no QEMU"; else bad "the first run, interrupted, leaves nothing running" "no QEMU"; fi
 
 C1=$T/cache1; fresh_cache "$C1"
-signal_after "SIGINT during the kernel download: exit 130, no partial file" INT "downloading" 130 "interrupted by SIGINT while (downloading|checking the downloaded)" \
+signal_after "SIGINT while the kernel is fetched (download, check or unpack): exit 130, no partial file" INT "downloading" 130 "interrupted by SIGINT while (downloading|checking the downloaded|unpacking)" \
 	'cache_clean "$C1/ringfence"' '[[ ! -d $C1/ringfence/kernels/$(ls "$CACHE/kernels" | head -n1) ]]' \
 	-- env XDG_CACHE_HOME="$C1" "${RUN[@]}" --out "$O/dl"
 C2=$T/cache2; fresh_cache "$C2"; mkdir -p "$C2/ringfence/debs"
