@@ -277,7 +277,7 @@ struct MachineOptions: ParsableArguments {
     var append: [String] = []
     @Option(help: "Initramfs compression: none (default, fastest) or gzip.")
     var initrdCompression = "none"
-    @Flag(help: "Boot the kernel with a 125-byte /init that only powers off (the yardstick; see --repeat).")
+    @Flag(help: "Boot the kernel with a 194-byte /init that only powers off (the yardstick; see --repeat).")
     var bareBoot = false
     @Option(help: "With --bare-boot: boot this many times and count kernel trouble (boot flakes).")
     var `repeat` = 1

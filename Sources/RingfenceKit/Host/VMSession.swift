@@ -222,7 +222,7 @@ extension VMRunner {
         return code
     }
 
-    /// Boots the kernel with the 125-byte /init that only powers off, `repeat`
+    /// Boots the kernel with the 194-byte /init that only powers off, `repeat`
     /// times: the yardstick for a run's cost, and the boot-flake counter.
     public func bareBoots(repeat count: Int, stdout: (String) -> Void) throws -> Int32 {
         let kernel = try resolveKernel()

@@ -61,7 +61,7 @@ public struct QEMUSettings: Equatable {
     }
 }
 
-/// The yardstick's /init: a 125-byte static x86-64 ELF that writes
+/// The yardstick's /init: a 194-byte static x86-64 ELF that writes
 /// "# ringfence-bare: init" to fd 1 and calls reboot(RB_POWER_OFF). No
 /// compiler on the host is needed to boot it.
 public enum BareInit {
