@@ -213,9 +213,7 @@ struct VMCommand: ParsableCommand {
         }
     }
 
-    func absolute(_ p: String) -> String {
-        p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
-    }
+    func absolute(_ p: String) -> String { FileSystem.absolute(p) }
 }
 
 struct TreeOptions: ParsableArguments {

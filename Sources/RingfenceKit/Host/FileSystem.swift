@@ -119,6 +119,11 @@ public enum FileSystem {
         unlink(probe)
     }
 
+    /// `p` against the current directory when it is relative.
+    public static func absolute(_ p: String) -> String {
+        p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+    }
+
     public static func megabytes(_ bytes: Int) -> String {
         String(format: "%.1f MB", Double(bytes) / 1e6)
     }

@@ -160,12 +160,18 @@ public final class KernelStore {
             let tmp = try FileSystem.temporaryDirectory(in: root, prefix: ".cfg-")
             defer { FileSystem.remove(tmp) }
             try unpack(deb, into: tmp, phase: "reading the config of \(k.release)")
-            if let cfg = FileSystem.find(in: tmp, where: { $0.hasSuffix("/lib/modules/\(k.release)/config") || $0.hasSuffix("/config-\(k.release)") }) {
+            if let cfg = FileSystem.find(in: tmp, where: Self.isConfig(of: k.release)) {
                 try FileSystem.copy(cfg, to: "\(configs)/\(k.release).config")
                 return
             }
         }
         try FileSystem.write("", to: "\(configs)/\(k.release).noconfig")
+    }
+
+    /// Where a Debian kernel package keeps the config: /usr/lib/modules/<release>/config
+    /// (7.2 and later) or /boot/config-<release> (7.0, 7.1).
+    static func isConfig(of release: String) -> (String) -> Bool {
+        { $0.hasSuffix("/lib/modules/\(release)/config") || $0.hasSuffix("/config-\(release)") }
     }
 
     // MARK: downloads
@@ -284,7 +290,7 @@ public final class KernelStore {
                     throw HostError("no vmlinuz in \(k.binary?.name ?? k.release)")
                 }
                 try FileSystem.move(vmlinuz, to: tmp + "/vmlinuz")
-                if let cfg = FileSystem.find(in: x, where: { $0.hasSuffix("/lib/modules/\(k.release)/config") || $0.hasSuffix("/config-\(k.release)") }) {
+                if let cfg = FileSystem.find(in: x, where: Self.isConfig(of: k.release)) {
                     try FileSystem.copy(cfg, to: tmp + "/config")
                 }
                 let mods = "\(x)/usr/lib/modules/\(k.release)"

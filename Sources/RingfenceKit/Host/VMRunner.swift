@@ -129,7 +129,7 @@ public final class VMRunner {
                 }
                 modroot = m
             }
-            return Kernel(release: release, vmlinuz: absolute(image), config: options.configFile, modroot: modroot)
+            return Kernel(release: release, vmlinuz: FileSystem.absolute(image), config: options.configFile, modroot: modroot)
         }
         try store.lock()
         defer { store.unlock() }
@@ -373,10 +373,6 @@ public final class VMRunner {
             return HostError("QEMU cannot load the initramfs into \(memoryMB) MiB of guest memory (\"initrd is too large\"): raise --memory, e.g. --memory \(max(512, memoryMB * 2))M\n" + log)
         }
         return HostError("QEMU failed to start the VM (exit \(code)):\n" + log)
-    }
-
-    func absolute(_ p: String) -> String {
-        p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
     }
 
     public func makeWorkDirectory() throws -> String {

@@ -138,7 +138,7 @@ extension VMRunner {
         host.tcgThreads = accel == .tcg ? options.tcgThreads.rawValue : nil
         host.kernelPackage = kernel.package
         host.kernelPackageVersion = kernel.packageVersion
-        host.kernelImage = options.kernelImage.map(absolute)
+        host.kernelImage = options.kernelImage.map(FileSystem.absolute)
         host.configDigest = configDigest
         host.qemuVersion = qv
         host.vmSeconds = boot.seconds
