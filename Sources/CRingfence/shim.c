@@ -224,3 +224,9 @@ void rf_kill_group(pid_t pid, int sig)
 int rf_wifexited(int status) { return WIFEXITED(status); }
 int rf_wexitstatus(int status) { return WEXITSTATUS(status); }
 int rf_wtermsig(int status) { return WIFSIGNALED(status) ? WTERMSIG(status) : 0; }
+
+int rf_finit_module(int fd, const char *params, int flags)
+{
+	long r = syscall(SYS_finit_module, fd, params, flags);
+	return r < 0 ? -errno : 0;
+}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import RingfenceKit
+import RingfenceCLI
 
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RingfenceKit
+import RingfenceCLI
 
 struct KCIDBCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

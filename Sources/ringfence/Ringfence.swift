@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import RingfenceKit
+import RingfenceCLI
 
 struct Ringfence: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,41 +22,3 @@ struct Ringfence: ParsableCommand {
     )
 }
 
-/// Exit codes shared by every subcommand.
-enum Exit {
-    static let ok: Int32 = 0, failed: Int32 = 1, usage: Int32 = 2, skipped: Int32 = 4
-}
-
-/// Prints to standard error.
-func warn(_ text: String) {
-    var err = StandardErrorStream()
-    print(text, to: &err)
-}
-
-struct StandardErrorStream: TextOutputStream {
-    mutating func write(_ string: String) { fputs(string, stderr) }
-}
-
-/// Loads cases or ends the command with exit 2 and file:line: field: message.
-func loadCases(_ directory: String) throws -> [TestCase] {
-    do {
-        return try CaseLoader.load(directory: directory)
-    } catch let e as CaseFileError {
-        warn("ringfence: \(e)")
-        throw ExitCode(Exit.usage)
-    }
-}
-
-/// Reads a results file or ends the command with exit 2 and the reason.
-func readReport(_ path: String) throws -> RunReport {
-    do { return try RunReport.read(path: path) } catch {
-        warn("ringfence: \(path): not a ringfence results file (\(error))")
-        throw ExitCode(Exit.usage)
-    }
-}
-
-func encodeJSON<T: Encodable>(_ value: T) throws -> String {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-    return String(decoding: try enc.encode(value), as: UTF8.self)
-}

@@ -2,6 +2,7 @@ import ArgumentParser
 import CRingfence
 import Foundation
 import RingfenceKit
+import RingfenceCLI
 
 /// `ringfence vm`: the whole host side of a VM run (run-in-vm.sh execs it).
 struct VMCommand: ParsableCommand {
@@ -73,6 +74,7 @@ struct VMCommand: ParsableCommand {
         o.tcgThreads = vm.tcgThreads
         o.timeout = vm.timeout
         o.cpus = vm.cpus
+        o.guestBinary = suite.guestBinary.map(FileSystem.absolute)
         o.memoryMB = vm.memory.flatMap(QEMUSettings.parseMemory)
         o.gzipInitrd = vm.initrdCompression == "gzip"
         o.extraKernelParameters = vm.append
@@ -298,6 +300,8 @@ struct SuiteOptions: ParsableArguments {
     var noBuild = false
     @Option(help: ArgumentHelp("Build the initramfs, write it to FILE and exit (no boot).", valueName: "FILE"))
     var writeInitramfs: String?
+    @Option(help: ArgumentHelp("The guest's /init (default: ringfence-guest beside this executable).", valueName: "PATH"))
+    var guestBinary: String?
 }
 
 extension VMRunOptions.Accel: ExpressibleByArgument {}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RingfenceKit
+import RingfenceCLI
 
 /// `ringfence verdict LOGFILE`: the suite verdict from a VM console log
 /// (used by run-in-vm.sh). Prints the cleaned KTAP document; exits 0/1/2/4.

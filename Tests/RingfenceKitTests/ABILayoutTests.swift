@@ -1,6 +1,7 @@
 import XCTest
 import CKernelABI
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// FilterABI's offsets against the C compiler's view of the kernel header.
 final class ABILayoutTests: XCTestCase {

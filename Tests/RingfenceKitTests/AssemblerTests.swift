@@ -1,6 +1,7 @@
 import XCTest
 import CKernelABI
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// The assembler against encodings the C compiler built with the kernel's
 /// BPF_STMT/BPF_JUMP macros (Tests/CKernelABI/bpf_encodings.c).

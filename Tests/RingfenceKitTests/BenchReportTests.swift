@@ -1,5 +1,6 @@
 import XCTest
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 final class BenchReportTests: XCTestCase {
     /// Synthetic samples with a known per-filter cost: the fit must recover it.

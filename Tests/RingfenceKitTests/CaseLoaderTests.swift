@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// The loader's promise: a bad case file gives file:line: field: message, never a crash.
 final class CaseLoaderTests: XCTestCase {

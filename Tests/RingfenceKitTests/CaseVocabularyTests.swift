@@ -1,5 +1,6 @@
 import XCTest
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// The vocabulary extensions: opcode sweeps up to LAST-N, SQE helpers.
 final class CaseVocabularyTests: XCTestCase {

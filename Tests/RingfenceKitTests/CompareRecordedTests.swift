@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// `ringfence compare` on results recorded from real Debian kernels
 /// (Tests/Fixtures/results): the differences it reports are the ones the

@@ -2,6 +2,7 @@ import XCTest
 import Testing
 import PropertyBased
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 final class DisassemblerTests: XCTestCase {
     private func roundTrip(_ program: [BPFInstruction], file: StaticString = #filePath, line: UInt = #line) {

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// Runs the built `ringfence run` on this machine. On a kernel without the
 /// feature (the 6.18 CI host) it must print a valid KTAP document of SKIPs

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// Structure of the KCIDB output (the schema itself is checked by
 /// ci/kcidb-validate.py with kcidb-io's validator).

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// Nested KTAP: one suite per area, plan order, diagnostics before results,
 /// and the streamed lines equal to KTAPWriter.document of the finished report.

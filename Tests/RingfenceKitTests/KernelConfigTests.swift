@@ -1,5 +1,6 @@
 import XCTest
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 final class KernelConfigTests: XCTestCase {
     /// Every guest requirement set to y.

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// kmsg markers read back: the slice of a case and which cases a splat happened under.
 final class KernelLogTests: XCTestCase {

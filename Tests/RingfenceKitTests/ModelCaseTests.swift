@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// Every case under cases/ must hold on the reference model: the model predicts
 /// every expectation the suite makes of a 7.3.4 kernel.

@@ -1,6 +1,7 @@
 import Testing
 import PropertyBased
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// FilterChecker and CBPFInterpreter against independent statements of the rules.
 @Suite struct ModelCheckerTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// The fuzzer against itself: determinism, and a deliberately wrong model flavour
 /// standing in for the kernel so the shrinker has something to find.

@@ -1,6 +1,7 @@
 import Testing
 import PropertyBased
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// ReferenceKernel behaviour, each check tied to the source it models.
 @Suite struct ModelKernelTests {

@@ -1,4 +1,5 @@
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// Small builders shared by the model tests.
 enum M {

@@ -1,5 +1,6 @@
 import Foundation
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// Results files recorded on real Debian kernels (Tests/Fixtures/results, see its README).
 enum RecordedResults {

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 final class KernelVersionTests: XCTestCase {
     func testParsingReleaseStrings() {

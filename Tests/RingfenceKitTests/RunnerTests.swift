@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 final class RunnerTests: XCTestCase {
     private func cases(_ yaml: String) throws -> [TestCase] { try CaseLoader.load(yaml: yaml, file: "r.yaml") }

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 #endif
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// A hand-scripted backend for runner and executor tests: registration
 /// results come from a closure, NOP submissions complete with `nopResult`.

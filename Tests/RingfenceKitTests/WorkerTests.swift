@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 #endif
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 final class WorkerTests: XCTestCase {
     private func cases(_ yaml: String) throws -> [TestCase] { try CaseLoader.load(yaml: yaml, file: "w.yaml") }

@@ -1,6 +1,6 @@
 // C side of ringfence: what Swift cannot call or declare by itself.
 //  - syscall(2) is variadic, so each raw syscall gets a fixed-arity wrapper;
-//  - liburing and libkmod come in through this header (their static inline
+//  - liburing comes in through this header (its static inline
 //    helpers are callable from Swift once imported here);
 //  - a constructor prepares /proc when the binary is PID 1 in the VM guest.
 #ifndef CRINGFENCE_H
@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <liburing.h>
-#include <libkmod.h>
+
 
 /* io_uring_register(2) with every argument under the caller's control.
    Returns the syscall result, or -errno. */
@@ -18,6 +18,9 @@ long rf_io_uring_register(int fd, unsigned int opcode, const void *arg, unsigned
 
 /* io_uring_setup(2) / io_uring_enter(2) raw, for tests that avoid liburing. */
 long rf_io_uring_setup(unsigned int entries, void *params);
+
+/* finit_module(2): the guest loads modules without libkmod. Returns 0 or -errno. */
+int rf_finit_module(int fd, const char *params, int flags);
 
 /* strerrorname_np(3): "EACCES" for 13, NULL when unknown. */
 const char *rf_errno_name(int err);

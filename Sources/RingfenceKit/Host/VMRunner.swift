@@ -35,6 +35,8 @@ public struct VMRunOptions {
     public var writeInitramfs: String?
     /// Arguments for the guest's ringfence; nil means `run --cases /cases`.
     public var guestArguments: [String] = ["run", "--cases", "/cases"]
+    /// The guest's /init (nil: ringfence-guest beside this executable).
+    public var guestBinary: String?
     /// The cases the guest will run, in plan order, when the host can tell.
     public var plan: [TestCase]?
     /// Modules the selected cases need.
@@ -152,25 +154,31 @@ public final class VMRunner {
 
     // MARK: initramfs
 
-    /// /init (this binary, stripped), its shared libraries, /cases, the modules
-    /// the cases need, /dev/console.
+    /// /init (ringfence-guest, stripped, and the shared libraries it needs:
+    /// none when it is the static build), /cases/suite.rfcases (the case
+    /// files and known-bug baseline compiled on the host, so the guest needs
+    /// no YAML parser), the modules the cases need, /dev/console.
     public func buildInitramfs(kernel: Kernel) throws -> Data {
         var a = CpioArchive()
         for d in ["dev", "proc", "sys", "tmp", "cases", "lib/modules"] { a.addDirectory(d) }
         a.add(.init(path: "dev/console", mode: 0o600, kind: .charDevice(5, 1)))
-        let exe = try selfExecutable()
+        let exe = try guestExecutable()
         let stripped = try strippedCopy(of: exe)
         guard let bin = FileManager.default.contents(atPath: stripped) else { throw HostError("cannot read \(stripped)") }
         a.addFile("init", bin, mode: 0o755)
-        let ldd = try HostProcess.run(["ldd", exe], phase: "listing the libraries of \(exe)").output
-        for lib in LddOutput.libraries(ldd) {
+        let (lddCode, ldd) = try HostProcess.run(["ldd", exe], phase: "listing the libraries of \(exe)")
+        for lib in lddCode == 0 ? LddOutput.libraries(ldd) : [] {
             let real = (try? FileManager.default.destinationOfSymbolicLink(atPath: lib)).map {
                 $0.hasPrefix("/") ? $0 : (lib as NSString).deletingLastPathComponent + "/" + $0
             } ?? lib
             guard let data = FileManager.default.contents(atPath: real) ?? FileManager.default.contents(atPath: lib) else { continue }
             a.addFile(String(lib.dropFirst()), data, mode: 0o755)
         }
-        try addTree(options.casesDir, as: "cases", to: &a)
+        let suite: [UInt8]
+        do { suite = try CaseLoader.compile(directory: options.casesDir) } catch let e as CaseFileError {
+            throw HostError("\(e)")
+        }
+        a.addFile("cases/" + CompiledCases.fileName, Data(suite))
         if !options.modules.isEmpty {
             if let modroot = kernel.modroot {
                 try addModules(options.modules, release: kernel.release, modroot: modroot, to: &a)
@@ -180,6 +188,21 @@ public final class VMRunner {
         }
         try Signals.check("building the initramfs")
         return a.bytes()
+    }
+
+    /// The guest's /init: `--guest-binary`, else `ringfence-guest` beside this executable.
+    func guestExecutable() throws -> String {
+        if let g = options.guestBinary {
+            guard access(g, X_OK) == 0 else { throw HostError("--guest-binary \(g): no such executable") }
+            return g
+        }
+        let me = try selfExecutable()
+        let g = (me as NSString).deletingLastPathComponent + "/ringfence-guest"
+        guard access(g, X_OK) == 0 else {
+            throw HostError("no ringfence-guest beside \(me): the VM boots it as /init. Build both with "
+                            + "`swift build -c release --static-swift-stdlib` (./run-in-vm.sh does), or name one with --guest-binary")
+        }
+        return g
     }
 
     func selfExecutable() throws -> String {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// The pure pieces of `ringfence vm`: initramfs writer, module index, ldd
 /// parsing, apt sources, bzImage header, QEMU command line, bare /init.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// The one results path, on console logs recorded from real boots of Debian
 /// 7.3.4 cloud under TCG by `ringfence vm` (Tests/Fixtures/console, see its

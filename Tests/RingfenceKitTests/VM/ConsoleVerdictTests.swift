@@ -1,5 +1,6 @@
 import XCTest
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 /// Fixture console logs, as a QEMU serial port records them (CRLF, printk
 /// time stamps, firmware noise before the kernel).

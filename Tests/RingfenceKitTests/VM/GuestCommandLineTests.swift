@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 final class GuestCommandLineTests: XCTestCase {
     func roundTrip(_ args: [String], file: StaticString = #filePath, line: UInt = #line) {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import RingfenceKit
+@testable import RingfenceCore
 
 final class KernelCatalogTests: XCTestCase {
     static func stanza(_ kind: String, _ release: String, _ version: String) -> String {

@@ -1,0 +1,192 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import RingfenceCore
+import CRingfence
+
+public struct RunCommand: ParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run cases against the running kernel and print KTAP (or JSON).")
+
+    @Option(name: .long, help: "Directory of case files.")
+    public var cases = "cases"
+
+    @Option(name: .long, help: "Run only cases whose id or name contains this text; with * or ? it is a glob over the whole id or name, e.g. 'context/*' (repeatable).")
+    public var filter: [String] = []
+
+    @Option(name: .long, help: "Output format: ktap or json.")
+    var format: OutputFormat = .ktap
+
+    @Option(name: .long, help: "Seconds before a case is killed and reported as a timeout.")
+    var timeout: Double = 10
+
+    @Option(name: .long, help: "Also write a JSON results file (for ringfence compare).")
+    var results: String?
+
+    @Option(name: .long, help: "Known-bug baseline (default: <cases>/known-bugs.yaml; 'none' to ignore).")
+    public var knownBugs: String?
+
+    @Flag(name: .long, help: "Write 'ringfence: begin/end N id' markers to /dev/kmsg (the kernel log) around each case, also outside the VM guest (the guest always does when it can).")
+    var announce = false
+
+    @Flag(name: .long, help: "Known bugs (xfail) and stale known-bug entries (xpass) fail the run too: gate on 'this kernel is correct', not only 'nothing new broke'.")
+    var strict = false
+
+    @Flag(name: .long, help: "Also run the exhaustive tier (e.g. every 16-bit instruction code: about a minute under TCG).")
+    var exhaustive = false
+
+    @Option(name: .long, help: "Cases run at once, each in its own process (default: online CPUs, at most 4). KTAP stays in plan order; a taint that appears while several run fails each of them.")
+    var jobs: Int?
+
+    @Flag(name: .long, help: "Run every case in a fresh child process. By default a case that only touches its rings (creates them, registers ring filters and restrictions, submits, closes them) runs in a long-lived worker that proves itself clean after each case.")
+    var isolateAll = false
+
+    @Flag(name: .long, help: "Print per-case durations and the ten slowest cases, and where the run's time went (# ringfence: phase lines).")
+    var verbose = false
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case ktap, json, junit }
+
+    static var defaultJobs: Int { max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))) }
+
+    public func validate() throws {
+        guard timeout > 0, timeout <= TestCase.maximumTimeout else {
+            throw ValidationError("--timeout must be more than 0 and at most \(Int(TestCase.maximumTimeout)) seconds")
+        }
+        if let jobs, jobs < 1 || jobs > 64 { throw ValidationError("--jobs must be 1 to 64") }
+    }
+
+    public func run() throws {
+        // Where the time goes: always in the VM guest, with --verbose elsewhere.
+        let showPhases = verbose || rf_is_pid1 != 0
+        var phases: [String] = []
+        if let t0 = ProcessInfo.processInfo.environment["RINGFENCE_SUITE_T0_NS"].flatMap(UInt64.init) {
+            phases.append(PhaseTimes.line("cli-start", rf_now_ns() &- t0, "supervisor fork, Swift runtime, argument parsing"))
+        }
+        let (all, loadNs) = try PhaseTimes.measure { try loadCases(cases) }
+        let selected = filter.isEmpty ? all : all.filter { c in filter.contains { CaseFilter.matches($0, c) } }
+        phases.append(PhaseTimes.line("cases-load", loadNs, "\(all.count) cases, \(selected.count) selected; \(CaseLoader.timings.summary)"))
+        if selected.isEmpty {
+            warn("ringfence: no case matches \(filter.map { "'\($0)'" }.joined(separator: ", "))")
+            throw ExitCode(Exit.usage)
+        }
+        let (baseline, bugsNs) = try PhaseTimes.measure { try loadKnownBugs() }
+        phases.append(PhaseTimes.line("known-bugs-load", bugsNs, "\(baseline.count) entries"))
+        let (facts, probeNs) = PhaseTimes.measure { KernelProbe.probe() }
+        phases.append(PhaseTimes.line("kernel-probe", probeNs, "opcodeLast \(facts.opcodeLast)"))
+        if showPhases { phases.forEach { phase($0) } }
+        var options = RunOptions()
+        options.timeout = timeout
+        options.exhaustive = exhaustive
+        options.isolateAll = isolateAll
+        let runner = Runner(facts: facts, options: options)
+        let kernelVersion = KernelVersion.running(release: facts.release, version: facts.version)
+        runner.loadModule = ModuleHook.load
+        if (announce || rf_is_pid1 != 0) && KernelLogMarkers.available() {
+            runner.markers = KernelLogMarkers()
+            runner.readKernelLog = { KernelLog.read() }
+        }
+        let taintAtStart = KernelTaint.read()
+        if taintAtStart != nil { runner.readTaint = { KernelTaint.read() } }
+        let stream = KTAPStream(ids: selected.map(\.id), facts: facts, taintAtStart: taintAtStart)
+        let started = Date()
+        let t0 = rf_now_ns()
+        if format == .ktap { stream.header().forEach { emit($0) } }
+        // Results arrive in completion order; the stream prints them in plan order.
+        var collected = [CaseResult?](repeating: nil, count: selected.count)
+        var count = 0
+        runner.runAll(selected, jobs: jobs ?? Self.defaultJobs, started: { _ in }, finished: { i, r in
+            let judged = KnownBugs.apply(baseline, to: r, kernel: kernelVersion)
+            collected[i] = judged
+            count += 1
+            let lines = stream.add(i, judged)
+            if format == .ktap {
+                lines.forEach { emit($0) }
+                if verbose { emit(KTAPWriter.indent + "# \(cFormat("%.1f", judged.durationMs)) ms \(judged.id)") }
+            } else if isatty(2) != 0 {
+                warn("[\(count)/\(selected.count)] \(judged.status.rawValue) \(judged.id)")
+            }
+        })
+        let done = collected.compactMap { $0 }
+        let elapsed = Double(rf_now_ns() - t0) / 1e6
+        let runNs = rf_now_ns() - t0
+        let totals = Totals(done)
+        let env = ProcessInfo.processInfo.environment
+        var report = RunReport(kernel: facts, accelerator: env["RINGFENCE_ACCEL"],
+                               startedAt: iso8601(secondsSince1970: started.timeIntervalSince1970), durationMs: elapsed, cases: done)
+        report.configDigest = env["RINGFENCE_CONFIG_DIGEST"]
+        if let taintAtStart, taintAtStart != 0 { report.taintAtStart = taintAtStart }
+        if format == .ktap {
+            if verbose {
+                emit("# slowest cases:")
+                for r in done.sorted(by: { $0.durationMs > $1.durationMs }).prefix(10) {
+                    emit("#   \(cFormat("%8.1f", r.durationMs)) ms  \(r.id)")
+                }
+            }
+            stream.finish(durationMs: elapsed).forEach { emit($0) }
+        } else if format == .json {
+            print(try report.json())
+        } else {
+            print(JUnitWriter().document(report))
+        }
+        if showPhases {
+            let ran = done.filter { $0.status != .skip }
+            let caseNs = UInt64(ran.reduce(0) { $0 + $1.durationMs } * 1e6)
+            phase(PhaseTimes.line("cases-run", runNs, "\(ran.count) run, \(done.count - ran.count) skipped, \(runner.isolationSummary); "
+                                  + "sum of case durations \(PhaseTimes.seconds(caseNs)) s"))
+        }
+        // In the VM guest the results always go out over the console (GuestResults).
+        if let path = results ?? (rf_is_pid1 != 0 ? GuestResults.path : nil) {
+            let (_, writeNs) = try PhaseTimes.measure {
+                try Data(report.json(pretty: rf_is_pid1 == 0).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            }
+            if showPhases { phase(PhaseTimes.line("results-write", writeNs)) }
+        }
+        warn("ringfence: \(totals.summary)")
+        if strict && totals.xfail + totals.xpass > 0 && totals.exitCode(strict: false) == 0 {
+            warn("ringfence: --strict: known bugs (xfail) and stale known-bug entries (xpass) fail the run")
+        }
+        throw ExitCode(totals.exitCode(strict: strict))
+    }
+
+    private func loadKnownBugs() throws -> [KnownBug] {
+        let path = knownBugs ?? PathText.join(cases, KnownBugs.fileName)
+        if path == "none" { return [] }
+        do { return try KnownBugs.load(path: path, compose: CaseSource.compose) } catch let e as CaseFileError {
+            warn("ringfence: \(e)")
+            throw ExitCode(Exit.usage)
+        }
+    }
+
+    /// A phase line: on stdout with KTAP (a diagnostic there), else on stderr so JSON stays clean.
+    private func phase(_ line: String) {
+        if format == .ktap { emit(line) } else { warn(line) }
+    }
+
+    private func emit(_ line: String) {
+        print(line)
+        fflush(stdout)
+    }
+}
+
+/// --filter: substring match, or a glob when the pattern has * or ?.
+public enum CaseFilter {
+    public static func matches(_ pattern: String, _ c: TestCase) -> Bool {
+        if pattern.contains("*") || pattern.contains("?") {
+            return fnmatch(pattern, c.id, 0) == 0 || fnmatch(pattern, c.name, 0) == 0
+        }
+        return c.id.contains(pattern) || c.name.contains(pattern)
+    }
+}
+
+/// Where the guest wires libkmod; nil on the host (a missing module skips the case).
+enum ModuleHook {
+    nonisolated(unsafe) static var load: ((String) -> String?)? = nil
+}

@@ -1,0 +1,189 @@
+import CRingfence
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns YAML text into a composed tree, or throws a CaseFileError with the
+/// line. The full `ringfence` binary has one (Yams: `YAMLCompose`); the
+/// guest binary has none and reads compiled suites only.
+public typealias CaseComposer = (_ yaml: String, _ file: String) throws -> CaseNode?
+
+/// Where the CLI's case trees come from. The `ringfence` executable sets
+/// `compose` at start-up; `ringfence-guest` leaves it nil.
+public enum CaseSource {
+    nonisolated(unsafe) public static var compose: CaseComposer?
+
+    static let noComposer = "this is ringfence-guest, which reads only compiled suites (\(CompiledCases.fileName), written by ringfence vm); "
+        + "use the full ringfence binary for YAML"
+}
+
+/// Reads case files into TestCases. Every error names file, line and
+/// field; nothing here touches the kernel, so `ringfence lint` uses it as is.
+/// A directory holding `suite.rfcases` (the compiled suite the VM host
+/// writes) is read from that file alone; otherwise every `*.yaml` below it.
+public enum CaseLoader {
+    /// Where the last directory load spent its time (PhaseTimes prints it).
+    nonisolated(unsafe) public static var timings = CaseLoadTimings()
+
+    /// All cases below `directory`, sorted by file; throws the first error.
+    public static func load(directory: String, compose: CaseComposer?) throws -> [TestCase] {
+        let (cases, errors) = try loadCollectingErrors(directory: directory, compose: compose)
+        if let first = errors.first { throw first }
+        return cases
+    }
+
+    /// Every file's first error, for `ringfence lint`.
+    public static func loadCollectingErrors(directory: String, compose: CaseComposer?) throws -> (cases: [TestCase], errors: [CaseFileError]) {
+        guard SourceFiles.isDirectory(directory) else {
+            throw CaseFileError(file: directory, line: 0, field: "", message: "no such cases directory")
+        }
+        timings = CaseLoadTimings()
+        // (file name, its tree or the error composing it)
+        var trees: [(String, () throws -> CaseNode?)] = []
+        let compiled = directory + "/" + CompiledCases.fileName
+        if let bytes = SourceFiles.read(compiled) {
+            let t0 = rf_now_ns()
+            let files: [(name: String, root: CaseNode?)]
+            do { files = try CompiledCases.decode(bytes) } catch {
+                throw CaseFileError(file: compiled, line: 0, field: "", message: "\(error)")
+            }
+            timings.readNs += rf_now_ns() - t0
+            for f in files where f.name != KnownBugs.fileName { trees.append((f.name, { f.root })) }
+        } else {
+            let files = SourceFiles.walk(directory).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+                .filter { $0.split(separator: "/").last.map(String.init) != KnownBugs.fileName }
+            if !files.isEmpty && compose == nil {
+                throw CaseFileError(file: directory, line: 0, field: "", message: CaseSource.noComposer)
+            }
+            for rel in files {
+                guard let compose else { break }
+                trees.append((rel, {
+                    let t0 = rf_now_ns()
+                    guard let bytes = SourceFiles.read(directory + "/" + rel) else {
+                        throw CaseFileError(file: rel, line: 0, field: "", message: "cannot read")
+                    }
+                    let text = String(decoding: bytes, as: UTF8.self)
+                    let t1 = rf_now_ns()
+                    timings.readNs += t1 - t0
+                    defer { timings.composeNs += rf_now_ns() - t1; timings.caseFileNs += rf_now_ns() - t1 }
+                    return try compose(text, rel)
+                }))
+            }
+        }
+        if trees.isEmpty {
+            throw CaseFileError(file: directory, line: 0, field: "", message: "no *.yaml case files found")
+        }
+        timings.files = trees.count
+        var cases: [TestCase] = []
+        var errors: [CaseFileError] = []
+        var seen: [String: SourceLocation] = [:]
+        for (rel, tree) in trees.sorted(by: { $0.0 < $1.0 }) {
+            do {
+                let node = try tree()
+                for c in try load(node: node, file: rel) {
+                    if let first = seen[c.id] {
+                        throw CaseFileError(file: rel, line: c.location.line, field: "name",
+                                            message: "duplicate case id \(c.id) (first at \(first))")
+                    }
+                    seen[c.id] = c.location
+                    cases.append(c)
+                }
+            } catch let e as CaseFileError {
+                errors.append(e)
+            } catch {
+                errors.append(CaseFileError(file: rel, line: 0, field: "", message: "cannot read: \(error)"))
+            }
+        }
+        return (cases, errors)
+    }
+
+    /// One file's composed tree (nil: the file is empty); `file` is the name used in ids and messages.
+    public static func load(node: CaseNode?, file: String) throws -> [TestCase] {
+        let t0 = rf_now_ns()
+        defer { timings.caseFileNs += rf_now_ns() - t0 }
+        let empty = CaseFileError(file: file, line: 1, field: "",
+                                  message: "the file has no cases (an empty case file is a mistake: add a case or delete the file)")
+        guard let node else { throw empty }
+        let top = YAMLField(node: node, file: file, path: "")
+        var out: [TestCase] = []
+        for (i, item) in try top.sequence().enumerated() {
+            out.append(try CaseParser(file: file).parseCase(item, index: i))
+        }
+        if out.isEmpty { throw empty }
+        return out
+    }
+
+    /// The compiled suite of a case directory: every case file's tree and
+    /// the known-bug file's, composed by `compose`. Throws the first error,
+    /// with file and line, exactly as loading the directory would.
+    public static func compile(directory: String, compose: @escaping CaseComposer) throws -> [UInt8] {
+        _ = try load(directory: directory, compose: compose)
+        var files: [(name: String, root: CaseNode?)] = []
+        for rel in SourceFiles.walk(directory) where rel.hasSuffix(".yaml") || rel.hasSuffix(".yml") {
+            guard let bytes = SourceFiles.read(directory + "/" + rel) else {
+                throw CaseFileError(file: rel, line: 0, field: "", message: "cannot read")
+            }
+            files.append((rel, try compose(String(decoding: bytes, as: UTF8.self), rel)))
+        }
+        return CompiledCases.encode(files)
+    }
+
+    /// "registration/reserved-fields.yaml" + "Nonzero cmd_flags is rejected"
+    /// → "registration/reserved-fields:nonzero-cmd_flags-is-rejected".
+    public static func caseID(file: String, name: String) -> String {
+        var stem = file
+        for ext in [".yaml", ".yml"] where stem.hasSuffix(ext) { stem = String(stem.dropLast(ext.count)) }
+        var slug = ""
+        for ch in name.lowercased() {
+            if ch.isLetter || ch.isNumber || ch == "_" || ch == "." { slug.append(ch) }
+            else if !slug.hasSuffix("-") { slug.append("-") }
+        }
+        while slug.hasSuffix("-") { slug.removeLast() }
+        return "\(stem):\(slug)"
+    }
+}
+
+/// Plain POSIX file access for the loaders (no Foundation in the guest).
+enum SourceFiles {
+    static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func read(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var out = [UInt8](repeating: 0, count: Int(st.st_size))
+        var got = 0
+        while got < out.count {
+            let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + got, $0.count - got) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            got += n
+        }
+        return got == out.count ? out : Array(out[0..<got])
+    }
+
+    /// Regular files below `root`, as sorted paths relative to it.
+    static func walk(_ root: String) -> [String] {
+        var out: [String] = []
+        func visit(_ rel: String) {
+            let dir = rel.isEmpty ? root : root + "/" + rel
+            guard let d = opendir(dir) else { return }
+            defer { closedir(d) }
+            while let e = readdir(d) {
+                let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if name == "." || name == ".." { continue }
+                let r = rel.isEmpty ? name : rel + "/" + name
+                if isDirectory(root + "/" + r) { visit(r) } else { out.append(r) }
+            }
+        }
+        visit("")
+        return out.sorted()
+    }
+}

@@ -1,0 +1,303 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// What a case file describes, after loading: no YAML left, programs already
+// assembled, names resolved to numbers. The Executor runs these steps.
+
+/// Where in a case file something came from, for messages.
+public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public init(file: String, line: Int) { self.file = file; self.line = line }
+    public var description: String { "\(file):\(line)" }
+}
+
+public struct TestCase: Sendable {
+    /// Stable identifier: "<file path under cases/ without .yaml>:<slug of name>".
+    public var id: String
+    public var name: String
+    /// Why the kernel should behave so: a source reference or changelog line.
+    public var why: String?
+    public var location: SourceLocation
+    public var requires: [Requirement]
+    public var steps: [Step]
+    /// Per-case timeout override in seconds (0 < t <= maximumTimeout).
+    public var timeout: Double?
+    /// The longest timeout a case file or `--timeout` may ask for: one hour.
+    public static let maximumTimeout: Double = 3600
+    /// Exhaustive cases (minutes under TCG) run only when asked for.
+    public var tier: Tier = .standard
+}
+
+public enum Tier: String, Sendable {
+    case standard
+    /// Run with `ringfence run --exhaustive` (`run-in-vm.sh --exhaustive`); CI does.
+    case exhaustive
+}
+
+/// Feature probes, never version numbers.
+public enum Requirement: Sendable, Equatable, Hashable, CustomStringConvertible {
+    /// IORING_REGISTER_BPF_FILTER exists (implicit for every case).
+    case bpfFilter
+    /// Running as root with CAP_SYS_ADMIN.
+    case root
+    /// The kernel gives this opcode a filter context (writes back pdu_size > 0).
+    case context(opcode: UInt32)
+    /// The running kernel knows this opcode (opcode < its IORING_OP_LAST).
+    case opcode(UInt32)
+    /// A kernel module is loaded or loadable.
+    case module(String)
+
+    public var description: String {
+        switch self {
+        case .bpfFilter: return "bpf-filter"
+        case .root: return "root"
+        case .context(let op): return "context:\(Opcode.name(op))"
+        case .opcode(let op): return "opcode:\(Opcode.name(op))"
+        case .module(let m): return "module:\(m)"
+        }
+    }
+}
+
+/// An io_uring opcode as a case names it; LAST is resolved on the running kernel.
+public enum OpcodeRef: Sendable, Equatable {
+    case number(UInt32)
+    /// The running kernel's IORING_OP_LAST, plus an offset.
+    case last(plus: UInt32)
+}
+
+/// Where a user pointer points, for fault cases.
+public enum Placement: Sendable, Equatable {
+    case normal
+    case null
+    /// An address with no mapping behind it.
+    case unmapped
+    /// Mapped read-only (the kernel's copy_to_user must fail).
+    case readOnly
+    /// Only the first N bytes are mapped; the rest falls into an unmapped page.
+    case truncated(mappedBytes: Int)
+}
+
+public enum RegisterTarget: Sendable, Equatable {
+    case ring(String)
+    /// fd -1: the task's filter set, inherited by rings created later and by children.
+    case task
+    /// Any raw fd number (a bad fd, a non-io_uring fd).
+    case rawFD(Int32)
+}
+
+/// One IORING_REGISTER_BPF_FILTER call with every field under the case's control.
+public struct FilterRegistration: Sendable {
+    public var target: RegisterTarget = .ring("main")
+    public var opcode: OpcodeRef = .number(0)
+    public var program: [BPFInstruction] = []
+    public var programSource: String = ""
+    public var flags: UInt32 = 0
+    public var pduSize: UInt8 = 0
+    public var cmdType: UInt16 = FilterABI.cmdFilter
+    public var cmdFlags: UInt16 = 0
+    public var resv: UInt32 = 0
+    public var filterResv: [UInt8] = [0, 0, 0]
+    public var resv2: [UInt64] = [0, 0, 0, 0, 0]
+    /// filter_len when it should differ from the program's length.
+    public var filterLen: UInt32?
+    public var filterPointer: Placement = .normal
+    public var argPointer: Placement = .normal
+    public var nrArgs: UInt32 = 1
+    /// Pass the ring through IORING_REGISTER_USE_REGISTERED_RING.
+    public var useRegisteredRing = false
+    public init() {}
+}
+
+public struct RegisterExpectation: Sendable, Equatable {
+    /// nil: the call must succeed.
+    public var errno: Int32?
+    /// The pdu_size the kernel must have written back into the argument.
+    public var pduSizeWrittenBack: UInt8?
+    public init(errno: Int32? = nil, pduSizeWrittenBack: UInt8? = nil) {
+        self.errno = errno; self.pduSizeWrittenBack = pduSizeWrittenBack
+    }
+}
+
+public struct RingSpec: Sendable, Equatable {
+    public var name: String
+    public var entries: UInt32 = 8
+    /// IORING_SETUP_* bits.
+    public var flags: UInt32 = 0
+    /// Register the ring fd (IORING_REGISTER_RING_FDS) so USE_REGISTERED_RING can name it.
+    public var registerFD = false
+    public init(name: String) { self.name = name }
+}
+
+/// Legacy IORING_REGISTER_RESTRICTIONS on a ring, or the task-level variant (fd -1).
+public struct RestrictionSpec: Sendable, Equatable {
+    public var target: RegisterTarget = .ring("main")
+    public var registerOps: [UInt8] = []
+    public var sqeOps: [UInt8] = []
+    public var sqeFlagsAllowed: UInt8?
+    public var sqeFlagsRequired: UInt8?
+    /// Task variant only: io_uring_task_restriction.flags and .resv.
+    public var taskFlags: UInt16 = 0
+    public var taskResv: [UInt32] = [0, 0, 0]
+    public var nrArgs: UInt32?
+    public init() {}
+}
+
+/// One SQE. Typed helpers (path, socket, sockaddr) are turned into these
+/// fields plus a payload the backend places in memory.
+public struct SQESpec: Sendable, Equatable {
+    public var opcode: OpcodeRef = .number(0)
+    public var flags: UInt8 = 0
+    public var ioprio: UInt16 = 0
+    public var fd: Int32 = -1
+    public var off: UInt64 = 0
+    public var addr: UInt64 = 0
+    public var len: UInt32 = 0
+    /// The per-op flags word (rw_flags / open_flags / msg_flags ...).
+    public var opFlags: UInt32 = 0
+    public var userData: UInt64 = 0
+    public var bufIndex: UInt16 = 0
+    public var personality: UInt16 = 0
+    public var fileIndex: UInt32 = 0
+    public var addr3: UInt64 = 0
+    /// Bytes the backend places in memory; its address goes into `addr`.
+    public var addrPayload: [UInt8]?
+    /// Bytes whose address goes into `off` (addr2), e.g. OPENAT2's open_how.
+    public var offPayload: [UInt8]?
+    /// A socket the backend creates; its fd goes into `fd` (CONNECT).
+    public var socketForFD: SocketSpec?
+    /// A pipe the backend creates and keeps open until the case ends; this end
+    /// (0 = read, 1 = write) goes into `fd` (POLL_ADD that stays pending).
+    public var pipeEndForFD: Int?
+    public init() {}
+}
+
+public struct SocketSpec: Sendable, Equatable {
+    public var domain: Int32, type: Int32, proto: Int32
+    public init(domain: Int32, type: Int32, proto: Int32) { self.domain = domain; self.type = type; self.proto = proto }
+}
+
+/// What a CQE's res must be.
+public enum ResultMatcher: Sendable, Equatable, CustomStringConvertible {
+    case exactly(Int32)
+    /// >= 0: the operation ran and succeeded.
+    case success
+    /// Anything except -EACCES: the filters let it through; the op's own result is not judged.
+    case notDenied
+    case any
+
+    public func matches(_ res: Int32) -> Bool {
+        switch self {
+        case .exactly(let v): return res == v
+        case .success: return res >= 0
+        case .notDenied: return res != -Errno.EACCES
+        case .any: return true
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .exactly(let v): return Errno.describe(result: v)
+        case .success: return ">= 0"
+        case .notDenied: return "not -EACCES (allowed)"
+        case .any: return "any"
+        }
+    }
+}
+
+public struct CQEExpectation: Sendable, Equatable {
+    public var userData: UInt64
+    public var res: ResultMatcher
+}
+
+public struct SubmitExpectation: Sendable, Equatable {
+    /// Exactly these CQEs (matched by user_data, in any order), no others.
+    public var cqes: [CQEExpectation] = []
+    /// io_uring_submit's return value, when the case cares.
+    public var submitted: Int32?
+}
+
+public enum Step: Sendable {
+    case ring(RingSpec, expectErrno: Int32?, SourceLocation)
+    case register(FilterRegistration, RegisterExpectation, SourceLocation)
+    /// The same registration once per value, `$name` in the program replaced by
+    /// the value; one verdict listing every value whose result differed.
+    case sweep(Sweep, FilterRegistration, RegisterExpectation, SourceLocation)
+    case restrict(RestrictionSpec, expectErrno: Int32?, SourceLocation)
+    case enableRings(ring: String, expectErrno: Int32?, SourceLocation)
+    case submit(ring: String, [SQESpec], SubmitExpectation, SourceLocation)
+    /// Run the nested steps in a forked child; they must all hold there.
+    case fork([Step], SourceLocation)
+    case setNoNewPrivs(SourceLocation)
+    /// Become an unprivileged user (uid/gid 65534) with no capabilities.
+    case dropPrivileges(SourceLocation)
+    case closeRing(String, SourceLocation)
+    /// Add taint bits by writing them to /proc/sys/kernel/tainted (root only):
+    /// the harness's own check that a case which taints the kernel fails.
+    case taint(UInt64, SourceLocation)
+
+    public var location: SourceLocation {
+        switch self {
+        case .ring(_, _, let l), .register(_, _, let l), .sweep(_, _, _, let l), .restrict(_, _, let l), .enableRings(_, _, let l),
+             .submit(_, _, _, let l), .fork(_, let l), .setNoNewPrivs(let l), .dropPrivileges(let l),
+             .closeRing(_, let l), .taint(_, let l):
+            return l
+        }
+    }
+
+    public var kind: String {
+        switch self {
+        case .ring: return "ring"
+        case .register: return "register"
+        case .sweep(let s, _, _, _): return "register for each \(s.variable)"
+        case .restrict: return "restrict"
+        case .enableRings: return "enable"
+        case .submit: return "submit"
+        case .fork: return "fork"
+        case .setNoNewPrivs: return "no_new_privs"
+        case .dropPrivileges: return "drop_privileges"
+        case .closeRing: return "close"
+        case .taint: return "taint"
+        }
+    }
+}
+
+/// `for: { code: "0..0xffff", except: [...] }` on a register step.
+public struct Sweep: Sendable, Equatable {
+    public var variable: String
+    public var values: [UInt32]
+    /// `$variable` given as the register step's `opcode`: each value is the opcode too.
+    public var opcodeFromVariable = false
+    /// A range ending at `LAST-N` ("0..LAST-1"): its values depend on the running
+    /// kernel's IORING_OP_LAST and are computed by `resolvedValues(opcodeLast:)`.
+    public var rangeToLast: (lo: UInt32, minus: UInt32, step: UInt32)?
+    public var except: Set<UInt32> = []
+
+    public init(variable: String, values: [UInt32]) { self.variable = variable; self.values = values }
+
+    public static func == (a: Sweep, b: Sweep) -> Bool {
+        a.variable == b.variable && a.values == b.values && a.opcodeFromVariable == b.opcodeFromVariable
+            && a.rangeToLast?.lo == b.rangeToLast?.lo && a.rangeToLast?.minus == b.rangeToLast?.minus
+            && a.rangeToLast?.step == b.rangeToLast?.step && a.except == b.except
+    }
+
+    /// The values on a kernel whose IORING_OP_LAST is `opcodeLast`.
+    public func resolvedValues(opcodeLast: UInt32) -> [UInt32] {
+        guard let r = rangeToLast else { return values }
+        guard opcodeLast >= r.minus, opcodeLast - r.minus >= r.lo else { return [] }
+        return stride(from: r.lo, through: opcodeLast - r.minus, by: Int(r.step)).filter { !except.contains($0) }
+    }
+
+    /// The program text with `$variable` replaced by `value` (in hex).
+    public func substitute(_ text: String, _ value: UInt32) -> String {
+        // The standard library's replacing, not Foundation's replacingOccurrences
+        // (NSString bridging): this runs once per value when the case runs.
+        text.replacing("$" + variable, with: "0x" + String(value, radix: 16))
+    }
+}

@@ -1,0 +1,235 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import CRingfence
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the "kernel" side of a differential run comes from.
+public protocol FuzzTarget {
+    /// Observations for each case, in order. `expected` gives the CQE counts to wait for.
+    func run(_ cases: [FuzzCase], expected: [[Int]]) -> [FuzzObservation]
+}
+
+/// The running kernel: one forked child per batch (each case on its own ring), and a
+/// grandchild for every case that registers task-level filters (they cannot be undone).
+public final class LiveFuzzTarget: FuzzTarget {
+    public var timeoutMs = 1000
+    public init() {}
+
+    public func run(_ cases: [FuzzCase], expected: [[Int]]) -> [FuzzObservation] {
+        var out = runBatch(cases, expected: expected)
+        // A child that died (or hung and met its alarm) leaves the rest of its batch
+        // unobserved: run those cases one per child, so only the culprit stays empty.
+        if out.count < cases.count && cases.count > 1 {
+            for i in out.count..<cases.count { out.append(runBatch([cases[i]], expected: [expected[i]]).first ?? FuzzObservation()) }
+        }
+        return out + Array(repeating: FuzzObservation(), count: max(0, cases.count - out.count))
+    }
+
+    /// Observations for as many leading cases as the child reported.
+    private func runBatch(_ cases: [FuzzCase], expected: [[Int]]) -> [FuzzObservation] {
+        let kernel = LiveKernel()
+        let timeout = timeoutMs
+        // generous: every submit may wait its full CQE timeout
+        let alarmSeconds = UInt32(10 + cases.count * (timeout / 1000 + 1) * 4)
+        let result = kernel.runInChild { k in
+            alarm(alarmSeconds)
+            var lines: [String] = []
+            for (i, c) in cases.enumerated() {
+                if c.usesTask {
+                    let sub = k.runInChild { kk in
+                        (true, [FuzzObservationCoding.encode(FuzzObserver.observe(c, on: kk, expectedCQEs: expected[i], timeoutMs: timeout))])
+                    }
+                    lines.append(sub.diagnostics.first ?? "!child failed")
+                } else {
+                    lines.append(FuzzObservationCoding.encode(FuzzObserver.observe(c, on: k, expectedCQEs: expected[i], timeoutMs: timeout)))
+                }
+            }
+            return (true, lines)
+        }
+        var out: [FuzzObservation] = []
+        for line in result.diagnostics.prefix(cases.count) {
+            guard let o = FuzzObservationCoding.decode(line) else { break }
+            out.append(o)
+        }
+        return out
+    }
+}
+
+/// Another backend in this process (model against model, for tests and host runs).
+public final class BackendFuzzTarget: FuzzTarget {
+    let make: () -> KernelBackend
+    public init(_ make: @escaping () -> KernelBackend) { self.make = make }
+    public func run(_ cases: [FuzzCase], expected: [[Int]]) -> [FuzzObservation] {
+        cases.enumerated().map { FuzzObserver.observe($0.element, on: make(), expectedCQEs: expected[$0.offset], timeoutMs: 0) }
+    }
+}
+
+/// One line per observation, for the pipe from the forked child.
+enum FuzzObservationCoding {
+    static func encode(_ o: FuzzObservation) -> String {
+        o.events.map { e -> String in
+            switch e {
+            case .register(let r, let p): return "R \(r) \(p.map(String.init) ?? "-")"
+            case .setup(let r): return "U \(r)"
+            case .call(let what, let r): return "C \(r) \(what)"
+            case .submit(let n, let cqes):
+                return "S \(n) " + (cqes.isEmpty ? "-" : cqes.map { "\($0.userData):\($0.res)" }.joined(separator: ","))
+            }
+        }.joined(separator: "|")
+    }
+
+    static func decode(_ line: String) -> FuzzObservation? {
+        if line.hasPrefix("!") { return nil }
+        var o = FuzzObservation()
+        for part in line.split(separator: "|") {
+            let f = part.split(separator: " ")
+            guard f.count >= 2, let a = Int32(f[1]) else { return nil }
+            switch f[0] {
+            case "R": o.events.append(.register(ret: a, pduWrittenBack: f.count > 2 ? UInt8(f[2]) : nil))
+            case "U": o.events.append(.setup(ret: a))
+            case "C": o.events.append(.call(f.count > 2 ? String(f[2]) : "?", ret: a))
+            case "S":
+                var cqes: [CQE] = []
+                if f.count > 2 && f[2] != "-" {
+                    for item in f[2].split(separator: ",") {
+                        let kv = item.split(separator: ":")
+                        guard kv.count == 2, let ud = UInt64(kv[0]), let res = Int32(kv[1]) else { return nil }
+                        cqes.append(CQE(userData: ud, res: res))
+                    }
+                }
+                o.events.append(.submit(submitted: a, cqes: cqes))
+            default: return nil
+            }
+        }
+        return o
+    }
+}
+
+/// The differential loop: generate, run on the model and on the target, compare,
+/// shrink and save what differs.
+public final class Fuzzer {
+    public struct Options {
+        public var seed: UInt64 = 0
+        public var count: Int?
+        public var seconds: Double?
+        public var saveDirectory: String?
+        public var batchSize = 64
+        public var shrinkBudget = 300
+        public init() {}
+    }
+
+    public struct Mismatch {
+        public var original: FuzzCase
+        public var shrunk: FuzzCase
+        public var model: FuzzObservation
+        public var target: FuzzObservation
+        public var savedAt: String?
+        /// False when the shrunk case did not fail again and `shrunk` is the original.
+        public var shrinkHeld = true
+    }
+
+    public struct Report {
+        public var seed: UInt64
+        public var cases = 0
+        public var mismatches: [Mismatch] = []
+        public var seconds = 0.0
+        /// Time spent shrinking mismatches (included in `seconds`).
+        public var shrinkSeconds = 0.0
+        public var perMinute: Double { seconds > 0 ? Double(cases) / seconds * 60 : 0 }
+        /// Throughput of generation + both runs + comparison alone.
+        public var perMinuteWithoutShrinking: Double {
+            seconds - shrinkSeconds > 0 ? Double(cases) / (seconds - shrinkSeconds) * 60 : 0
+        }
+        public var summary: String {
+            "fuzz: seed \(seed), \(cases) cases, \(mismatches.count) mismatches, \(Int(perMinute.rounded()))/min"
+        }
+    }
+
+    let options: Options
+    let generator: FuzzGenerator
+    let model: () -> KernelBackend
+    let target: FuzzTarget
+    public var log: (String) -> Void = { _ in }
+
+    public init(options: Options, semantics: KernelSemantics = .upstream, target: FuzzTarget,
+                model: (() -> KernelBackend)? = nil) {
+        self.options = options
+        self.generator = FuzzGenerator(semantics: semantics)
+        self.model = model ?? { ReferenceKernel(semantics: semantics) }
+        self.target = target
+    }
+
+    func modelObservation(_ c: FuzzCase) -> FuzzObservation {
+        FuzzObserver.observe(c, on: model(), timeoutMs: 0)
+    }
+
+    /// nil when model and target agree.
+    func compare(_ c: FuzzCase) -> (FuzzObservation, FuzzObservation)? {
+        let m = modelObservation(c)
+        let t = target.run([c], expected: [m.cqeCounts])[0]
+        return FuzzObserver.normalise(m, for: c) == FuzzObserver.normalise(t, for: c) ? nil : (m, t)
+    }
+
+    public func run() -> Report {
+        var report = Report(seed: options.seed)
+        let start = rf_now_ns()
+        func elapsed() -> Double { Double(rf_now_ns() - start) / 1e9 }
+        var next = 0
+        while true {
+            if let n = options.count, next >= n { break }
+            if let s = options.seconds, elapsed() >= s { break }
+            if options.count == nil && options.seconds == nil && next >= 1000 { break }
+            let size = min(options.batchSize, options.count.map { $0 - next } ?? options.batchSize)
+            let batch = (next..<(next + size)).map { generator.generate(seed: options.seed, index: $0) }
+            next += size
+            let predictions = batch.map(modelObservation)
+            let observed = target.run(batch, expected: predictions.map(\.cqeCounts))
+            report.cases += batch.count
+            for (i, c) in batch.enumerated()
+            where FuzzObserver.normalise(predictions[i], for: c) != FuzzObserver.normalise(observed[i], for: c) {
+                let t0 = rf_now_ns()
+                report.mismatches.append(handleMismatch(c, model: predictions[i], target: observed[i]))
+                report.shrinkSeconds += Double(rf_now_ns() - t0) / 1e9
+            }
+        }
+        report.seconds = elapsed()
+        return report
+    }
+
+    func handleMismatch(_ c: FuzzCase, model m: FuzzObservation, target t: FuzzObservation) -> Mismatch {
+        var (shrunk, tries) = FuzzShrinker.shrink(c, budget: options.shrinkBudget) { compare($0) != nil }
+        var sm = m, st = t
+        let again = compare(shrunk)
+        if let again {
+            (sm, st) = again
+        } else {
+            // The shrunk case passed when run once more (timing): keep the original case with
+            // its own observations, so a reproducer never pairs one case with another's results.
+            shrunk = c
+        }
+        var mismatch = Mismatch(original: c, shrunk: shrunk, model: sm, target: st)
+        mismatch.shrinkHeld = again != nil
+        let how = mismatch.shrinkHeld ? "shrunk in \(tries) tries" : "not shrunk: the shrunk case did not fail again"
+        log("case \(c.index): model \(sm) / kernel \(st) (\(how))")
+        if let dir = options.saveDirectory {
+            let path = PathText.join(dir, "fuzz-seed\(options.seed)-case\(c.index).yaml")
+            let text = FuzzCaseWriter.yaml(shrunk, observed: st, seed: options.seed, modelSaid: sm, shrunk: mismatch.shrinkHeld)
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+                mismatch.savedAt = path
+            } catch {
+                log("cannot write \(path): \(error)")
+            }
+        }
+        return mismatch
+    }
+}

@@ -1,0 +1,105 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// cases/known-bugs.yaml: failures that are known kernel bugs with a cited
+/// fix. A matching failure is an expected failure (status xfail, KTAP
+/// `ok N name # XFAIL known bug: <fix>`) and does not fail the run unless
+/// `ringfence run --strict`; a matching case that passes is an unexpected pass
+/// (xpass, `# XPASS`), so the entry gets narrowed. Entries without a source
+/// are refused.
+public struct KnownBug: Sendable {
+    public var caseID: String
+    /// Upstream versions affected (any range matches).
+    public var kernels: [VersionRange]
+    /// The fixing commit or changelog line.
+    public var fix: String
+    /// Where the fix is documented (changelog, commit id, list thread).
+    public var source: String
+    public var location: SourceLocation
+
+    public func applies(to kernel: KernelVersion) -> Bool {
+        kernels.contains { $0.contains(kernel) }
+    }
+}
+
+public enum KnownBugs {
+    public static let fileName = "known-bugs.yaml"
+
+    /// The baseline at `path`: from the compiled suite beside it when there
+    /// is one (the VM guest), else the YAML file composed by `compose`.
+    /// A missing file is an empty baseline.
+    public static func load(path: String, compose: CaseComposer?) throws -> [KnownBug] {
+        let file = path.split(separator: "/").last.map(String.init) ?? path
+        let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        if let bytes = SourceFiles.read(dir + "/" + CompiledCases.fileName) {
+            let files: [(name: String, root: CaseNode?)]
+            do { files = try CompiledCases.decode(bytes) } catch {
+                throw CaseFileError(file: dir + "/" + CompiledCases.fileName, line: 0, field: "", message: "\(error)")
+            }
+            guard let entry = files.first(where: { $0.name == file }) else { return [] }
+            return try parse(node: entry.root, file: file)
+        }
+        guard let bytes = SourceFiles.read(path) else {
+            if access(path, F_OK) != 0 { return [] }
+            throw CaseFileError(file: file, line: 0, field: "", message: "cannot read")
+        }
+        guard let compose else { throw CaseFileError(file: file, line: 0, field: "", message: CaseSource.noComposer) }
+        return try parse(node: try compose(String(decoding: bytes, as: UTF8.self), file), file: file)
+    }
+
+    public static func parse(node: CaseNode?, file: String) throws -> [KnownBug] {
+        guard let node else { return [] }
+        return try YAMLField(node: node, file: file, path: "").sequence().map { entry in
+            var id: String?, fix: String?, source: String?
+            var kernels: [VersionRange] = []
+            for (key, v) in try entry.mapping(allowed: ["case", "kernels", "fix", "source"]) {
+                switch key {
+                case "case": id = try v.string()
+                case "fix": fix = try v.string()
+                case "source": source = try v.string()
+                default:
+                    kernels = try v.sequence().map { item in
+                        guard let r = VersionRange(try item.string()) else {
+                            throw item.error("expected a version or range like \"7.0 .. 7.3.1\"")
+                        }
+                        return r
+                    }
+                }
+            }
+            guard let id else { throw entry.error("an entry needs 'case' (a case id, see ringfence list)") }
+            guard let fix, !fix.isEmpty else { throw entry.error("an entry needs 'fix' (the fixing commit or changelog line)") }
+            guard let source, !source.isEmpty else { throw entry.error("an entry needs 'source' (where the fix is documented)") }
+            guard !kernels.isEmpty else { throw entry.error("an entry needs 'kernels' (affected upstream versions)") }
+            return KnownBug(caseID: id, kernels: kernels, fix: fix, source: source,
+                            location: SourceLocation(file: file, line: entry.line))
+        }
+    }
+
+    /// Applies the baseline to a result: a matched failure becomes .xfail, a
+    /// matched pass becomes .xpass (the entry is stale for this kernel). A
+    /// case that tainted the kernel stays a failure: no entry excuses that.
+    public static func apply(_ bugs: [KnownBug], to result: CaseResult, kernel: KernelVersion?) -> CaseResult {
+        guard let kernel, let bug = bugs.first(where: { $0.caseID == result.id && $0.applies(to: kernel) }) else { return result }
+        var r = result
+        if r.status.isFailure {
+            if r.taint != nil {
+                r.diagnostics.append("known-bug entry at \(bug.location) does not cover a tainted kernel")
+                return r
+            }
+            r.status = .xfail
+            r.reason = bug.fix
+            r.diagnostics.append("known bug (\(bug.location)): \(bug.source)")
+        } else if r.status == .pass {
+            r.status = .xpass
+            r.reason = bug.fix
+            r.diagnostics.append("known-bug entry at \(bug.location) no longer needed: the case passes on \(kernel); narrow its kernels")
+        }
+        return r
+    }
+}
