@@ -22,7 +22,7 @@ struct RingfenceGuest: ParsableCommand {
         """,
         version: RingfenceVersion.string,
         subcommands: [RunCommand.self, ListCommand.self, AsmCommand.self, ProbeCommand.self,
-                      FuzzCommand.self, BenchCommand.self, SelftestFaultCommand.self]
+                      FuzzCommand.self, BenchCommand.self, SelftestFaultCommand.self, SelftestCostsCommand.self]
     )
 }
 

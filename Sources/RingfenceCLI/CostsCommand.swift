@@ -1,0 +1,73 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import CRingfence
+import RingfenceCore
+
+/// `ringfence selftest-costs`: what the primitives a case is made of cost
+/// on this kernel and machine (under TCG everything is 10–30× native), so
+/// speed work starts from numbers: `./run-in-vm.sh -- selftest-costs`.
+/// Hidden from --help: a tool for working on ringfence itself.
+public struct SelftestCostsCommand: ParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(
+        commandName: "selftest-costs",
+        abstract: "Time the primitives cases are made of (fork, ring set-up, registration, kmsg, taint).",
+        shouldDisplay: false)
+
+    @Option(help: "Repetitions of each primitive.")
+    var count = 100
+
+    public func validate() throws {
+        guard count > 0 && count <= 100_000 else { throw ValidationError("--count must be in 1...100000") }
+    }
+
+    public func run() throws {
+        print("# ringfence selftest-costs: microseconds per operation, mean of \(count)")
+        func time(_ name: String, _ n: Int = count, _ body: () -> Void) {
+            let t0 = rf_now_ns()
+            for _ in 0..<n { body() }
+            let us = Double(rf_now_ns() - t0) / 1000 / Double(n)
+            print("# cost \(name): " + cFormat("%.1f", us) + " us")
+            fflush(stdout)
+        }
+        time("getppid (a bare syscall)") { _ = getppid() }
+        time("fork + exit + wait", max(count / 4, 1)) {
+            let pid = fork()
+            if pid == 0 { _exit(0) }
+            var st: Int32 = 0
+            _ = waitpid(pid, &st, 0)
+        }
+        time("LiveKernel fresh child (fork, pipe, exit, wait)", max(count / 4, 1)) {
+            _ = LiveKernel().runInChild { _ in (true, []) }
+        }
+        time("io_uring set-up + close (8 entries)") {
+            let k = LiveKernel()
+            let fd = k.setupRing(entries: 8, flags: 0)
+            if fd >= 0 { k.closeRing(fd) }
+        }
+        var reg = FilterRegistration()
+        reg.program = (try? Assembler.assemble("ret #1")) ?? []
+        time("set-up + register one filter + close") {
+            let k = LiveKernel()
+            let fd = k.setupRing(entries: 8, flags: 0)
+            if fd >= 0 { _ = k.register(reg.registerCall(fd: fd, opcode: 0)); k.closeRing(fd) }
+        }
+        var nop = SQESpec()
+        nop.userData = 1
+        time("set-up + register + NOP submit/complete + close") {
+            let k = LiveKernel()
+            let fd = k.setupRing(entries: 8, flags: 0)
+            if fd >= 0 {
+                _ = k.register(reg.registerCall(fd: fd, opcode: 0))
+                _ = k.submit(ring: fd, sqes: [nop], expecting: 1, timeoutMs: 1000)
+                k.closeRing(fd)
+            }
+        }
+        let markers = KernelLogMarkers()
+        time("kmsg marker (begin or end line)") { markers.write(KernelLogMarkers.begin(1, "costs:a-case-id-of-typical-length-for-the-console")) }
+        time("taint read") { _ = KernelTaint.read() }
+        time("worker clean check (WorkerState.current)") { _ = WorkerState.current() }
+    }
+}
