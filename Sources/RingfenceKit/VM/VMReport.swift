@@ -109,7 +109,10 @@ public enum VMVerdict {
         if let early = console.troubleBeforeInit, !console.initStarted || console.caseLines.isEmpty, console.caseTrouble.isEmpty {
             problems.append("kernel trouble before the suite started: \(early)")
         }
-        if console.outOfMemory == nil, !console.initStarted, console.troubleBeforeInit != nil, let want = input.memoryDefaultMB {
+        // Below the default memory a boot that never reached init is most
+        // likely short of memory, whether the kernel said so (a splat before
+        // init) or died in silence (too little RAM to decompress itself).
+        if console.outOfMemory == nil, !console.initStarted, let want = input.memoryDefaultMB {
             problems.append("the boot died before init with --memory \(input.host.memoryMB)M, less than the \(want)M this initramfs is given by default: raise --memory")
         }
         if let oom = console.outOfMemory {

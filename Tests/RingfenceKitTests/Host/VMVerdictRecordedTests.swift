@@ -175,4 +175,21 @@ final class VMVerdictRecordedTests: XCTestCase {
         let yaml = names.prefix(n).map { "- name: \($0)\n  steps:\n    - register: { opcode: NOP, program: \"ret #1\" }\n" }.joined()
         return try CaseLoader.load(yaml: yaml, file: "selftest/fault.yaml")
     }
+
+    /// A real boot with --memory 24M and the 16.5 MB initramfs: the kernel
+    /// dies in silence right after the firmware. Below the default memory
+    /// that must name --memory, not only "the console ended".
+    func testASilentDeathBelowTheDefaultMemoryNamesMemory() throws {
+        let text = try Self.log("boot-silent-low-memory")
+        var host = Self.host
+        host.memoryMB = 24
+        var input = VMVerdict.Input(console: ConsoleVerdict.evaluate(log: text, timedOut: false), guestReport: nil, plan: nil, host: host)
+        input.memoryDefaultMB = 384
+        let o = VMVerdict.judge(input)
+        XCTAssertNotEqual(o.exitCode, 0)
+        XCTAssertTrue(o.problems.contains { $0.contains("boot died before init with --memory 24M") && $0.contains("384M") }, "\(o.problems)")
+        // At the default memory the same silence is not blamed on memory.
+        input.memoryDefaultMB = nil
+        XCTAssertFalse(VMVerdict.judge(input).problems.contains { $0.contains("--memory") })
+    }
 }
