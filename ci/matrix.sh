@@ -10,22 +10,26 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 usage() {
 	cat <<'USAGE'
-Usage: ci/matrix.sh [--kernels "LIST"] [--out DIR] [-- RUN-IN-VM-OPTIONS...]
+Usage: ci/matrix.sh [--kernels "LIST"] [--out DIR] [--jobs N] [-- RUN-IN-VM-OPTIONS...]
 
   --kernels LIST  space-separated: a Debian kernel version or series for
                   run-in-vm.sh --kernel-version (7.0 = newest 7.0.x, 7.3.4),
                   or "rc" for the newest release candidate in experimental.
                   Default: "7.0 7.1 7.2 rc 7.3" (newest of each series + rc).
   --out DIR       default: ./out/matrix
+  --jobs N        kernels booted at once (default 1). Under TCG each guest
+                  is one host thread, so N = host cores is the fast choice:
+                  ci/matrix.sh --jobs "$(nproc)". Results do not depend on N.
 USAGE
 }
 
-KERNELS="7.0 7.1 7.2 rc 7.3" OUT=$ROOT/out/matrix EXTRA=()
+KERNELS="7.0 7.1 7.2 rc 7.3" OUT=$ROOT/out/matrix EXTRA=() JOBS=1
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	--kernels) [[ $# -ge 2 ]] || { echo "matrix: --kernels needs a value" >&2; exit 2; }; KERNELS=$2; shift 2 ;;
 	--out) [[ $# -ge 2 ]] || { echo "matrix: --out needs a value" >&2; exit 2; }; OUT=$2; shift 2 ;;
+	--jobs) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] || { echo "matrix: --jobs needs a positive number" >&2; exit 2; }; JOBS=$2; shift 2 ;;
 	--) shift; EXTRA=("$@"); break ;;
 	*) echo "matrix: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -39,20 +43,41 @@ newest_rc() {
 }
 
 set -- $KERNELS
-total=$# i=0 worst=0 results=()
-for k in "$@"; do
-	i=$((i + 1))
-	args=(--kernel-version "$k")
+total=$# worst=0 results=()
+# The kernels' package indexes and downloads: once, before any parallel boot,
+# so concurrent runs never refresh the same cache.
+"$ROOT/run-in-vm.sh" --list-kernels --experimental >/dev/null 2>&1 || true
+RC=
+for k in "$@"; do [[ $k == rc ]] && RC=$(newest_rc); done
+
+run_one() { # index kernel: one kernel's run; its exit code in $OUT/$k.code
+	local i=$1 k=$2 args=(--kernel-version "$2")
 	if [[ $k == rc ]]; then
-		rc=$(newest_rc)
-		[[ -n $rc ]] || { echo "matrix: [$i/$total] no release candidate in experimental, skipped" >&2; continue; }
-		args=(--experimental --kernel-version "$rc")
+		[[ -n $RC ]] || { echo "matrix: [$i/$total] no release candidate in experimental, skipped" >&2; echo skip >"$OUT/$k.code"; return; }
+		args=(--experimental --kernel-version "$RC")
 	fi
 	echo "matrix: [$i/$total] kernel $k: ./run-in-vm.sh ${args[*]}" >&2
-	set +e
-	"$ROOT/run-in-vm.sh" "${args[@]}" --out "$OUT/$k" --results "$OUT/$k.json" "${EXTRA[@]}" >"$OUT/$k.ktap" 2>"$OUT/$k.err"
-	code=$?
-	set -e
+	local code=0
+	"$ROOT/run-in-vm.sh" "${args[@]}" --out "$OUT/$k" --results "$OUT/$k.json" "${EXTRA[@]}" >"$OUT/$k.ktap" 2>"$OUT/$k.err" || code=$?
+	echo "$code" >"$OUT/$k.code"
+}
+
+i=0
+for k in "$@"; do
+	i=$((i + 1))
+	rm -f "$OUT/$k.code"
+	if [[ $JOBS -le 1 ]]; then run_one "$i" "$k"; continue; fi
+	while [[ $(jobs -rp | wc -l) -ge $JOBS ]]; do wait -n || true; done
+	run_one "$i" "$k" &
+done
+wait
+
+# Report in the order given, whatever order the runs finished in.
+i=0
+for k in "$@"; do
+	i=$((i + 1))
+	code=$(cat "$OUT/$k.code" 2>/dev/null || echo 2)
+	[[ $code == skip ]] && continue
 	tail -n 2 "$OUT/$k.ktap" | sed "s/^/matrix: [$i\/$total] /" >&2
 	case $code in
 	0 | 4) ;;
@@ -60,6 +85,7 @@ for k in "$@"; do
 	*) echo "matrix: [$i/$total] kernel $k: set-up error (exit $code):" >&2; sed 's/^/  /' "$OUT/$k.err" >&2; [[ $worst == 1 ]] || worst=2 ;;
 	esac
 	[[ -f $OUT/$k.json ]] && results+=("$OUT/$k.json")
+	rm -f "$OUT/$k.code"
 done
 
 if [[ ${#results[@]} -gt 0 ]]; then

@@ -25,17 +25,33 @@ public struct SelftestCostsCommand: ParsableCommand {
 
     public func run() throws {
         print("# ringfence selftest-costs: microseconds per operation, mean of \(count)")
+        func faults(_ who: __rusage_who) -> Int {
+            var u = rusage()
+            getrusage(__rusage_who_t(who.rawValue), &u)
+            return Int(u.ru_minflt)
+        }
         func time(_ name: String, _ n: Int = count, _ body: () -> Void) {
+            let (p0, c0) = (faults(RUSAGE_SELF), faults(RUSAGE_CHILDREN))
             let t0 = rf_now_ns()
             for _ in 0..<n { body() }
             let us = Double(rf_now_ns() - t0) / 1000 / Double(n)
-            print("# cost \(name): " + cFormat("%.1f", us) + " us")
+            let pf = Double(faults(RUSAGE_SELF) - p0) / Double(n), cf = Double(faults(RUSAGE_CHILDREN) - c0) / Double(n)
+            print("# cost \(name): " + cFormat("%.1f", us) + " us, page faults " + cFormat("%.1f", pf) + " here + " + cFormat("%.1f", cf) + " in children")
             fflush(stdout)
         }
         time("getppid (a bare syscall)") { _ = getppid() }
         time("fork + exit + wait", max(count / 4, 1)) {
             let pid = fork()
             if pid == 0 { _exit(0) }
+            var st: Int32 = 0
+            _ = waitpid(pid, &st, 0)
+        }
+        time("fork + child allocates 64 KiB + exit + wait", max(count / 4, 1)) {
+            let pid = fork()
+            if pid == 0 {
+                let a = [UInt8](repeating: 1, count: 65536)
+                _exit(Int32(a[100]) - 1)
+            }
             var st: Int32 = 0
             _ = waitpid(pid, &st, 0)
         }
