@@ -48,7 +48,7 @@ final class GuestCommandLineTests: XCTestCase {
 
 final class GuestResultsTests: XCTestCase {
     func testRoundTripThroughACRLFConsoleWithKernelNoise() {
-        let json = "{\"cases\": [\(String(repeating: "{\"id\": \"a:b\"},", count: 50)){}]}"
+        let json = "{\"cases\": [\(String(repeating: "{\"id\": \"a:b\"},", count: 2000)){}]}"
         var lines: [String] = []
         GuestResults.emit(name: "results.json", contents: Data(json.utf8)) { lines.append($0) }
         GuestResults.emit(name: "bench.svg", contents: Data("<svg/>".utf8)) { lines.append($0) }
