@@ -38,15 +38,17 @@ mkdir -p "$OUT"
 rm -f "$OUT"/*.json
 
 # The newest release candidate: first "~rc" upstream version in the list.
+NOBUILD=()
 newest_rc() {
-	"$ROOT/run-in-vm.sh" --list-kernels --experimental 2>/dev/null | awk 'NR > 1 && $2 ~ /~rc/ { print $2; exit }'
+	"$ROOT/run-in-vm.sh" "${NOBUILD[@]}" --list-kernels --experimental 2>/dev/null | awk 'NR > 1 && $2 ~ /~rc/ { print $2; exit }'
 }
 
 set -- $KERNELS
 total=$# worst=0 results=()
 # The kernels' package indexes and downloads: once, before any parallel boot,
 # so concurrent runs never refresh the same cache.
-"$ROOT/run-in-vm.sh" --list-kernels --experimental >/dev/null 2>&1 || true
+for a in "${EXTRA[@]}"; do [[ $a == --no-build ]] && NOBUILD=(--no-build); done
+"$ROOT/run-in-vm.sh" "${NOBUILD[@]}" --list-kernels --experimental >/dev/null 2>&1 || true
 RC=
 for k in "$@"; do [[ $k == rc ]] && RC=$(newest_rc); done
 

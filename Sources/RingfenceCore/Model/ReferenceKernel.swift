@@ -404,9 +404,10 @@ public final class ReferenceKernel: KernelBackend {
                     fdValue = -1
                 }
             }
-            // A pipe end the case vocabulary may ask for (SQESpec.pipeEndForFD on newer harnesses):
-            // looked up by name so the model builds with and without the field.
-            if Mirror(reflecting: spec).children.contains(where: { $0.label == "pipeEndForFD" && ($0.value as? Int) != nil }) {
+            // A pipe end the case asks for (SQESpec.pipeEndForFD). (This was a
+            // Mirror lookup by name, left from a merge: 36 % of the fuzzer's
+            // time in the model.)
+            if spec.pipeEndForFD != nil {
                 fdValue = world.nextSocketFD
                 world.nextSocketFD += 1
                 pipes.insert(fdValue)
