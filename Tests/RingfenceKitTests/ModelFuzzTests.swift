@@ -78,6 +78,29 @@ import Testing
         #expect(FuzzObserver.normalise(early, for: c) == FuzzObserver.normalise(late, for: c))
     }
 
+    /// Fuzz seed 2026 case 11225 on 7.3.4: an SQPOLL ring created R_DISABLED, a submit
+    /// before enabling it. The model said -EBADFD; the kernel's liburing returned 2
+    /// without entering (the SQ thread had not set NEED_WAKEUP yet). Either is right on a
+    /// disabled SQPOLL ring, and only there: on an enabled ring -EBADFD stays a mismatch.
+    @Test func aDisabledSQPollRingsSubmitMayOrMayNotEnter() {
+        var c = FuzzCase()
+        c.ringFlags = 0x42   // SQPOLL | R_DISABLED
+        c.actions = [.setup, .submit([FuzzSQE(kind: .nop(nopFlags: 0, len: 0), userData: 1)])]
+        var model = FuzzObservation(), kernel = FuzzObservation()
+        model.events = [.setup(ret: 0), .submit(submitted: -Errno.EBADFD, cqes: [])]
+        kernel.events = [.setup(ret: 0), .submit(submitted: 2, cqes: [])]
+        #expect(FuzzObserver.normalise(model, for: c) == FuzzObserver.normalise(kernel, for: c))
+        c.actions = [.setup, .enable, .submit([FuzzSQE(kind: .nop(nopFlags: 0, len: 0), userData: 1)])]
+        model.events = [.setup(ret: 0), .call("enable", ret: 0), .submit(submitted: -Errno.EBADFD, cqes: [])]
+        kernel.events = [.setup(ret: 0), .call("enable", ret: 0), .submit(submitted: 2, cqes: [])]
+        #expect(FuzzObserver.normalise(model, for: c) != FuzzObserver.normalise(kernel, for: c))
+        c.ringFlags = 0x40   // R_DISABLED without SQPOLL: the count is exact
+        c.actions = [.setup, .submit([FuzzSQE(kind: .nop(nopFlags: 0, len: 0), userData: 1)])]
+        model.events = [.setup(ret: 0), .submit(submitted: -Errno.EBADFD, cqes: [])]
+        kernel.events = [.setup(ret: 0), .submit(submitted: 2, cqes: [])]
+        #expect(FuzzObserver.normalise(model, for: c) != FuzzObserver.normalise(kernel, for: c))
+    }
+
     /// A target that disagrees with the model only on its first run of each case, as a
     /// timing-dependent kernel result would.
     final class FlakyTarget: FuzzTarget {

@@ -83,18 +83,36 @@ public enum FuzzObserver {
     /// filter verdict, and everything after an SQE was left pointing at freed memory to "*".
     /// On an SQPOLL ring the submit count is "?": liburing's io_uring_submit() returns the
     /// SQEs the SQ thread has not consumed yet, earlier submits' included, which is timing.
+    /// On an SQPOLL ring that is still R_DISABLED, -EBADFD is "?" too: liburing enters the
+    /// kernel (which refuses a disabled ring with -EBADFD) only when the SQ thread has set
+    /// IORING_SQ_NEED_WAKEUP, and whether it has yet is timing (fuzz seed 2026 case 11225:
+    /// the model said -EBADFD, the kernel's liburing returned 2 without entering).
     public static func normalise(_ o: FuzzObservation, for c: FuzzCase) -> [String] {
         var how: [UInt64: FuzzSQE.Comparison] = [:]
         for case .submit(let sqes) in c.actions { for s in sqes { how[s.userData] = s.comparison } }
         let cut = c.unpredictableFrom(o) ?? Int.max
         let sqpoll = c.ringFlags & 2 != 0
-        return o.events.enumerated().map { i, e in
-            if i >= cut { return "*" }
+        // Per submit action, in order: was the ring still disabled (R_DISABLED, no enable yet)?
+        var disabledAtSubmit: [Bool] = []
+        var enabled = c.ringFlags & 0x40 == 0
+        for a in c.actions {
+            switch a {
+            case .enable: enabled = true
+            case .submit: disabledAtSubmit.append(!enabled)
+            default: break
+            }
+        }
+        var submits = 0
+        var out: [String] = []
+        for (i, e) in o.events.enumerated() {
+            if i >= cut { out.append("*"); continue }
             switch e {
-            case .register(let r, let p): return "reg \(r) \(p.map(String.init) ?? "-")"
-            case .setup(let r): return "setup \(r)"
-            case .call(let what, let r): return "\(what) \(r)"
+            case .register(let r, let p): out.append("reg \(r) \(p.map(String.init) ?? "-")")
+            case .setup(let r): out.append("setup \(r)")
+            case .call(let what, let r): out.append("\(what) \(r)")
             case .submit(let n, let cqes):
+                let disabled = submits < disabledAtSubmit.count && disabledAtSubmit[submits]
+                submits += 1
                 let items = cqes.map { cqe -> String in
                     let res: String
                     switch how[cqe.userData] ?? .exact {
@@ -104,9 +122,11 @@ public enum FuzzObserver {
                     }
                     return "\(cqe.userData):\(res)"
                 }.sorted()
-                return "submit \(sqpoll && n >= 0 ? "?" : String(n)) [\(items.joined(separator: " "))]"
+                let racy = sqpoll && (n >= 0 || (disabled && n == -Errno.EBADFD))
+                out.append("submit \(racy ? "?" : String(n)) [\(items.joined(separator: " "))]")
             }
         }
+        return out
     }
 
     static func resultClass(_ res: Int32) -> String {
