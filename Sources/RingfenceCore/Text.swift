@@ -78,11 +78,14 @@ public func iso8601(secondsSince1970 t: Double) -> String {
 }
 
 /// All of standard input.
-public func readStandardInput() -> [UInt8] {
+public func readStandardInput() -> [UInt8] { readAll(stdin) }
+
+/// Everything left in a stdio stream (a file, a pipe from popen, stdin).
+func readAll(_ f: UnsafeMutablePointer<FILE>) -> [UInt8] {
     var bytes: [UInt8] = []
     var buf = [UInt8](repeating: 0, count: 65536)
     while true {
-        let n = fread(&buf, 1, buf.count, stdin)
+        let n = fread(&buf, 1, buf.count, f)
         if n <= 0 { break }
         bytes.append(contentsOf: buf[0..<n])
     }

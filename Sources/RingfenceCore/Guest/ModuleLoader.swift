@@ -112,14 +112,7 @@ public final class ModuleLoader {
     static func read(_ path: String) -> String? {
         guard let f = fopen(path, "r") else { return nil }
         defer { fclose(f) }
-        var bytes: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buf, 1, buf.count, f)
-            if n <= 0 { break }
-            bytes.append(contentsOf: buf[0..<n])
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        return String(decoding: readAll(f), as: UTF8.self)
     }
 
     static func errnoText(_ e: Int32) -> String {

@@ -68,13 +68,7 @@ public enum KernelProbe {
         if FileManager.default.fileExists(atPath: "/proc/config.gz"), let gz = findExecutable("gzip") {
             // popen: no Foundation Process in the guest binary.
             if let f = popen("\(gz) -dc /proc/config.gz", "r") {
-                var bytes: [UInt8] = []
-                var buf = [UInt8](repeating: 0, count: 65536)
-                while true {
-                    let n = fread(&buf, 1, buf.count, f)
-                    if n <= 0 { break }
-                    bytes.append(contentsOf: buf[0..<n])
-                }
+                let bytes = readAll(f)
                 if pclose(f) == 0 { text = String(decoding: bytes, as: UTF8.self) }
             }
         }
