@@ -244,16 +244,19 @@ extension VMRunner {
             if let e = VMRunner.qemuFailure(o, memoryMB: s.memoryMB) { throw e }
             let v = ConsoleVerdict.evaluate(log: o.console)
             let trouble = o.console.split(whereSeparator: \.isNewline).first { ConsoleVerdict.isTrouble(ConsoleVerdict.stripTimestamp($0).text) }
-            if let t = trouble {
-                flakes.append((i, String(ConsoleVerdict.stripTimestamp(t).text)))
+            let noInit = o.timedOut || !v.initStarted
+            if let t = trouble { flakes.append((i, String(ConsoleVerdict.stripTimestamp(t).text))) }
+            if noInit { failures += 1 }
+            // Every boot that went wrong keeps its console log, and its line says how.
+            if trouble != nil || noInit {
                 let keep = "\(options.out ?? "out/bare")"
                 try? FileSystem.makeDirectory(keep)
                 try? FileSystem.copy(w + "/bare-console.log", to: "\(keep)/bare-boot-\(i).console.log")
             }
-            if o.timedOut || !v.initStarted { failures += 1 }
             times.append(o.seconds)
-            stdout(String(format: "bare boot %d/%d: %.2f s%@\n", i, count, o.seconds,
-                          trouble.map { " OOPS: \(ConsoleVerdict.stripTimestamp($0).text)" } ?? (o.timedOut ? " TIMED OUT" : "")))
+            let how = trouble.map { " OOPS: \(ConsoleVerdict.stripTimestamp($0).text)" }
+                ?? (o.timedOut ? " TIMED OUT" : noInit ? " NO INIT: the init's marker never reached the console" : "")
+            stdout(String(format: "bare boot %d/%d: %.2f s%@\n", i, count, o.seconds, how))
         }
         let sorted = times.sorted()
         let median = sorted[sorted.count / 2]
