@@ -170,6 +170,34 @@ final class GuestBinaryTests: XCTestCase {
         XCTAssertEqual(WorkerState.current().problems(comparedTo: WorkerState(fds: before)), [])
     }
 
+    /// A ring fd number is reused by the next ring of the same case. A NOP on
+    /// the new ring with the user_data an OPENAT had on the old one returns 0:
+    /// that is not a descriptor the case created, and fd 0 must stay open.
+    func testARingsFdCreatingSQEsDoNotOutliveTheRing() throws {
+        let before = WorkerState.current().fds
+        try XCTSkipIf(before[0] == nil, "no fd 0 in this test process")
+        do {
+            let k = LiveKernel()
+            let first = k.setupRing(entries: 8, flags: 0)
+            try XCTSkipIf(first < 0, "io_uring_setup failed here (\(first))")
+            var open = SQESpec()
+            open.opcode = .number(18)   // OPENAT
+            open.fd = AT_FDCWD
+            open.addrPayload = Array("/dev/null".utf8) + [0]
+            open.opFlags = UInt32(O_RDONLY)
+            open.userData = 7
+            let opened = k.submit(ring: first, sqes: [open], expecting: 1, timeoutMs: 2000)
+            try XCTSkipIf(opened.cqes.first?.res ?? -1 < 0, "OPENAT through io_uring failed here: \(opened.cqes)")
+            k.closeRing(first)
+            let second = k.setupRing(entries: 8, flags: 0)
+            XCTAssertEqual(second, first, "the kernel hands out the lowest free fd again")
+            var nop = SQESpec()
+            nop.userData = 7
+            XCTAssertEqual(k.submit(ring: second, sqes: [nop], expecting: 1, timeoutMs: 2000).cqes.first?.res, 0)
+        }
+        XCTAssertEqual(WorkerState.current().problems(comparedTo: WorkerState(fds: before)), [])
+    }
+
     func tempDir() throws -> String {
         let d = NSTemporaryDirectory() + "guest-\(getpid())-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)

@@ -61,6 +61,8 @@ public final class LiveKernel: KernelBackend {
         ring.deallocate()
         payloads.removeValue(forKey: fd)?.forEach { free($0) }
         sockets.removeValue(forKey: fd)?.forEach { close($0) }
+        // The next ring may get this fd number: its SQEs' user_data start afresh.
+        fdCreating.removeValue(forKey: fd)
     }
 
     public func register(_ call: RegisterCall) -> RegisterOutcome {
