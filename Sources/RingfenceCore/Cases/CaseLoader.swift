@@ -40,29 +40,20 @@ public enum CaseLoader {
         timings = CaseLoadTimings()
         // (file name, its tree or the error composing it)
         var trees: [(String, () throws -> CaseNode?)] = []
-        let compiled = directory + "/" + CompiledCases.fileName
-        if let bytes = SourceFiles.read(compiled) {
-            let t0 = rf_now_ns()
-            let files: [(name: String, root: CaseNode?)]
-            do { files = try CompiledCases.decode(bytes) } catch {
-                throw CaseFileError(file: compiled, line: 0, field: "", message: "\(error)")
-            }
+        let t0 = rf_now_ns()
+        if let files = try CompiledCases.read(directory: directory) {
             timings.readNs += rf_now_ns() - t0
-            for f in files where f.name != KnownBugs.fileName { trees.append((f.name, { f.root })) }
+            for f in files where !isKnownBugs(f.name) { trees.append((f.name, { f.root })) }
         } else {
-            let files = SourceFiles.walk(directory).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
-                .filter { $0.split(separator: "/").last.map(String.init) != KnownBugs.fileName }
-            if !files.isEmpty && compose == nil {
+            let files = caseFiles(in: directory).filter { !isKnownBugs($0) }
+            guard let compose else {
+                if files.isEmpty { return try check(trees, in: directory) }
                 throw CaseFileError(file: directory, line: 0, field: "", message: CaseSource.noComposer)
             }
             for rel in files {
-                guard let compose else { break }
                 trees.append((rel, {
                     let t0 = rf_now_ns()
-                    guard let bytes = SourceFiles.read(directory + "/" + rel) else {
-                        throw CaseFileError(file: rel, line: 0, field: "", message: "cannot read")
-                    }
-                    let text = String(decoding: bytes, as: UTF8.self)
+                    let text = try readText(directory, rel)
                     let t1 = rf_now_ns()
                     timings.readNs += t1 - t0
                     defer { timings.composeNs += rf_now_ns() - t1; timings.caseFileNs += rf_now_ns() - t1 }
@@ -70,6 +61,11 @@ public enum CaseLoader {
                 }))
             }
         }
+        return try check(trees, in: directory)
+    }
+
+    /// Parses every tree in file order; a duplicate id is an error at its second place.
+    private static func check(_ trees: [(String, () throws -> CaseNode?)], in directory: String) throws -> (cases: [TestCase], errors: [CaseFileError]) {
         if trees.isEmpty {
             throw CaseFileError(file: directory, line: 0, field: "", message: "no *.yaml case files found")
         }
@@ -97,6 +93,21 @@ public enum CaseLoader {
         return (cases, errors)
     }
 
+    /// `*.yaml` and `*.yml` below `directory`, relative and sorted.
+    static func caseFiles(in directory: String) -> [String] {
+        SourceFiles.walk(directory).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+    }
+
+    /// The known-bug baseline lives beside the cases but is not one.
+    static func isKnownBugs(_ rel: String) -> Bool { PathText.lastComponent(rel) == KnownBugs.fileName }
+
+    static func readText(_ directory: String, _ rel: String) throws -> String {
+        guard let bytes = SourceFiles.read(directory + "/" + rel) else {
+            throw CaseFileError(file: rel, line: 0, field: "", message: "cannot read")
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// One file's composed tree (nil: the file is empty); `file` is the name used in ids and messages.
     public static func load(node: CaseNode?, file: String) throws -> [TestCase] {
         let t0 = rf_now_ns()
@@ -114,18 +125,19 @@ public enum CaseLoader {
     }
 
     /// The compiled suite of a case directory: every case file's tree and
-    /// the known-bug file's, composed by `compose`. Throws the first error,
-    /// with file and line, exactly as loading the directory would.
+    /// the known-bug file's, composed by `compose` once each. Throws the
+    /// first error, with file and line, exactly as loading the directory would.
     public static func compile(directory: String, compose: @escaping CaseComposer) throws -> [UInt8] {
-        _ = try load(directory: directory, compose: compose)
-        var files: [(name: String, root: CaseNode?)] = []
-        for rel in SourceFiles.walk(directory) where rel.hasSuffix(".yaml") || rel.hasSuffix(".yml") {
-            guard let bytes = SourceFiles.read(directory + "/" + rel) else {
-                throw CaseFileError(file: rel, line: 0, field: "", message: "cannot read")
-            }
-            files.append((rel, try compose(String(decoding: bytes, as: UTF8.self), rel)))
+        guard SourceFiles.isDirectory(directory) else {
+            throw CaseFileError(file: directory, line: 0, field: "", message: "no such cases directory")
         }
-        return CompiledCases.encode(files)
+        let composed = caseFiles(in: directory).map { rel in
+            (name: rel, tree: Result { try compose(try readText(directory, rel), rel) })
+        }
+        let (_, errors) = try check(composed.filter { !isKnownBugs($0.name) }.map { f in (f.name, { try f.tree.get() }) },
+                                    in: directory)
+        if let first = errors.first { throw first }
+        return CompiledCases.encode(try composed.map { ($0.name, try $0.tree.get()) })
     }
 
     /// "registration/reserved-fields.yaml" + "Nonzero cmd_flags is rejected"

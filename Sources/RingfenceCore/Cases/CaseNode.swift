@@ -162,3 +162,27 @@ public enum CompiledCases {
         }
     }
 }
+
+extension CompiledCases {
+    /// The last suite decoded, by file version: the guest's case load and its
+    /// known-bug load read the same file, and decode it once.
+    nonisolated(unsafe) static var lastRead: (key: String, files: [(name: String, root: CaseNode?)])?
+
+    /// The compiled suite in `directory`; nil when there is none. A damaged
+    /// one is a CaseFileError naming the file and the byte.
+    static func read(directory: String) throws -> [(name: String, root: CaseNode?)]? {
+        let path = directory + "/" + fileName
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        let key = "\(path) \(st.st_dev) \(st.st_ino) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+        if let lastRead, lastRead.key == key { return lastRead.files }
+        guard let bytes = SourceFiles.read(path) else { return nil }
+        do {
+            let files = try decode(bytes)
+            lastRead = (key, files)
+            return files
+        } catch {
+            throw CaseFileError(file: path, line: 0, field: "", message: "\(error)")
+        }
+    }
+}

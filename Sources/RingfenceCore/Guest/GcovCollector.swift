@@ -61,15 +61,9 @@ public enum GcovCollector {
     }
 
     static func readAll(_ path: String) -> Data? {
+        // Read to EOF, not by st_size: debugfs gcda files may report size 0.
         guard let f = fopen(path, "rb") else { return nil }
         defer { fclose(f) }
-        var data = Data()
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buf, 1, buf.count, f)
-            if n <= 0 { break }
-            data.append(contentsOf: buf[0..<n])
-        }
-        return data
+        return Data(RingfenceCore.readAll(f))
     }
 }

@@ -110,9 +110,7 @@ public final class ModuleLoader {
     }
 
     static func read(_ path: String) -> String? {
-        guard let f = fopen(path, "r") else { return nil }
-        defer { fclose(f) }
-        return String(decoding: readAll(f), as: UTF8.self)
+        SourceFiles.read(path).map { String(decoding: $0, as: UTF8.self) }
     }
 
     static func errnoText(_ e: Int32) -> String {

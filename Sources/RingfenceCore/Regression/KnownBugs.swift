@@ -35,13 +35,9 @@ public enum KnownBugs {
     /// is one (the VM guest), else the YAML file composed by `compose`.
     /// A missing file is an empty baseline.
     public static func load(path: String, compose: CaseComposer?) throws -> [KnownBug] {
-        let file = path.split(separator: "/").last.map(String.init) ?? path
+        let file = PathText.lastComponent(path)
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        if let bytes = SourceFiles.read(dir + "/" + CompiledCases.fileName) {
-            let files: [(name: String, root: CaseNode?)]
-            do { files = try CompiledCases.decode(bytes) } catch {
-                throw CaseFileError(file: dir + "/" + CompiledCases.fileName, line: 0, field: "", message: "\(error)")
-            }
+        if let files = try CompiledCases.read(directory: dir) {
             guard let entry = files.first(where: { $0.name == file }) else { return [] }
             return try parse(node: entry.root, file: file)
         }
