@@ -284,7 +284,7 @@ struct MachineOptions: ParsableArguments {
 }
 
 struct SuiteOptions: ParsableArguments {
-    @Option(name: .customLong("cases"), help: ArgumentHelp("Case directory copied into the guest as /cases (default: cases/ next to run-in-vm.sh).", valueName: "DIR"))
+    @Option(name: .customLong("cases"), help: ArgumentHelp("Case directory, compiled on the host into the guest's /cases/suite.rfcases (default: cases/ next to run-in-vm.sh).", valueName: "DIR"))
     var casesDirectory = ProcessInfo.processInfo.environment["RINGFENCE_DEFAULT_CASES"] ?? "cases"
     @Option(help: ArgumentHelp("Results directory (default: ./out/<kernel-release>/).", valueName: "DIR"))
     var out: String?
