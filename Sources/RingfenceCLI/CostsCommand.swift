@@ -81,8 +81,33 @@ public struct SelftestCostsCommand: ParsableCommand {
                 k.closeRing(fd)
             }
         }
+        time("assemble 'ld #0x5; ret #1'") { _ = try? Assembler.assemble("ld #0x5; ret #1") }
+        time("registerCall (argument bytes, no syscall)") { _ = reg.registerCall(fd: 3, opcode: 0) }
+        do {
+            let k = LiveKernel()
+            let fd = k.setupRing(entries: 8, flags: 0)
+            let call = reg.registerCall(fd: fd, opcode: 0)
+            time("LiveKernel.register on an open ring (call prebuilt)") { _ = k.register(call) }
+            time("raw io_uring_register on an open ring") {
+                _ = rf_io_uring_register(fd, 99, nil, 0)
+            }
+            k.closeRing(fd)
+        }
         let markers = KernelLogMarkers()
         time("kmsg marker (begin or end line)") { markers.write(KernelLogMarkers.begin(1, "costs:a-case-id-of-typical-length-for-the-console")) }
+        time("kmsg marker, short (number only)") { markers.write("ringfence: begin 1") }
+        time("kmsg record below the console log level (<6>, not printed)") {
+            let fd = open(KernelLogMarkers.devicePath, O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_APPEND)
+            if fd >= 0 {
+                let record = "<6>ringfence: begin 1 costs:a-case-id-of-typical-length-for-the-console\n"
+                _ = record.withCString { Glibc.write(fd, $0, strlen($0)) }
+                close(fd)
+            }
+        }
+        time("a 60-byte line on stdout (the console)") {
+            print("#   ok 1 costs: a case name of a typical length for the console")
+            fflush(stdout)
+        }
         time("taint read") { _ = KernelTaint.read() }
         time("worker clean check (WorkerState.current)") { _ = WorkerState.current() }
     }

@@ -43,7 +43,7 @@ public struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Also run the exhaustive tier (e.g. every 16-bit instruction code: about a minute under TCG).")
     var exhaustive = false
 
-    @Option(name: .long, help: "Cases run at once, each in its own process (default: online CPUs, at most 4). KTAP stays in plan order; a taint that appears while several run fails each of them.")
+    @Option(name: .long, help: "Cases run at once, each in its own process (default: online CPUs, at most 4). With 1, a shared-worker case that waits on a timer of 20 ms or more runs in a second worker beside the others. KTAP stays in plan order; a taint that appears while several run fails each of them.")
     var jobs: Int?
 
     @Flag(name: .long, help: "Run every case in a fresh child process. By default a case that only touches its rings (creates them, registers ring filters and restrictions, submits, closes them) runs in a long-lived worker that proves itself clean after each case.")

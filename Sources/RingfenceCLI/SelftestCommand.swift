@@ -61,14 +61,14 @@ public struct SelftestFaultCommand: ParsableCommand {
                 kmsg("ringfence: begin 1 selftest/fault-1")
                 kmsg("ringfence: begin 2 selftest/fault-2")
                 warn()
-                kmsg("ringfence: end 1 selftest/fault-1")
-                kmsg("ringfence: end 2 selftest/fault-2")
+                kmsg(KernelLogMarkers.end(1))
+                kmsg(KernelLogMarkers.end(2))
             } else {
                 kmsg("ringfence: begin 1 selftest/fault-1")
-                kmsg("ringfence: end 1 selftest/fault-1")
+                kmsg(KernelLogMarkers.end(1))
                 warn()
                 kmsg("ringfence: begin 2 selftest/fault-2")
-                kmsg("ringfence: end 2 selftest/fault-2")
+                kmsg(KernelLogMarkers.end(2))
             }
             print("ok 1 selftest/fault: first case\nok 2 selftest/fault: second case")
             try writeResults(names: names, count: 2)
@@ -84,7 +84,7 @@ public struct SelftestFaultCommand: ParsableCommand {
                     let fd = open("/proc/sysrq-trigger", O_WRONLY)
                     if fd >= 0 { _ = write(fd, "c", 1); close(fd) }
                 }
-                kmsg("ringfence: end \(i) selftest/fault-\(i)")
+                kmsg(KernelLogMarkers.end(i))
                 print("ok \(i) selftest/fault: \(names[i - 1])")
                 fflush(stdout)
                 results.append(CaseResult(id: "selftest/fault-\(i)", name: names[i - 1], file: "selftest/fault.yaml", line: i, status: .pass))

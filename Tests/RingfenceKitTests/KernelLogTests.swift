@@ -33,6 +33,30 @@ final class KernelLogTests: XCTestCase {
         XCTAssertEqual(v.markerIDs[3], "interplay/rings:two-rings-share-a-task-filter")
     }
 
+    /// Today's guests end a case with `ringfence: end N` (no id): the slice
+    /// stops there and the console verdict closes the case, as with the old form.
+    func testTheShortEndMarkerClosesTheCase() {
+        XCTAssertEqual(KernelLogMarkers.end(7), "ringfence: end 7")
+        let messages = KernelLog.messages("""
+            [    1.000000] ringfence: begin 7 a:b
+            [    1.000100] inside
+            [    1.000200] ringfence: end 7
+            [    1.000300] after
+            """)
+        XCTAssertEqual(KernelLog.slice(messages, number: 7, id: "a:b"), ["inside"])
+        let v = ConsoleVerdict.evaluate(log: """
+            [    1.000000] ringfence: begin 1 a:b
+            [    1.000200] ringfence: end 1
+            [    1.000300] ringfence: begin 2 a:c
+            [    1.000400] WARNING: CPU: 0 PID: 9 at io_uring/io_uring.c:1 f+0x1/0x2
+            [    1.000500] ---[ end trace 0000000000000000 ]---
+            [    1.000600] ringfence: end 2
+            """)
+        XCTAssertNil(v.caseTrouble[1])
+        XCTAssertNotNil(v.caseTrouble[2])
+        XCTAssertEqual(v.markerIDs[2], "a:c")
+    }
+
     func testSliceBetweenACasesMarkers() {
         let slice = KernelLog.slice(KernelLog.messages(fixture), number: 2, id: "interplay/rings:a-ring-closed-while-a-request-is-in-flight")
         XCTAssertEqual(slice.first, "ringfence: end 1 interplay/rings:closing-a-ring-with-a-filter-attached")

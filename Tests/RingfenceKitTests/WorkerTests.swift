@@ -146,6 +146,40 @@ final class WorkerTests: XCTestCase {
         XCTAssertTrue(results[1...].allSatisfy { $0.diagnostics.isEmpty })
     }
 
+    /// With one job, a case that waits on a timer runs in a second worker
+    /// beside the others: the cases after it in the plan finish while it sleeps.
+    func testASleeperRunsBesideTheOthers() throws {
+        let k = ScriptedKernel()
+        k.nopResult = -Errno.EACCES
+        k.registerResult = { call in
+            if ByteImage(bytes: call.arg).load(UInt16.self, at: 2) == 2 { var ts = timespec(tv_sec: 0, tv_nsec: 400_000_000); nanosleep(&ts, nil) }
+            return 0
+        }
+        let cs = try cases("""
+            - name: sleeps on a timer
+              steps:
+                - submit: [ { op: TIMEOUT, timeout_ms: 300, user_data: 9 } ]
+                  expect: { cqes: [ { user_data: 9, res: -EACCES } ] }
+                - register: { opcode: NOP, program: "ret #0", cmd_flags: 2 }
+            """ + "\n" + ringCases)
+        XCTAssertEqual(CaseIsolation.timerMs(cs[0].steps), 300)
+        XCTAssertEqual(CaseIsolation.timerMs(cs[1].steps), 0)
+        let runner = pooled(k)
+        var order: [Int] = []
+        var results = [CaseResult?](repeating: nil, count: cs.count)
+        runner.runAll(cs, jobs: 1, started: { _ in }, finished: { order.append($0); results[$0] = $1 })
+        XCTAssertEqual(results.map { $0?.status }, Array(repeating: .pass, count: 7))
+        XCTAssertEqual(order.last, 0, "the sleeper finishes last although it is first in the plan: \(order)")
+        XCTAssertEqual(runner.isolation.workersStarted, 2)
+        XCTAssertEqual(runner.isolation.sharedWorker, 7)
+
+        // --jobs 2: no lanes, the two workers share one queue in plan order.
+        let two = pooled(k)
+        var twoOrder: [Int] = []
+        two.runAll(cs, jobs: 2, started: { _ in }, finished: { i, _ in twoOrder.append(i) })
+        XCTAssertEqual(twoOrder.sorted(), Array(cs.indices))
+    }
+
     func testAHangingCaseTimesOutAndTheNextCaseGetsANewWorker() throws {
         let k = ScriptedKernel()
         k.registerResult = { call in
@@ -192,6 +226,45 @@ final class LoadingSpeedTests: XCTestCase {
         guard case .ring(let spec, _, _) = c.steps[0], case .submit(_, let sqes, _, _) = c.steps[1] else { return XCTFail("\(c.steps)") }
         XCTAssertTrue(spec.registerFD)
         XCTAssertEqual(sqes.map(\.userData), [0x8000_0000, 1000])
+    }
+
+    /// Every sweep in cases/ (exhaustive tier included) gets, for every value,
+    /// exactly the program that assembling the substituted text gives.
+    func testSweepProgramsEqualAssemblyForEverySweepInTheSuite() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let all = try CaseLoader.load(directory: root.appendingPathComponent("cases").path)
+        var sweeps = 0, patched = 0
+        func check(_ steps: [Step]) {
+            for step in steps {
+                if case .fork(let inner, _) = step { check(inner) }
+                guard case .sweep(let sweep, let reg, _, _) = step else { continue }
+                sweeps += 1
+                let programs = SweepProgram(sweep: sweep, source: reg.programSource)
+                for value in sweep.resolvedValues(opcodeLast: 65) {
+                    let want = try? Assembler.assemble(sweep.substitute(reg.programSource, value))
+                    XCTAssertEqual(programs.program(for: value), want, "\(reg.programSource) with \(sweep.variable)=\(value)")
+                    patched += 1
+                }
+            }
+        }
+        for c in all { check(c.steps) }
+        XCTAssertGreaterThan(sweeps, 10)
+        XCTAssertGreaterThan(patched, 60_000)   // the 16-bit code sweep alone has 65,280 values
+    }
+
+    /// Where the variable is not simply a field, the program is assembled per value.
+    func testSweepProgramFallsBackToAssembly() {
+        let s = Sweep(variable: "n", values: [])
+        for (source, values) in [("ld #$n|1; ret #1", [0, 7, 0xffff_fffe]),          // inside an expression
+                                 ("ld #1; jeq #1, $n, 0; ret #0; ret #1; ret #2", [0, 1, 2]),   // a jump offset
+                                 ("{ $n, 0, 0, 0 }; ret #1", [0x28, 0xffff, 0x10000]),       // too wide for code
+                                 ("st M[$n]; ret #1", [0, 15, 16]),                          // probes refused
+                                 ("ret #1", [5])] as [(String, [UInt32])] {
+            let programs = SweepProgram(sweep: s, source: source)
+            for v in values {
+                XCTAssertEqual(programs.program(for: v), try? Assembler.assemble(s.substitute(source, v)), "\(source) n=\(v)")
+            }
+        }
     }
 
     func testSweepSubstitutesEveryOccurrence() {

@@ -71,7 +71,9 @@ public struct KTAPWriter {
     public static func testName(_ r: CaseResult) -> String {
         var stem = r.file
         for ext in [".yaml", ".yml"] where stem.hasSuffix(ext) { stem = String(stem.dropLast(ext.count)) }
-        return "\(stem): \(r.name)".replacingOccurrences(of: "#", with: "")
+        let name = "\(stem): \(r.name)"
+        // Checked first: Foundation's replacing costs about 0.3 ms per result under TCG.
+        return name.contains("#") ? name.replacingOccurrences(of: "#", with: "") : name
     }
 
     /// The name inside the case's suite: the area dropped ("socket: name").

@@ -79,15 +79,17 @@ public final class Executor {
             var mismatches: [String] = []
             let values = sweep.resolvedValues(opcodeLast: opcodeLast)
             if values.isEmpty { return ["the sweep has no values on this kernel"] }
+            let programs = SweepProgram(sweep: sweep, source: template.programSource)
             for value in values {
                 var reg = template
                 if sweep.opcodeFromVariable { reg.opcode = .number(value) }
-                reg.programSource = sweep.substitute(template.programSource, value)
-                guard let program = try? Assembler.assemble(reg.programSource) else {
+                guard let program = programs.program(for: value) else {
                     mismatches.append("\(sweep.variable)=0x\(String(value, radix: 16)): program does not assemble")
                     continue
                 }
                 reg.program = program
+                // reg.programSource keeps `$variable`: only a failure's first line
+                // (never the program line) goes into the mismatch.
                 if let failure = execute(.register(reg, expect, step.location)) {
                     mismatches.append("\(sweep.variable)=0x\(String(value, radix: 16)): \(failure[0])")
                 }

@@ -63,6 +63,36 @@ public enum CaseIsolation: Equatable, Sendable {
     }
 }
 
+extension CaseIsolation {
+    /// The longest timer the case's SQEs arm (TIMEOUT, LINK_TIMEOUT), in
+    /// milliseconds. A case with one of 20 ms or more spends most of its time
+    /// asleep, so it runs in a worker of its own beside the others
+    /// (`Runner.runShared`): about half a second of the default suite under TCG.
+    public static func timerMs(_ steps: [Step]) -> UInt64 {
+        var longest: UInt64 = 0
+        for step in steps {
+            switch step {
+            case .submit(_, let sqes, _, _):
+                for s in sqes {
+                    guard case .number(let op) = s.opcode, op == 11 || op == 15,   // TIMEOUT, LINK_TIMEOUT
+                          let ts = s.addrPayload, ts.count >= 16 else { continue }
+                    let img = ByteImage(bytes: ts)
+                    let ms = img.load(UInt64.self, at: 0) &* 1000 &+ img.load(UInt64.self, at: 8) / 1_000_000
+                    longest = max(longest, ms)
+                }
+            case .fork(let inner, _):
+                longest = max(longest, timerMs(inner))
+            default:
+                continue
+            }
+        }
+        return longest
+    }
+
+    /// Timers at least this long make a case a sleeper.
+    public static let sleeperTimerMs: UInt64 = 20
+}
+
 /// The process state a worker must return to after every case.
 public struct WorkerState: Equatable, Sendable {
     /// Open fds and what they point at (/proc/self/fd).
@@ -146,6 +176,8 @@ final class WorkerPool {
 
     /// A worker process and the case it is running.
     private struct Worker {
+        /// The queue this worker takes cases from.
+        let lane: Int
         let pid: pid_t
         let toWorker: Int32
         let fromWorker: Int32
@@ -199,7 +231,7 @@ final class WorkerPool {
 
     // MARK: the parent's side
 
-    private func spawn() -> Worker? {
+    private func spawn(lane: Int) -> Worker? {
         var cmd: [Int32] = [0, 0], ans: [Int32] = [0, 0]
         guard pipe(&cmd) == 0 else { return nil }
         guard pipe(&ans) == 0 else { close(cmd[0]); close(cmd[1]); return nil }
@@ -218,7 +250,7 @@ final class WorkerPool {
         }
         close(cmd[0]); close(ans[1])
         stats.workersStarted += 1
-        return Worker(pid: pid, toWorker: cmd[1], fromWorker: ans[0])
+        return Worker(lane: lane, pid: pid, toWorker: cmd[1], fromWorker: ans[0])
     }
 
     private func retire(_ k: Int, kill hard: Bool) {
@@ -238,22 +270,29 @@ final class WorkerPool {
 
     /// Runs `work` (indexes into `cases`, all `.sharedWorker`) on up to `jobs` workers.
     func run(_ work: [Int], jobs: Int, started: (Int) -> Void, finished: (Int, CaseResult) -> Void) {
+        run(lanes: [(work, jobs)], started: started, finished: finished)
+    }
+
+    /// Runs each lane's cases, in order, on up to that lane's `jobs` workers
+    /// of its own; the lanes run at the same time.
+    func run(lanes: [(work: [Int], jobs: Int)], started: (Int) -> Void, finished: (Int, CaseResult) -> Void) {
         let oldPipe = signal(SIGPIPE, SIG_IGN)
         defer {
             while !workers.isEmpty { retire(0, kill: false) }
             signal(SIGPIPE, oldPipe)
         }
-        stats.shared += work.count
-        var pending = work[...]
+        stats.shared += lanes.reduce(0) { $0 + $1.work.count }
+        var pendingByLane = lanes.map { $0.work[...] }
         var lostWorkers = 0
         var buf = [UInt8](repeating: 0, count: 65536)
-        while !pending.isEmpty || workers.contains(where: { $0.busy != nil }) {
-            // Hand out cases: idle workers first, new ones up to `jobs`.
-            while let i = pending.first {
-                var k = workers.firstIndex { $0.busy == nil }
-                if k == nil, workers.count < jobs {
-                    guard let w = spawn() else {
-                        pending = pending.dropFirst()
+        while pendingByLane.contains(where: { !$0.isEmpty }) || workers.contains(where: { $0.busy != nil }) {
+          for lane in lanes.indices {
+            // Hand out the lane's cases: its idle workers first, new ones up to its `jobs`.
+            while let i = pendingByLane[lane].first {
+                var k = workers.firstIndex { $0.busy == nil && $0.lane == lane }
+                if k == nil, workers.count(where: { $0.lane == lane }) < lanes[lane].jobs {
+                    guard let w = spawn(lane: lane) else {
+                        pendingByLane[lane] = pendingByLane[lane].dropFirst()
                         started(i)
                         finished(i, CaseResult(cases[i], status: .crash, reason: "fork: \(Errno.name(errno))"))
                         continue
@@ -272,17 +311,18 @@ final class WorkerPool {
                     retire(k, kill: true)
                     lostWorkers += 1
                     if lostWorkers <= 3 { continue }
-                    pending = pending.dropFirst()
+                    pendingByLane[lane] = pendingByLane[lane].dropFirst()
                     started(i)
                     finished(i, CaseResult(cases[i], status: .crash, reason: "could not hand the case to a worker: \(Errno.name(writeErrno))"))
                     continue
                 }
-                pending = pending.dropFirst()
+                pendingByLane[lane] = pendingByLane[lane].dropFirst()
                 started(i)
                 let timeout = cases[i].timeout ?? defaultTimeout
                 workers[k].busy = (i, start, start + UInt64(timeout * 1e9))
                 workers[k].input = []
             }
+          }
             let busy = workers.indices.filter { workers[$0].busy != nil }
             if busy.isEmpty { continue }
             let now = rf_now_ns()
@@ -400,22 +440,28 @@ extension Runner {
         var taintBefore: [Int: UInt64] = [:]
         var active: [Int: String] = [:]
         var overlapping: [Int: [(Int, String)]] = [:]
-        pool.run(Array(work.indices), jobs: jobs, started: { k in
+        // Sleepers (cases waiting on a timer) get a lane of their own, so the
+        // others run while they sleep. With more jobs they share the lanes' workers.
+        let sleepers = work.indices.filter { CaseIsolation.timerMs(work[$0].1.steps) >= CaseIsolation.sleeperTimerMs }
+        let lanes: [(work: [Int], jobs: Int)] = jobs == 1 && !sleepers.isEmpty && sleepers.count < work.count
+            ? [(work.indices.filter { !sleepers.contains($0) }, 1), (sleepers, 1)]
+            : [(Array(work.indices), jobs)]
+        pool.run(lanes: lanes, started: { k in
             let (i, c) = work[k]
             started(i)
             for (j, id) in active {
                 overlapping[j, default: []].append((i, c.id))
                 overlapping[i, default: []].append((j, id))
             }
+            if let t = taintBeforeCase(othersRunning: !active.isEmpty) { taintBefore[i] = t }
             active[i] = c.id
-            if let t = readTaint?() { taintBefore[i] = t }
             markers?.write(KernelLogMarkers.begin(i + 1, c.id))
         }, finished: { k, r in
             let (i, c) = work[k]
-            if active[i] != nil { markers?.write(KernelLogMarkers.end(i + 1, c.id)) }
+            if active[i] != nil { markers?.write(KernelLogMarkers.end(i + 1)) }
             active[i] = nil
             let others = (overlapping.removeValue(forKey: i) ?? []).sorted { $0.0 < $1.0 }.map { "\($0.0 + 1) \($0.1)" }
-            let judged = Self.judgeTaint(r, before: taintBefore.removeValue(forKey: i), after: readTaint?(), overlapping: others)
+            let judged = Self.judgeTaint(r, before: taintBefore.removeValue(forKey: i), after: taintAfterCase(), overlapping: others)
             finished(i, withLogSlice(judged, number: i + 1))
         })
         isolation.sharedWorker += pool.stats.shared
