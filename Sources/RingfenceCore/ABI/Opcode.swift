@@ -75,9 +75,13 @@ public enum Opcode {
     /// IORING_OP_LAST in the headers ringfence was written against (7.3).
     public static let lastKnown = UInt32(names.count)
 
+    /// names, inverted: the fuzzer and the model look opcodes up per SQE.
+    private static let numbers: [String: UInt32] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, UInt32($0)) })
+
     public static func number(_ name: String) -> UInt32? {
+        if let n = numbers[name] { return n }
         let bare = name.hasPrefix("IORING_OP_") ? String(name.dropFirst(10)) : name
-        return names.firstIndex(of: bare.uppercased()).map(UInt32.init)
+        return numbers[bare.uppercased()]
     }
 
     public static func name(_ number: UInt32) -> String {
