@@ -180,6 +180,35 @@ final class WorkerTests: XCTestCase {
         XCTAssertEqual(twoOrder.sorted(), Array(cs.indices))
     }
 
+    /// A sleeper that crashes its worker is reported; the next sleeper gets a
+    /// new worker in the same lane and the other lane goes on undisturbed.
+    func testACrashingSleeperIsReportedAndItsLaneGoesOn() throws {
+        let k = ScriptedKernel()
+        k.nopResult = -Errno.EACCES
+        k.registerResult = { call in
+            if ByteImage(bytes: call.arg).load(UInt16.self, at: 2) == 4 { abort() }
+            return 0
+        }
+        let cs = try cases("""
+            - name: sleeper that crashes
+              steps:
+                - submit: [ { op: TIMEOUT, timeout_ms: 50, user_data: 9 } ]
+                  expect: { cqes: [ { user_data: 9, res: -EACCES } ] }
+                - register: { opcode: NOP, program: "ret #0", cmd_flags: 4 }
+            - name: sleeper that passes
+              steps:
+                - submit: [ { op: LINK_TIMEOUT, timeout_ms: 50, user_data: 8 } ]
+                  expect: { cqes: [ { user_data: 8, res: -EACCES } ] }
+            """ + "\n" + ringCases)
+        let runner = pooled(k)
+        var results = [CaseResult?](repeating: nil, count: cs.count)
+        runner.runAll(cs, jobs: 1, started: { _ in }, finished: { results[$0] = $1 })
+        XCTAssertEqual(results[0]?.status, .crash)
+        XCTAssertEqual(results[0]?.reason, "case process killed by signal \(SIGABRT)")
+        XCTAssertEqual(results[1...].map { $0?.status }, Array(repeating: .pass, count: 7))
+        XCTAssertEqual(runner.isolation.workersStarted, 3, "one worker per lane, and one more for the crashed sleeper's lane")
+    }
+
     func testAHangingCaseTimesOutAndTheNextCaseGetsANewWorker() throws {
         let k = ScriptedKernel()
         k.registerResult = { call in
