@@ -29,6 +29,8 @@ public struct PreparedRequest: Equatable, Sendable {
         case close(fd: Int32)
         /// TIMEOUT with no count: it fires and completes with -ETIME.
         case timeout
+        /// URING_CMD, URING_CMD128: io_uring_cmd() fails a file without ->uring_cmd.
+        case uringCmd(fd: Int32, fixedFile: Bool)
         /// An opcode the model does not execute: only a bad fd (def->needs_file) is predicted.
         case unmodelled(needsFile: Bool, fd: Int32, fixedFile: Bool)
     }
@@ -216,6 +218,14 @@ enum RequestModel {
             if sqe.opFlags > 2 { flags |= iosqeAsync }
             return ok(.none, .unmodelled(needsFile: true, fd: memory.fd, fixedFile: flags & iosqeFixedFile != 0))
 
+        case "URING_CMD", "URING_CMD128":   // io_uring_cmd_prep (io_uring/uring_cmd.c)
+            if sqe.off >> 32 != 0 { return fail(Errno.EINVAL) }   // sqe->__pad1, beside cmd_op
+            let cmdFlags = sqe.opFlags   // sqe->uring_cmd_flags
+            if cmdFlags & ~UInt32(3) != 0 { return fail(Errno.EINVAL) }   // IORING_URING_CMD_MASK: FIXED | MULTISHOT
+            if cmdFlags & 1 != 0 && cmdFlags & 2 != 0 { return fail(Errno.EINVAL) }
+            if (cmdFlags & 2 != 0) != (flags & iosqeBufferSelect != 0) { return fail(Errno.EINVAL) }
+            return ok(.none, .uringCmd(fd: memory.fd, fixedFile: flags & iosqeFixedFile != 0))
+
         case "TIMEOUT":   // __io_timeout_prep (io_uring/timeout.c), IORING_TIMEOUT_* flags not modelled
             if sqe.addr3 != 0 { return fail(Errno.EINVAL) }
             if sqe.bufIndex != 0 || sqe.len != 1 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
@@ -275,6 +285,12 @@ enum OperationOutcome {
             return (connectResult(sock, address), false)
         case .timeout:
             return (-Errno.ETIME, false)
+        case .uringCmd(let fd, let fixedFile):
+            if fixedFile || !isOpen(fd) { return (-Errno.EBADF, true) }
+            // Sockets have ->uring_cmd (io_uring_cmd_sock: SIOCINQ, SIOCOUTQ, sockopts), not
+            // modelled; every other file the model opens (stdio, pipes, rings, files) lacks it.
+            if sockets[fd] != nil { return (0, false) }
+            return (-Errno.EOPNOTSUPP, false)
         case .unmodelled(let needsFile, let fd, let fixedFile):
             if needsFile && (fixedFile || !isOpen(fd)) { return (-Errno.EBADF, true) }
             return (0, false)
