@@ -95,7 +95,7 @@ public struct FuzzCommand: ParsableCommand {
                 semantics = .of(kernel: v)
             }
             semantics.opcodeLast = facts.opcodeLast
-            semantics.connectHasContext = (facts.contextSizes[Opcode.number("CONNECT")!] ?? 0) > 0
+            semantics.connectHasContext = (facts.contextSizes[Opcode.connect] ?? 0) > 0
             target = LiveFuzzTarget()
         }
         var options = Fuzzer.Options()

@@ -84,6 +84,11 @@ public enum Opcode {
         return numbers[bare.uppercased()]
     }
 
+    /// The opcodes ringfence's own code singles out, by name once here.
+    public static let timeout = number("TIMEOUT")!, accept = number("ACCEPT")!, linkTimeout = number("LINK_TIMEOUT")!
+    public static let connect = number("CONNECT")!, openat = number("OPENAT")!, openat2 = number("OPENAT2")!
+    public static let socket = number("SOCKET")!
+
     public static func name(_ number: UInt32) -> String {
         number < lastKnown ? names[Int(number)] : "op\(number)"
     }

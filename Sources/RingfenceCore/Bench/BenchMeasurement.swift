@@ -6,7 +6,6 @@ import Glibc
 /// The timed loop, run inside a forked child that owns its filters:
 /// prepare B SQEs, submit and wait for B CQEs, reap them; ns per SQE.
 enum BenchMeasurement {
-    static let socketOpcode = Opcode.number("SOCKET")!
 
     static let allow = BPFInstruction.encode([BPFInstruction(code: 0x06, jt: 0, jf: 0, k: 1)])
 
@@ -83,7 +82,7 @@ enum BenchMeasurement {
     private static func round(_ ring: UnsafeMutablePointer<io_uring>, opcode: UInt32, batch: Int) -> String? {
         for _ in 0..<batch {
             guard let sqe = io_uring_get_sqe(ring) else { return "SQ ring full" }
-            if opcode == socketOpcode {
+            if opcode == Opcode.socket {
                 io_uring_prep_rw(Int32(opcode), sqe, 1, nil, 0, 2)   // AF_UNIX, SOCK_DGRAM: cheap, has a filter context
             } else {
                 io_uring_prep_rw(Int32(opcode), sqe, -1, nil, 0, 0)
@@ -101,7 +100,7 @@ enum BenchMeasurement {
             if head == tail { break }
             cqe = ring.pointee.cq.cqes + Int(head & ring.pointee.cq.ring_mask)
             if let c = cqe, c.pointee.res < 0 { return "request failed: \(Errno.describe(result: c.pointee.res))" }
-            if opcode == socketOpcode, let c = cqe { close(c.pointee.res) }
+            if opcode == Opcode.socket, let c = cqe { close(c.pointee.res) }
             head &+= 1
             seen += 1
         }

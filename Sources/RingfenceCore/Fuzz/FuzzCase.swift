@@ -39,15 +39,13 @@ public struct FuzzSQE: Sendable, Equatable {
     public var opcode: UInt32 {
         switch kind {
         case .nop: return 0
-        case .socket: return Self.socketOp
-        case .openat: return Self.openatOp
-        case .openat2: return Self.openat2Op
-        case .connect: return Self.connectOp
+        case .socket: return Opcode.socket
+        case .openat: return Opcode.openat
+        case .openat2: return Opcode.openat2
+        case .connect: return Opcode.connect
         case .fdOnly(let op, _): return op
         }
     }
-    private static let socketOp = Opcode.number("SOCKET")!, openatOp = Opcode.number("OPENAT")!
-    private static let openat2Op = Opcode.number("OPENAT2")!, connectOp = Opcode.number("CONNECT")!
 
     /// The SQESpec CaseParser builds from the YAML this SQE writes.
     public var spec: SQESpec {

@@ -22,7 +22,7 @@ public final class LiveKernel: KernelBackend {
     /// that opens files through io_uring leaves a shared worker clean.
     private var fdCreating: [Int32: Set<UInt64>] = [:]
     private var createdFDs: [Int32] = []
-    static let fdCreatingOpcodes: Set<UInt32> = [13, 18, 28, 45]   // ACCEPT, OPENAT, OPENAT2, SOCKET
+    static let fdCreatingOpcodes: Set<UInt32> = [Opcode.accept, Opcode.openat, Opcode.openat2, Opcode.socket]
 
     public init() {}
 

@@ -58,7 +58,6 @@ struct SQEMemory {
 }
 
 enum RequestModel {
-    static let openatOp = Opcode.number("OPENAT")!
     static let iosqeFixedFile: UInt8 = 1, iosqeDrain: UInt8 = 2, iosqeLink: UInt8 = 4, iosqeHardlink: UInt8 = 8
     static let iosqeAsync: UInt8 = 16, iosqeBufferSelect: UInt8 = 32, iosqeCQESkip: UInt8 = 64
     static let sqeCommonFlags: UInt8 = iosqeFixedFile | iosqeLink | iosqeHardlink | iosqeAsync
@@ -155,7 +154,7 @@ enum RequestModel {
 
         case "OPENAT", "OPENAT2":
             var how: (flags: UInt64, mode: UInt64, resolve: UInt64)
-            if opcode == Self.openatOp {
+            if opcode == Opcode.openat {
                 // io_openat_prep: build_open_how(int flags, umode_t mode)
                 let f = UInt64(UInt32(truncatingIfNeeded: sqe.opFlags)) & validOpenFlags
                 var h = (flags: f, mode: UInt64(UInt16(truncatingIfNeeded: sqe.len)) & 0o7777, resolve: UInt64(0))
