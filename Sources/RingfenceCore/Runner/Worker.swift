@@ -74,7 +74,7 @@ extension CaseIsolation {
             switch step {
             case .submit(_, let sqes, _, _):
                 for s in sqes {
-                    guard case .number(let op) = s.opcode, op == 11 || op == 15,   // TIMEOUT, LINK_TIMEOUT
+                    guard case .number(let op) = s.opcode, op == Opcode.timeout || op == Opcode.linkTimeout,
                           let ts = s.addrPayload, ts.count >= 16 else { continue }
                     let img = ByteImage(bytes: ts)
                     let ms = img.load(UInt64.self, at: 0) &* 1000 &+ img.load(UInt64.self, at: 8) / 1_000_000
@@ -268,13 +268,9 @@ final class WorkerPool {
         while waitpid(w.pid, &st, 0) < 0 && errno == EINTR {}
     }
 
-    /// Runs `work` (indexes into `cases`, all `.sharedWorker`) on up to `jobs` workers.
-    func run(_ work: [Int], jobs: Int, started: (Int) -> Void, finished: (Int, CaseResult) -> Void) {
-        run(lanes: [(work, jobs)], started: started, finished: finished)
-    }
-
-    /// Runs each lane's cases, in order, on up to that lane's `jobs` workers
-    /// of its own; the lanes run at the same time.
+    /// Runs each lane's cases (indexes into `cases`, all `.sharedWorker`), in
+    /// order, on up to that lane's `jobs` workers of its own; the lanes run at
+    /// the same time.
     func run(lanes: [(work: [Int], jobs: Int)], started: (Int) -> Void, finished: (Int, CaseResult) -> Void) {
         let oldPipe = signal(SIGPIPE, SIG_IGN)
         defer {
@@ -286,43 +282,43 @@ final class WorkerPool {
         var lostWorkers = 0
         var buf = [UInt8](repeating: 0, count: 65536)
         while pendingByLane.contains(where: { !$0.isEmpty }) || workers.contains(where: { $0.busy != nil }) {
-          for lane in lanes.indices {
-            // Hand out the lane's cases: its idle workers first, new ones up to its `jobs`.
-            while let i = pendingByLane[lane].first {
-                var k = workers.firstIndex { $0.busy == nil && $0.lane == lane }
-                if k == nil, workers.count(where: { $0.lane == lane }) < lanes[lane].jobs {
-                    guard let w = spawn(lane: lane) else {
+            for lane in lanes.indices {
+                // Hand out the lane's cases: its idle workers first, new ones up to its `jobs`.
+                while let i = pendingByLane[lane].first {
+                    var k = workers.firstIndex { $0.busy == nil && $0.lane == lane }
+                    if k == nil, workers.count(where: { $0.lane == lane }) < lanes[lane].jobs {
+                        guard let w = spawn(lane: lane) else {
+                            pendingByLane[lane] = pendingByLane[lane].dropFirst()
+                            started(i)
+                            finished(i, CaseResult(cases[i], status: .crash, reason: "fork: \(Errno.name(errno))"))
+                            continue
+                        }
+                        workers.append(w)
+                        k = workers.count - 1
+                    }
+                    guard let k else { break }
+                    var word = UInt32(i)
+                    let start = rf_now_ns()
+                    let wrote = withUnsafeBytes(of: &word) { write(workers[k].toWorker, $0.baseAddress!, 4) }
+                    let writeErrno = errno
+                    if wrote != 4 {
+                        // An idle worker that died between cases: the case never
+                        // reached it. Replace the worker and hand the case out again.
+                        retire(k, kill: true)
+                        lostWorkers += 1
+                        if lostWorkers <= 3 { continue }
                         pendingByLane[lane] = pendingByLane[lane].dropFirst()
                         started(i)
-                        finished(i, CaseResult(cases[i], status: .crash, reason: "fork: \(Errno.name(errno))"))
+                        finished(i, CaseResult(cases[i], status: .crash, reason: "could not hand the case to a worker: \(Errno.name(writeErrno))"))
                         continue
                     }
-                    workers.append(w)
-                    k = workers.count - 1
-                }
-                guard let k else { break }
-                var word = UInt32(i)
-                let start = rf_now_ns()
-                let wrote = withUnsafeBytes(of: &word) { write(workers[k].toWorker, $0.baseAddress!, 4) }
-                let writeErrno = errno
-                if wrote != 4 {
-                    // An idle worker that died between cases: the case never
-                    // reached it. Replace the worker and hand the case out again.
-                    retire(k, kill: true)
-                    lostWorkers += 1
-                    if lostWorkers <= 3 { continue }
                     pendingByLane[lane] = pendingByLane[lane].dropFirst()
                     started(i)
-                    finished(i, CaseResult(cases[i], status: .crash, reason: "could not hand the case to a worker: \(Errno.name(writeErrno))"))
-                    continue
+                    let timeout = cases[i].timeout ?? defaultTimeout
+                    workers[k].busy = (i, start, start + UInt64(timeout * 1e9))
+                    workers[k].input = []
                 }
-                pendingByLane[lane] = pendingByLane[lane].dropFirst()
-                started(i)
-                let timeout = cases[i].timeout ?? defaultTimeout
-                workers[k].busy = (i, start, start + UInt64(timeout * 1e9))
-                workers[k].input = []
             }
-          }
             let busy = workers.indices.filter { workers[$0].busy != nil }
             if busy.isEmpty { continue }
             let now = rf_now_ns()
@@ -442,9 +438,12 @@ extension Runner {
         var overlapping: [Int: [(Int, String)]] = [:]
         // Sleepers (cases waiting on a timer) get a lane of their own, so the
         // others run while they sleep. With more jobs they share the lanes' workers.
-        let sleepers = work.indices.filter { CaseIsolation.timerMs(work[$0].1.steps) >= CaseIsolation.sleeperTimerMs }
-        let lanes: [(work: [Int], jobs: Int)] = jobs == 1 && !sleepers.isEmpty && sleepers.count < work.count
-            ? [(work.indices.filter { !sleepers.contains($0) }, 1), (sleepers, 1)]
+        var sleepers: [Int] = [], others: [Int] = []
+        for k in work.indices {
+            if CaseIsolation.timerMs(work[k].1.steps) >= CaseIsolation.sleeperTimerMs { sleepers.append(k) } else { others.append(k) }
+        }
+        let lanes: [(work: [Int], jobs: Int)] = jobs == 1 && !sleepers.isEmpty && !others.isEmpty
+            ? [(others, 1), (sleepers, 1)]
             : [(Array(work.indices), jobs)]
         pool.run(lanes: lanes, started: { k in
             let (i, c) = work[k]
@@ -457,7 +456,7 @@ extension Runner {
             active[i] = c.id
             markers?.write(KernelLogMarkers.begin(i + 1, c.id))
         }, finished: { k, r in
-            let (i, c) = work[k]
+            let i = work[k].0
             if active[i] != nil { markers?.write(KernelLogMarkers.end(i + 1)) }
             active[i] = nil
             let others = (overlapping.removeValue(forKey: i) ?? []).sorted { $0.0 < $1.0 }.map { "\($0.0 + 1) \($0.1)" }
