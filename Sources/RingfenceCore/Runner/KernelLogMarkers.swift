@@ -43,11 +43,11 @@ public struct KernelLogMarkers: Sendable {
     public static func begin(_ number: Int, _ id: String) -> String { "ringfence: begin \(number) \(id)" }
     public static func end(_ number: Int) -> String { "ringfence: end \(number)" }
 
-    /// Writes one record; failures are ignored (markers are an aid, not a verdict).
-    public func write(_ message: String) {
+    /// Writes one record at `level`; failures are ignored (markers are an aid, not a verdict).
+    public func write(_ message: String, level: Int = KernelLogMarkers.level) {
         let fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_APPEND)
         guard fd >= 0 else { return }
-        let record = "<\(Self.level)>\(message)\n"
+        let record = "<\(level)>\(message)\n"
         _ = record.withCString { Glibc.write(fd, $0, strlen($0)) }
         close(fd)
     }
