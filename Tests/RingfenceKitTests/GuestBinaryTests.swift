@@ -148,6 +148,22 @@ final class GuestBinaryTests: XCTestCase {
         XCTAssertEqual(iso8601(secondsSince1970: 1_796_338_915.7), "2026-12-03T23:01:55Z")
     }
 
+    /// A new ring of `k` on which an OPENAT of /dev/null (user_data 7) has
+    /// completed, and the descriptor it returned; skips where io_uring cannot.
+    private func ringWithDevNullOpened(_ k: LiveKernel) throws -> (ring: Int32, fd: Int32) {
+        let ring = k.setupRing(entries: 8, flags: 0)
+        try XCTSkipIf(ring < 0, "io_uring_setup failed here (\(ring))")
+        var open = SQESpec()
+        open.opcode = .number(Opcode.openat)
+        open.fd = AT_FDCWD
+        open.addrPayload = Array("/dev/null".utf8) + [0]
+        open.opFlags = UInt32(O_RDONLY)
+        open.userData = 7
+        let out = k.submit(ring: ring, sqes: [open], expecting: 1, timeoutMs: 2000)
+        try XCTSkipIf(out.cqes.first?.res ?? -1 < 0, "OPENAT through io_uring failed here: \(out.cqes)")
+        return (ring, out.cqes[0].res)
+    }
+
     /// An OPENAT through io_uring returns a descriptor the case never sees;
     /// the backend closes it with the case's rings, so a shared worker stays
     /// at its fd baseline. Runs on any host kernel with io_uring.
@@ -155,17 +171,8 @@ final class GuestBinaryTests: XCTestCase {
         let before = WorkerState.current().fds
         do {
             let k = LiveKernel()
-            let ring = k.setupRing(entries: 8, flags: 0)
-            try XCTSkipIf(ring < 0, "io_uring_setup failed here (\(ring))")
-            var sqe = SQESpec()
-            sqe.opcode = .number(18)   // OPENAT
-            sqe.fd = AT_FDCWD
-            sqe.addrPayload = Array("/dev/null".utf8) + [0]
-            sqe.opFlags = UInt32(O_RDONLY)
-            sqe.userData = 7
-            let out = k.submit(ring: ring, sqes: [sqe], expecting: 1, timeoutMs: 2000)
-            try XCTSkipIf(out.cqes.first?.res ?? -1 < 0, "OPENAT through io_uring failed here: \(out.cqes)")
-            XCTAssertNotNil(WorkerState.current().fds[out.cqes[0].res], "the opened fd exists while the case runs")
+            let opened = try ringWithDevNullOpened(k)
+            XCTAssertNotNil(WorkerState.current().fds[opened.fd], "the opened fd exists while the case runs")
         }
         XCTAssertEqual(WorkerState.current().problems(comparedTo: WorkerState(fds: before)), [])
     }
@@ -178,16 +185,7 @@ final class GuestBinaryTests: XCTestCase {
         try XCTSkipIf(before[0] == nil, "no fd 0 in this test process")
         do {
             let k = LiveKernel()
-            let first = k.setupRing(entries: 8, flags: 0)
-            try XCTSkipIf(first < 0, "io_uring_setup failed here (\(first))")
-            var open = SQESpec()
-            open.opcode = .number(18)   // OPENAT
-            open.fd = AT_FDCWD
-            open.addrPayload = Array("/dev/null".utf8) + [0]
-            open.opFlags = UInt32(O_RDONLY)
-            open.userData = 7
-            let opened = k.submit(ring: first, sqes: [open], expecting: 1, timeoutMs: 2000)
-            try XCTSkipIf(opened.cqes.first?.res ?? -1 < 0, "OPENAT through io_uring failed here: \(opened.cqes)")
+            let first = try ringWithDevNullOpened(k).ring
             k.closeRing(first)
             let second = k.setupRing(entries: 8, flags: 0)
             XCTAssertEqual(second, first, "the kernel hands out the lowest free fd again")
