@@ -98,6 +98,7 @@ public struct RunCommand: ParsableCommand {
         let stream = KTAPStream(ids: selected.map(\.id), facts: facts, taintAtStart: taintAtStart)
         let started = Date()
         let t0 = rf_now_ns()
+        let cpu0 = PhaseTimes.machineCPU()
         if format == .ktap { stream.header().forEach { emit($0) } }
         // Results arrive in completion order; the stream prints them in plan order.
         var collected = [CaseResult?](repeating: nil, count: selected.count)
@@ -139,13 +140,19 @@ public struct RunCommand: ParsableCommand {
         if showPhases {
             let ran = done.filter { $0.status != .skip }
             let caseNs = UInt64(ran.reduce(0) { $0 + $1.durationMs } * 1e6)
+            // The machine's CPU split: in the guest, how much of the time is the
+            // kernel's (system) and how much ringfence's own code (user).
+            let cpu = PhaseTimes.cpuSplit(cpu0, PhaseTimes.machineCPU()).map { "; \(rf_is_pid1 != 0 ? "guest" : "machine") \($0)" } ?? ""
             phase(PhaseTimes.line("cases-run", runNs, "\(ran.count) run, \(done.count - ran.count) skipped, \(runner.isolationSummary); "
-                                  + "sum of case durations \(PhaseTimes.seconds(caseNs)) s"))
+                                  + "sum of case durations \(PhaseTimes.seconds(caseNs)) s" + cpu))
         }
         // In the VM guest the results always go out over the console (GuestResults).
         if let path = results ?? (rf_is_pid1 != 0 ? GuestResults.path : nil) {
             let (_, writeNs) = try PhaseTimes.measure {
-                try Data(report.json(pretty: rf_is_pid1 == 0).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+                // The guest's own copy crosses the console to the host, which
+                // knows each case's name and location: the transfer form.
+                let toHost = results == nil
+                try Data(report.json(pretty: rf_is_pid1 == 0, transferForm: toHost).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
             }
             if showPhases { phase(PhaseTimes.line("results-write", writeNs)) }
         }

@@ -21,6 +21,9 @@ struct Verdict: ParsableCommand {
     @Option(help: "Write the files the guest sent over the console (results.json, bench plots) into this directory.")
     var files: String?
 
+    @Option(help: "Case directory to name the guest's results by (they cross the console by id only; default: cases).")
+    var cases: String?
+
     func run() throws {
         guard let data = FileManager.default.contents(atPath: logFile) else {
             throw ValidationError("cannot read \(logFile)")
@@ -41,7 +44,18 @@ struct Verdict: ParsableCommand {
             let host = guest.host ?? HostFacts(accelerator: guest.accelerator ?? "unknown", kernelRelease: guest.kernel.release)
             var input = VMVerdict.Input(console: v, guestReport: guest, plan: nil, host: host)
             input.timedOut = timedOut
+            let dir = cases ?? ProcessInfo.processInfo.environment["RINGFENCE_DEFAULT_CASES"] ?? "cases"
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue { input.catalog = try loadCases(dir) }
+            else if cases != nil { throw ValidationError("--cases \(dir): no such directory") }
             let outcome = VMVerdict.judge(input)
+            if let files {
+                // The judged report, named and located, not the transfer form the guest sent.
+                do { try FileSystem.write(try outcome.report.json(), to: files + "/" + GuestResults.resultsName) } catch let e as HostError {
+                    warn("ringfence verdict: \(e.message)")
+                    throw ExitCode(Exit.usage)
+                }
+            }
             v.ktapLines = VMVerdict.ktap(outcome.report).split(separator: "\n").map(String.init)
             v.exitCode = outcome.exitCode
             v.problems = outcome.problems

@@ -76,9 +76,12 @@ public struct RunReport: Codable, Sendable {
     }
 
     /// Pretty for people; compact where every byte costs (the guest's serial console).
-    public func json(pretty: Bool = true) throws -> String {
+    /// `transferForm`: the guest's copy for the console, cases without name,
+    /// file and line (see CaseResult.transferFormKey); never a results file.
+    public func json(pretty: Bool = true, transferForm: Bool = false) throws -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+        if transferForm { enc.userInfo[CaseResult.transferFormKey] = true }
         return String(decoding: try enc.encode(self), as: UTF8.self)
     }
 

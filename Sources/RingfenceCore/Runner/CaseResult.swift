@@ -59,4 +59,51 @@ public struct CaseResult: Codable, Sendable {
         if let slash = path.firstIndex(of: "/") { return String(path[..<slash]) }
         return path.isEmpty ? "ringfence" : path
     }
+
+    // MARK: JSON
+
+    private enum CodingKeys: String, CodingKey { case id, name, file, line, status, reason, diagnostics, durationMs, taint }
+
+    /// Set to true in an encoder's userInfo for the guest's transfer form:
+    /// name, file and line are left out (the host has them from the plan and
+    /// fills them in by id, `VMVerdict.judge`), and so are empty diagnostics.
+    /// Every byte on the emulated serial console costs about 3 µs.
+    public static let transferFormKey = CodingUserInfoKey(rawValue: "ringfence.caseResult.transferForm")!
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
+        file = try c.decodeIfPresent(String.self, forKey: .file) ?? ""
+        line = try c.decodeIfPresent(Int.self, forKey: .line) ?? 0
+        status = try c.decode(CaseStatus.self, forKey: .status)
+        reason = try c.decodeIfPresent(String.self, forKey: .reason)
+        diagnostics = try c.decodeIfPresent([String].self, forKey: .diagnostics) ?? []
+        durationMs = try c.decode(Double.self, forKey: .durationMs)
+        taint = try c.decodeIfPresent(String.self, forKey: .taint)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        let transfer = encoder.userInfo[Self.transferFormKey] as? Bool == true
+        try c.encode(id, forKey: .id)
+        if !transfer {
+            try c.encode(name, forKey: .name)
+            try c.encode(file, forKey: .file)
+            try c.encode(line, forKey: .line)
+        }
+        try c.encode(status, forKey: .status)
+        try c.encodeIfPresent(reason, forKey: .reason)
+        if !transfer || !diagnostics.isEmpty { try c.encode(diagnostics, forKey: .diagnostics) }
+        try c.encode(durationMs, forKey: .durationMs)
+        try c.encodeIfPresent(taint, forKey: .taint)
+    }
+
+    /// A result in the transfer form got its name, file and line back from
+    /// the case it reports on.
+    public func located(by c: TestCase) -> CaseResult {
+        var r = self
+        r.name = c.name; r.file = c.location.file; r.line = c.location.line
+        return r
+    }
 }

@@ -120,8 +120,12 @@ public final class Runner {
         }
         if options.isolate {
             let (fresh, shared) = splitForWorkers(runnable)
+            let t0 = rf_now_ns()
             runIsolated(fresh, jobs: max(1, jobs), started: started, finished: finished)
+            let t1 = rf_now_ns()
             runShared(shared, jobs: max(1, jobs), started: started, finished: finished)
+            isolation.freshNs += t1 - t0
+            isolation.sharedNs += rf_now_ns() - t1
         } else {
             for (i, c) in runnable {
                 started(i)

@@ -399,14 +399,18 @@ public struct IsolationStats: Sendable {
     public var freshChildren = 0
     public var sharedWorker = 0
     public var workersStarted = 0
+    /// Wall time of the fresh-child phase and of the shared-worker phase.
+    public var freshNs: UInt64 = 0
+    public var sharedNs: UInt64 = 0
     /// Cases after which a worker was not clean, with what was left.
     public var dirty: [(id: String, problems: String)] = []
     public init() {}
 
     public var summary: String {
         if sharedWorker == 0 && freshChildren == 0 { return "none isolated" }
-        if sharedWorker == 0 { return "\(freshChildren) in fresh children" }
-        return "\(freshChildren) in fresh children, \(sharedWorker) in \(workersStarted) shared worker(s)"
+        let fresh = "\(freshChildren) in fresh children" + (freshNs > 0 ? " (\(PhaseTimes.seconds(freshNs)) s)" : "")
+        if sharedWorker == 0 { return fresh }
+        return fresh + ", \(sharedWorker) in \(workersStarted) shared worker(s)" + (sharedNs > 0 ? " (\(PhaseTimes.seconds(sharedNs)) s)" : "")
             + (dirty.isEmpty ? "" : ", \(dirty.count) dirty worker(s) replaced after: " + dirty.map(\.id).joined(separator: ", "))
     }
 }

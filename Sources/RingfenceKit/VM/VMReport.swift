@@ -12,6 +12,9 @@ public enum VMVerdict {
         /// The cases the guest was asked to run, in plan order, when the host
         /// knows them (the guest command is `run`).
         public var plan: [TestCase]?
+        /// Without a plan (`ringfence verdict` on a recorded log): cases to
+        /// name and locate transfer-form results by, by id.
+        public var catalog: [TestCase]?
         public var knownBugs: [KnownBug] = []
         public var kernelVersion: KernelVersion?
         public var host: HostFacts
@@ -52,6 +55,23 @@ public enum VMVerdict {
 
         if let g = input.guestReport {
             cases = g.cases
+            // The guest sends its results in the transfer form, without name,
+            // file and line: they come from the plan, by id.
+            if cases.contains(where: { $0.file.isEmpty }) {
+                let planned = Dictionary((input.plan ?? input.catalog ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+                var unplanned: [String] = []
+                cases = cases.map { r in
+                    guard r.file.isEmpty else { return r }
+                    if let c = planned[r.id] { return r.located(by: c) }
+                    if input.plan != nil { unplanned.append(r.id) }
+                    var named = r
+                    if named.name.isEmpty { named.name = r.id }
+                    return named
+                }
+                if !unplanned.isEmpty {
+                    problems.append("the guest reported \(unplanned.count) case(s) the host did not plan: \(unplanned.prefix(3).joined(separator: ", "))")
+                }
+            }
             kernel = g.kernel
             startedAt = g.startedAt
             duration = g.durationMs

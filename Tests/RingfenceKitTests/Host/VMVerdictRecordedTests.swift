@@ -138,6 +138,51 @@ final class VMVerdictRecordedTests: XCTestCase {
         XCTAssertTrue(ConsoleVerdict.evaluate(log: try Self.log("halt-acpi-off")).haltedInsteadOfPowerOff)
     }
 
+    /// The guest's results cross the console in the transfer form (no name,
+    /// file, line or empty diagnostics); the host puts them back from the
+    /// plan, by id, so every rendering names and locates each case as before.
+    func testTransferFormResultsGetNamesAndLocationsFromThePlan() throws {
+        let plan = try Self.plan("registration/command-header")
+        let full = try Self.judge("clean-command-header", plan: plan)
+        let recorded = try XCTUnwrap(GuestResults.extract(fromConsole: try Self.log("clean-command-header"))[GuestResults.resultsName])
+        let guest = try JSONDecoder().decode(RunReport.self, from: recorded)
+        let sent = try guest.json(pretty: false, transferForm: true)
+        XCTAssertFalse(sent.contains("\"name\"") || sent.contains("\"file\"") || sent.contains("\"line\""), sent)
+        XCTAssertLessThan(sent.utf8.count * 2, try guest.json(pretty: false).utf8.count + sent.utf8.count, "the transfer form is the smaller")
+        let received = try JSONDecoder().decode(RunReport.self, from: Data(sent.utf8))
+        XCTAssertEqual(received.cases.map(\.name), Array(repeating: "", count: 9))
+
+        func judge(_ report: RunReport, plan: [TestCase]?) -> VMVerdict.Outcome {
+            let console = ConsoleVerdict.evaluate(log: (try? Self.log("clean-command-header")) ?? "", timedOut: false)
+            return VMVerdict.judge(VMVerdict.Input(console: console, guestReport: report, plan: plan, host: Self.host))
+        }
+        let o = judge(received, plan: plan)
+        XCTAssertEqual(o.exitCode, 0, "\(o.problems)")
+        XCTAssertEqual(o.report.cases.map(\.name), full.report.cases.map(\.name))
+        XCTAssertEqual(o.report.cases.map(\.file), plan.map(\.location.file))
+        XCTAssertEqual(o.report.cases.map(\.line), plan.map(\.location.line))
+        XCTAssertEqual(o.report.cases.map(\.status), full.report.cases.map(\.status))
+        XCTAssertTrue(try o.report.json().contains("\"name\" : \"\(plan[0].name)\""))
+        try assertRenderingsAgree(o)
+
+        // A case the host never planned is named by its id and is a problem, not a silent row.
+        let o2 = judge(received, plan: Array(plan.dropFirst()))
+        XCTAssertEqual(o2.report.cases[0].name, plan[0].id)
+        XCTAssertTrue(o2.problems.contains { $0.contains("did not plan") && $0.contains(plan[0].id) }, "\(o2.problems)")
+        XCTAssertNotEqual(o2.exitCode, 0)
+
+        // `ringfence verdict` has no plan: it names them from the case directory, with no problem.
+        let console = ConsoleVerdict.evaluate(log: try Self.log("clean-command-header"), timedOut: false)
+        var input = VMVerdict.Input(console: console, guestReport: received, plan: nil, host: Self.host)
+        input.catalog = try Self.plan("")
+        let o3 = VMVerdict.judge(input)
+        XCTAssertEqual(o3.report.cases.map(\.name), full.report.cases.map(\.name))
+        XCTAssertEqual(o3.report.cases.map(\.line), plan.map(\.location.line))
+        XCTAssertEqual(o3.exitCode, 0, "\(o3.problems)")
+        // Without either, each is named by its id.
+        XCTAssertEqual(judge(received, plan: nil).report.cases.map(\.name), plan.map(\.id))
+    }
+
     func testTruncatedConsoleReportsTheMissingCasesAsErrors() throws {
         let plan = try Self.plan("registration/command-header")
         // The log as it stood after the fourth result: no results file, no exit marker.
