@@ -66,7 +66,7 @@ run)
 	trap 'rm -rf "$WORK"' EXIT
 	"$ROOT/run-in-vm.sh" --kernel "$KERNEL" --config "$O/.config" --write-initramfs "$WORK/initrd.cpio"
 	# The same command line as run-in-vm.sh, plus ringfence.gcov=1.
-	APPEND="console=ttyS0 panic=-1 loglevel=5 rdinit=/init mitigations=off tsc=reliable no_timer_check i8042.noaux i8042.nokbd i8042.nopnp"
+	APPEND="console=ttyS0 panic=-1 loglevel=5 printk.time=1 rdinit=/init mitigations=off tsc=reliable no_timer_check i8042.noaux i8042.nokbd i8042.nopnp"
 	GUEST_ARGS=run,--announce,--cases,/cases
 	[[ ${COVERAGE_EXHAUSTIVE:-0} == 1 ]] && GUEST_ARGS+=,--exhaustive
 	APPEND+=" ringfence.args=$GUEST_ARGS ringfence.gcov=1 ringfence.accel=tcg"

@@ -31,6 +31,10 @@ public struct SelftestFaultCommand: ParsableCommand {
         /// The WARNING arrives after case 1 ended and before case 2 began, as
         /// deferred teardown work (io_ring_exit_work) would print it.
         case warnAfterCase = "warn-after-case"
+        /// A real WARN_ON() while case 1 of 2 runs: LKDTM's WARNING crash point
+        /// (`CONFIG_LKDTM`, in ci/ringfence.config), so the host judges the
+        /// kernel's own splat and taint, not a line written to /dev/kmsg.
+        case warnLKDTM = "warn-lkdtm"
         /// A real kernel panic (sysrq-trigger 'c') during case 2 of 3.
         case panicInCase = "panic-in-case"
         /// ringfence itself traps (a Swift runtime error) in the guest.
@@ -39,7 +43,7 @@ public struct SelftestFaultCommand: ParsableCommand {
         case hang
     }
 
-    @Argument(help: "warn-in-case, panic-in-case, crash or hang.")
+    @Argument(help: "warn-in-case, warn-overlap, warn-after-case, warn-lkdtm, panic-in-case, crash or hang.")
     var kind: Kind
 
     public func run() throws {
@@ -72,14 +76,23 @@ public struct SelftestFaultCommand: ParsableCommand {
             }
             print("ok 1 selftest/fault: first case\nok 2 selftest/fault: second case")
             try writeResults(names: names, count: 2)
-        case .warnInCase, .panicInCase:
-            let count = kind == .warnInCase ? 2 : 3
+        case .warnInCase, .warnLKDTM, .panicInCase:
+            if kind == .warnLKDTM && access(Self.lkdtmDirect, W_OK) != 0 {
+                // A usage error (exit 2), before any KTAP: this kernel cannot provoke it.
+                fputs("ringfence: selftest-fault warn-lkdtm: no \(Self.lkdtmDirect): boot a kernel with CONFIG_LKDTM=y and CONFIG_DEBUG_FS=y (ci/ringfence.config has both)\n", stderr)
+                throw ExitCode(2)
+            }
+            let count = kind == .panicInCase ? 3 : 2
             print("KTAP version 1\n1..\(count)")
             fflush(stdout)
             var results: [CaseResult] = []
             for i in 1...count {
                 kmsg("ringfence: begin \(i) selftest/fault-\(i)")
                 if i == 1 && kind == .warnInCase { warn() }
+                if i == 1 && kind == .warnLKDTM {
+                    let fd = open(Self.lkdtmDirect, O_WRONLY)
+                    if fd >= 0 { _ = write(fd, "WARNING", 7); close(fd) }
+                }
                 if i == 2 && kind == .panicInCase {
                     let fd = open("/proc/sysrq-trigger", O_WRONLY)
                     if fd >= 0 { _ = write(fd, "c", 1); close(fd) }
@@ -95,6 +108,8 @@ public struct SelftestFaultCommand: ParsableCommand {
             print("# Totals: pass:\(count) fail:0 xfail:0 xpass:0 skip:0 error:0")
         }
     }
+
+    static let lkdtmDirect = "/sys/kernel/debug/provoke-crash/DIRECT"
 
     func warn() {
         kmsg("WARNING: CPU: 0 PID: \(getpid()) at selftest/fault.c:1 ringfence_selftest_warn+0x0/0x10")

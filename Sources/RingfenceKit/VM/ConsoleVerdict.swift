@@ -302,7 +302,10 @@ public struct ConsoleVerdict: Equatable {
                     out.append(contentsOf: preamble)
                     continue
                 }
-                if isKernel || (!text.hasPrefix("#") && ConsoleVerdict.isTrouble(text) && ConsoleVerdict.parseResult(text) == nil) {
+                // A marker without a time stamp (a kernel without PRINTK_TIME
+                // booted without printk.time=1) still starts its own line.
+                let bareMarker = !isKernel && (text.hasPrefix("ringfence: begin ") || text.hasPrefix("ringfence: end "))
+                if isKernel || bareMarker || (!text.hasPrefix("#") && ConsoleVerdict.isTrouble(text) && ConsoleVerdict.parseResult(text) == nil) {
                     if kernelLine(String(text).trimmingSpaces()) { continue }
                     if ConsoleVerdict.isTrouble(text) {
                         let t = String(text).trimmingSpaces()

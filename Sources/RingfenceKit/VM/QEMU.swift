@@ -33,9 +33,12 @@ public struct QEMUSettings: Equatable {
     }
 
     /// The kernel command line: quiet boot, warnings and worse on the serial
-    /// console, a panic ends QEMU at once (panic=-1 with -no-reboot).
+    /// console, a panic ends QEMU at once (panic=-1 with -no-reboot), and
+    /// printk time stamps whatever the config says (tinyconfig has no
+    /// PRINTK_TIME): the console verdict tells kernel messages (the case
+    /// markers, a WARN's splat) from the guest's output by them.
     public static func kernelCommandLine(guestArguments: [String]?, modules: [String], extra: [String] = []) -> String {
-        var parts = ["console=ttyS0", "panic=-1", "loglevel=5", "rdinit=/init", "mitigations=off", "tsc=reliable",
+        var parts = ["console=ttyS0", "panic=-1", "loglevel=5", "printk.time=1", "rdinit=/init", "mitigations=off", "tsc=reliable",
                      "no_timer_check", "i8042.noaux", "i8042.nokbd", "i8042.nopnp"]
         if let args = guestArguments { parts.append(GuestCommandLine.encodeArguments(args)) }
         if !modules.isEmpty { parts.append(GuestCommandLine.modulesKey + "=" + modules.joined(separator: ",")) }

@@ -145,7 +145,7 @@ final class HostPiecesTests: XCTestCase {
         XCTAssertEqual(s.argv.firstIndex(of: "-serial").map { s.argv[$0 + 1] }, "file:/o/console.log")
         XCTAssertTrue(s.argv.contains("-no-reboot"))
         let cmdline = QEMUSettings.kernelCommandLine(guestArguments: ["run", "--filter", "a b"], modules: ["sctp"], extra: ["acpi=off"])
-        XCTAssertTrue(cmdline.hasPrefix("console=ttyS0 panic=-1 loglevel=5 rdinit=/init"))
+        XCTAssertTrue(cmdline.hasPrefix("console=ttyS0 panic=-1 loglevel=5 printk.time=1 rdinit=/init"))
         XCTAssertTrue(cmdline.contains("ringfence.args=run,--filter,a%20b ringfence.modules=sctp acpi=off"))
         XCTAssertEqual(try GuestCommandLine.decodeArguments(cmdline: cmdline), ["run", "--filter", "a b"])
     }

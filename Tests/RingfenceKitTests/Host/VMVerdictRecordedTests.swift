@@ -81,6 +81,26 @@ final class VMVerdictRecordedTests: XCTestCase {
         XCTAssertTrue(o.report.cases[0].diagnostics[0].contains("after case 1 ended"))
     }
 
+    /// A real WARN_ON() (LKDTM's WARNING crash point, on a tinyconfig-based
+    /// kernel) during case 1 of 2 fails case 1 in every rendering, with the
+    /// kernel's own splat, and leaves case 2 alone; also from a console
+    /// without printk time stamps, where the markers start their own lines.
+    func testARealWarnFromLKDTMFailsTheCaseItHappenedIn() throws {
+        for name in ["warn-lkdtm", "warn-lkdtm-notime"] {
+            let o = try Self.judge(name)
+            XCTAssertEqual(o.exitCode, 1, name)
+            XCTAssertEqual(o.report.cases.map(\.status), [.fail, .pass], name)
+            XCTAssertTrue(o.report.cases[0].reason?.hasPrefix("kernel: WARNING: drivers/misc/lkdtm/bugs.c:") == true,
+                          "\(name): \(o.report.cases[0].reason ?? "no reason")")
+            XCTAssertTrue(o.report.cases[1].diagnostics.isEmpty, name)
+            try assertRenderingsAgree(o)
+        }
+        let stamped = try Self.judge("warn-lkdtm").report.cases[0].diagnostics
+        for part in ["RIP: 0010:", "Call Trace:", "---[ end trace"] {
+            XCTAssertTrue(stamped.contains { $0.contains(part) }, "the splat's \(part) line: \(stamped)")
+        }
+    }
+
     func testRealPanicEndsTheRunAndReportsEveryPlannedCase() throws {
         let plan = try Self.selftestPlan(3)
         let o = try Self.judge("panic-in-case", plan: plan)
