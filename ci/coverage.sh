@@ -1,11 +1,6 @@
 #!/usr/bin/env bash
 # coverage.sh: gcov line and branch coverage of io_uring/ from a suite run.
 #
-#   ci/coverage.sh run O [OUT]            boot O/arch/x86/boot/bzImage (built with
-#                                          ci/ringfence-coverage.config) with
-#                                          ringfence.gcov=1, run the suite
-#                                          (COVERAGE_EXHAUSTIVE=1: also the
-#                                          exhaustive tier), then `report`
 #   ci/coverage.sh report O ARCHIVE [OUT] put the .gcda files of ARCHIVE (the
 #                                          gcov.cpio the guest sent back) next to
 #                                          the .gcno files in O, and write
@@ -13,11 +8,12 @@
 #                                          OUT/coverage-summary.txt
 # O is the kernel's O= build directory; OUT defaults to out/coverage.
 # Needs lcov (lcov, genhtml), the gcc that built the kernel (its gcov) and python3.
-# The interim until `ringfence vm --coverage` does `run` (docs/kernel-tree.md).
+# `./run-in-vm.sh --build --coverage` builds, boots with ringfence.gcov=1 and
+# calls this (docs/kernel-tree.md); the boot is the Swift host runner's alone.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 die() { echo "coverage.sh: $*" >&2; exit 2; }
-[[ $# -ge 2 ]] || die "usage: $0 run O [OUT] | report O ARCHIVE [OUT]"
+[[ $# -ge 2 ]] || die "usage: $0 report O ARCHIVE [OUT]"
 MODE=$1 O=$(cd "$2" && pwd)
 [[ -f $O/.config ]] || die "$O has no .config"
 grep -qx CONFIG_GCOV_PROFILE_URING=y "$O/.config" || die "$O/.config lacks CONFIG_GCOV_PROFILE_URING=y (merge ci/ringfence-coverage.config)"
@@ -56,36 +52,5 @@ report)
 	ARCHIVE=$(cd "$(dirname "$3")" && pwd)/$(basename "$3")
 	report "$ARCHIVE" "${4:-$ROOT/out/coverage}"
 	;;
-run)
-	OUT=${3:-$ROOT/out/coverage}
-	mkdir -p "$OUT"
-	OUT=$(cd "$OUT" && pwd)
-	KERNEL=$O/arch/x86/boot/bzImage
-	[[ -f $KERNEL ]] || die "no $KERNEL (build it first)"
-	WORK=$(mktemp -d)
-	trap 'rm -rf "$WORK"' EXIT
-	"$ROOT/run-in-vm.sh" --kernel "$KERNEL" --config "$O/.config" --write-initramfs "$WORK/initrd.cpio"
-	# The same command line as run-in-vm.sh, plus ringfence.gcov=1.
-	APPEND="console=ttyS0 panic=-1 loglevel=5 printk.time=1 rdinit=/init mitigations=off tsc=reliable no_timer_check i8042.noaux i8042.nokbd i8042.nopnp"
-	GUEST_ARGS=run,--announce,--cases,/cases
-	[[ ${COVERAGE_EXHAUSTIVE:-0} == 1 ]] && GUEST_ARGS+=,--exhaustive
-	APPEND+=" ringfence.args=$GUEST_ARGS ringfence.gcov=1 ringfence.accel=tcg"
-	APPEND+=" ringfence.config=$(sha256sum "$O/.config" | cut -d' ' -f1)"
-	echo "coverage.sh: booting $KERNEL (TCG, ringfence.args=$GUEST_ARGS)" >&2
-	start=$(date +%s)
-	timeout "${COVERAGE_TIMEOUT:-1800}" qemu-system-x86_64 -nodefaults -no-user-config -nographic -no-reboot \
-		-machine pc -accel tcg -cpu max -smp "$(nproc)" -m "${COVERAGE_MEMORY:-1G}" \
-		-kernel "$KERNEL" -initrd "$WORK/initrd.cpio" -append "$APPEND" \
-		-serial "file:$OUT/console.log" -monitor none -display none >"$OUT/qemu.log" 2>&1 || true
-	echo "coverage.sh: guest ran $(($(date +%s) - start)) s" >&2
-	rm -f "$OUT/gcov.cpio"
-	rc=0
-	"$ROOT/.build-release/release/ringfence" verdict "$OUT/console.log" --summary "$OUT/summary.txt" --files "$OUT" >"$OUT/results.ktap" || rc=$?
-	grep -a '^# gcov:' "$OUT/console.log" >&2 || true
-	tail -n 3 "$OUT/results.ktap" >&2
-	[[ -f $OUT/gcov.cpio ]] || die "the guest sent no gcov.cpio (see $OUT/console.log)"
-	report "$OUT/gcov.cpio" "$OUT"
-	exit $rc
-	;;
-*) die "unknown mode $MODE (run or report)" ;;
+*) die "unknown mode $MODE (report; to boot and measure, ./run-in-vm.sh --build --coverage)" ;;
 esac
