@@ -4,7 +4,7 @@ import RingfenceKit
 import RingfenceCLI
 
 /// `ringfence verdict LOGFILE`: the suite verdict from a VM console log
-/// (used by run-in-vm.sh). Prints the cleaned KTAP document; exits 0/1/2/4.
+/// (a saved console log; `ringfence vm` judges its own). Prints the cleaned KTAP document; exits 0/1/2/4.
 struct Verdict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Judge a VM serial console log: cleaned KTAP on stdout, the suite's exit code.")
@@ -77,55 +77,3 @@ struct Verdict: ParsableCommand {
     }
 }
 
-/// `ringfence kernels`: Debian cloud kernels from apt Packages indexes,
-/// newest first, one per line, tab-separated:
-///   release  upstream  debian-version  suite  binary-pkg=ver  modules-pkg=ver|-  base-pkg=ver|-  config
-/// config is y / n / unknown / unfetched, from CONFIGS/<release>.config
-/// (a fetched config) or CONFIGS/<release>.noconfig (packages carry none).
-struct Kernels: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "List (or pick) Debian cloud kernels from apt Packages indexes (used by run-in-vm.sh).")
-
-    @Option(name: .customLong("packages"), help: "SUITE=FILE: a Packages index and the suite it came from (repeatable).")
-    var packages: [String] = []
-
-    @Option(help: "Directory of fetched configs (<release>.config / <release>.noconfig).")
-    var configs: String?
-
-    @Option(help: "Only kernels matching this version (release, Debian version, upstream version or its prefix).")
-    var match: String?
-
-    @Flag(help: "Print only the default choice: the newest kernel whose config has CONFIG_IO_URING_BPF=y or is unknown; 'unfetched' means: fetch its config and ask again. Exit 3 when none fits.")
-    var select = false
-
-    func run() throws {
-        var indexes: [(suite: String, text: String)] = []
-        for spec in packages {
-            guard let eq = spec.firstIndex(of: "=") else { throw ValidationError("--packages wants SUITE=FILE, got \(spec)") }
-            let path = String(spec[spec.index(after: eq)...])
-            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
-            indexes.append((String(spec[..<eq]), String(decoding: data, as: UTF8.self)))
-        }
-        let catalog = KernelCatalog(packagesBySuite: indexes)
-        let list = match.map { catalog.matching($0) } ?? catalog.kernels
-        func state(_ k: KernelCatalog.Kernel) -> KernelCatalog.ConfigState {
-            guard let dir = configs else { return .unfetched }
-            if let data = FileManager.default.contents(atPath: "\(dir)/\(k.release).config") {
-                return KernelCatalog.ioUringBPF(config: String(decoding: data, as: UTF8.self))
-            }
-            if FileManager.default.fileExists(atPath: "\(dir)/\(k.release).noconfig") { return .unknown }
-            return .unfetched
-        }
-        func line(_ k: KernelCatalog.Kernel, _ s: KernelCatalog.ConfigState) -> String {
-            func p(_ pkg: KernelCatalog.Package?) -> String { pkg.map { "\($0.name)=\($0.version)" } ?? "-" }
-            return [k.release, k.upstreamVersion, k.version.description, k.suite, p(k.binary), p(k.modules), p(k.base), s.rawValue]
-                .joined(separator: "\t")
-        }
-        if select {
-            guard let (k, s) = KernelCatalog.selectDefault(list, config: state) else { throw ExitCode(3) }
-            print(line(k, s))
-        } else {
-            for k in list { print(line(k, state(k))) }
-        }
-    }
-}
