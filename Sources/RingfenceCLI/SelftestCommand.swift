@@ -89,14 +89,8 @@ public struct SelftestFaultCommand: ParsableCommand {
             for i in 1...count {
                 kmsg("ringfence: begin \(i) selftest/fault-\(i)")
                 if i == 1 && kind == .warnInCase { warn() }
-                if i == 1 && kind == .warnLKDTM {
-                    let fd = open(Self.lkdtmDirect, O_WRONLY)
-                    if fd >= 0 { _ = write(fd, "WARNING", 7); close(fd) }
-                }
-                if i == 2 && kind == .panicInCase {
-                    let fd = open("/proc/sysrq-trigger", O_WRONLY)
-                    if fd >= 0 { _ = write(fd, "c", 1); close(fd) }
-                }
+                if i == 1 && kind == .warnLKDTM { poke(Self.lkdtmDirect, "WARNING") }
+                if i == 2 && kind == .panicInCase { poke("/proc/sysrq-trigger", "c") }
                 kmsg(KernelLogMarkers.end(i))
                 print("ok \(i) selftest/fault: \(names[i - 1])")
                 fflush(stdout)
@@ -110,6 +104,14 @@ public struct SelftestFaultCommand: ParsableCommand {
     }
 
     static let lkdtmDirect = "/sys/kernel/debug/provoke-crash/DIRECT"
+
+    /// Writes `text` to a kernel control file (LKDTM's DIRECT, sysrq-trigger).
+    func poke(_ path: String, _ text: String) {
+        let fd = open(path, O_WRONLY)
+        guard fd >= 0 else { return }
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+    }
 
     func warn() {
         kmsg("WARNING: CPU: 0 PID: \(getpid()) at selftest/fault.c:1 ringfence_selftest_warn+0x0/0x10")

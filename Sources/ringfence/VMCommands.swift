@@ -31,14 +31,7 @@ struct Verdict: ParsableCommand {
         let log = String(decoding: data, as: UTF8.self)
         var v = ConsoleVerdict.evaluate(log: log, timedOut: timedOut)
         let guestFiles = GuestResults.extract(fromConsole: log)
-        if let files {
-            for (name, data) in guestFiles {
-                do { try FileSystem.write(data, to: files + "/" + name) } catch let e as HostError {
-                    warn("ringfence verdict: \(e.message)")
-                    throw ExitCode(Exit.usage)
-                }
-            }
-        }
+        var outFiles = guestFiles
         // The same one results path as `ringfence vm` when the guest sent its results.
         if let json = guestFiles[GuestResults.resultsName], let guest = try? JSONDecoder().decode(RunReport.self, from: json) {
             let host = guest.host ?? HostFacts(accelerator: guest.accelerator ?? "unknown", kernelRelease: guest.kernel.release)
@@ -49,18 +42,21 @@ struct Verdict: ParsableCommand {
             if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue { input.catalog = try loadCases(dir) }
             else if cases != nil { throw ValidationError("--cases \(dir): no such directory") }
             let outcome = VMVerdict.judge(input)
-            if let files {
-                // The judged report, named and located, not the transfer form the guest sent.
-                do { try FileSystem.write(try outcome.report.json(), to: files + "/" + GuestResults.resultsName) } catch let e as HostError {
-                    warn("ringfence verdict: \(e.message)")
-                    throw ExitCode(Exit.usage)
-                }
-            }
+            // The judged report, named and located, not the transfer form the guest sent.
+            outFiles[GuestResults.resultsName] = Data(try outcome.report.json().utf8)
             v.ktapLines = VMVerdict.ktap(outcome.report).split(separator: "\n").map(String.init)
             v.exitCode = outcome.exitCode
             v.problems = outcome.problems
             let t = outcome.report.totals
             v.passed = t.passed; v.failed = t.failed + t.errors; v.skipped = t.skipped; v.todo = t.xfail
+        }
+        if let files {
+            for (name, data) in outFiles {
+                do { try FileSystem.write(data, to: files + "/" + name) } catch let e as HostError {
+                    warn("ringfence verdict: \(e.message)")
+                    throw ExitCode(Exit.usage)
+                }
+            }
         }
         print(v.ktap, terminator: "")
         if let summary {
