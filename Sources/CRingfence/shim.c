@@ -167,35 +167,66 @@ int rf_caught_signal(void)
 	return rf_signal_seen;
 }
 
+/*
+ * Starts argv[0] (searched in PATH) in its own process group, stdin from
+ * /dev/null, stdout/stderr appended to the given files. fork + exec rather
+ * than posix_spawn so that the child can ask for PR_SET_PDEATHSIG: when the
+ * host process dies, even by SIGKILL, the kernel kills QEMU (or any other
+ * child) instead of leaving it running under PID 1. The host spawns from its
+ * main thread, whose exit is the process's exit. Returns the pid or -errno
+ * (an exec failure is reported through a close-on-exec pipe).
+ */
 pid_t rf_spawn(char *const argv[], const char *out_path, const char *err_path)
 {
-	extern char **environ;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t def;
-	pid_t pid;
-	int rc;
+	pid_t parent = getpid(), pid;
+	int pfd[2], err = 0;
+	ssize_t n;
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (out_path)
-		posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-	if (err_path)
-		posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-	/* The child starts with default handlers for the signals we trap. */
-	sigemptyset(&def);
-	sigaddset(&def, SIGINT);
-	sigaddset(&def, SIGTERM);
-	sigaddset(&def, SIGHUP);
-	sigaddset(&def, SIGPIPE);
-	posix_spawnattr_setsigdefault(&attr, &def);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return rc ? -rc : pid;
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		err = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return -err;
+	}
+	if (pid == 0) {
+		static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+		sigset_t none;
+		int fd;
+		unsigned i;
+
+		setpgid(0, 0);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == 0 && getppid() != parent)
+			_exit(127);	/* the parent died before the prctl */
+		for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+			signal(sigs[i], SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		fd = open("/dev/null", O_RDONLY);
+		if (fd >= 0 && fd != 0) { dup2(fd, 0); close(fd); }
+		if (out_path && (fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0 && fd != 1) { dup2(fd, 1); close(fd); }
+		if (err_path && (fd = open(err_path, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0 && fd != 2) { dup2(fd, 2); close(fd); }
+		execvp(argv[0], argv);
+		err = errno;
+		if (write(pfd[1], &err, sizeof(err)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	setpgid(pid, pid);	/* either side may win; both ask for the same group */
+	close(pfd[1]);
+	do
+		n = read(pfd[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (n == (ssize_t)sizeof(err)) {
+		int st;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		return -err;
+	}
+	return pid;
 }
 
 pid_t rf_try_wait(pid_t pid, int *status)

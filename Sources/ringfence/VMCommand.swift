@@ -19,10 +19,17 @@ struct VMCommand: ParsableCommand {
         results.ktap, results.json, results.junit.xml, summary.txt, all rendered from one report.
         They appear only when the run has a verdict; an interrupted run leaves INCOMPLETE there.
 
+        Results directory rule: ringfence writes only its own files and lists them in
+        .ringfence-manifest; it never deletes or overwrites a file it did not write. --out may name a
+        new or empty directory or one holding an earlier ringfence run; any other is refused (exit 2).
+
         Exit codes: 0 every case passed (known bugs from cases/known-bugs.yaml allowed), 1 a case
-        failed or the kernel misbehaved (WARN, Oops, panic, timeout), 2 set-up, usage or case-file
-        error, or ringfence itself crashed in the guest, 4 everything skipped, 130/143 interrupted
-        by SIGINT/SIGTERM.
+        failed or the kernel misbehaved during a case (WARN, Oops, panic, timeout), 2 set-up, usage,
+        case-file or infrastructure failure (build failed, kernel image or cache damaged, QEMU could
+        not start, the boot never reached init, the guest ran out of memory, ringfence crashed in the
+        guest): nothing was judged and no case is reported, 4 everything skipped, 130/143
+        interrupted by SIGINT/SIGTERM. With --bisect: 0, 1, and 125 for 2 and 4 (git bisect run's
+        "skip").
         """)
 
     @OptionGroup(title: "Kernel") var kernel: KernelOptions
@@ -148,6 +155,7 @@ struct VMCommand: ParsableCommand {
                 let report = try HostProcess.check(["bash", Self.projectRoot + "/ci/coverage.sh", "report", plan.outputDirectory, archive, outDir + "/coverage"],
                                                    phase: "computing coverage", timeout: 1800)
                 warn(report.trimmingCharacters(in: .whitespacesAndNewlines))
+                try OutputDirectory.record(try OutputDirectory.resolve(outDir, shown: outDir), adding: ["coverage"])
             }
             throw ExitCode(code)
         } catch let e as HostError {
@@ -202,17 +210,15 @@ struct VMCommand: ParsableCommand {
         }
         if kernel.listKernels || kernel.fetchSource != nil { return }
         if let out = o.out {
-            try FileSystem.checkWritable((absolute(out) as NSString).deletingLastPathComponent, what: "--out \(out)")
-            if FileManager.default.fileExists(atPath: out) && !FileSystem.isDirectory(out) {
-                throw HostError("--out \(out) exists and is not a directory")
-            }
+            // Refused before anything is downloaded or written: a directory
+            // holding files ringfence did not write (README, "Where results go").
+            let p = try OutputDirectory.resolve(out, shown: "--out \(out)")
+            try OutputDirectory.checkUsable(p, shown: "--out \(out)")
+            try FileSystem.checkWritable((p as NSString).deletingLastPathComponent, what: "--out \(out)")
         } else if o.writeInitramfs == nil {
             try FileSystem.checkWritable(absolute("out"), what: "./out (the default --out)")
         }
-        if let r = o.results {
-            if FileSystem.isDirectory(r) { throw HostError("--results \(r) is a directory; it wants a file name") }
-            try FileSystem.checkWritable((absolute(r) as NSString).deletingLastPathComponent, what: "--results \(r)")
-        }
+        if let r = o.results { try VMRunner.checkResultsTarget(r) }
     }
 
     func absolute(_ p: String) -> String { FileSystem.absolute(p) }
@@ -296,6 +302,8 @@ struct SuiteOptions: ParsableArguments {
     var bench = false
     @Flag(help: "Known bugs fail the run (exit 1): gate on 'this kernel is correct', not only 'nothing new broke'.")
     var strict = false
+    @Flag(help: "Exit for `git bisect run`: 0 good, 1 bad (the kernel failed a case), 125 skip (set-up, build or infrastructure failure, or every case skipped because the kernel lacks the feature); 128+N only when interrupted. See docs/kernel-tree.md.")
+    var bisect = false
     @Flag(help: "Accepted for run-in-vm.sh: do not rebuild ringfence first (ringfence vm never builds).")
     var noBuild = false
     @Option(help: ArgumentHelp("Build the initramfs, write it to FILE and exit (no boot).", valueName: "FILE"))

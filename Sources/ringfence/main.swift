@@ -15,4 +15,13 @@ CaseSource.compose = YAMLCompose.composer
 if rf_is_pid1 != 0 {
     GuestInit.run(cli: { runCLI(Ringfence.self, $0) })
 }
-exit(runCLI(Ringfence.self, Array(CommandLine.arguments.dropFirst())))
+let arguments = Array(CommandLine.arguments.dropFirst())
+let code = runCLI(Ringfence.self, arguments)
+// `ringfence vm --bisect`: git bisect run's contract (docs/kernel-tree.md),
+// applied to every ending, usage errors included.
+if arguments.first == "vm", arguments.prefix(while: { $0 != "--" }).contains("--bisect") {
+    let ending = VMVerdict.Ending(exitCode: code)
+    warn("ringfence vm: --bisect: exit \(code) is \(ending.name): exiting \(ending.bisectCode)")
+    exit(ending.bisectCode)
+}
+exit(code)

@@ -50,6 +50,10 @@ public final class KernelStore {
             usleep(100_000); waited += 0.1
         }
         lockFD = fd
+        // Holding the lock, nobody is unpacking: half-unpacked trees are from killed runs.
+        for (d, prefix) in [(kernels, ".tmp-"), (root + "/src", ".tmp-"), (root, ".cfg-")] {
+            for e in (try? FileManager.default.contentsOfDirectory(atPath: d)) ?? [] where e.hasPrefix(prefix) { FileSystem.remove(d + "/" + e) }
+        }
     }
 
     public func unlock() {
@@ -272,9 +276,41 @@ public final class KernelStore {
         public var modroot: String?
     }
 
+    /// The files whose size and SHA-256 `.complete` records.
+    static let recordedFiles = ["vmlinuz", "config"]
+
+    static func unpackRecord(_ dir: String) throws -> String {
+        var lines = ["# ringfence: what was unpacked here (name size sha256), checked before every boot"]
+        for f in recordedFiles where FileManager.default.fileExists(atPath: dir + "/" + f) {
+            lines.append("\(f) \(FileSystem.size(dir + "/" + f) ?? -1) \(try FileSystem.sha256(dir + "/" + f))")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// nil when every recorded file is as unpacked; else what differs.
+    func unpackedDamage(_ dir: String) throws -> String? {
+        let text = (try? String(contentsOfFile: dir + "/.complete", encoding: .utf8)) ?? ""
+        let rows = text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: " ").map(String.init) }
+        guard rows.contains(where: { $0.first == "vmlinuz" }) else { return "no record of what was unpacked (an older cache)" }
+        for r in rows where r.count == 3 {
+            let path = dir + "/" + r[0]
+            guard let size = FileSystem.size(path) else { return "\(r[0]) is missing" }
+            if String(size) != r[1] { return "\(r[0]) is \(size) bytes, \(r[1]) when unpacked" }
+            if try FileSystem.sha256(path, phase: "checking the cached \(r[0])") != r[2] { return "\(r[0]) does not match its SHA-256 from unpacking" }
+        }
+        return nil
+    }
+
     /// Unpacks a kernel's packages into kernels/<release>/ (once).
     public func install(_ k: KernelCatalog.Kernel) throws -> InstalledKernel {
         let dir = "\(kernels)/\(k.release)"
+        // What was unpacked is checked against the sizes and SHA-256 recorded
+        // at unpack time before every boot: a truncated or damaged file is
+        // unpacked again from the (index-checked) packages, never booted.
+        if FileManager.default.fileExists(atPath: dir + "/.complete"), let damage = try unpackedDamage(dir) {
+            log("\(dir): \(damage): unpacking \(k.release) again")
+            FileSystem.remove(dir)
+        }
         if !FileManager.default.fileExists(atPath: dir + "/.complete") {
             FileSystem.remove(dir)
             try FileSystem.makeDirectory(kernels)
@@ -301,7 +337,7 @@ public final class KernelStore {
                     _ = try HostProcess.check(["depmod", "-b", tmp + "/modroot", k.release], phase: "indexing the modules of \(k.release)")
                 }
                 FileSystem.remove(x)
-                try FileSystem.write("", to: tmp + "/.complete")
+                try FileSystem.write(try Self.unpackRecord(tmp), to: tmp + "/.complete")
                 guard rename(tmp, dir) == 0 else { throw HostError("cannot move \(tmp) to \(dir): \(FileSystem.errorText())") }
             } catch {
                 FileSystem.remove(tmp)

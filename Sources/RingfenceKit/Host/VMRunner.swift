@@ -58,6 +58,11 @@ public struct BootOutcome {
     /// The exit marker arrived but the guest did not power off in time.
     public var noPowerOff = false
     public var kvmFailed: String?
+    /// The kernel printed nothing for this many seconds after QEMU started
+    /// (a damaged image): QEMU was stopped.
+    public var silentFor: Double?
+    /// The x86 boot stub halted before the kernel started (its last line).
+    public var haltedEarly: String?
     public var seconds: Double = 0
     /// Seconds from QEMU's start to the guest's first line and to its exit marker.
     public var firstGuestLine: Double?
@@ -85,10 +90,15 @@ public final class VMRunner {
 
     deinit { cleanup() }
 
+    var workLockFD: Int32 = -1
+    /// This run's results directory, once it has one.
+    var currentOut: OutputDirectory?
+
     public func cleanup() {
         qemu?.stop()
         HostProcess.killAll()
         if let w = work { FileSystem.remove(w); work = nil }
+        if workLockFD >= 0 { close(workLockFD); workLockFD = -1 }
     }
 
     // MARK: kernel
@@ -124,6 +134,7 @@ public final class VMRunner {
         if let image = options.kernelImage {
             guard let data = FileManager.default.contents(atPath: image) else { throw HostError("--kernel \(image): no such file") }
             guard let release = BzImage.release(data) else { throw HostError("--kernel \(image) is not a bzImage (no HdrS header or release string)") }
+            if let damage = BzImage.damage(data) { throw HostError("--kernel \(image): \(damage); rebuild it") }
             var modroot: String?
             if let m = options.modulesDir {
                 guard FileSystem.isDirectory("\(m)/lib/modules/\(release)") else {
@@ -365,6 +376,23 @@ public final class VMRunner {
                     break
                 }
             }
+            // A damaged image: the decompressor says so and halts (earlyprintk
+            // on the command line), or, where it cannot print, nothing at all
+            // comes from the kernel or init (which would wait for the timeout).
+            if markerAt == nil && outcome.firstGuestLine == nil {
+                let early = String(decoding: consoleBytes.prefix(65536), as: UTF8.self)
+                if early.contains("-- System halted") {
+                    outcome.haltedEarly = early.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                        .filter { !$0.isEmpty && !$0.contains("System halted") }.last ?? "the decompressor halted"
+                    p.stop()
+                    break
+                }
+                if t > VMRunner.earlySilence, outcome.kvmFailed == nil, !detectKVMFailure, !early.contains("] ") {
+                    outcome.silentFor = t
+                    p.stop()
+                    break
+                }
+            }
             if t > options.timeout {
                 outcome.timedOut = true
                 p.stop()
@@ -374,7 +402,7 @@ public final class VMRunner {
         }
         drain()
         outcome.seconds = elapsed()
-        outcome.qemuExit = (outcome.timedOut || outcome.noPowerOff || outcome.kvmFailed != nil) ? nil : p.exitCode
+        outcome.qemuExit = (outcome.timedOut || outcome.noPowerOff || outcome.kvmFailed != nil || outcome.silentFor != nil || outcome.haltedEarly != nil) ? nil : p.exitCode
         outcome.console = String(decoding: consoleBytes, as: UTF8.self)
         outcome.qemuLog = (try? String(contentsOfFile: qemuLog, encoding: .utf8)) ?? ""
         // QEMU may also abort outright under KVM (seen here: "failed to set MSR
@@ -387,6 +415,11 @@ public final class VMRunner {
         return outcome
     }
 
+    /// Seconds a boot may stay without a kernel line on the console.
+    /// Long enough for a kernel at loglevel=5 that prints nothing before init
+    /// (tinyconfig, KASAN) on a busy host.
+    public static let earlySilence: Double = 60
+
     /// QEMU failed before the guest printed anything: the reason, naming the
     /// option that fixes it when there is one.
     static func qemuFailure(_ o: BootOutcome, memoryMB: Int) -> HostError? {
@@ -398,18 +431,71 @@ public final class VMRunner {
         return HostError("QEMU failed to start the VM (exit \(code)):\n" + log)
     }
 
+    /// `--results FILE` may name a new file or an earlier ringfence results
+    /// file (a RunReport), never a directory or another file: checked before
+    /// the run and again before writing.
+    public static func checkResultsTarget(_ r: String) throws {
+        if FileSystem.isDirectory(r) { throw HostError("--results \(r) is a directory; it wants a file name") }
+        if FileManager.default.fileExists(atPath: r) {
+            guard let data = FileManager.default.contents(atPath: r), (try? JSONDecoder().decode(RunReport.self, from: data)) != nil else {
+                throw HostError("--results \(r) exists and is not a ringfence results file; ringfence never overwrites a file it did not write: give a new file name")
+            }
+        }
+        try FileSystem.checkWritable((FileSystem.absolute(r) as NSString).deletingLastPathComponent, what: "--results \(r)")
+    }
+
     public func makeWorkDirectory() throws -> String {
         if let w = work { return w }
         let tmp = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        let w = try FileSystem.temporaryDirectory(in: tmp, prefix: "ringfence-vm.")
+        VMRunner.removeStaleWorkDirectories(in: tmp)
+        let w = try FileSystem.temporaryDirectory(in: tmp, prefix: "ringfence-vm.\(getpid()).")
+        // Held until this process ends: a later run that can take the lock knows the owner is gone.
+        let fd = open(w + "/" + VMRunner.workLockName, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if fd >= 0 { _ = flock(fd, LOCK_EX | LOCK_NB); workLockFD = fd }
         work = w
         return w
+    }
+
+    static let workLockName = ".owner.lock"
+
+    /// Removes the temporary directories (initramfs, module staging) of
+    /// earlier runs that were killed: those whose owner's lock can be taken.
+    /// Directories from before the lock (no lock file) go once a day old.
+    public static func removeStaleWorkDirectories(in tmp: String) {
+        for e in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where e.hasPrefix("ringfence-vm.") {
+            let dir = tmp + "/" + e
+            let lock = dir + "/" + workLockName
+            if FileManager.default.fileExists(atPath: lock) {
+                let fd = open(lock, O_RDWR | O_CLOEXEC)
+                guard fd >= 0 else { continue }
+                defer { close(fd) }
+                if flock(fd, LOCK_EX | LOCK_NB) == 0 { FileSystem.remove(dir) }
+            } else if let age = FileSystem.age(dir), age > 86400 {
+                FileSystem.remove(dir)
+            }
+        }
+        // HostProcess.run's output logs, ringfence-<pid>-<n>.log, of processes that are gone.
+        for e in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where e.hasPrefix("ringfence-") && e.hasSuffix(".log") {
+            let parts = e.split(separator: "-")
+            if parts.count == 3, let pid = Int32(parts[1]), kill(pid, 0) != 0 && errno == ESRCH { unlink(tmp + "/" + e) }
+        }
     }
 }
 
 /// The release string of a bzImage (as `file` reads it): the kernel_version
 /// pointer at offset 0x20e of the setup header, + 0x200.
 public enum BzImage {
+    /// nil when the file is as long as its setup header says; else why not.
+    /// (setup_sects at 0x1f1, 0 meaning 4; syssize at 0x1f4 in 16-byte units.)
+    public static func damage(_ data: Data) -> String? {
+        let b = [UInt8](data.prefix(0x200 + 0x20))
+        guard b.count >= 0x1f8 else { return "\(data.count) bytes: too short for a bzImage setup header" }
+        let setupSects = b[0x1f1] == 0 ? 4 : Int(b[0x1f1])
+        let syssize = Int(b[0x1f4]) | Int(b[0x1f5]) << 8 | Int(b[0x1f6]) << 16 | Int(b[0x1f7]) << 24
+        let want = (setupSects + 1) * 512 + syssize * 16
+        return data.count < want ? "truncated: \(data.count) bytes, its header says \(want)" : nil
+    }
+
     public static func release(_ data: Data) -> String? {
         let b = [UInt8](data.prefix(65536))
         guard b.count > 530, String(decoding: b[514..<518], as: UTF8.self) == "HdrS" else { return nil }

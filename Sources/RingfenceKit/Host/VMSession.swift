@@ -9,6 +9,19 @@ extension VMRunner {
     /// one retry of a boot that died before init), the judged report, files.
     /// Returns the exit code; `HostError` for set-up errors and signals.
     public func run(stdout: (String) -> Void) throws -> Int32 {
+        do {
+            return try runOnce(stdout: stdout)
+        } catch {
+            // No verdict: the results directory says why, beside the console log.
+            if let out = currentOut, !out.published {
+                out.abandon(reason: Signals.caught.map { "interrupted by \(Signals.name($0))" }
+                            ?? (error as? HostError)?.message ?? "stopped before a verdict by an error: \(error)")
+            }
+            throw error
+        }
+    }
+
+    func runOnce(stdout: (String) -> Void) throws -> Int32 {
         let t0 = rf_now_ns()
         func since(_ t: UInt64) -> Double { Double(rf_now_ns() - t) / 1e9 }
         let kernel = try resolveKernel()
@@ -41,13 +54,8 @@ extension VMRunner {
         // From here on the results directory is this run's: the previous
         // results go as soon as this run stops without a verdict.
         let outPath = options.out ?? "out/\(kernel.release)"
-        let out: OutputDirectory? = options.writeInitramfs == nil ? try OutputDirectory(outPath) : nil
-        var finished = false
-        defer {
-            if let out, !finished && !out.published {
-                out.abandon(reason: Signals.caught.map { "interrupted by \(Signals.name($0))" } ?? "stopped before a verdict by an error (see its message)")
-            }
-        }
+        let out: OutputDirectory? = options.writeInitramfs == nil ? try OutputDirectory(outPath, shown: options.out.map { "--out \($0)" } ?? outPath) : nil
+        currentOut = out
         let w = try makeWorkDirectory()
         let t1 = rf_now_ns()
         var initrd = try buildInitramfs(kernel: kernel)
@@ -116,6 +124,14 @@ extension VMRunner {
                 continue
             }
             if let e = VMRunner.qemuFailure(boot, memoryMB: memory) { throw e }
+            if let halted = boot.haltedEarly {
+                throw HostError("the kernel image did not start: its boot stub said \"\(halted)\" and halted (\(kernel.vmlinuz)): the image is damaged; "
+                                + "rebuild or re-fetch it (a cached Debian kernel is checked and unpacked again on the next run)")
+            }
+            if let silent = boot.silentFor {
+                throw HostError("the kernel printed nothing in \(Int(silent)) s (\(kernel.vmlinuz)): the image is damaged or not a kernel this QEMU can boot; "
+                                + "rebuild or re-fetch it (a cached Debian kernel is checked and unpacked again on the next run)")
+            }
             verdict = ConsoleVerdict.evaluate(log: boot.console, timedOut: boot.timedOut)
             // Below the default memory a boot that dies early is the setting, not a flake.
             if attempts == 1, memory >= QEMUSettings.defaultMemoryMB(initramfsBytes: rawSize), let early = VMVerdict.bootFailure(verdict) {
@@ -159,6 +175,11 @@ extension VMRunner {
         let defaultMemory = QEMUSettings.defaultMemoryMB(initramfsBytes: rawSize)
         if memory < defaultMemory { input.memoryDefaultMB = defaultMemory }
         let outcome = VMVerdict.judge(input)
+        if let why = outcome.infrastructure {
+            // No per-case verdicts: the results directory gets INCOMPLETE with
+            // this reason beside console.log (the defer above), and exit 2.
+            throw HostError(why + (attempts > 1 ? " (after \(attempts) boots)" : "") + "; console log: \(out.path)/console.log")
+        }
         for (name, data) in files.sorted(by: { $0.key < $1.key }) where !name.contains("/") {
             try FileSystem.write(data, to: out.staging + "/" + name)
         }
@@ -186,10 +207,12 @@ extension VMRunner {
         try FileSystem.write(VMVerdict.summary(report, bootSeconds: verdict.bootSeconds, suiteSeconds: verdict.suiteSeconds),
                              to: out.staging + "/summary.txt")
         try out.publish()
-        finished = true
+
         if let dest = options.results {
             if FileManager.default.fileExists(atPath: out.path + "/results.json") {
-                try FileSystem.copy(out.path + "/results.json", to: dest)
+                try VMRunner.checkResultsTarget(dest)
+                guard let data = FileManager.default.contents(atPath: out.path + "/results.json") else { throw HostError("cannot read \(out.path)/results.json") }
+                try FileSystem.writeAtomically(String(decoding: data, as: UTF8.self), to: dest)
             } else {
                 say("no results file for --results \(dest): the guest command was not 'run' or the run produced no results")
                 if code == 0 { code = 1 }
@@ -249,9 +272,15 @@ extension VMRunner {
             if noInit { failures += 1 }
             // Every boot that went wrong keeps its console log, and its line says how.
             if trouble != nil || noInit {
+                // Only into a directory that is new, empty or ringfence's (never over a user's file).
                 let keep = "\(options.out ?? "out/bare")"
-                try? FileSystem.makeDirectory(keep)
-                try? FileSystem.copy(w + "/bare-console.log", to: "\(keep)/bare-boot-\(i).console.log")
+                if let dir = try? OutputDirectory.resolve(keep, shown: keep), (try? OutputDirectory.checkUsable(dir, shown: keep)) != nil {
+                    try? FileSystem.makeDirectory(dir)
+                    try? FileSystem.copy(w + "/bare-console.log", to: "\(dir)/bare-boot-\(i).console.log")
+                    try? OutputDirectory.record(dir, adding: ["bare-boot-\(i).console.log"])
+                } else {
+                    say("boot \(i)'s console log not kept: \(keep) holds files ringfence did not write")
+                }
             }
             times.append(o.seconds)
             let how = trouble.map { " OOPS: \(ConsoleVerdict.stripTimestamp($0).text)" }

@@ -38,7 +38,10 @@ public struct QEMUSettings: Equatable {
     /// PRINTK_TIME): the console verdict tells kernel messages (the case
     /// markers, a WARN's splat) from the guest's output by them.
     public static func kernelCommandLine(guestArguments: [String]?, modules: [String], extra: [String] = []) -> String {
-        var parts = ["console=ttyS0", "panic=-1", "loglevel=5", "printk.time=1", "rdinit=/init", "mitigations=off", "tsc=reliable",
+        // earlyprintk: the x86 boot stub and decompressor print their errors
+        // ("ZSTD-compressed data is corrupt ... -- System halted") on the
+        // serial port instead of halting in silence (a damaged image).
+        var parts = ["console=ttyS0", "earlyprintk=serial,ttyS0,115200", "panic=-1", "loglevel=5", "printk.time=1", "rdinit=/init", "mitigations=off", "tsc=reliable",
                      "no_timer_check", "i8042.noaux", "i8042.nokbd", "i8042.nopnp"]
         if let args = guestArguments { parts.append(GuestCommandLine.encodeArguments(args)) }
         if !modules.isEmpty { parts.append(GuestCommandLine.modulesKey + "=" + modules.joined(separator: ",")) }

@@ -36,6 +36,53 @@ public enum VMVerdict {
         public var problems: [String]
         /// A guest usage or case-file error: the guest's own words.
         public var guestMessage: [String]
+        /// Set when the run ended for a reason outside the kernel under test's
+        /// io_uring (the boot never reached ringfence's init, the guest ran out
+        /// of memory): the reason and what to do. Such a run has no per-case
+        /// results and exits 2 (125 under --bisect); see `Ending`.
+        public var infrastructure: String? = nil
+    }
+
+    /// How a run ended, the one classification behind the exit code, the
+    /// summary and results.json (README, "Exit codes"): the kernel was judged
+    /// (pass, fail, all skipped), or the set-up failed and nothing was judged.
+    public enum Ending: Equatable {
+        case passed, kernelFailed, allSkipped
+        /// Set-up, usage, case-file or infrastructure: nothing about the kernel was learnt.
+        case infrastructure
+        case interrupted(signal: Int32)
+
+        public init(exitCode: Int32) {
+            switch exitCode {
+            case 0: self = .passed
+            case 1: self = .kernelFailed
+            case 4: self = .allSkipped
+            case 129...159: self = .interrupted(signal: exitCode - 128)
+            default: self = .infrastructure
+            }
+        }
+
+        /// `git bisect run`'s contract: 0 good, 1 bad, 125 skip (set-up
+        /// failures and kernels without the feature cannot be judged); a user's
+        /// interrupt keeps its 128+signal so that bisect stops.
+        public var bisectCode: Int32 {
+            switch self {
+            case .passed: return 0
+            case .kernelFailed: return 1
+            case .allSkipped, .infrastructure: return 125
+            case .interrupted(let s): return 128 + s
+            }
+        }
+
+        public var name: String {
+            switch self {
+            case .passed: return "good"
+            case .kernelFailed: return "bad (the kernel failed a case)"
+            case .allSkipped: return "skip (every case skipped: the kernel lacks the feature)"
+            case .infrastructure: return "skip (set-up or infrastructure, not the kernel)"
+            case .interrupted(let s): return "interrupted (signal \(s))"
+            }
+        }
     }
 
     public static func judge(_ input: Input) -> Outcome {
@@ -159,8 +206,24 @@ public enum VMVerdict {
         let guestMessage = console.guestText.filter { line in
             !(line.first?.isNumber == true && line.contains("0x")) && line != "Current stack trace:"
         }
+        // Endings outside the kernel under test: no per-case verdicts at all.
+        var infrastructure: String?
+        if let oom = console.outOfMemory {
+            infrastructure = "the guest ran out of memory (\(oom)) with --memory \(input.host.memoryMB)M: give it more, e.g. --memory \(max(1024, input.host.memoryMB * 2))M"
+        } else if !console.initStarted && input.guestReport == nil && console.caseLines.isEmpty {
+            let how = console.troubleBeforeInit.map { "the kernel failed before ringfence's init started: \($0)" }
+                ?? console.problems.first(where: { $0.hasPrefix("kernel panic") }).map { "the boot ended before ringfence's init started: \($0)" }
+                ?? (input.timedOut ? "the kernel did not start ringfence's init within the \(Int(input.timeoutSeconds)) s timeout"
+                    : "the boot ended before ringfence's init started (no output from init)")
+            let hint = input.memoryDefaultMB.map { "with --memory \(input.host.memoryMB)M, less than the \($0)M this initramfs is given by default: raise --memory" }
+                ?? "see console.log; a kernel that does not boot to init cannot be judged (check the image, its config, --append)"
+            infrastructure = how + "; " + hint
+        }
         var code: Int32
-        if console.guestCrash != nil {
+        if infrastructure != nil {
+            code = 2
+            report.cases = []
+        } else if console.guestCrash != nil {
             code = 2
         } else if console.guestExitCode == 2 && cases.isEmpty && console.caseTrouble.isEmpty && !input.timedOut {
             code = 2
@@ -172,7 +235,10 @@ public enum VMVerdict {
             if cases.isEmpty, let g = console.guestExitCode { code = g }
         }
         report.exitCode = code
-        return Outcome(report: report, exitCode: code, problems: problems, guestMessage: guestMessage)
+        var outcome = Outcome(report: report, exitCode: code, problems: problems, guestMessage: guestMessage)
+        outcome.infrastructure = infrastructure
+        if let i = infrastructure { outcome.report.problems = ["infrastructure: " + i] + (outcome.report.problems ?? []) }
+        return outcome
     }
 
     /// Kernel trouble before ringfence's init printed anything (multi-threaded

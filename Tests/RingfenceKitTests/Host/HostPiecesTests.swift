@@ -145,7 +145,7 @@ final class HostPiecesTests: XCTestCase {
         XCTAssertEqual(s.argv.firstIndex(of: "-serial").map { s.argv[$0 + 1] }, "file:/o/console.log")
         XCTAssertTrue(s.argv.contains("-no-reboot"))
         let cmdline = QEMUSettings.kernelCommandLine(guestArguments: ["run", "--filter", "a b"], modules: ["sctp"], extra: ["acpi=off"])
-        XCTAssertTrue(cmdline.hasPrefix("console=ttyS0 panic=-1 loglevel=5 printk.time=1 rdinit=/init"))
+        XCTAssertTrue(cmdline.hasPrefix("console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1 loglevel=5 printk.time=1 rdinit=/init"))
         XCTAssertTrue(cmdline.contains("ringfence.args=run,--filter,a%20b ringfence.modules=sctp acpi=off"))
         XCTAssertEqual(try GuestCommandLine.decodeArguments(cmdline: cmdline), ["run", "--filter", "a b"])
     }
@@ -175,6 +175,7 @@ final class HostPiecesTests: XCTestCase {
         let final = base + "/7.3.4"
         try FileSystem.makeDirectory(final)
         try FileSystem.write("old", to: final + "/results.json")
+        try FileSystem.write("old", to: final + "/summary.txt")
         let o = try OutputDirectory(final)
         XCTAssertThrowsError(try OutputDirectory(final)) { e in
             XCTAssertTrue((e as? HostError)?.message.contains("another ringfence vm is writing") == true)
@@ -192,9 +193,112 @@ final class HostPiecesTests: XCTestCase {
         let o3 = try OutputDirectory(final + "2")
         try FileSystem.makeDirectory(final + "2")
         try FileSystem.write("stale", to: final + "2/results.json")
+        try FileSystem.write("stale", to: final + "2/summary.txt")
         o3.abandon(reason: "interrupted by SIGINT")
         XCTAssertFalse(FileManager.default.fileExists(atPath: final + "2/results.json"))
         XCTAssertTrue(try String(contentsOfFile: final + "2/INCOMPLETE", encoding: .utf8).contains("interrupted by SIGINT"))
+    }
+
+    /// Issue 20: `--out` on a directory of the user's deleted everything in it.
+    func testOutputDirectoryNeverTouchesWhatItDidNotWrite() throws {
+        let base = try FileSystem.temporaryDirectory(in: NSTemporaryDirectory(), prefix: "rf-out-")
+        defer { FileSystem.remove(base) }
+        // A directory of the user's: refused before anything is written, nothing removed.
+        let mine = base + "/mine"
+        try FileSystem.makeDirectory(mine + "/sub")
+        try FileSystem.write("keep", to: mine + "/precious.txt")
+        try FileSystem.write("keep", to: mine + "/sub/file")
+        XCTAssertThrowsError(try OutputDirectory(mine, shown: "--out mine")) { e in
+            let m = (e as? HostError)?.message ?? ""
+            XCTAssertTrue(m.contains("--out mine") && m.contains("ringfence did not write") && m.contains("'precious.txt'"), m)
+            XCTAssertEqual((e as? HostError)?.code, 2)
+        }
+        XCTAssertEqual(try String(contentsOfFile: mine + "/precious.txt", encoding: .utf8), "keep")
+        XCTAssertEqual(try String(contentsOfFile: mine + "/sub/file", encoding: .utf8), "keep")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: base).filter { $0.contains(".run-") }, [])
+        // A file is not a directory; the root directory never is a results directory.
+        XCTAssertThrowsError(try OutputDirectory(mine + "/precious.txt"))
+        XCTAssertThrowsError(try OutputDirectory.resolve("/", shown: "--out /"))
+        XCTAssertEqual(try OutputDirectory.resolve(base + "/mine/sub/..", shown: "x"), (base as NSString).resolvingSymlinksInPath + "/mine")
+
+        // An empty directory is taken; the run's files come with a manifest.
+        let empty = base + "/empty"
+        try FileSystem.makeDirectory(empty)
+        let o = try OutputDirectory(empty)
+        try FileSystem.write("r1", to: o.staging + "/results.json")
+        try FileSystem.makeDirectory(o.staging + "/coverage")
+        try FileSystem.write("c1", to: o.staging + "/coverage/lcov.info")
+        try o.publish()
+        o.release()
+        let manifest = try String(contentsOfFile: empty + "/" + OutputDirectory.manifestName, encoding: .utf8)
+        XCTAssertTrue(manifest.contains("\nresults.json\n") && manifest.contains("coverage/lcov.info"), manifest)
+
+        // A note the user adds to a ringfence directory (at the top and inside
+        // coverage/) survives the next run; ringfence's own files are replaced.
+        try FileSystem.write("note", to: empty + "/notes.txt")
+        try FileSystem.write("note", to: empty + "/coverage/mine.txt")
+        let o2 = try OutputDirectory(empty)
+        try FileSystem.write("r2", to: o2.staging + "/results.json")
+        try FileSystem.makeDirectory(o2.staging + "/coverage")
+        try FileSystem.write("c2", to: o2.staging + "/coverage/lcov.info")
+        try o2.publish()
+        o2.release()
+        XCTAssertEqual(try String(contentsOfFile: empty + "/results.json", encoding: .utf8), "r2")
+        XCTAssertEqual(try String(contentsOfFile: empty + "/coverage/lcov.info", encoding: .utf8), "c2")
+        XCTAssertEqual(try String(contentsOfFile: empty + "/notes.txt", encoding: .utf8), "note")
+        XCTAssertEqual(try String(contentsOfFile: empty + "/coverage/mine.txt", encoding: .utf8), "note")
+        XCTAssertFalse(try String(contentsOfFile: empty + "/" + OutputDirectory.manifestName, encoding: .utf8).contains("notes.txt"))
+        // ... and an abandoned run removes only ringfence's previous results.
+        let o3 = try OutputDirectory(empty)
+        o3.abandon(reason: "interrupted by SIGINT")
+        o3.release()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: empty + "/results.json"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: empty + "/INCOMPLETE"))
+        XCTAssertEqual(try String(contentsOfFile: empty + "/notes.txt", encoding: .utf8), "note")
+        XCTAssertEqual(try String(contentsOfFile: empty + "/coverage/mine.txt", encoding: .utf8), "note")
+
+        // A killed run's staging directory is removed by the next run that takes the lock.
+        let stale = base + "/.empty.run-999999"
+        try FileSystem.makeDirectory(stale)
+        try FileSystem.write("x", to: stale + "/console.log")
+        _ = try OutputDirectory(empty)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale))
+    }
+
+    func testStaleWorkDirectoriesOfDeadRunsAreRemoved() throws {
+        let tmp = try FileSystem.temporaryDirectory(in: NSTemporaryDirectory(), prefix: "rf-tmp-")
+        defer { FileSystem.remove(tmp) }
+        let dead = tmp + "/ringfence-vm.999999.abcdef"
+        try FileSystem.makeDirectory(dead)
+        try FileSystem.write("", to: dead + "/" + VMRunner.workLockName)
+        let live = tmp + "/ringfence-vm.1.ghijkl"
+        try FileSystem.makeDirectory(live)
+        try FileSystem.write("", to: live + "/" + VMRunner.workLockName)
+        let fd = open(live + "/" + VMRunner.workLockName, O_RDWR)
+        XCTAssertEqual(flock(fd, LOCK_EX), 0)
+        // flock locks belong to the open file description: a second open is another owner.
+        VMRunner.removeStaleWorkDirectories(in: tmp)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dead))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: live))
+        close(fd)
+        let other = tmp + "/not-ours"
+        try FileSystem.makeDirectory(other)
+        VMRunner.removeStaleWorkDirectories(in: tmp)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: live))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: other))
+    }
+
+    func testBisectCodes() {
+        XCTAssertEqual([0, 1, 2, 4, 64, 130, 143].map { VMVerdict.Ending(exitCode: $0).bisectCode }, [0, 1, 125, 125, 125, 130, 143])
+    }
+
+    func testBzImageLengthCheck() {
+        var d = Data(repeating: 0, count: 4096)
+        d[0x1f1] = 3          // 4 sectors of setup
+        d[0x1f4] = 0x20       // 0x20 * 16 = 512 bytes of payload
+        XCTAssertNil(BzImage.damage(d + Data(repeating: 0, count: 100)))
+        XCTAssertNil(BzImage.damage(d.prefix(4 * 512 + 512)))
+        XCTAssertEqual(BzImage.damage(d.prefix(2000)), "truncated: 2000 bytes, its header says 2560")
     }
 
     func testFileSystemWriteReportsTheReason() {

@@ -257,4 +257,28 @@ final class VMVerdictRecordedTests: XCTestCase {
         input.memoryDefaultMB = nil
         XCTAssertFalse(VMVerdict.judge(input).problems.contains { $0.contains("--memory") })
     }
+
+    /// Issue 20: a boot that never reached init is an infrastructure ending:
+    /// exit 2, the reason with a hint, and no per-case result at all, even
+    /// with a plan of cases (it used to report every planned case as failed).
+    func testABootThatNeverReachedInitIsInfrastructureWithNoCaseResults() throws {
+        let plan = try Self.plan("registration/command-header")
+        XCTAssertFalse(plan.isEmpty)
+        for (log, memory, hint) in [("boot-silent-low-memory", 24, "raise --memory"), ("boot-oops-int3", 384, "see console.log")] {
+            var host = Self.host
+            host.memoryMB = memory
+            var input = VMVerdict.Input(console: ConsoleVerdict.evaluate(log: try Self.log(log), timedOut: false), guestReport: nil, plan: plan, host: host)
+            if memory < 384 { input.memoryDefaultMB = 384 }
+            let o = VMVerdict.judge(input)
+            XCTAssertEqual(o.exitCode, 2, log)
+            XCTAssertEqual(o.report.cases.count, 0, log)
+            XCTAssertTrue(o.infrastructure?.contains(hint) == true, "\(log): \(o.infrastructure ?? "nil")")
+            XCTAssertEqual(VMVerdict.Ending(exitCode: o.exitCode).bisectCode, 125)
+        }
+        // A run whose init started is judged on the kernel, never infrastructure.
+        let clean = VMVerdict.judge(VMVerdict.Input(console: ConsoleVerdict.evaluate(log: try Self.log("panic-in-case")), guestReport: nil,
+                                                    plan: try Self.selftestPlan(3), host: Self.host))
+        XCTAssertNil(clean.infrastructure)
+        XCTAssertEqual(clean.exitCode, 1)
+    }
 }
