@@ -81,7 +81,7 @@ fresh_cache() {
 	mkdir -p "$c/apt/lists" && cp -a "$CACHE/configs" "$c/"
 }
 
-PLAN=45
+PLAN=44
 echo "KTAP version 1"
 echo "1..$PLAN"
 printf '| fault | expected | result |\n|---|---|---|\n' >"$TAB"
@@ -186,12 +186,12 @@ check "a note in a results directory survives the next run, the results are repl
 : >"$T/err"
 "$BIN" vm --accel tcg --cases "$ROOT/cases" --out "$O/kill" >/dev/null 2>"$T/err" &
 kpid=$!
-for ((i = 0; i < 600; i++)); do grep -q booting "$T/err" && pgrep -f "qemu-system.*$O/kill" >/dev/null && break; sleep 0.05; done
+for ((i = 0; i < 600; i++)); do grep -q booting "$T/err" && pgrep -f "qemu-system.*$O/\.kill\.run-" >/dev/null && break; sleep 0.05; done
 why=()
-pgrep -f "qemu-system.*$O/kill" >/dev/null || why+=("QEMU was not running before the kill")
+pgrep -f "qemu-system.*$O/\.kill\.run-" >/dev/null || why+=("QEMU was not running before the kill")
 kill -KILL $kpid; wait $kpid 2>/dev/null
-for ((i = 0; i < 50; i++)); do pgrep -f "qemu-system.*$O/kill" >/dev/null || break; sleep 0.1; done
-pgrep -f "qemu-system.*$O/kill" >/dev/null && { why+=("QEMU still running 5 s after its parent was killed"); pkill -9 -f "qemu-system.*$O/kill"; }
+for ((i = 0; i < 50; i++)); do pgrep -f "qemu-system.*$O/\.kill\.run-" >/dev/null || break; sleep 0.1; done
+pgrep -f "qemu-system.*$O/\.kill\.run-" >/dev/null && { why+=("QEMU still running 5 s after its parent was killed"); pkill -9 -f "qemu-system.*$O/\.kill\.run-"; }
 [[ -d $O/.kill.run-$kpid ]] || why+=("no staging directory left to clean up (the check would prove nothing)")
 compgen -G "${TMPDIR:-/tmp}/ringfence-vm.$kpid.*" >/dev/null || why+=("no temporary directory left to clean up")
 if [[ ${#why[@]} == 0 ]]; then ok "SIGKILL of the host: QEMU gone within 5 s" "no QEMU"; else bad "SIGKILL of the host: QEMU gone within 5 s" "no QEMU" "${why[@]}"; fi
