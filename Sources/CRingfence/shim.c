@@ -2,6 +2,9 @@
 #include "cringfence.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
@@ -38,6 +41,43 @@ const char *rf_errno_name(int err)
 }
 
 pid_t rf_fork(void) { return fork(); }
+
+int rf_fail_nth_open(void)
+{
+	int fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int rf_fail_nth_set(int fd, unsigned int n)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", n);
+	return pwrite(fd, buf, len, 0) == len ? 0 : -errno;
+}
+
+long rf_fail_nth_get(int fd)
+{
+	char buf[16] = { 0 };
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	return n <= 0 ? -errno : strtol(buf, NULL, 10);
+}
+
+pid_t rf_fork_nth(int fd, unsigned int n, int *injected)
+{
+	pid_t pid;
+	int err;
+
+	if (rf_fail_nth_set(fd, n))
+		return -errno;
+	pid = fork();
+	if (pid == 0)
+		return 0;	/* the child starts with fail_nth 0 (dup_task_struct) */
+	err = errno;
+	*injected = rf_fail_nth_get(fd) == 0;
+	rf_fail_nth_set(fd, 0);
+	errno = err;
+	return pid;
+}
 
 int rf_set_no_new_privs(void)
 {

@@ -43,8 +43,8 @@ struct VMCommand: ParsableCommand {
     func validate() throws {
         if kernel.kernel != nil && kernel.kernelVersion != nil { throw ValidationError("--kernel and --kernel-version exclude each other") }
         if tree.build && (kernel.kernel != nil || kernel.kernelVersion != nil) { throw ValidationError("--build makes the kernel; it does not go with --kernel or --kernel-version") }
-        if !tree.build && (tree.tree != nil || tree.baseConfig != nil || tree.hunt || tree.coverage) {
-            throw ValidationError("--tree, --base-config, --hunt and --coverage go with --build")
+        if !tree.build && (tree.tree != nil || tree.baseConfig != nil || tree.hunt || tree.coverage || tree.debug) {
+            throw ValidationError("--tree, --base-config, --hunt, --coverage and --debug go with --build")
         }
         if let t = tree.tree, !FileManager.default.fileExists(atPath: t + "/Makefile") { throw ValidationError("--tree \(t): no kernel Makefile there") }
         if let b = tree.baseConfig, !FileManager.default.fileExists(atPath: b) { throw ValidationError("--base-config \(b): no such file") }
@@ -132,7 +132,8 @@ struct VMCommand: ParsableCommand {
                     try store.updateIndexes()
                     source = try store.installSource()
                 }
-                var b = KernelBuilder(tree: source, fragments: [ci + "/ringfence.config"] + (tree.hunt ? [ci + "/ringfence-hunt.config"] : []),
+                var b = KernelBuilder(tree: source, fragments: [ci + "/ringfence.config"] + (tree.hunt ? [ci + "/ringfence-hunt.config"] : [])
+                                          + (tree.debug ? [ci + "/ringfence-debug.config"] : []),
                                       cacheRoot: store.root, jobs: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
                                       say: { warn("ringfence vm: " + $0) })
                 b.baseConfig = tree.baseConfig.map(absolute)
@@ -144,6 +145,8 @@ struct VMCommand: ParsableCommand {
                 runner.options.configFile = plan.configPath
                 if tree.coverage { runner.options.extraKernelParameters.append(GuestCommandLine.gcovKey + "=1") }
                 if tree.hunt && vm.memory == nil { runner.options.memoryMB = 2048 }   // KASAN's shadow memory
+                if tree.debug && !tree.hunt && vm.memory == nil { runner.options.memoryMB = 1024 }   // kmemleak's object pool
+                if tree.debug { runner.options.extraKernelParameters.append(GuestCommandLine.kmemleakKey + "=1") }
             }
             let code = try runner.run { print($0, terminator: ""); fflush(stdout) }
             if tree.coverage, let plan = builtPlan {
@@ -235,6 +238,8 @@ struct TreeOptions: ParsableArguments {
     var hunt = false
     @Flag(help: "With --build: gcov for io_uring/ (ci/ringfence-coverage.config); lcov.info, HTML and a per-function summary land in <out>/coverage/.")
     var coverage = false
+    @Flag(help: "With --build: the debug kernel (ci/ringfence-debug.config): fault injection for the inject: cases, kmemleak (the guest scans for leaks after the suite), DEBUG_ATOMIC_SLEEP; guest memory 1G.")
+    var debug = false
 }
 
 extension VMCommand {

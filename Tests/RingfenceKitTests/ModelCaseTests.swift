@@ -54,6 +54,8 @@ import Testing
         var options = RunOptions()
         options.exhaustive = true   // cheap on the model
         let runner = Runner(facts: Self.modelFacts(), options: options)
+        // inject: cases: the model runs their steps once, the run without an injected fault.
+        runner.prepareFaultInjection = { nil }
         // Modules: the model has every protocol family; it cannot load anything, so a
         // `module:` requirement is taken as met.
         runner.loadModule = { _ in nil }

@@ -27,6 +27,18 @@ const char *rf_errno_name(int err);
 
 /* fork(2) and friends: Swift marks some of these unavailable. */
 pid_t rf_fork(void);
+
+/*
+ * Fault injection (Documentation/fault-injection/fault-injection.rst):
+ * /proc/thread-self/fail-nth. rf_fail_nth_set arms the N-th fault-injectable
+ * call of this thread (0 disarms); rf_fail_nth_get reads what is left
+ * (0 after the fault was injected). rf_fork_nth forks with the parent's
+ * N-th call failing and disarms in the parent right after fork returns.
+ */
+int rf_fail_nth_open(void);
+int rf_fail_nth_set(int fd, unsigned int n);
+long rf_fail_nth_get(int fd);
+pid_t rf_fork_nth(int fd, unsigned int n, int *injected);
 int rf_set_no_new_privs(void);
 int rf_get_no_new_privs(void);
 /* Drop to uid/gid with no capabilities left (setresgid + setgroups + setresuid). */

@@ -30,7 +30,7 @@ struct CaseParser {
     }
     nonisolated(unsafe) static var assembled: [String: [BPFInstruction]] = [:]
 
-    private static let caseKeys: Set<String> = ["name", "why", "requires", "timeout", "tier", "steps"]
+    private static let caseKeys: Set<String> = ["name", "why", "requires", "timeout", "tier", "steps", "inject"]
     private static let stepActions: Set<String> = ["setup", "register", "restrict", "enable", "submit", "fork",
                                                    "no_new_privs", "drop_privileges", "close", "taint"]
 
@@ -50,15 +50,52 @@ struct CaseParser {
         if steps.isEmpty { throw stepsField.error("a case needs at least one step") }
         // A named opcode the running kernel may not know yet is a requirement, not a failure.
         for op in Set(usedOpcodes).sorted() where !requires.contains(.opcode(op)) { requires.append(.opcode(op)) }
+        var injection: FaultInjection?
+        if let inj = dict["inject"] {
+            injection = try parseInjection(inj, steps: steps, usedOpcodes: &usedOpcodes)
+            requires.append(.faultInjection)
+        }
         var tier = Tier.standard
         if let t = dict["tier"] {
             guard let parsed = Tier(rawValue: try t.string()) else { throw t.error("tier is standard or exhaustive") }
             tier = parsed
         }
-        return TestCase(
+        var c = TestCase(
             id: CaseLoader.caseID(file: file, name: name), name: name,
             why: try dict["why"]?.string(), location: SourceLocation(file: file, line: f.line),
             requires: requires, steps: steps, timeout: try dict["timeout"].map(caseTimeout), tier: tier)
+        c.injection = injection
+        return c
+    }
+
+    /// `inject: { step: K, errno: [ENOMEM], if_failed: [steps], max: 400 }`.
+    private func parseInjection(_ f: YAMLField, steps: [Step], usedOpcodes: inout [UInt32]) throws -> FaultInjection {
+        let fields = Dictionary(try f.mapping(allowed: ["step", "errno", "if_failed", "max"]), uniquingKeysWith: { a, _ in a })
+        guard let stepField = fields["step"] else { throw f.error("inject needs 'step': the number of the step (1 = the first) to run with an allocation failing") }
+        let k: Int = try stepField.integer()
+        guard k >= 1 && k <= steps.count else { throw stepField.error("inject step \(k) is out of range: the case has \(steps.count) steps (1 to \(steps.count))") }
+        switch steps[k - 1] {
+        case .ring, .register, .restrict, .fork: break
+        default: throw stepField.error("inject step \(k) is a '\(steps[k - 1].kind)' step; only setup, register, restrict and fork steps run with an allocation failing")
+        }
+        var errnos: [Int32] = [Errno.ENOMEM]
+        if let e = fields["errno"] {
+            let items = e.node.kind == .sequence ? try e.sequence() : [e]
+            errnos = try items.map { item -> Int32 in
+                let name = try item.string()
+                guard let v = Errno.number(name) else { throw item.error("unknown errno '\(name)'") }
+                return v
+            }
+        }
+        var maxN = 400
+        if let m = fields["max"] {
+            maxN = try m.integer()
+            guard maxN >= 1 && maxN <= 10_000 else { throw m.error("inject max is 1 to 10000, not \(maxN)") }
+        }
+        guard let ifFailed = fields["if_failed"] else {
+            throw f.error("inject needs 'if_failed': the steps that must hold when the injected step failed (the state as before it)")
+        }
+        return FaultInjection(step: k, errnos: errnos, ifFailed: try parseSteps(ifFailed, usedOpcodes: &usedOpcodes), maxN: maxN)
     }
 
     /// Seconds, 1 to `TestCase.maximumTimeout`: a case's child is killed after

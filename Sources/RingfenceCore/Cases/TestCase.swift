@@ -33,6 +33,27 @@ public struct TestCase: Sendable {
     public static let maximumTimeout: Double = 3600
     /// Exhaustive cases (minutes under TCG) run only when asked for.
     public var tier: Tier = .standard
+    /// `inject:`: run one step with the N-th allocation failing, for N = 1, 2, …
+    public var injection: FaultInjection?
+}
+
+/// A case's `inject:` block (docs/writing-cases.md, "Allocation failures"):
+/// for N = 1, 2, … a fresh child runs the steps before `step`, then `step`
+/// with the task's N-th fault-injectable call failing (fail-nth), until a run
+/// in which the fault was no longer injected. Each N must end in one of two
+/// ways: the step met its expectation (then the following steps must hold:
+/// its full effect), or it failed with one of `errnos` (then `ifFailed` must
+/// hold: the state as before). Anything else fails the case, naming N.
+public struct FaultInjection: Sendable {
+    /// 1-based index into the case's steps: a ring, register, restrict or fork step.
+    public var step: Int
+    public var errnos: [Int32]
+    public var ifFailed: [Step]
+    /// Upper bound on N; reaching it without an uninjected run fails the case.
+    public var maxN: Int
+    public init(step: Int, errnos: [Int32], ifFailed: [Step], maxN: Int = 400) {
+        self.step = step; self.errnos = errnos; self.ifFailed = ifFailed; self.maxN = maxN
+    }
 }
 
 public enum Tier: String, Sendable {
@@ -53,6 +74,8 @@ public enum Requirement: Sendable, Equatable, Hashable, CustomStringConvertible 
     case opcode(UInt32)
     /// A kernel module is loaded or loadable.
     case module(String)
+    /// fail-nth and failslab (CONFIG_FAULT_INJECTION, FAILSLAB, FAULT_INJECTION_DEBUG_FS): implied by `inject:`.
+    case faultInjection
 
     public var description: String {
         switch self {
@@ -61,6 +84,7 @@ public enum Requirement: Sendable, Equatable, Hashable, CustomStringConvertible 
         case .context(let op): return "context:\(Opcode.name(op))"
         case .opcode(let op): return "opcode:\(Opcode.name(op))"
         case .module(let m): return "module:\(m)"
+        case .faultInjection: return "fault-injection"
         }
     }
 }

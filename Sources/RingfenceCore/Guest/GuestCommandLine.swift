@@ -20,6 +20,8 @@ public enum GuestCommandLine {
     public static let argsKey = "ringfence.args"
     public static let modulesKey = "ringfence.modules"
     public static let gcovKey = "ringfence.gcov"
+    /// `ringfence.kmemleak=1` (`--build --debug`): scan for leaks after the suite (KmemleakScan).
+    public static let kmemleakKey = "ringfence.kmemleak"
 
     static let unreserved: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/=:@+".utf8))
 
@@ -144,10 +146,15 @@ public enum GuestCommandLine {
 
     /// `ringfence.gcov=1`: pack the kernel's gcov counters after the suite
     /// (GcovCollector). Any other value, or none, leaves them.
-    public static func gcov(cmdline: String) -> Bool {
+    public static func gcov(cmdline: String) -> Bool { flag(gcovKey, cmdline: cmdline) }
+
+    public static func kmemleak(cmdline: String) -> Bool { flag(kmemleakKey, cmdline: cmdline) }
+
+    /// `key=1` on the command line (the last occurrence wins).
+    static func flag(_ key: String, cmdline: String) -> Bool {
         var on = false
-        for p in parameters(cmdline) where p == gcovKey || p.hasPrefix(gcovKey + "=") {
-            on = p == gcovKey + "=1"
+        for p in parameters(cmdline) where p == key || p.hasPrefix(key + "=") {
+            on = p == key + "=1"
         }
         return on
     }

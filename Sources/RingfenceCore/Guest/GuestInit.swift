@@ -43,6 +43,7 @@ public enum GuestInit {
             let took = Double(rf_now_ns() - start) / 1e9
             say("# ringfence: suite took \(formatSeconds(took)) s")
             if GuestCommandLine.gcov(cmdline: cmdline) { say(GcovCollector.collect()) }
+            if GuestCommandLine.kmemleak(cmdline: cmdline) { KmemleakScan.run().forEach(say) }
             let t0 = rf_now_ns()
             var lines = 0, bytes = 0
             GuestResults.emitAll { line in

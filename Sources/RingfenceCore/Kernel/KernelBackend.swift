@@ -87,9 +87,18 @@ public protocol KernelBackend: AnyObject {
     func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String])
     /// Adds taint bits (the `taint:` step); 0 or -errno.
     func addTaint(_ mask: UInt64) -> Int32
+    /// Fault injection (a case's `inject:`): the next ring setup, filter or
+    /// restriction registration, or fork runs with the task's `n`-th
+    /// fault-injectable call failing (/proc/thread-self/fail-nth); 0 or -errno.
+    func armFailNth(_ n: Int) -> Int32
+    /// Whether the armed fault was injected by the call that used it.
+    func failNthInjected() -> Bool
 }
 
 extension KernelBackend {
     /// Backends without a kernel to taint (the model) refuse the step.
     public func addTaint(_ mask: UInt64) -> Int32 { -95 /* EOPNOTSUPP */ }
+    /// Backends without fault injection (the model): never injected.
+    public func armFailNth(_ n: Int) -> Int32 { -38 /* ENOSYS */ }
+    public func failNthInjected() -> Bool { false }
 }

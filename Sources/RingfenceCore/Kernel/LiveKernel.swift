@@ -26,6 +26,38 @@ public final class LiveKernel: KernelBackend {
 
     public init() {}
 
+    /// fail-nth: the armed count for the next injectable call, and the file.
+    private var armedNth: UInt32?
+    private var failNthFD: Int32 = -1
+    private var lastInjected = false
+
+    public func armFailNth(_ n: Int) -> Int32 {
+        if failNthFD < 0 {
+            let fd = rf_fail_nth_open()
+            if fd < 0 { return fd }
+            failNthFD = fd
+        }
+        armedNth = UInt32(n)
+        return 0
+    }
+
+    public func failNthInjected() -> Bool {
+        defer { lastInjected = false }
+        return lastInjected
+    }
+
+    /// Runs `body` (one syscall, nothing else that enters the kernel) with
+    /// the armed fault, then disarms.
+    private func armed<T>(_ body: () -> T) -> T {
+        guard let n = armedNth, failNthFD >= 0 else { return body() }
+        armedNth = nil
+        _ = rf_fail_nth_set(failNthFD, n)
+        let r = body()
+        lastInjected = rf_fail_nth_get(failNthFD) == 0
+        _ = rf_fail_nth_set(failNthFD, 0)
+        return r
+    }
+
     deinit {
         for fd in Array(rings.keys) { closeRing(fd) }
         pipes.forEach { close($0) }
@@ -43,7 +75,9 @@ public final class LiveKernel: KernelBackend {
         let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
         var params = io_uring_params()
         params.flags = flags
-        let ret = io_uring_queue_init_params(entries, ring, &params)
+        // With a fault armed: io_uring_setup and liburing's mmaps of the rings
+        // (creating a ring, as a program sees it).
+        let ret = armed { io_uring_queue_init_params(entries, ring, &params) }
         guard ret == 0 else { ring.deallocate(); return ret }
         rings[ring.pointee.ring_fd] = ring
         return ring.pointee.ring_fd
@@ -78,8 +112,8 @@ public final class LiveKernel: KernelBackend {
             }
         }
         let argMem = UserMemory(bytes: arg, placement: call.argPlacement)
-        let ret = rf_io_uring_register(call.fd, call.opcode,
-                                       UnsafeRawPointer(bitPattern: UInt(argMem.address)), call.nrArgs)
+        let ret = armed { rf_io_uring_register(call.fd, call.opcode,
+                                               UnsafeRawPointer(bitPattern: UInt(argMem.address)), call.nrArgs) }
         let after = argMem.read()
         argMem.release()
         program?.release()
@@ -169,7 +203,11 @@ public final class LiveKernel: KernelBackend {
     }
 
     public func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
-        guard let child = ChildChannel.runForked({
+        var nth: (fd: Int32, n: UInt32)?
+        if let n = armedNth, failNthFD >= 0 { nth = (failNthFD, n); armedNth = nil }
+        var injected = false
+        defer { lastInjected = injected }
+        guard let child = ChildChannel.runForked(failNth: nth, injected: &injected, {
             let result = body(self)
             return (result.diagnostics.joined(separator: "\n"), result.ok ? 0 : 1)
         }) else { return (false, ["fork: \(Errno.name(errno))"]) }
@@ -194,11 +232,14 @@ extension SQESpec {
 enum ChildChannel {
     /// Runs `body` in a forked child that writes its text to the parent and
     /// exits with its code; waits for it. nil when pipe or fork failed (errno says why).
-    static func runForked(_ body: () -> (text: String, exitCode: Int32)) -> (output: String, status: Int32)? {
+    static func runForked(failNth: (fd: Int32, n: UInt32)? = nil, injected: UnsafeMutablePointer<Bool>? = nil,
+                          _ body: () -> (text: String, exitCode: Int32)) -> (output: String, status: Int32)? {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return nil }
         fflush(stdout)
-        let pid = rf_fork()
+        var hit: Int32 = 0
+        let pid = failNth.map { rf_fork_nth($0.fd, $0.n, &hit) } ?? rf_fork()
+        injected?.pointee = hit != 0
         if pid < 0 {
             close(fds[0]); close(fds[1])
             return nil

@@ -22,13 +22,104 @@ public final class Executor {
         self.cqeTimeoutMs = cqeTimeoutMs
     }
 
-    public func run(_ steps: [Step]) -> Outcome {
+    public func run(_ steps: [Step], numberedFrom first: Int = 1) -> Outcome {
         for (i, step) in steps.enumerated() {
             if let failure = execute(step) {
-                return Outcome(passed: false, diagnostics: ["step \(i + 1) (\(step.kind), \(step.location)): \(failure.first ?? "")"] + failure.dropFirst())
+                return Outcome(passed: false, diagnostics: ["step \(i + first) (\(step.kind), \(step.location)): \(failure.first ?? "")"] + failure.dropFirst())
             }
         }
         return Outcome(passed: true, diagnostics: [])
+    }
+
+    /// A whole case: its steps, or with `inject:` the fault-injection loop.
+    public func run(_ c: TestCase) -> Outcome {
+        guard let inj = c.injection else { return run(c.steps) }
+        return runInjection(c.steps, inj)
+    }
+
+    // MARK: fault injection (a case's `inject:`)
+
+    /// Errnos the step being executed may fail with instead of its
+    /// expectation, and what it failed with.
+    private var tolerated: Set<Int32> = []
+    private var toleratedFailure: Int32?
+    static let injectionMarker = "#inject "
+
+    /// For N = 1, 2, …: a forked child runs the case with the N-th
+    /// fault-injectable call of the injected step failing, until a run in
+    /// which no fault was injected (the operation has no N-th call). N = 1
+    /// must inject: an operation that makes no injectable call tests nothing.
+    public func runInjection(_ steps: [Step], _ inj: FaultInjection) -> Outcome {
+        let opcodeLast = self.opcodeLast, timeout = cqeTimeoutMs
+        var failedWith: [Int32: Int] = [:]
+        var succeededInjected = 0
+        for n in 1...inj.maxN {
+            let r = backend.runInChild { child in
+                Executor(backend: child, opcodeLast: opcodeLast, cqeTimeoutMs: timeout).injectOnce(steps, inj, n)
+            }
+            var diags = r.diagnostics
+            let marker = diags.last.flatMap { $0.hasPrefix(Self.injectionMarker) ? diags.removeLast() : nil }
+            guard r.ok, let m = marker else {
+                return Outcome(passed: false, diagnostics: ["with the fault at fail-nth \(n) (the \(n). fault-injectable call of step \(inj.step) failing):"]
+                               + diags.map { "  " + $0 })
+            }
+            let injected = m.contains("injected=1")
+            if let f = m.split(separator: " ").first(where: { $0.hasPrefix("failed=") }).flatMap({ Int32($0.dropFirst(7)) }) {
+                failedWith[f, default: 0] += 1
+            } else if injected {
+                succeededInjected += 1
+            }
+            if !injected {
+                if n == 1 {
+                    return Outcome(passed: false, diagnostics: [
+                        "no fault was injected at fail-nth 1: step \(inj.step) made no fault-injectable call, so the case tests nothing "
+                        + "(failslab's ignore-gfp-wait must be N: the runner sets it)"])
+                }
+                return Outcome(passed: true, diagnostics: [])
+            }
+        }
+        let how = failedWith.map { "\(Errno.describe(result: $0.key)) \($0.value)×" }.joined(separator: ", ")
+        return Outcome(passed: false, diagnostics: ["step \(inj.step) still hit an injected fault at fail-nth \(inj.maxN) (inject max); failed with \(how), succeeded \(succeededInjected)×"])
+    }
+
+    /// One N, in a fresh child: the steps before the injected one, the step
+    /// with the fault armed, then either the rest (it succeeded) or
+    /// `if_failed` (it failed with a tolerated errno). The last diagnostics
+    /// line is the marker the parent reads.
+    func injectOnce(_ steps: [Step], _ inj: FaultInjection, _ n: Int) -> (ok: Bool, diagnostics: [String]) {
+        let k = inj.step - 1
+        let before = run(Array(steps[..<k]))
+        if !before.passed { return (false, before.diagnostics) }
+        let armed = backend.armFailNth(n)
+        if armed < 0 { return (false, ["cannot arm /proc/thread-self/fail-nth: \(Errno.describe(result: armed))"]) }
+        let step = steps[k]
+        tolerated = Set(inj.errnos)
+        toleratedFailure = nil
+        let failure = execute(step)
+        tolerated = []
+        let injected = backend.failNthInjected()
+        let label = "step \(k + 1) (\(step.kind), \(step.location))"
+        if let failure {
+            return (false, ["\(label), fault \(injected ? "injected" : "not injected"): \(failure.first ?? "")"] + failure.dropFirst())
+        }
+        var marker = Self.injectionMarker + "injected=\(injected ? 1 : 0)"
+        if let f = toleratedFailure {
+            guard injected else {
+                return (false, ["\(label) failed with \(Errno.describe(result: f)) although no fault was injected"])
+            }
+            marker += " failed=\(f)"
+            let after = run(inj.ifFailed)
+            if !after.passed {
+                return (false, ["\(label) failed with \(Errno.describe(result: f)) (fault injected), but the state is not as before it (if_failed):"]
+                        + after.diagnostics.map { "  " + $0 })
+            }
+        } else {
+            let after = run(Array(steps[(k + 1)...]), numberedFrom: k + 2)
+            if !after.passed {
+                return (false, ["\(label) succeeded\(injected ? " with the fault injected" : ""), but its effect is not complete:"] + after.diagnostics.map { "  " + $0 })
+            }
+        }
+        return (true, [marker])
     }
 
     func resolve(_ op: OpcodeRef) -> UInt32 {
@@ -50,6 +141,11 @@ public final class Executor {
     }
 
     private func expectResult(_ ret: Int32, errno expected: Int32?, what: String) -> [String]? {
+        // Under fault injection a documented error (ENOMEM) is one of the two allowed endings.
+        if !tolerated.isEmpty, ret < 0, tolerated.contains(-ret), ret != -(expected ?? 0) {
+            toleratedFailure = ret
+            return nil
+        }
         if let expected {
             if ret == -expected { return nil }
             return ["\(what): expected -\(Errno.name(expected)), observed \(Errno.describe(result: ret))"]
@@ -120,6 +216,7 @@ public final class Executor {
                 failure.append("program: \(reg.programSource.split(separator: "\n").joined(separator: "; "))")
                 return failure
             }
+            if toleratedFailure != nil { return nil }
             if let want = expect.pduSizeWrittenBack {
                 guard let after = out.argAfter else { return ["pdu_size: the argument buffer could not be read back"] }
                 let got = FilterRegistration.pduSize(in: after)
@@ -170,6 +267,12 @@ public final class Executor {
                 inner.registeredIndex = indexes
                 let o = inner.run(steps)
                 return (o.passed, o.diagnostics)
+            }
+            // fork(2) itself failed with a tolerated errno (fault injection): no child ran.
+            if !result.ok, !tolerated.isEmpty, result.diagnostics.count == 1, result.diagnostics[0].hasPrefix("fork: "),
+               let e = Errno.number(String(result.diagnostics[0].dropFirst(6))), tolerated.contains(e) {
+                toleratedFailure = -e
+                return nil
             }
             return result.ok ? nil : ["in the forked child:"] + result.diagnostics.map { "  " + $0 }
 

@@ -25,6 +25,9 @@ public final class Runner {
     let makeBackend: () -> KernelBackend
     /// Loads a module on demand (the guest wires libkmod here); returns an error text or nil.
     public var loadModule: ((String) -> String?)?
+    /// Makes fail-nth usable (the failslab knobs) or says why it is not:
+    /// `requires: fault-injection`, implied by `inject:`. The model's tests replace it.
+    public var prepareFaultInjection: () -> String? = FaultInjectionSetup.prepare
     /// Case begin/end markers in the kernel log (/dev/kmsg in the VM guest); nil: none.
     public var markers: KernelLogMarkers?
     /// Reads the kernel's taint mask (KernelTaint.read); nil: taint is not checked.
@@ -74,6 +77,8 @@ public final class Runner {
                 return "kernel lacks opcode \(Opcode.name(op)) (IORING_OP_LAST is \(facts.opcodeLast))"
             case .context(let op) where (facts.contextSizes[op] ?? 0) == 0:
                 return "kernel gives \(Opcode.name(op)) no filter context"
+            case .faultInjection:
+                if let why = prepareFaultInjection() { return why }
             case .module(let name) where !facts.loadedModules.contains(name):
                 if let load = loadModule {
                     if let err = load(name) { return "module \(name): \(err)" }
@@ -100,7 +105,7 @@ public final class Runner {
     }
 
     private func runInProcess(_ c: TestCase) -> CaseResult {
-        let out = Executor(backend: makeBackend(), opcodeLast: facts.opcodeLast).run(c.steps)
+        let out = Executor(backend: makeBackend(), opcodeLast: facts.opcodeLast).run(c)
         return CaseResult(c, status: out.passed ? .pass : .fail, diagnostics: out.diagnostics)
     }
 
@@ -174,7 +179,7 @@ public final class Runner {
         if pid == 0 {
             close(fds[0])
             _ = rf_setpgid_self()   // so a timeout kills the case's own children too
-            let out = Executor(backend: makeBackend(), opcodeLast: facts.opcodeLast).run(c.steps)
+            let out = Executor(backend: makeBackend(), opcodeLast: facts.opcodeLast).run(c)
             ChildChannel.write(([out.passed ? "PASS" : "FAIL"] + out.diagnostics).joined(separator: "\n"), to: fds[1])
             _exit(0)
         }

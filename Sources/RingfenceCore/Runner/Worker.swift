@@ -15,7 +15,11 @@ public enum CaseIsolation: Equatable, Sendable {
     case freshChild(String)
 
     /// Decided from the case's steps, never by hand.
-    public static func of(_ c: TestCase) -> CaseIsolation { of(steps: c.steps) }
+    public static func of(_ c: TestCase) -> CaseIsolation {
+        // Each N runs in a forked child, and fail-nth is the task's own.
+        if c.injection != nil { return .freshChild("fault injection (inject:)") }
+        return of(steps: c.steps)
+    }
 
     public static func of(steps: [Step]) -> CaseIsolation {
         for step in steps {
@@ -432,7 +436,7 @@ extension Runner {
         guard !work.isEmpty else { return }
         let backend = makeBackend, last = facts.opcodeLast
         let pool = WorkerPool(cases: work.map(\.1), defaultTimeout: options.timeout) { c in
-            let out = Executor(backend: backend(), opcodeLast: last).run(c.steps)
+            let out = Executor(backend: backend(), opcodeLast: last).run(c)
             return (out.passed, out.diagnostics)
         }
         // The same kmsg markers and taint check as a case in its own child: the
