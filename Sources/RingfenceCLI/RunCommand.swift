@@ -16,7 +16,7 @@ public struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run cases against the running kernel and print KTAP (or JSON).")
 
-    @Option(name: .long, help: "Directory of case files.")
+    @Option(name: .long, help: "Directory of case files, or one case file.")
     public var cases = "cases"
 
     @Option(name: .long, help: "Run only cases whose id or name contains this text; with * or ? it is a glob over the whole id or name, e.g. 'context/*' (repeatable).")
