@@ -37,11 +37,35 @@ public func loadCases(_ directory: String) throws -> [TestCase] {
 }
 
 /// Reads a results file or ends the command with exit 2 and the reason.
-public func readReport(_ path: String) throws -> RunReport {
-    do { return try RunReport.read(path: path) } catch {
-        warn("ringfence: \(path): not a ringfence results file (\(error))")
+public func readReport(_ path: String, command: String = "ringfence") throws -> RunReport {
+    do { return try RunReport.read(path: path) } catch let e as ResultsFileError {
+        warn("\(command): \(e)")
         throw ExitCode(Exit.usage)
     }
+}
+
+/// Ends the command with exit 2 unless a file can be written at `path`
+/// (its directory exists and is writable; `path` itself is no directory):
+/// checked before any work, so a long run does not end in a failed write.
+public func checkWritableFile(_ path: String, flag: String, command: String = "ringfence") throws {
+    if let problem = writableFileProblem(path) {
+        warn("\(command): \(flag) \(path): \(problem)")
+        throw ExitCode(Exit.usage)
+    }
+}
+
+/// Why no file can be written at `path`, or nil.
+public func writableFileProblem(_ path: String) -> String? {
+    if path.isEmpty { return "an empty path; give a file name" }
+    var st = stat()
+    if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { return "is a directory; give a file name" }
+    let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+    let d = dir.isEmpty ? "/" : dir
+    if stat(d, &st) != 0 { return "its directory \(d) does not exist; create it (mkdir -p \(d)) or pick another path" }
+    if (st.st_mode & S_IFMT) != S_IFDIR { return "\(d) is not a directory; pick another path" }
+    if access(d, W_OK | X_OK) != 0 { return "its directory \(d) is not writable; pick another path" }
+    if access(path, F_OK) == 0 && access(path, W_OK) != 0 { return "exists and is not writable; pick another path" }
+    return nil
 }
 
 public func encodeJSON<T: Encodable>(_ value: T) throws -> String {

@@ -9,8 +9,10 @@ public struct CaseFileError: Error, CustomStringConvertible, Equatable {
         self.file = file; self.line = line; self.field = field; self.message = message
     }
 
+    /// Line 0 (the whole file, or a path) is left out.
     public var description: String {
-        field.isEmpty ? "\(file):\(line): \(message)" : "\(file):\(line): \(field): \(message)"
+        let place = line > 0 ? "\(file):\(line)" : file
+        return field.isEmpty ? "\(place): \(message)" : "\(place): \(field): \(message)"
     }
 }
 

@@ -201,6 +201,16 @@ public enum CaseLoader {
     }
 }
 
+/// Where the files beside a cases path live: the path itself for a
+/// directory, its directory for one case file.
+public enum SourceFilesPath {
+    public static func directory(of cases: String) -> String {
+        if SourceFiles.isDirectory(cases) || !CaseLoader.isCaseFileName(cases) { return cases }
+        let dir = cases.contains("/") ? String(cases[..<cases.lastIndex(of: "/")!]) : "."
+        return dir.isEmpty ? "/" : dir
+    }
+}
+
 /// Plain POSIX file access for the loaders (no Foundation in the guest).
 enum SourceFiles {
     static func isDirectory(_ path: String) -> Bool {
