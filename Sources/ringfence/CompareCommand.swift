@@ -7,10 +7,15 @@ struct CompareCommand: ParsableCommand {
         commandName: "compare",
         abstract: "Compare two results files: newly failing, newly passing, newly skipped, changed observed values.",
         discussion: """
-        Exit codes: 0 no regression; 1 a case fails in NEW that did not fail in OLD (or is new and
-        failing); 2 a file is missing or not a results file; 3 cases of OLD are missing from NEW (a
-        different suite or a --filter run; --allow-removed accepts that); 4 NEW ran no case (all
-        skipped: a host run or a kernel without the feature tested nothing). The reasons go to stderr.
+        Exit codes:
+          0  no regression
+          1  a case fails in NEW that did not fail in OLD (or is new and failing)
+          2  a file is missing or is not a results file
+          3  cases of OLD are missing from NEW (another suite, or a --filter run);
+             --allow-removed accepts that
+          4  NEW ran no case: all skipped (a host run, or a kernel without the
+             feature tested nothing)
+        The reasons go to standard error; the first of 4, 1, 3 is the exit code.
         """)
 
     @Argument(help: "Results file of the baseline run (ringfence run --results / run-in-vm.sh).")

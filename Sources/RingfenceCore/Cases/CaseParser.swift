@@ -86,7 +86,7 @@ struct CaseParser {
         }
         let why = dict["why"].flatMap { w in attempt { try w.string() } }
         let timeout = dict["timeout"].flatMap { t in attempt { try caseTimeout(t) } }
-        try CaseFileErrors.check(errors)
+        try CaseFileErrors.check(errors.enumerated().sorted { ($0.element.line, $0.offset) < ($1.element.line, $1.offset) }.map(\.element))
         return TestCase(
             id: CaseLoader.caseID(file: file, name: name), name: name,
             why: why, location: SourceLocation(file: file, line: f.line),
