@@ -48,6 +48,7 @@ check() {
 	if [[ ${#why[@]} == 0 ]]; then ok "$name"; else bad "$name" "${why[@]}"; fi
 }
 
+head -c 4096 /dev/zero >"$T/junk-kernel"   # ringfence vm reads the cases before the kernel
 CASE='- name: allow filter lets NOP complete
   steps:
     - register: { opcode: NOP, program: "ret #1" }'
@@ -61,7 +62,7 @@ check "lint: a link back to an enclosing directory (up -> ..) is an error naming
 	-- "$BIN" lint "$T/loop"
 check "run --cases: the same loop ends at once with exit 2" 2 "area/up: a symbolic link back" -- "$BIN" run --cases "$T/loop"
 check "vm --cases: the same loop ends at once with exit 2" 2 "area/up: a symbolic link back" \
-	-- "$BIN" vm --cases "$T/loop" --kernel /dev/null --write-initramfs "$T/initrd"
+	-- "$BIN" vm --cases "$T/loop" --kernel "$T/junk-kernel" --write-initramfs "$T/initrd"
 check "lint: self -> . is a loop, not every case twice" 2 "^self: a symbolic link back to the cases directory" \
 	'! grep -q "cases in" "$T/out"' -- "$BIN" lint "$T/self"
 check "list: a file and a directory reached by two links load once" 0 "" '[[ $(grep -c allow-filter "$T/out") == 1 ]]' \
@@ -100,7 +101,6 @@ check "lint FILE.yaml lints that file" 0 "" 'grep -q "1 cases in 1 files OK" "$T
 check "run --cases FILE.yaml is accepted (no 'no such directory')" 4 "ringfence: .*skipped" '! grep -q "no such" "$T/err"' \
 	-- "$BIN" run --cases "$T/one.yaml"
 # (the cases load before the kernel is read: a junk kernel's error proves they were accepted)
-head -c 4096 /dev/zero >"$T/junk-kernel"
 check "vm --cases FILE.yaml is accepted (no 'no such directory')" 2 "--kernel .*junk-kernel is not a bzImage" '! grep -q "no such directory" "$T/err"' \
 	-- "$BIN" vm --cases "$T/one.yaml" --kernel "$T/junk-kernel" --write-initramfs "$T/initrd"
 check "lint of a file that is no case file says a directory or .yaml is wanted" 2 "not a directory or a .yaml case file; name the cases directory" -- "$BIN" lint /etc/hostname
@@ -137,7 +137,7 @@ check "compare --help documents the exit codes" 0 "" 'grep -q "4  NEW ran no cas
 check "run --known-bugs naming a missing file is an error (exit 2)" 2 "nothere.yaml: --known-bugs: no such file; name an existing known-bugs.yaml, or 'none'" \
 	-- "$BIN" run --cases "$ROOT/ci/fixtures/cases" --known-bugs "$T/nothere.yaml"
 check "vm -- run --known-bugs naming a missing file is an error (exit 2)" 2 "nothere.yaml: --known-bugs: no such file" \
-	-- "$BIN" vm --cases "$ROOT/ci/fixtures/cases" --kernel /dev/null --write-initramfs "$T/initrd" -- run --cases /cases --known-bugs "$T/nothere.yaml"
+	-- "$BIN" vm --cases "$ROOT/ci/fixtures/cases" --kernel "$T/junk-kernel" --write-initramfs "$T/initrd" -- run --cases /cases --known-bugs "$T/nothere.yaml"
 check "run --results into a missing directory fails before any case runs" 2 "^ringfence: --results $T/no/dir/r.json: its directory $T/no/dir does not exist; create it" \
 	'! grep -q "^KTAP\|^TAP\|^1\.\." "$T/out"' -- "$BIN" run --cases "$ROOT/ci/fixtures/cases" --results "$T/no/dir/r.json"
 check "run --results naming a directory fails before any case runs" 2 "--results $T/resdir: is a directory; give a file name" \
@@ -149,10 +149,14 @@ check "vm --timeout -5 says the range, not 'Missing value'" 2 "--timeout wants a
 
 # --- run-in-vm.sh: --help never builds, Ctrl-C while building is 130 ---------
 mkdir -p "$T/fake" "$T/bare"
+# A stand-in for swift: it marks that a build started, and like swift build
+# it handles SIGINT itself and exits 1 (the wrapper then said "swift build
+# failed", exit 2).
 cat >"$T/fake/swift" <<EOF
-#!/bin/sh
+#!/usr/bin/env bash
 touch "$T/built"
-exec sleep 60
+trap 'exit 1' INT
+sleep 60 & wait
 EOF
 chmod +x "$T/fake/swift"
 cp "$WRAPPER" "$T/bare/run-in-vm.sh"   # beside no binary
