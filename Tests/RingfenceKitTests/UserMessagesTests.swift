@@ -148,6 +148,18 @@ final class UserMessagesTests: XCTestCase {
         }
     }
 
+    func testAnOutputPathIsCheckedBeforeTheWork() throws {
+        let d = try scratch()
+        XCTAssertNil(OutputPath.problem(d + "/r.json"))
+        XCTAssertNil(OutputPath.problem("r.json"))
+        XCTAssertEqual(OutputPath.problem(d), "is a directory; give a file name")
+        XCTAssertEqual(OutputPath.problem(d + "/no/dir/r.json"),
+                       "its directory \(d)/no/dir does not exist; create it (mkdir -p \(d)/no/dir) or pick another path")
+        try "x".write(toFile: d + "/file", atomically: true, encoding: .utf8)
+        XCTAssertEqual(OutputPath.problem(d + "/file/r.json"), "\(d)/file is not a directory; pick another path")
+        XCTAssertEqual(OutputPath.problem(""), "an empty path; give a file name")
+    }
+
     // MARK: compare
 
     private func recorded() throws -> RunReport { try RecordedResults.load("debian-7.3.4") }
