@@ -41,6 +41,7 @@ final class UserMessagesTests: XCTestCase {
                 - register: { opcode: NOP, program: "ret #1", padded_to: 0 }
             """)
         XCTAssertEqual(both.map(\.field), ["[0].name", "[0]", "[0].steps[0].register.padded_to"], "\(both)")
+        XCTAssertTrue(both.last?.message.contains("less than the program's 1 instruction;") ?? false, "\(both)")
     }
 
     func testEmptyOrWordlessNameIsRefused() throws {
@@ -74,6 +75,12 @@ final class UserMessagesTests: XCTestCase {
             """)
         XCTAssertTrue(big?.message.contains("padded_to 70000 is out of range: 1 (the program's length) to 65535") ?? false, big?.message ?? "")
         XCTAssertFalse(big?.message.contains("at least") ?? true)
+        let negative = try only("""
+            - name: x
+              steps:
+                - register: { opcode: NOP, program: "ret #1", padded_to: -1 }
+            """)
+        XCTAssertTrue(negative?.message.contains("padded_to -1 is out of range") ?? false, negative?.message ?? "")
     }
 
     func testOutOfRangeNumbersSayTheRangeNotUnknownOpcode() throws {

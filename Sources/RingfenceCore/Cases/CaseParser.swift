@@ -381,11 +381,12 @@ struct CaseParser {
                                 message: "program line \(e.line): \(e.message)")
         }
         if let n = paddedTo, let pf = paddedField {
-            guard n <= Self.maxPaddedTo else {
+            guard n >= 0, n <= Self.maxPaddedTo else {
                 throw pf.error("padded_to \(n) is out of range: \(r.program.count) (the program's length) to \(Self.maxPaddedTo)")
             }
             guard n >= r.program.count else {
-                throw pf.error("padded_to \(n) is less than the program's \(r.program.count) instructions; pad to at least \(r.program.count) or drop padded_to")
+                let insns = r.program.count == 1 ? "1 instruction" : "\(r.program.count) instructions"
+                throw pf.error("padded_to \(n) is less than the program's \(insns); pad to at least \(r.program.count) or drop padded_to")
             }
             // BPF_LD|BPF_IMM, k=0: accepted everywhere, changes nothing the program then computes.
             r.program = Array(repeating: BPFInstruction(code: 0x00, jt: 0, jf: 0, k: 0), count: n - r.program.count) + r.program
