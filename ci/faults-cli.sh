@@ -25,7 +25,7 @@ ok() { n=$((n + 1)); echo "ok $n $1"; }
 bad() {
 	n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n $1"; shift
 	for l in "$@"; do echo "# $l"; done
-	[[ -s $T/err ]] && head -c 1500 "$T/err" | sed 's/^/#   /'
+	[[ -s $T/err ]] && head -n 20 "$T/err" | cut -c1-300 | sed "s/^/#   /"
 }
 
 # check NAME WANT-EXIT PATTERN [extra test...] -- COMMAND...: runs COMMAND
@@ -155,8 +155,9 @@ mkdir -p "$T/fake" "$T/bare"
 cat >"$T/fake/swift" <<EOF
 #!/usr/bin/env bash
 touch "$T/built"
-trap 'exit 1' INT
-sleep 60 & wait
+sleep 60 & child=\$!
+trap 'kill \$child; exit 1' INT TERM
+wait
 EOF
 chmod +x "$T/fake/swift"
 cp "$WRAPPER" "$T/bare/run-in-vm.sh"   # beside no binary
@@ -179,6 +180,7 @@ ctrl_c() {
 	sleep 0.3
 	kill -INT -- -"$pid"
 	wait "$pid" || rc=$?
+	kill -KILL -- -"$pid" 2>/dev/null   # anything of that group still there
 	{ echo "### ctrl-c"; cat "$T/err"; } >>"$ALLERR"
 	if [[ $rc == 130 ]] && grep -q "interrupted while building" "$T/err"; then ok "Ctrl-C during run-in-vm.sh's build exits 130"
 	else bad "Ctrl-C during run-in-vm.sh's build exits 130" "exit $rc, want 130"; fi
