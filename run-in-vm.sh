@@ -6,20 +6,42 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BIN=$ROOT/.build-release/release/ringfence
-build=1
+build=1 info=0
 for arg in "$@"; do
 	[[ $arg == -- ]] && break
 	[[ $arg == --no-build ]] && build=0
+	[[ $arg == -h || $arg == --help || $arg == --version ]] && info=1
 done
+# --help and --version never build: the built binary answers, else this.
+if [[ $info == 1 ]]; then
+	[[ -x $BIN ]] && exec "$BIN" vm "$@"
+	cat <<-EOF
+	usage: ./run-in-vm.sh [--no-build] [ringfence vm options] [-- guest-args]
+	Builds ringfence (swift build -c release --static-swift-stdlib --scratch-path .build-release),
+	then runs \`ringfence vm\`: boots a Linux >= 7.0 kernel in QEMU and runs the suite in it.
+	Not built yet, so this is the short help; after a first run, --help lists every option.
+	See docs/run-in-vm.md.
+	EOF
+	exit 0
+fi
+# Ctrl-C (or SIGTERM) while building: exit 130 (143), as the run itself does.
+log=
+trap 'rm -f "$log"; echo "run-in-vm.sh: interrupted while building" >&2; exit 130' INT
+trap 'rm -f "$log"; echo "run-in-vm.sh: terminated while building" >&2; exit 143' TERM
 if [[ $build == 1 ]]; then
 	command -v swift >/dev/null || { echo "run-in-vm.sh: error: swift not found (or pass --no-build with $BIN built)" >&2; exit 2; }
 	log=$(mktemp)
-	if ! (cd "$ROOT" && swift build -c release --static-swift-stdlib --scratch-path .build-release) >"$log" 2>&1; then
+	rc=0
+	(cd "$ROOT" && exec swift build -c release --static-swift-stdlib --scratch-path .build-release) >"$log" 2>&1 || rc=$?
+	((rc == 130)) && { rm -f "$log"; echo "run-in-vm.sh: interrupted while building" >&2; exit 130; }
+	((rc == 143)) && { rm -f "$log"; echo "run-in-vm.sh: terminated while building" >&2; exit 143; }
+	if ((rc != 0)); then
 		cat "$log" >&2; rm -f "$log"
 		echo "run-in-vm.sh: error: swift build failed" >&2; exit 2
 	fi
 	rm -f "$log"
 fi
+trap - INT TERM
 [[ -x $BIN ]] || { echo "run-in-vm.sh: error: no ringfence binary at $BIN (drop --no-build)" >&2; exit 2; }
 export RINGFENCE_DEFAULT_CASES=$ROOT/cases RINGFENCE_ROOT=$ROOT
 exec "$BIN" vm "$@"

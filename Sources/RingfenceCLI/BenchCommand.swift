@@ -23,10 +23,10 @@ public struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Opcode to submit: NOP, or SOCKET (AF_UNIX datagram sockets; has a filter context).")
     var op = "NOP"
 
-    @Option(name: .long, help: "Repetitions of every configuration (interleaved).")
+    @Option(name: .long, parsing: .unconditional, help: "Repetitions of every configuration (interleaved).")
     var repetitions = 5
 
-    @Option(name: .long, help: "SQEs per configuration, batch size and repetition.")
+    @Option(name: .long, parsing: .unconditional, help: "SQEs per configuration, batch size and repetition.")
     var sqes = 4096
 
     @Option(name: .long, help: "Output format: text, json, or ktap (the table as diagnostics of one test; what run-in-vm.sh --bench uses).")

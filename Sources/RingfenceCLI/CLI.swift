@@ -37,12 +37,25 @@ public func loadCases(_ directory: String) throws -> [TestCase] {
 }
 
 /// Reads a results file or ends the command with exit 2 and the reason.
-public func readReport(_ path: String) throws -> RunReport {
-    do { return try RunReport.read(path: path) } catch {
-        warn("ringfence: \(path): not a ringfence results file (\(error))")
+public func readReport(_ path: String, command: String = "ringfence") throws -> RunReport {
+    do { return try RunReport.read(path: path) } catch let e as ResultsFileError {
+        warn("\(command): \(e)")
         throw ExitCode(Exit.usage)
     }
 }
+
+/// Ends the command with exit 2 unless a file can be written at `path`
+/// (its directory exists and is writable; `path` itself is no directory):
+/// checked before any work, so a long run does not end in a failed write.
+public func checkWritableFile(_ path: String, flag: String, command: String = "ringfence") throws {
+    if let problem = writableFileProblem(path) {
+        warn("\(command): \(flag) \(path): \(problem)")
+        throw ExitCode(Exit.usage)
+    }
+}
+
+/// Why no file can be written at `path`, or nil (OutputPath.problem).
+public func writableFileProblem(_ path: String) -> String? { OutputPath.problem(path) }
 
 public func encodeJSON<T: Encodable>(_ value: T) throws -> String {
     let enc = JSONEncoder()

@@ -16,7 +16,7 @@ public struct SelftestCostsCommand: ParsableCommand {
         abstract: "Time the primitives cases are made of (fork, ring set-up, registration, kmsg, taint).",
         shouldDisplay: false)
 
-    @Option(help: "Repetitions of each primitive.")
+    @Option(parsing: .unconditional, help: "Repetitions of each primitive.")
     var count = 100
 
     public func validate() throws {

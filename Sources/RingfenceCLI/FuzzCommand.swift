@@ -22,10 +22,10 @@ public struct FuzzCommand: ParsableCommand {
         2 usage, 4 the kernel lacks IORING_REGISTER_BPF_FILTER.
         """)
 
-    @Option(name: .long, help: "Seed; the same seed generates the same cases.")
+    @Option(name: .long, parsing: .unconditional, help: "Seed; the same seed generates the same cases.")
     var seed: UInt64
 
-    @Option(name: .long, help: "Number of cases.")
+    @Option(name: .long, parsing: .unconditional, help: "Number of cases.")
     var count: Int?
 
     @Option(name: .long, help: "Run for this long: seconds, or with a suffix s, m or h (e.g. 90s, 5m).")
@@ -46,12 +46,13 @@ public struct FuzzCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a KTAP document (one test, the log as diagnostics); the default in the VM guest, where run-in-vm.sh judges the console as KTAP.")
     var ktap = false
 
-    @Option(name: .long, help: "Cases per forked child.")
+    @Option(name: .long, parsing: .unconditional, help: "Cases per forked child.")
     var batch: Int = 64
 
     public func validate() throws {
         if count == nil && time == nil { throw ValidationError("give --count N or --time T") }
-        if let c = count, c <= 0 { throw ValidationError("--count must be positive") }
+        if let c = count, c <= 0 { throw ValidationError("--count must be positive, not \(c)") }
+        if batch < 1 || batch > 1_000_000 { throw ValidationError("--batch must be 1 to 1000000, not \(batch)") }
         if let t = time, Self.seconds(t) == nil { throw ValidationError("--time takes seconds or 90s / 5m / 1h") }
         if flavour != "auto" && Self.semantics(flavour) == nil { throw ValidationError("--flavour is auto, upstream, before-7.3.2 or a version such as 7.1.3 (got '\(flavour)')") }
         if let m = modelVs, Self.semantics(m) == nil { throw ValidationError("--model-vs is upstream, before-7.3.2 or a version such as 7.1.3 (got '\(m)')") }

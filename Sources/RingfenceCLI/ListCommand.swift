@@ -8,7 +8,7 @@ public struct ListCommand: ParsableCommand {
     public init() {}
     public static let configuration = CommandConfiguration(commandName: "list", abstract: "List cases (or the kernel modules they need).")
 
-    @Option(name: .long, help: "Directory of case files.")
+    @Option(name: .long, help: "Directory of case files, or one case file.")
     var cases = "cases"
 
     @Flag(name: .long, help: "Print only the kernel modules cases require, one per line.")
@@ -35,7 +35,7 @@ public struct LintCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "lint", abstract: "Load and assemble every case without touching the kernel.")
 
-    @Argument(help: "Directory of case files.")
+    @Argument(help: "Directory of case files, or one case file.")
     var cases = "cases"
 
     public func run() throws {
@@ -46,7 +46,8 @@ public struct LintCommand: ParsableCommand {
         }
         for e in loaded.errors { warn(e.description) }
         if !loaded.errors.isEmpty {
-            warn("ringfence lint: \(loaded.errors.count) file(s) with errors")
+            let files = Set(loaded.errors.map(\.file)).count
+            warn("ringfence lint: \(loaded.errors.count) error(s) in \(files) file(s); fix them (docs/writing-cases.md)")
             throw ExitCode(Exit.usage)
         }
         let files = Set(loaded.cases.map(\.location.file)).count

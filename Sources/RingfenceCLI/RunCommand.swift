@@ -16,7 +16,7 @@ public struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run cases against the running kernel and print KTAP (or JSON).")
 
-    @Option(name: .long, help: "Directory of case files.")
+    @Option(name: .long, help: "Directory of case files, or one case file.")
     public var cases = "cases"
 
     @Option(name: .long, help: "Run only cases whose id or name contains this text; with * or ? it is a glob over the whole id or name, e.g. 'context/*' (repeatable).")
@@ -25,7 +25,7 @@ public struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Output format: ktap or json.")
     var format: OutputFormat = .ktap
 
-    @Option(name: .long, help: "Seconds before a case is killed and reported as a timeout.")
+    @Option(name: .long, parsing: .unconditional, help: "Seconds before a case is killed and reported as a timeout.")
     var timeout: Double = 10
 
     @Option(name: .long, help: "Also write a JSON results file (for ringfence compare).")
@@ -43,7 +43,7 @@ public struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Also run the exhaustive tier (e.g. every 16-bit instruction code: about a minute under TCG).")
     var exhaustive = false
 
-    @Option(name: .long, help: "Cases run at once, each in its own process (default: online CPUs, at most 4). With 1, a shared-worker case that waits on a timer of 20 ms or more runs in a second worker beside the others. KTAP stays in plan order; a taint that appears while several run fails each of them.")
+    @Option(name: .long, parsing: .unconditional, help: "Cases run at once, each in its own process (default: online CPUs, at most 4). With 1, a shared-worker case that waits on a timer of 20 ms or more runs in a second worker beside the others. KTAP stays in plan order; a taint that appears while several run fails each of them.")
     var jobs: Int?
 
     @Flag(name: .long, help: "Run every case in a fresh child process. By default a case that only touches its rings (creates them, registers ring filters and restrictions, submits, closes them) runs in a long-lived worker that proves itself clean after each case.")
@@ -70,6 +70,8 @@ public struct RunCommand: ParsableCommand {
         if let t0 = ProcessInfo.processInfo.environment["RINGFENCE_SUITE_T0_NS"].flatMap(UInt64.init) {
             phases.append(PhaseTimes.line("cli-start", rf_now_ns() &- t0, "supervisor fork, Swift runtime, argument parsing"))
         }
+        // Before any case runs: a long run must not end in a failed write.
+        if let results { try checkWritableFile(results, flag: "--results") }
         let (all, loadNs) = try PhaseTimes.measure { try loadCases(cases) }
         let selected = filter.isEmpty ? all : all.filter { c in filter.contains { CaseFilter.matches($0, c) } }
         phases.append(PhaseTimes.line("cases-load", loadNs, "\(all.count) cases, \(selected.count) selected; \(CaseLoader.timings.summary)"))
@@ -152,7 +154,12 @@ public struct RunCommand: ParsableCommand {
                 // The guest's own copy crosses the console to the host, which
                 // knows each case's name and location: the transfer form.
                 let toHost = results == nil
-                try Data(report.json(pretty: rf_is_pid1 == 0, transferForm: toHost).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+                do {
+                    try Data(report.json(pretty: rf_is_pid1 == 0, transferForm: toHost).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+                } catch {
+                    warn("ringfence: --results \(path): cannot write (\(writableFileProblem(path) ?? "disk full?")); the KTAP above has the results")
+                    throw ExitCode(Exit.usage)
+                }
             }
             if showPhases { phase(PhaseTimes.line("results-write", writeNs)) }
         }
@@ -163,10 +170,13 @@ public struct RunCommand: ParsableCommand {
         throw ExitCode(totals.exitCode(strict: strict))
     }
 
+    /// The default baseline may be absent (an empty one); a file named with
+    /// --known-bugs must exist: a typo would silently drop the baseline. (In
+    /// the VM guest the host has checked it and judges with its own copy.)
     private func loadKnownBugs() throws -> [KnownBug] {
-        let path = knownBugs ?? PathText.join(cases, KnownBugs.fileName)
+        let path = knownBugs ?? PathText.join(SourceFilesPath.directory(of: cases), KnownBugs.fileName)
         if path == "none" { return [] }
-        do { return try KnownBugs.load(path: path, compose: CaseSource.compose) } catch let e as CaseFileError {
+        do { return try KnownBugs.load(path: path, compose: CaseSource.compose, required: knownBugs != nil && rf_is_pid1 == 0) } catch let e as CaseFileError {
             warn("ringfence: \(e)")
             throw ExitCode(Exit.usage)
         }

@@ -6,7 +6,17 @@ struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
         abstract: "Compare two results files: newly failing, newly passing, newly skipped, changed observed values.",
-        discussion: "Exit 1 when a case fails in NEW that did not fail in OLD (or is new and failing), else 0.")
+        discussion: """
+        Exit codes:
+          0  no regression
+          1  a case fails in NEW that did not fail in OLD (or is new and failing)
+          2  a file is missing or is not a results file
+          3  cases of OLD are missing from NEW (another suite, or a --filter run);
+             --allow-removed accepts that
+          4  NEW ran no case: all skipped (a host run, or a kernel without the
+             feature tested nothing)
+        The reasons go to standard error; the first of 4, 1, 3 is the exit code.
+        """)
 
     @Argument(help: "Results file of the baseline run (ringfence run --results / run-in-vm.sh).")
     var old: String
@@ -17,12 +27,18 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .long, help: "table or json.")
     var format: Format = .table
 
+    @Flag(name: .long, help: "Cases of OLD missing from NEW do not fail the comparison (exit 3 otherwise).")
+    var allowRemoved = false
+
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
 
     func run() throws {
-        let comparison = ResultsComparison(old: try readReport(old), new: try readReport(new))
+        let comparison = ResultsComparison(old: try readReport(old, command: "ringfence compare"),
+                                           new: try readReport(new, command: "ringfence compare"))
         if format == .table { print(comparison.table()) } else { print(try encodeJSON(comparison)) }
-        throw ExitCode(comparison.hasNewFailures ? Exit.failed : Exit.ok)
+        let (code, reasons) = comparison.gate(allowRemoved: allowRemoved)
+        for r in reasons { warn("ringfence compare: \(r)") }
+        throw ExitCode(code)
     }
 }
 
@@ -43,7 +59,7 @@ struct MatrixCommand: ParsableCommand {
     }
 
     func run() throws {
-        let matrix = KernelMatrix(reports: try results.map(readReport))
+        let matrix = KernelMatrix(reports: try results.map { try readReport($0, command: "ringfence matrix") })
         print(format == .markdown ? matrix.markdown() : try encodeJSON(matrix))
     }
 }
@@ -56,7 +72,7 @@ struct JUnitCommand: ParsableCommand {
     var results: String
 
     func run() throws {
-        print(JUnitWriter().document(try readReport(results)))
+        print(JUnitWriter().document(try readReport(results, command: "ringfence junit")))
     }
 }
 
@@ -69,6 +85,6 @@ struct KTAPCommand: ParsableCommand {
     var results: String
 
     func run() throws {
-        KTAPWriter.document(try readReport(results)).forEach { print($0) }
+        KTAPWriter.document(try readReport(results, command: "ringfence ktap")).forEach { print($0) }
     }
 }

@@ -18,7 +18,7 @@ struct KCIDBCommand: ParsableCommand {
     @Option(name: .long, help: "KCIDB origin: the CI system's name, [a-z0-9_]+; every id starts with it.")
     var origin = "ringfence"
 
-    @Option(name: .long, help: "KCIDB schema major version: 5 (v5.3, default) or 4 (v4.5, known bugs as waived: true).")
+    @Option(name: .long, parsing: .unconditional, help: "KCIDB schema major version: 5 (v5.3, default) or 4 (v4.5, known bugs as waived: true).")
     var schema = 5
 
     @Option(name: .long, help: "Checkout id after 'ORIGIN:' (default: linux-<release>-<digest of uname -v>).")
@@ -36,12 +36,13 @@ struct KCIDBCommand: ParsableCommand {
     }
 
     func run() throws {
-        let report = try readReport(results)
+        if let output { try checkWritableFile(output, flag: "--output", command: "ringfence kcidb") }
+        let report = try readReport(results, command: "ringfence kcidb")
         let writer = KCIDBWriter(origin: origin, schema: KCIDBWriter.Schema(rawValue: schema)!, checkoutID: checkoutId, buildID: buildId)
         let text = try writer.json(report)
         if let output {
             do { try text.write(toFile: output, atomically: true, encoding: .utf8) } catch {
-                warn("ringfence: cannot write \(output): \(error.localizedDescription)")
+                warn("ringfence kcidb: --output \(output): cannot write (\(writableFileProblem(output) ?? "disk full?")); pick another path")
                 throw ExitCode(Exit.usage)
             }
         } else {

@@ -62,8 +62,9 @@ struct VMCommand: ParsableCommand {
         if suite.bench && !guestArguments.isEmpty { throw ValidationError("--bench replaces the guest arguments; give one or the other") }
         if !["none", "gzip"].contains(vm.initrdCompression) { throw ValidationError("--initrd-compression must be none or gzip") }
         if vm.repeat < 1 || vm.repeat > 10000 { throw ValidationError("--repeat wants 1 to 10000") }
-        if !vm.bareBoot && !kernel.listKernels && kernel.fetchSource == nil && !FileSystem.isDirectory(suite.casesDirectory) {
-            throw ValidationError("--cases \(suite.casesDirectory): no such directory")
+        if !vm.bareBoot && !kernel.listKernels && kernel.fetchSource == nil && !FileSystem.isDirectory(suite.casesDirectory)
+            && !(FileManager.default.fileExists(atPath: suite.casesDirectory) && (suite.casesDirectory.hasSuffix(".yaml") || suite.casesDirectory.hasSuffix(".yml"))) {
+            throw ValidationError("--cases \(suite.casesDirectory): no such directory or .yaml case file; name the cases directory or one case file")
         }
     }
 
@@ -183,8 +184,8 @@ struct VMCommand: ParsableCommand {
             if !s.isEmpty { selected = s }
             let bugsPath = cmd.knownBugs.map { $0 == "none" ? nil : $0.replacingOccurrences(of: "/cases", with: o.casesDir) }
                 ?? o.casesDir + "/" + KnownBugs.fileName
-            if let p = bugsPath, FileManager.default.fileExists(atPath: p) {
-                do { o.knownBugs = try KnownBugs.load(path: p) } catch let e as CaseFileError {
+            if let p = bugsPath, FileManager.default.fileExists(atPath: p) || cmd.knownBugs != nil {
+                do { o.knownBugs = try KnownBugs.load(path: p, compose: YAMLCompose.composer, required: true) } catch let e as CaseFileError {
                     warn("ringfence: \(e)")
                     throw ExitCode(Exit.usage)
                 }
@@ -278,9 +279,9 @@ struct MachineOptions: ParsableArguments {
     var accel: VMRunOptions.Accel = .auto
     @Option(help: "TCG threading with --cpus > 1: single (one host thread for all guest CPUs; default) or multi (faster, but see the boot-flake rates in the README).")
     var tcgThreads: QEMUSettings.TCGThreads = .single
-    @Option(help: "Global timeout for the VM in seconds (default 300); QEMU is killed and the run fails when it expires.")
+    @Option(parsing: .unconditional, help: "Global timeout for the VM in seconds (default 300); QEMU is killed and the run fails when it expires.")
     var timeout: Double = 300
-    @Option(help: "Guest CPUs (default: host CPUs, at most 4, under KVM; 1 under TCG, see docs/run-in-vm.md); the guest runs that many cases at once.")
+    @Option(parsing: .unconditional, help: "Guest CPUs (default: host CPUs, at most 4, under KVM; 1 under TCG, see docs/run-in-vm.md); the guest runs that many cases at once.")
     var cpus: Int?
     @Option(help: "Guest memory, e.g. 512M or 1G (default: sized from the initramfs).")
     var memory: String?
@@ -290,12 +291,12 @@ struct MachineOptions: ParsableArguments {
     var initrdCompression = "none"
     @Flag(help: "Boot the kernel with a 194-byte /init that only powers off (the yardstick; see --repeat).")
     var bareBoot = false
-    @Option(help: "With --bare-boot: boot this many times and count kernel trouble (boot flakes).")
+    @Option(parsing: .unconditional, help: "With --bare-boot: boot this many times and count kernel trouble (boot flakes).")
     var `repeat` = 1
 }
 
 struct SuiteOptions: ParsableArguments {
-    @Option(name: .customLong("cases"), help: ArgumentHelp("Case directory, compiled on the host into the guest's /cases/suite.rfcases (default: cases/ next to run-in-vm.sh).", valueName: "DIR"))
+    @Option(name: .customLong("cases"), help: ArgumentHelp("Case directory (or one case file), compiled on the host into the guest's /cases/suite.rfcases (default: cases/ next to run-in-vm.sh).", valueName: "DIR"))
     var casesDirectory = ProcessInfo.processInfo.environment["RINGFENCE_DEFAULT_CASES"] ?? "cases"
     @Option(help: ArgumentHelp("Results directory (default: ./out/<kernel-release>/).", valueName: "DIR"))
     var out: String?

@@ -25,35 +25,36 @@ public enum CaseLoader {
     /// Where the last directory load spent its time (PhaseTimes prints it).
     nonisolated(unsafe) public static var timings = CaseLoadTimings()
 
-    /// All cases below `directory`, sorted by file; throws the first error.
+    /// All cases below `directory` (or in one case file), sorted by file; throws the first error.
     public static func load(directory: String, compose: CaseComposer?) throws -> [TestCase] {
         let (cases, errors) = try loadCollectingErrors(directory: directory, compose: compose)
         if let first = errors.first { throw first }
         return cases
     }
 
-    /// Every file's first error, for `ringfence lint`.
+    /// Every error of every file, for `ringfence lint`. `directory` may also
+    /// name one `.yaml` case file: its ids are then relative to its directory.
     public static func loadCollectingErrors(directory: String, compose: CaseComposer?) throws -> (cases: [TestCase], errors: [CaseFileError]) {
-        guard SourceFiles.isDirectory(directory) else {
-            throw CaseFileError(file: directory, line: 0, field: "", message: "no such cases directory")
-        }
         timings = CaseLoadTimings()
         // (file name, its tree or the error composing it)
         var trees: [(String, () throws -> CaseNode?)] = []
+        var loops: [CaseFileError] = []
         let t0 = rf_now_ns()
-        if let files = try CompiledCases.read(directory: directory) {
+        if SourceFiles.isDirectory(directory), let files = try CompiledCases.read(directory: directory) {
             timings.readNs += rf_now_ns() - t0
             for f in files where !isKnownBugs(f.name) { trees.append((f.name, { f.root })) }
         } else {
-            let files = caseFiles(in: directory).filter { !isKnownBugs($0) }
+            let found = try caseFiles(at: directory)
+            loops = found.loops
+            let files = found.files.filter { !isKnownBugs($0) }
             guard let compose else {
-                if files.isEmpty { return try check(trees, in: directory) }
+                if files.isEmpty { return try check(trees, loops: loops, in: directory) }
                 throw CaseFileError(file: directory, line: 0, field: "", message: CaseSource.noComposer)
             }
             for rel in files {
                 trees.append((rel, {
                     let t0 = rf_now_ns()
-                    let text = try readText(directory, rel)
+                    let text = try readText(found.root, rel)
                     let t1 = rf_now_ns()
                     timings.readNs += t1 - t0
                     defer { timings.composeNs += rf_now_ns() - t1; timings.caseFileNs += rf_now_ns() - t1 }
@@ -61,81 +62,113 @@ public enum CaseLoader {
                 }))
             }
         }
-        return try check(trees, in: directory)
+        return try check(trees, loops: loops, in: directory)
     }
 
     /// Parses every tree in file order; a duplicate id is an error at its second place.
-    private static func check(_ trees: [(String, () throws -> CaseNode?)], in directory: String) throws -> (cases: [TestCase], errors: [CaseFileError]) {
+    private static func check(_ trees: [(String, () throws -> CaseNode?)], loops: [CaseFileError] = [],
+                              in directory: String) throws -> (cases: [TestCase], errors: [CaseFileError]) {
         if trees.isEmpty {
-            throw CaseFileError(file: directory, line: 0, field: "", message: "no *.yaml case files found")
+            if !loops.isEmpty { return ([], loops) }
+            throw CaseFileError(file: directory, line: 0, field: "", message: "no *.yaml case files found; write one (docs/writing-cases.md) or name the cases directory")
         }
         timings.files = trees.count
         var cases: [TestCase] = []
-        var errors: [CaseFileError] = []
+        var errors: [CaseFileError] = loops
         var seen: [String: SourceLocation] = [:]
         for (rel, tree) in trees.sorted(by: { $0.0 < $1.0 }) {
             do {
                 let node = try tree()
-                for c in try load(node: node, file: rel) {
+                let (loaded, fileErrors) = try loadCollectingErrors(node: node, file: rel)
+                errors += fileErrors
+                for c in loaded {
                     if let first = seen[c.id] {
-                        throw CaseFileError(file: rel, line: c.location.line, field: "name",
-                                            message: "duplicate case id \(c.id) (first at \(first))")
+                        errors.append(CaseFileError(file: rel, line: c.location.line, field: "name",
+                                                    message: "duplicate case id \(c.id) (first at \(first)); rename one of the two"))
+                        continue
                     }
                     seen[c.id] = c.location
                     cases.append(c)
                 }
-            } catch let e as CaseFileError {
-                errors.append(e)
             } catch {
-                errors.append(CaseFileError(file: rel, line: 0, field: "", message: "cannot read: \(error)"))
+                errors += CaseFileErrors.flatten(error, file: rel, line: 0)
             }
         }
         return (cases, errors)
     }
 
-    /// `*.yaml` and `*.yml` below `directory`, relative and sorted.
-    static func caseFiles(in directory: String) -> [String] {
-        SourceFiles.walk(directory).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+    /// What a cases path names: a directory (every `*.yaml` and `*.yml`
+    /// below it, relative and sorted, plus the loops not followed), or one
+    /// case file (its name, relative to its directory).
+    static func caseFiles(at path: String) throws -> (root: String, files: [String], loops: [CaseFileError]) {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw CaseFileError(file: path, line: 0, field: "", message: "no such directory or case file; name the cases directory (e.g. cases) or one .yaml case file")
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            let (files, loops) = SourceFiles.walk(path)
+            return (path, files.filter(isCaseFileName), loops)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG, isCaseFileName(path) else {
+            throw CaseFileError(file: path, line: 0, field: "", message: "not a directory or a .yaml case file; name the cases directory (e.g. cases) or one .yaml case file")
+        }
+        let name = PathText.lastComponent(path)
+        let root = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        return (root.isEmpty ? "/" : root, [name], [])
     }
+
+    static func isCaseFileName(_ path: String) -> Bool { path.hasSuffix(".yaml") || path.hasSuffix(".yml") }
 
     /// The known-bug baseline lives beside the cases but is not one.
     static func isKnownBugs(_ rel: String) -> Bool { PathText.lastComponent(rel) == KnownBugs.fileName }
 
     static func readText(_ directory: String, _ rel: String) throws -> String {
         guard let bytes = SourceFiles.read(directory + "/" + rel) else {
-            throw CaseFileError(file: rel, line: 0, field: "", message: "cannot read")
+            throw CaseFileError(file: rel, line: 0, field: "", message: "cannot read (a dangling link, or no permission); fix or remove it")
         }
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// One file's composed tree (nil: the file is empty); `file` is the name used in ids and messages.
+    /// One file's composed tree (nil: the file is empty); `file` is the name
+    /// used in ids and messages. Throws the file's first error.
     public static func load(node: CaseNode?, file: String) throws -> [TestCase] {
+        let (cases, errors) = try loadCollectingErrors(node: node, file: file)
+        if let first = errors.first { throw first }
+        return cases
+    }
+
+    /// One file's cases and every error found in it: each case is parsed on
+    /// its own, and within a case each step, so one mistake hides no other.
+    public static func loadCollectingErrors(node: CaseNode?, file: String) throws -> (cases: [TestCase], errors: [CaseFileError]) {
         let t0 = rf_now_ns()
         defer { timings.caseFileNs += rf_now_ns() - t0 }
         let empty = CaseFileError(file: file, line: 1, field: "",
                                   message: "the file has no cases (an empty case file is a mistake: add a case or delete the file)")
-        guard let node else { throw empty }
+        guard let node else { return ([], [empty]) }
         let top = YAMLField(node: node, file: file, path: "")
         var out: [TestCase] = []
-        for (i, item) in try top.sequence().enumerated() {
-            out.append(try CaseParser(file: file).parseCase(item, index: i))
+        var errors: [CaseFileError] = []
+        let items: [YAMLField]
+        do { items = try top.sequence() } catch let e as CaseFileError { return ([], [e]) }
+        for (i, item) in items.enumerated() {
+            do { out.append(try CaseParser(file: file).parseCase(item, index: i)) } catch {
+                errors += CaseFileErrors.flatten(error, file: file, line: item.line)
+            }
         }
-        if out.isEmpty { throw empty }
-        return out
+        if out.isEmpty && errors.isEmpty { errors.append(empty) }
+        return (out, errors)
     }
 
-    /// The compiled suite of a case directory: every case file's tree and
-    /// the known-bug file's, composed by `compose` once each. Throws the
-    /// first error, with file and line, exactly as loading the directory would.
+    /// The compiled suite of a case directory (or one case file): every case
+    /// file's tree and the known-bug file's, composed by `compose` once each.
+    /// Throws the first error, with file and line, exactly as loading the directory would.
     public static func compile(directory: String, compose: @escaping CaseComposer) throws -> [UInt8] {
-        guard SourceFiles.isDirectory(directory) else {
-            throw CaseFileError(file: directory, line: 0, field: "", message: "no such cases directory")
-        }
-        let composed = caseFiles(in: directory).map { rel in
-            (name: rel, tree: Result { try compose(try readText(directory, rel), rel) })
+        let found = try caseFiles(at: directory)
+        let composed = found.files.map { rel in
+            (name: rel, tree: Result { try compose(try readText(found.root, rel), rel) })
         }
         let (_, errors) = try check(composed.filter { !isKnownBugs($0.name) }.map { f in (f.name, { try f.tree.get() }) },
-                                    in: directory)
+                                    loops: found.loops, in: directory)
         if let first = errors.first { throw first }
         return CompiledCases.encode(try composed.map { ($0.name, try $0.tree.get()) })
     }
@@ -168,6 +201,16 @@ public enum CaseLoader {
     }
 }
 
+/// Where the files beside a cases path live: the path itself for a
+/// directory, its directory for one case file.
+public enum SourceFilesPath {
+    public static func directory(of cases: String) -> String {
+        if SourceFiles.isDirectory(cases) || !CaseLoader.isCaseFileName(cases) { return cases }
+        let dir = cases.contains("/") ? String(cases[..<cases.lastIndex(of: "/")!]) : "."
+        return dir.isEmpty ? "/" : dir
+    }
+}
+
 /// Plain POSIX file access for the loaders (no Foundation in the guest).
 enum SourceFiles {
     static func isDirectory(_ path: String) -> Bool {
@@ -192,23 +235,56 @@ enum SourceFiles {
         return got == out.count ? out : Array(out[0..<got])
     }
 
-    /// Regular files below `root`, as sorted paths relative to it.
-    static func walk(_ root: String) -> [String] {
-        var out: [String] = []
-        func visit(_ rel: String) {
+    /// Regular files below `root`, as sorted paths relative to it, and the
+    /// loops it did not follow. Every directory and file is identified by
+    /// device and inode, and none is read twice: a link to an enclosing
+    /// directory (`up -> ..`, `self -> .`) is a loop, reported as an error
+    /// naming the link; a second path to a directory or file already read
+    /// is skipped (its cases load once, under the first path in sorted order).
+    static func walk(_ root: String) -> (files: [String], loops: [CaseFileError]) {
+        var files: [String] = []
+        var loops: [CaseFileError] = []
+        var seenDirs = Set<FileID>()
+        var seenFiles = Set<FileID>()
+        var firstPath: [FileID: String] = [:]
+        func visit(_ rel: String, ancestors: Set<FileID>) {
             let dir = rel.isEmpty ? root : root + "/" + rel
+            var names: [String] = []
             guard let d = opendir(dir) else { return }
-            defer { closedir(d) }
             while let e = readdir(d) {
                 let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
                     String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
                 }
-                if name == "." || name == ".." { continue }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            closedir(d)
+            for name in names.sorted() {
                 let r = rel.isEmpty ? name : rel + "/" + name
-                if isDirectory(root + "/" + r) { visit(r) } else { out.append(r) }
+                var st = stat()
+                guard stat(root + "/" + r, &st) == 0 else { files.append(r); continue }   // a dangling link: "cannot read"
+                let id = FileID(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
+                if (st.st_mode & S_IFMT) == S_IFDIR {
+                    if ancestors.contains(id) {
+                        loops.append(CaseFileError(file: r, line: 0, field: "", message:
+                            "a symbolic link back to \(firstPath[id].map { $0.isEmpty ? "the cases directory" : $0 } ?? "an enclosing directory") (a loop); remove the link"))
+                    } else if !seenDirs.contains(id) {
+                        seenDirs.insert(id)
+                        firstPath[id] = r
+                        visit(r, ancestors: ancestors.union([id]))
+                    }
+                } else if seenFiles.insert(id).inserted {
+                    files.append(r)
+                }
             }
         }
-        visit("")
-        return out.sorted()
+        var st = stat()
+        guard stat(root, &st) == 0 else { return ([], []) }
+        let top = FileID(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
+        seenDirs.insert(top)
+        firstPath[top] = ""
+        visit("", ancestors: [top])
+        return (files.sorted(), loops)
     }
+
+    struct FileID: Hashable { let dev: UInt64, ino: UInt64 }
 }

@@ -34,36 +34,68 @@ struct CaseParser {
     private static let stepActions: Set<String> = ["setup", "register", "restrict", "enable", "submit", "fork",
                                                    "no_new_privs", "drop_privileges", "close", "taint"]
 
+    /// One case; every error in it is collected (each step on its own) and
+    /// thrown together (CaseFileErrors), so lint shows them all at once.
     func parseCase(_ f: YAMLField, index: Int) throws -> TestCase {
-        let fields = try f.mapping(allowed: Self.caseKeys)
+        var errors: [CaseFileError] = []
+        func attempt<T>(_ body: () throws -> T) -> T? {
+            do { return try body() } catch {
+                errors += CaseFileErrors.flatten(error, file: file, line: f.line)
+                return nil
+            }
+        }
+        let fields = try f.mapping(allowed: Self.caseKeys, unknown: { errors.append($0) })
         let dict = Dictionary(fields, uniquingKeysWith: { a, _ in a })
-        guard let nameField = dict["name"] else { throw f.error("case #\(index + 1) has no 'name'") }
-        let name = try nameField.string()
-        if name.contains("#") { throw nameField.error("a name may not contain '#' (KTAP uses it for directives)") }
-        guard let stepsField = dict["steps"] else { throw f.error("case '\(name)' has no 'steps'") }
+        var name = "case #\(index + 1)"
+        if let nameField = dict["name"] {
+            if let n = attempt({ try nameField.string() }) {
+                name = n
+                if n.trimmingBlanks().isEmpty {
+                    errors.append(nameField.error("the name is empty; give the case a short sentence, e.g. name: \"Nonzero resv is rejected\""))
+                } else if n.contains("#") {
+                    errors.append(nameField.error("a name may not contain '#' (KTAP uses it for directives)"))
+                } else if CaseLoader.caseID(file: file, name: n).hasSuffix(":") {
+                    errors.append(nameField.error("the name '\(n)' has no letter or digit to make an id from; use words"))
+                }
+            }
+        } else {
+            errors.append(f.error("case #\(index + 1) has no 'name'; add name: \"what the case shows\""))
+        }
         var requires: [Requirement] = [.bpfFilter]
-        if let r = dict["requires"] {
-            for item in try r.sequence() { requires.append(try requirement(item)) }
+        if let r = dict["requires"], let items = attempt({ try r.sequence() }) {
+            for item in items { if let req = attempt({ try requirement(item) }) { requires.append(req) } }
         }
         var usedOpcodes: [UInt32] = []
-        let steps = try parseSteps(stepsField, usedOpcodes: &usedOpcodes)
-        if steps.isEmpty { throw stepsField.error("a case needs at least one step") }
-        // A named opcode the running kernel may not know yet is a requirement, not a failure.
-        for op in Set(usedOpcodes).sorted() where !requires.contains(.opcode(op)) { requires.append(.opcode(op)) }
+        var steps: [Step] = []
+        if let stepsField = dict["steps"] {
+            if let parsed = attempt({ try parseSteps(stepsField, usedOpcodes: &usedOpcodes) }) {
+                steps = parsed
+                if steps.isEmpty { errors.append(stepsField.error("a case needs at least one step")) }
+            }
+        } else {
+            errors.append(f.error("case '\(name)' has no 'steps'; add steps: [...] (docs/writing-cases.md)"))
+        }
         var injection: FaultInjection?
-        if let inj = dict["inject"] {
-            injection = try parseInjection(inj, steps: steps, usedOpcodes: &usedOpcodes)
+        if let inj = dict["inject"], !steps.isEmpty {
+            injection = attempt { try parseInjection(inj, steps: steps, usedOpcodes: &usedOpcodes) }
             requires.append(.faultInjection)
         }
+        // A named opcode the running kernel may not know yet is a requirement, not a failure.
+        for op in Set(usedOpcodes).sorted() where !requires.contains(.opcode(op)) { requires.append(.opcode(op)) }
         var tier = Tier.standard
         if let t = dict["tier"] {
-            guard let parsed = Tier(rawValue: try t.string()) else { throw t.error("tier is standard or exhaustive") }
-            tier = parsed
+            if let parsed = attempt({ () throws -> Tier in
+                guard let parsed = Tier(rawValue: try t.string()) else { throw t.error("tier is standard or exhaustive") }
+                return parsed
+            }) { tier = parsed }
         }
+        let why = dict["why"].flatMap { w in attempt { try w.string() } }
+        let timeout = dict["timeout"].flatMap { t in attempt { try caseTimeout(t) } }
+        try CaseFileErrors.check(errors.enumerated().sorted { ($0.element.line, $0.offset) < ($1.element.line, $1.offset) }.map(\.element))
         var c = TestCase(
             id: CaseLoader.caseID(file: file, name: name), name: name,
-            why: try dict["why"]?.string(), location: SourceLocation(file: file, line: f.line),
-            requires: requires, steps: steps, timeout: try dict["timeout"].map(caseTimeout), tier: tier)
+            why: why, location: SourceLocation(file: file, line: f.line),
+            requires: requires, steps: steps, timeout: timeout, tier: tier)
         c.injection = injection
         return c
     }
@@ -126,8 +158,17 @@ struct CaseParser {
         }
     }
 
+    /// Every step is parsed, the errors of all of them thrown together.
     func parseSteps(_ f: YAMLField, usedOpcodes: inout [UInt32]) throws -> [Step] {
-        try f.sequence().map { try parseStep($0, usedOpcodes: &usedOpcodes) }
+        var steps: [Step] = []
+        var errors: [CaseFileError] = []
+        for item in try f.sequence() {
+            do { steps.append(try parseStep(item, usedOpcodes: &usedOpcodes)) } catch {
+                errors += CaseFileErrors.flatten(error, file: file, line: item.line)
+            }
+        }
+        try CaseFileErrors.check(errors)
+        return steps
     }
 
     private func parseStep(_ f: YAMLField, usedOpcodes: inout [UInt32]) throws -> Step {
@@ -215,12 +256,14 @@ struct CaseParser {
             case "register_ops":
                 r.registerOps = try v.sequence().map { item in
                     let n = try item.flags(UInt32.self, names: { IoUringNames.lookup($0, in: IoUringNames.registerOps, prefix: "IORING_REGISTER_") }, what: "register opcode")
-                    guard let b = UInt8(exactly: n) else { throw item.error("register opcode \(n) does not fit in a byte") }
+                    guard let b = UInt8(exactly: n) else { throw item.error("register opcode \(n) is out of range: 0 to 255") }
                     return b
                 }
             case "sqe_ops":
                 r.sqeOps = try v.sequence().map { item in
-                    guard case .number(let n) = try opcodeRef(item).0, let b = UInt8(exactly: n) else { throw item.error("expected an opcode") }
+                    guard case .number(let n) = try opcodeRef(item, max: 255, what: "an SQE opcode (__u8)").0, let b = UInt8(exactly: n) else {
+                        throw item.error("expected an opcode name or number 0 to 255 (LAST is not allowed here)")
+                    }
                     return b
                 }
             case "sqe_flags_allowed": r.sqeFlagsAllowed = try sqeFlags(v)
@@ -325,6 +368,7 @@ struct CaseParser {
         var r = FilterRegistration()
         var named: UInt32?
         var paddedTo: Int?
+        var paddedField: YAMLField?
         var programField: YAMLField?
         let keys: Set<String> = ["ring", "task", "fd", "opcode", "program", "padded_to", "flags", "pdu_size", "cmd_type",
                                  "cmd_flags", "resv", "filter_resv", "resv2", "filter_len", "filter_ptr", "arg",
@@ -341,7 +385,7 @@ struct CaseParser {
                     (r.opcode, named) = try opcodeRef(v)
                 }
             case "program": programField = v
-            case "padded_to": paddedTo = try v.integer()
+            case "padded_to": paddedTo = try v.integer(); paddedField = v
             case "flags": r.flags = try v.flags(UInt32.self, names: filterFlag, what: "filter flag (DENY_REST, SZ_STRICT)")
             case "pdu_size": r.pduSize = try v.integer()
             case "cmd_type": r.cmdType = try v.integer()
@@ -373,15 +417,22 @@ struct CaseParser {
             throw CaseFileError(file: file, line: programLine(programField, e.line), field: programField.path,
                                 message: "program line \(e.line): \(e.message)")
         }
-        if let n = paddedTo {
-            guard n >= r.program.count, n <= 65535 else {
-                throw f.error("padded_to \(n) must be at least the program's \(r.program.count) instructions")
+        if let n = paddedTo, let pf = paddedField {
+            guard n >= 0, n <= Self.maxPaddedTo else {
+                throw pf.error("padded_to \(n) is out of range: \(r.program.count) (the program's length) to \(Self.maxPaddedTo)")
+            }
+            guard n >= r.program.count else {
+                let insns = r.program.count == 1 ? "1 instruction" : "\(r.program.count) instructions"
+                throw pf.error("padded_to \(n) is less than the program's \(insns); pad to at least \(r.program.count) or drop padded_to")
             }
             // BPF_LD|BPF_IMM, k=0: accepted everywhere, changes nothing the program then computes.
             r.program = Array(repeating: BPFInstruction(code: 0x00, jt: 0, jf: 0, k: 0), count: n - r.program.count) + r.program
         }
         return (r, named)
     }
+
+    /// The longest padded program a case may ask for (16 times BPF_MAXINSNS).
+    static let maxPaddedTo = 65535
 
     /// The file line of a program line: block scalars start on the next line.
     private func programLine(_ f: YAMLField, _ programLine: Int) -> Int {
@@ -415,11 +466,21 @@ struct CaseParser {
     }
 
     /// An opcode by name (returned too, so the case can require it), number, or LAST[+N].
-    private func opcodeRef(_ f: YAMLField) throws -> (OpcodeRef, UInt32?) {
+    /// `max`: the largest number the field holds (an SQE's opcode is a byte; a filter's a __u32).
+    private func opcodeRef(_ f: YAMLField, max: UInt32 = UInt32.max, what: String = "a filter's opcode (__u32)") throws -> (OpcodeRef, UInt32?) {
         let text = try f.string()
         if text == "LAST" { return (.last(plus: 0), nil) }
-        if text.hasPrefix("LAST+"), let n = UInt32(text.dropFirst(5)) { return (.last(plus: n), nil) }
-        if let n = YAMLField.integerValue(text, as: UInt32.self) { return (.number(n), nil) }
+        if text.hasPrefix("LAST+") {
+            guard let n = UInt32(text.dropFirst(5)), n <= max else {
+                throw f.error("\(text) is out of range: LAST+N takes N from 0 to \(max)")
+            }
+            return (.last(plus: n), nil)
+        }
+        let digits = String(text.filter { $0 != "_" })
+        if let n = YAMLField.integerValue(digits, as: UInt32.self), n <= max { return (.number(n), nil) }
+        if YAMLField.parseInteger(digits) != nil {
+            throw f.error("opcode \(text) is out of range: \(what) is 0 to \(max)")
+        }
         if let n = Opcode.number(text) { return (.number(n), n) }
         throw f.error("unknown opcode '\(text)' (a name such as NOP or OPENAT2, a number, or LAST)")
     }
@@ -461,7 +522,7 @@ struct CaseParser {
         let fields = try f.mapping(allowed: Self.sqeKeys)
         let dict = Dictionary(fields, uniquingKeysWith: { a, _ in a })
         guard let opField = dict["op"] else { throw f.error("an SQE needs 'op'") }
-        let (op, named) = try opcodeRef(opField)
+        let (op, named) = try opcodeRef(opField, max: 255, what: "an SQE's opcode (__u8)")
         s.opcode = op
         if let named { usedOpcodes.append(named) }
         let opName: String = { if case .number(let n) = op { return Opcode.name(n) } else { return "" } }()

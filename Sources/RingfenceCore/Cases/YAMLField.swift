@@ -49,14 +49,18 @@ struct YAMLField {
     }
 
     /// Key/value pairs in order; rejects keys outside `allowed` (typos must not pass silently).
-    func mapping(allowed: Set<String>? = nil) throws -> [(String, YAMLField)] {
+    /// With `unknown`, an unknown key goes there and is skipped; without, it is thrown.
+    func mapping(allowed: Set<String>? = nil, unknown: ((CaseFileError) -> Void)? = nil) throws -> [(String, YAMLField)] {
         guard node.kind == .mapping else { throw error("expected a mapping, found \(kindName)") }
         var out: [(String, YAMLField)] = []
         for (k, v) in node.pairs {
             guard k.kind == .scalar else { throw error("mapping keys must be strings") }
             if let allowed, !allowed.contains(k.text) {
                 let f = YAMLField(node: k, file: file, path: path)
-                throw f.error("unknown key '\(k.text)' (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+                let e = f.error("unknown key '\(k.text)' (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+                guard let unknown else { throw e }
+                unknown(e)
+                continue
             }
             out.append((k.text, child(v, k.text)))
         }
@@ -76,11 +80,11 @@ struct YAMLField {
         let digits = text.contains("_") ? String(text.filter { $0 != "_" }) : text
         if let value = YAMLField.integerValue(digits, as: T.self) { return value }
         if YAMLField.parseInteger(digits) != nil {
-            throw error("\(text) does not fit in \(T.bitWidth)-bit \(T.isSigned ? "signed" : "unsigned")")
+            throw error("\(text) is out of range: this field is \(T.isSigned ? "signed" : "unsigned") \(T.bitWidth)-bit, \(T.min) to \(T.max)")
         }
         if let symbols, let v = symbols(text) {
             if let t = T(exactly: v) { return t }
-            throw error("\(text) = \(v) does not fit in \(T.bitWidth) bits")
+            throw error("\(text) = \(v) is out of range: this field is \(T.bitWidth)-bit, \(T.min) to \(T.max)")
         }
         throw error("expected an integer, found '\(text)'")
     }

@@ -33,17 +33,25 @@ public enum KnownBugs {
 
     /// The baseline at `path`: from the compiled suite beside it when there
     /// is one (the VM guest), else the YAML file composed by `compose`.
-    /// A missing file is an empty baseline.
-    public static func load(path: String, compose: CaseComposer?) throws -> [KnownBug] {
+    /// A missing file is an empty baseline, unless `required` (the user named it).
+    public static func load(path: String, compose: CaseComposer?, required: Bool = false) throws -> [KnownBug] {
         let file = PathText.lastComponent(path)
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let missing = CaseFileError(file: path, line: 0, field: "--known-bugs",
+                                    message: "no such file; name an existing known-bugs.yaml, or 'none' for no baseline")
         if let files = try CompiledCases.read(directory: dir) {
-            guard let entry = files.first(where: { $0.name == file }) else { return [] }
+            guard let entry = files.first(where: { $0.name == file }) else {
+                if required { throw missing }
+                return []
+            }
             return try parse(node: entry.root, file: file)
         }
         guard let bytes = SourceFiles.read(path) else {
-            if access(path, F_OK) != 0 { return [] }
-            throw CaseFileError(file: file, line: 0, field: "", message: "cannot read")
+            if access(path, F_OK) != 0 {
+                if required { throw missing }
+                return []
+            }
+            throw CaseFileError(file: path, line: 0, field: required ? "--known-bugs" : "", message: "cannot read (a directory, or no permission); name a readable known-bugs.yaml")
         }
         guard let compose else { throw CaseFileError(file: file, line: 0, field: "", message: CaseSource.noComposer) }
         return try parse(node: try compose(String(decoding: bytes, as: UTF8.self), file), file: file)

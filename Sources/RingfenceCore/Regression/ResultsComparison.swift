@@ -22,10 +22,36 @@ public struct ResultsComparison: Codable, Sendable {
     public var removed: [Change] = []
 
     public var hasNewFailures: Bool { !newlyFailing.isEmpty }
+    /// Cases NEW has at all, and those it ran (not skipped).
+    public var newTotal = 0
+    public var newExecuted = 0
+
+    /// The gate's answer: the exit code and every reason for it.
+    /// 4 NEW ran no case (all skipped: a host run, a kernel without the
+    /// feature), 1 a case newly fails, 3 cases of OLD are missing from NEW
+    /// (unless `allowRemoved`), else 0. Several reasons: the first of 4, 1, 3.
+    public func gate(allowRemoved: Bool) -> (code: Int32, reasons: [String]) {
+        var found: [(Int32, String)] = []
+        if newExecuted == 0 {
+            let what = newTotal == 0 ? "has no cases" : "ran no case (all \(newTotal) skipped)"
+            found.append((4, "NEW \(what): it tested nothing (a host run, or a kernel without IORING_REGISTER_BPF_FILTER?); compare a run on a kernel with the feature (./run-in-vm.sh)"))
+        }
+        if !newlyFailing.isEmpty {
+            found.append((1, "\(newlyFailing.count) case(s) newly failing in NEW"))
+        }
+        if !removed.isEmpty && !allowRemoved {
+            let some = removed.prefix(3).map(\.id).joined(separator: ", ") + (removed.count > 3 ? ", …" : "")
+            found.append((3, "\(removed.count) of OLD's cases are missing from NEW (\(some)): a different suite or a --filter run; compare like with like, or pass --allow-removed"))
+        }
+        for code: Int32 in [4, 1, 3] { if found.contains(where: { $0.0 == code }) { return (code, found.map(\.1)) } }
+        return (0, [])
+    }
 
     public init(old: RunReport, new: RunReport) {
         oldKernel = old.kernel.release
         newKernel = new.kernel.release
+        newTotal = new.cases.count
+        newExecuted = new.cases.filter { $0.status != .skip }.count
         let before = Dictionary(old.cases.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let after = Dictionary(new.cases.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         for n in new.cases {

@@ -90,7 +90,52 @@ public struct RunReport: Codable, Sendable {
         totals = TotalsRecord(Totals(cases))
     }
 
+    /// Throws a ResultsFileError: what is wrong with the file and what to do,
+    /// never a Foundation error dump.
     public static func read(path: String) throws -> RunReport {
-        try JSONDecoder().decode(RunReport.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw ResultsFileError(path: path, problem: "no such file; give a results file (ringfence run --results FILE, or out/<kernel>/results.json of ringfence vm)")
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            let inside = PathText.join(path, "results.json")
+            let hint = access(inside, F_OK) == 0 ? "give \(inside)" : "give the results.json file of a run, not its directory"
+            throw ResultsFileError(path: path, problem: "is a directory; \(hint)")
+        }
+        guard let bytes = SourceFiles.read(path) else {
+            throw ResultsFileError(path: path, problem: access(path, R_OK) != 0 ? "permission denied; make it readable" : "cannot read (not a regular file?); give a results.json file")
+        }
+        if bytes.isEmpty { throw ResultsFileError(path: path, problem: "is empty; a run that was interrupted writes none: run it again") }
+        do {
+            return try JSONDecoder().decode(RunReport.self, from: Data(bytes))
+        } catch let e as DecodingError {
+            throw ResultsFileError(path: path, problem: "not a ringfence results file (\(ResultsFileError.describe(e))); give the results.json a run wrote")
+        }
+    }
+}
+
+/// A results file that cannot be used, said in one line.
+public struct ResultsFileError: Error, CustomStringConvertible {
+    public var path: String
+    public var problem: String
+    public var description: String { "\(path): \(problem)" }
+
+    /// A DecodingError in a few words: where and what, without the
+    /// underlying NSError text JSONDecoder attaches.
+    static func describe(_ e: DecodingError) -> String {
+        func at(_ c: DecodingError.Context) -> String {
+            let path = c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return path.isEmpty ? "" : " at \(path.hasPrefix(".") ? String(path.dropFirst()) : path)"
+        }
+        switch e {
+        case .dataCorrupted(let c):
+            return c.codingPath.isEmpty ? "not valid JSON" : "a bad value\(at(c))"
+        case .keyNotFound(let key, let c):
+            return "no '\(key.stringValue)'\(at(c))"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c):
+            return "a value of the wrong type\(at(c))"
+        @unknown default:
+            return "unreadable JSON"
+        }
     }
 }

@@ -12,9 +12,25 @@ public enum YAMLCompose {
     public static func compose(yaml: String, file: String) throws -> CaseNode? {
         let node: Node?
         do { node = try Yams.compose(yaml: yaml, .basic) } catch let e as YamlError {
-            throw CaseFileError(file: file, line: yamlErrorLine(e), field: "", message: "YAML syntax: \(e)")
+            throw CaseFileError(file: file, line: yamlErrorLine(e), field: "", message: syntaxMessage("\(e)"))
         }
         return node.map(tree)
+    }
+
+    /// The longest stretch of the file a message echoes.
+    public static let echoLimit = 200
+
+    /// Yams' message, its echo of the offending line cut to `echoLimit`
+    /// characters (a 100,000-deep list echoed 200 KB); libyaml's nesting
+    /// limit says what it is.
+    static func syntaxMessage(_ yams: String) -> String {
+        if yams.contains("Maximum nesting level") {
+            return "YAML nested deeper than libyaml's limit (1000 levels); a case file needs a few levels: fix the brackets or indentation"
+        }
+        let lines = yams.split(separator: "\n", omittingEmptySubsequences: false).prefix(4).map { line in
+            line.count > echoLimit ? line.prefix(echoLimit) + "…" : line
+        }
+        return "YAML syntax: " + lines.joined(separator: "\n")
     }
 
     public static let composer: CaseComposer = { try compose(yaml: $0, file: $1) }
