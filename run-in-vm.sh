@@ -6,10 +6,11 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BIN=$ROOT/.build-release/release/ringfence
-build=1 info=0
+build=1 info=0 bisect=0
 for arg in "$@"; do
 	[[ $arg == -- ]] && break
 	[[ $arg == --no-build ]] && build=0
+	[[ $arg == --bisect ]] && bisect=1
 	[[ $arg == -h || $arg == --help || $arg == --version ]] && info=1
 done
 # --help and --version never build: the built binary answers, else this.
@@ -24,12 +25,15 @@ if [[ $info == 1 ]]; then
 	EOF
 	exit 0
 fi
+# A set-up failure here is exit 2, or 125 (git bisect run's "skip") with --bisect.
+setup_fail=2
+[[ $bisect == 1 ]] && setup_fail=125
 # Ctrl-C (or SIGTERM) while building: exit 130 (143), as the run itself does.
 log=
 trap 'rm -f "$log"; echo "run-in-vm.sh: interrupted while building" >&2; exit 130' INT
 trap 'rm -f "$log"; echo "run-in-vm.sh: terminated while building" >&2; exit 143' TERM
 if [[ $build == 1 ]]; then
-	command -v swift >/dev/null || { echo "run-in-vm.sh: error: swift not found (or pass --no-build with $BIN built)" >&2; exit 2; }
+	command -v swift >/dev/null || { echo "run-in-vm.sh: error: swift not found (or pass --no-build with $BIN built)" >&2; exit $setup_fail; }
 	log=$(mktemp)
 	rc=0
 	(cd "$ROOT" && exec swift build -c release --static-swift-stdlib --scratch-path .build-release) >"$log" 2>&1 || rc=$?
@@ -37,11 +41,11 @@ if [[ $build == 1 ]]; then
 	((rc == 143)) && { rm -f "$log"; echo "run-in-vm.sh: terminated while building" >&2; exit 143; }
 	if ((rc != 0)); then
 		cat "$log" >&2; rm -f "$log"
-		echo "run-in-vm.sh: error: swift build failed" >&2; exit 2
+		echo "run-in-vm.sh: error: swift build failed" >&2; exit $setup_fail
 	fi
 	rm -f "$log"
 fi
 trap - INT TERM
-[[ -x $BIN ]] || { echo "run-in-vm.sh: error: no ringfence binary at $BIN (drop --no-build)" >&2; exit 2; }
+[[ -x $BIN ]] || { echo "run-in-vm.sh: error: no ringfence binary at $BIN (drop --no-build)" >&2; exit $setup_fail; }
 export RINGFENCE_DEFAULT_CASES=$ROOT/cases RINGFENCE_ROOT=$ROOT
 exec "$BIN" vm "$@"

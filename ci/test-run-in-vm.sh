@@ -23,8 +23,9 @@ expect_exit() {
 	else echo "# exit $rc (want $code), pattern '$pattern'"; fail "$name"; fi
 }
 
+PLAN=28
 echo "KTAP version 1"
-echo "1..25"
+echo "1..$PLAN"
 
 rc=0; "$SCRIPT" --help >"$T/out" 2>"$T/err" || rc=$?
 if [[ $rc == 0 ]] && grep -q -- '--kernel-version' "$T/out" && grep -q -- '--accel <accel>' "$T/out" && grep -q 'Exit codes' "$T/out"; then pass "--help"; else fail "--help"; fi
@@ -168,4 +169,15 @@ else
 	count=$((count + 1)); echo "ok $count silent KVM falls back to TCG # SKIP set RINGFENCE_TEST_BOOT=1"
 fi
 
+# --bisect: a failed build of ringfence itself is git bisect run's "skip"
+# (125), never 1 (which would mark the kernel commit bad); without it, 2.
+mkdir -p "$T/badswift"
+printf '#!/bin/sh\necho "error: stand-in swift: this build fails" >&2\nexit 1\n' >"$T/badswift/swift"
+chmod +x "$T/badswift/swift"
+expect_exit 125 "swift build failed" "--bisect: a failed build of ringfence is skip (125)" -- env PATH="$T/badswift:$PATH" "$SCRIPT" --bisect
+expect_exit 2 "swift build failed" "a failed build of ringfence is a set-up error (2)" -- env PATH="$T/badswift:$PATH" "$SCRIPT"
+expect_exit 125 "no ringfence binary\|--bisect: exit 2 is skip" "--bisect: a usage error is skip (125)" -- "$SCRIPT" --no-build --bisect --timeout 0
+
+# The plan is what ran: a check that did not run is a failure too.
+if [[ $count != "$PLAN" ]]; then echo "# ran $count checks, the plan says $PLAN"; fails=$((fails + 1)); fi
 exit $((fails > 0))
