@@ -32,7 +32,8 @@ struct CaseParser {
 
     private static let caseKeys: Set<String> = ["name", "why", "requires", "timeout", "tier", "steps"]
     private static let stepActions: Set<String> = ["setup", "register", "restrict", "enable", "submit", "fork",
-                                                   "no_new_privs", "drop_privileges", "close", "taint"]
+                                                   "no_new_privs", "drop_privileges", "close", "taint",
+                                                   "thread", "exec", "spawn", "user_namespace", "send_ring"]
 
     func parseCase(_ f: YAMLField, index: Int) throws -> TestCase {
         let fields = try f.mapping(allowed: Self.caseKeys)
@@ -129,6 +130,24 @@ struct CaseParser {
         case "fork":
             if expect != nil { throw f.error("'fork' takes no 'expect'; its steps carry their own") }
             return .fork(try parseSteps(body, usedOpcodes: &usedOpcodes), loc)
+        case "thread":
+            if expect != nil { throw f.error("'thread' takes no 'expect'; its steps carry their own") }
+            return .thread(try parseSteps(body, usedOpcodes: &usedOpcodes), loc)
+        case "exec", "spawn":
+            if expect != nil { throw f.error("'\(action)' takes no 'expect'; its steps carry their own") }
+            return .exec(try execSpec(body, spawn: action == "spawn", usedOpcodes: &usedOpcodes), loc)
+        case "user_namespace":
+            if expect != nil { throw f.error("'user_namespace' takes no 'expect'") }
+            guard try body.bool() else { throw body.error("user_namespace: true is the only form") }
+            return .userNamespace(loc)
+        case "send_ring":
+            if expect != nil { throw f.error("'send_ring' takes no 'expect'") }
+            if body.node.kind == .scalar { let r = try body.string(); return .sendRing(ring: r, as: r, loc) }
+            var ring = ringName, alias: String?
+            for (key, v) in try body.mapping(allowed: ["ring", "as"]) {
+                if key == "ring" { ring = try v.string() } else { alias = try v.string() }
+            }
+            return .sendRing(ring: ring, as: alias ?? ring, loc)
         case "no_new_privs":
             return .setNoNewPrivs(loc)
         case "drop_privileges":
@@ -149,6 +168,33 @@ struct CaseParser {
         default:
             throw f.error("unknown action '\(action)'")
         }
+    }
+
+    /// `exec: [steps]` or `exec: { keep: [rings], before: [steps], steps: [steps] }`; `spawn:` alike, without `before`.
+    private func execSpec(_ f: YAMLField, spawn: Bool, usedOpcodes: inout [UInt32]) throws -> ExecSpec {
+        var keep: [String] = [], before: [Step] = []
+        var stepsField = f
+        if f.node.kind == .mapping {
+            var found: YAMLField?
+            for (key, v) in try f.mapping(allowed: spawn ? ["keep", "steps"] : ["keep", "before", "steps"]) {
+                switch key {
+                case "keep": keep = try v.sequence().map { try $0.string() }
+                case "before": before = try parseSteps(v, usedOpcodes: &usedOpcodes)
+                default: found = v
+                }
+            }
+            guard let found else { throw f.error("'\(spawn ? "spawn" : "exec")' needs 'steps'") }
+            stepsField = found
+        }
+        let steps = try parseSteps(stepsField, usedOpcodes: &usedOpcodes)
+        if steps.isEmpty { throw stepsField.error("the new image needs at least one step") }
+        return ExecSpec(spawn: spawn, keep: keep, before: before, steps: steps, node: stepsField.node, file: file)
+    }
+
+    /// The steps an exec'd image reads from its memfd (ExecImage).
+    static func parseExecSteps(_ node: CaseNode, file: String) throws -> [Step] {
+        var used: [UInt32] = []
+        return try CaseParser(file: file).parseSteps(YAMLField(node: node, file: file, path: "steps"), usedOpcodes: &used)
     }
 
     // MARK: ring, restrict
@@ -415,7 +461,7 @@ struct CaseParser {
     private static let sqeKeys: Set<String> = [
         "op", "user_data", "flags", "ioprio", "fd", "off", "addr", "len", "op_flags", "buf_index", "personality",
         "file_index", "addr3", "domain", "type", "protocol", "path", "open_flags", "mode", "resolve", "how_size",
-        "connect", "addr_len", "how_tail", "timeout_ms", "pipe",
+        "connect", "addr_len", "how_tail", "timeout_ms", "pipe", "ring_fd",
     ]
 
     private func sqe(_ f: YAMLField, index: Int, usedOpcodes: inout [UInt32]) throws -> SQESpec {
@@ -490,6 +536,7 @@ struct CaseParser {
             case "file_index": s.fileIndex = try v.integer()
             case "addr3": s.addr3 = try v.integer()
             case "addr_len": s.off = try v.integer()
+            case "ring_fd": s.ringForFD = try v.string(); s.socketForFD = nil; s.pipeEndForFD = nil
             default: break
             }
         }

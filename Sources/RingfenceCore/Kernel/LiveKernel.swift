@@ -7,6 +7,12 @@ import Glibc
 /// vary, liburing for rings, SQEs and CQEs.
 public final class LiveKernel: KernelBackend {
     private var rings: [Int32: UnsafeMutablePointer<io_uring>] = [:]
+    /// What io_uring_setup wrote back for each ring: another image or process
+    /// that gets the fd maps the ring with it (io_uring_queue_mmap).
+    private var ringParams: [Int32: io_uring_params] = [:]
+    /// In a child of runInChild: the socket to the parent (send_ring).
+    private var parentSocket: Int32 = -1
+    private var received: [(tag: String, fd: Int32)] = []
     /// Pipes made for `pipe:` SQEs; open until the backend goes away, so a
     /// POLL_ADD on one stays pending across steps.
     private var pipes: [Int32] = []
@@ -46,7 +52,31 @@ public final class LiveKernel: KernelBackend {
         let ret = io_uring_queue_init_params(entries, ring, &params)
         guard ret == 0 else { ring.deallocate(); return ret }
         rings[ring.pointee.ring_fd] = ring
+        ringParams[ring.pointee.ring_fd] = params
         return ring.pointee.ring_fd
+    }
+
+    /// A ring fd this process got from elsewhere (kept across exec, received over
+    /// SCM_RIGHTS), mapped with the parameters its creator got; the fd or -errno.
+    public func adoptRing(fd: Int32, params: io_uring_params) -> Int32 {
+        let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
+        var p = params
+        let ret = io_uring_queue_mmap(fd, &p, ring)
+        guard ret == 0 else { ring.deallocate(); return ret }
+        rings[fd] = ring
+        ringParams[fd] = params
+        return fd
+    }
+
+    static func encode(_ params: io_uring_params) -> [UInt8] {
+        withUnsafeBytes(of: params) { Array($0) }
+    }
+
+    static func decodeParams(_ bytes: [UInt8]) -> io_uring_params? {
+        var p = io_uring_params()
+        guard bytes.count == MemoryLayout<io_uring_params>.size else { return nil }
+        withUnsafeMutableBytes(of: &p) { $0.copyBytes(from: bytes) }
+        return p
     }
 
     public func registerRingFD(_ fd: Int32) -> Int32 {
@@ -59,6 +89,7 @@ public final class LiveKernel: KernelBackend {
         guard let ring = rings.removeValue(forKey: fd) else { return }
         io_uring_queue_exit(ring)
         ring.deallocate()
+        ringParams.removeValue(forKey: fd)
         payloads.removeValue(forKey: fd)?.forEach { free($0) }
         sockets.removeValue(forKey: fd)?.forEach { close($0) }
         // The next ring may get this fd number: its SQEs' user_data start afresh.
@@ -169,16 +200,142 @@ public final class LiveKernel: KernelBackend {
     }
 
     public func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
-        guard let child = ChildChannel.runForked({
+        // A datagram socket to the child, for send_ring.
+        var sv: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sv) == 0 else {
+            return (false, ["socketpair: \(Errno.name(errno))"])
+        }
+        let outer = parentSocket
+        guard let child = ChildChannel.runForked({ _ in
+            close(sv[0])
+            parentSocket = sv[1]
             let result = body(self)
             return (result.diagnostics.joined(separator: "\n"), result.ok ? 0 : 1)
-        }) else { return (false, ["fork: \(Errno.name(errno))"]) }
+        }) else { close(sv[0]); close(sv[1]); return (false, ["fork: \(Errno.name(errno))"]) }
+        parentSocket = outer
+        close(sv[1])
+        var problems: [String] = []
+        var buf = [UInt8](repeating: 0, count: 512)
+        while true {
+            var fd: Int32 = -1
+            let n = buf.withUnsafeMutableBytes { rf_recv_fd(sv[0], $0.baseAddress, $0.count, &fd) }
+            if n < 0 { break }
+            let bytes = Array(buf[0..<Int(n)])
+            let size = MemoryLayout<io_uring_params>.size
+            guard fd >= 0, bytes.count > size, let params = Self.decodeParams(Array(bytes[0..<size])) else {
+                if fd >= 0 { close(fd) }
+                problems.append("send_ring: a malformed message from the child")
+                continue
+            }
+            let tag = String(decoding: bytes[size...], as: UTF8.self)
+            let r = adoptRing(fd: fd, params: params)
+            if r < 0 { close(fd); problems.append("send_ring: mapping the received ring '\(tag)': \(Errno.describe(result: r))"); continue }
+            received.append((tag, fd))
+        }
+        close(sv[0])
+        return Self.judge(child, extra: problems)
+    }
+
+    static func judge(_ child: (output: String, status: Int32), extra: [String] = []) -> (ok: Bool, diagnostics: [String]) {
         let status = child.status
         let exited = (status & 0x7f) == 0
         let code = (status >> 8) & 0xff
         var diags = child.output.isEmpty ? [] : child.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if !exited { diags.append("child killed by signal \(status & 0x7f)") }
-        return (exited && code == 0, diags)
+        return (exited && code == 0 && extra.isEmpty, diags + extra)
+    }
+
+    public func sendRingToParent(_ ring: Int32, tag: String) -> Int32 {
+        guard parentSocket >= 0 else { return -Errno.ENOTCONN }
+        guard let params = ringParams[ring] else { return -Errno.EBADF }
+        let data = Self.encode(params) + Array(tag.utf8)
+        return data.withUnsafeBytes { rf_send_fd(parentSocket, ring, $0.baseAddress, $0.count) }
+    }
+
+    public func takeReceivedRings() -> [(tag: String, fd: Int32)] {
+        defer { received = [] }
+        return received
+    }
+
+    public func unshareUserNamespace() -> Int32 { rf_unshare_user() }
+
+    public func runInThread(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
+        final class Box {
+            let run: () -> (ok: Bool, diagnostics: [String])
+            var result: (ok: Bool, diagnostics: [String]) = (false, ["the thread did not finish"])
+            init(_ run: @escaping () -> (ok: Bool, diagnostics: [String])) { self.run = run }
+        }
+        return withoutActuallyEscaping(body) { body in
+            let box = Box({ body(self) })
+            let ctx = Unmanaged.passRetained(box).toOpaque()
+            var tid = pthread_t()
+            let r = pthread_create(&tid, nil, { p in
+                let b = Unmanaged<Box>.fromOpaque(p!).takeRetainedValue()
+                b.result = b.run()
+                return nil
+            }, ctx)
+            if r != 0 {
+                Unmanaged<Box>.fromOpaque(ctx).release()
+                return (false, ["pthread_create: \(Errno.name(r))"])
+            }
+            pthread_join(tid, nil)
+            return box.result
+        }
+    }
+
+    /// The argument that makes the guest binary an exec'd case image (ExecImage).
+    public static let execImageFlag = "--ringfence-exec-image"
+
+    public func runInNewImage(_ plan: ExecPlan,
+                              prepare: (KernelBackend) -> (kept: [(name: String, fd: Int32)]?, diagnostics: [String]),
+                              body: (KernelBackend, [String: Int32]) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
+        /// argv for the new image; nil with the reason when a kept ring is unusable.
+        func argv(resultFD: Int32, kept: [(name: String, fd: Int32)]) -> (argv: [String]?, fds: [Int32], diagnostics: [String]) {
+            let memfd = plan.payload.withUnsafeBytes { rf_memfd_with("ringfence-exec", $0.baseAddress, $0.count) }
+            if memfd < 0 { return (nil, [], ["memfd_create: \(Errno.describe(result: memfd))"]) }
+            var args = ["/proc/self/exe", Self.execImageFlag, "\(memfd)", "\(resultFD)", "\(plan.opcodeLast)", "\(plan.cqeTimeoutMs)", plan.file]
+            for k in kept {
+                guard let p = ringParams[k.fd] else { close(memfd); return (nil, [], ["kept ring '\(k.name)' has no set-up parameters here"]) }
+                args.append("\(k.name)=\(k.fd)=" + Self.encode(p).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined())
+            }
+            return (args, [memfd] + kept.map(\.fd), [])
+        }
+        if plan.spawn {
+            let (kept, pre) = prepare(self)
+            guard let kept else { return (false, pre) }
+            var fds: [Int32] = [0, 0]
+            guard pipe(&fds) == 0 else { return (false, ["pipe: \(Errno.name(errno))"]) }
+            _ = rf_set_cloexec(fds[0], 1)
+            let made = argv(resultFD: fds[1], kept: kept)
+            guard let args = made.argv else { close(fds[0]); close(fds[1]); return (false, made.diagnostics) }
+            // posix_spawn: every fd without FD_CLOEXEC reaches the new image.
+            for fd in made.fds + [fds[1]] { _ = rf_set_cloexec(fd, 0) }
+            var pid: pid_t = 0
+            let cargs = args.map { strdup($0) } + [nil]
+            let r = posix_spawn(&pid, "/proc/self/exe", nil, nil, cargs, environ)
+            cargs.forEach { free($0) }
+            for fd in kept.map(\.fd) { _ = rf_set_cloexec(fd, 1) }
+            close(made.fds[0])
+            close(fds[1])
+            if r != 0 { close(fds[0]); return (false, ["posix_spawn: \(Errno.name(r))"]) }
+            let output = ChildChannel.readAll(from: fds[0])
+            close(fds[0])
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            return Self.judge((output, status))
+        }
+        guard let child = ChildChannel.runForked({ resultFD in
+            let (kept, pre) = prepare(self)
+            guard let kept else { return (pre.joined(separator: "\n"), 1) }
+            let made = argv(resultFD: resultFD, kept: kept)
+            guard let args = made.argv else { return (made.diagnostics.joined(separator: "\n"), 1) }
+            for fd in made.fds { _ = rf_set_cloexec(fd, 0) }
+            fflush(stdout)
+            let cargs = args.map { strdup($0) } + [nil]
+            execve("/proc/self/exe", cargs, environ)
+            return ("execve /proc/self/exe: \(Errno.name(errno))", 1)
+        }) else { return (false, ["fork: \(Errno.name(errno))"]) }
+        return Self.judge(child)
     }
 }
 
@@ -195,6 +352,11 @@ enum ChildChannel {
     /// Runs `body` in a forked child that writes its text to the parent and
     /// exits with its code; waits for it. nil when pipe or fork failed (errno says why).
     static func runForked(_ body: () -> (text: String, exitCode: Int32)) -> (output: String, status: Int32)? {
+        runForked { (_: Int32) in body() }
+    }
+
+    /// The same; `body` gets the pipe's write end (an exec'd image reports through it).
+    static func runForked(_ body: (Int32) -> (text: String, exitCode: Int32)) -> (output: String, status: Int32)? {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return nil }
         fflush(stdout)
@@ -205,7 +367,7 @@ enum ChildChannel {
         }
         if pid == 0 {
             close(fds[0])
-            let (text, code) = body()
+            let (text, code) = body(fds[1])
             write(text, to: fds[1])
             _exit(code)
         }
