@@ -49,6 +49,7 @@ struct CaseParser {
         var usedOpcodes: [UInt32] = []
         let steps = try parseSteps(stepsField, usedOpcodes: &usedOpcodes)
         if steps.isEmpty { throw stepsField.error("a case needs at least one step") }
+        try Self.checkNesting(steps, inFork: false, f: stepsField)
         // A named opcode the running kernel may not know yet is a requirement, not a failure.
         for op in Set(usedOpcodes).sorted() where !requires.contains(.opcode(op)) { requires.append(.opcode(op)) }
         var tier = Tier.standard
@@ -189,6 +190,24 @@ struct CaseParser {
         let steps = try parseSteps(stepsField, usedOpcodes: &usedOpcodes)
         if steps.isEmpty { throw stepsField.error("the new image needs at least one step") }
         return ExecSpec(spawn: spawn, keep: keep, before: before, steps: steps, node: stepsField.node, file: file)
+    }
+
+    /// send_ring needs a parent to send to: it must sit inside a fork: (not inside a
+    /// spawn or exec of that fork, whose process or image has no channel to it).
+    static func checkNesting(_ steps: [Step], inFork: Bool, f: YAMLField) throws {
+        for step in steps {
+            switch step {
+            case .fork(let inner, _): try checkNesting(inner, inFork: true, f: f)
+            case .thread(let inner, _): try checkNesting(inner, inFork: inFork, f: f)
+            case .exec(let e, _):
+                try checkNesting(e.before, inFork: false, f: f)
+                try checkNesting(e.steps, inFork: false, f: f)
+            case .sendRing(_, _, let loc) where !inFork:
+                throw CaseFileError(file: loc.file, line: loc.line, field: "send_ring",
+                                    message: "send_ring passes a ring to the parent of a fork: child; put it directly inside fork:")
+            default: continue
+            }
+        }
     }
 
     /// The steps an exec'd image reads from its memfd (ExecImage).

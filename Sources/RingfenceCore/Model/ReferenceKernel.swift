@@ -68,6 +68,10 @@ public final class ReferenceKernel: KernelBackend {
         var restrict: Restrictions?
         var noNewPrivs = false
         var privileged = true
+        /// The euid is root in the task's user namespace (mapped uid 0): execve keeps (gives)
+        /// the capabilities only then (cap_bprm_creds_from_file()). drop_privileges and a
+        /// new user namespace without a uid map clear it.
+        var rootInNamespace = true
         /// current->io_uring (tctx); nil until the task first uses io_uring for itself.
         var registeredRings: [Int: Ring]?
         /// Identity of the task's struct io_bpf_filters and its bpf_filters_cow flag. Without
@@ -97,6 +101,7 @@ public final class ReferenceKernel: KernelBackend {
                     noNewPrivs: parent.task.noNewPrivs, privileged: parent.task.privileged, registeredRings: nil,
                     filterSet: parent.task.filterSet, filterSetCOW: true)
         if semantics.taskFiltersCopyOnWrite { parent.task.filterSetCOW = true }
+        task.rootInNamespace = parent.task.rootInNamespace
         world.nextTaskID += 1
         fdTable = parent.fdTable
         sockets = parent.sockets
@@ -175,7 +180,7 @@ public final class ReferenceKernel: KernelBackend {
 
     public func setNoNewPrivs() -> Int32 { task.noNewPrivs = true; return 0 }
 
-    public func dropPrivileges() -> Int32 { task.privileged = false; return 0 }
+    public func dropPrivileges() -> Int32 { task.privileged = false; task.rootInNamespace = false; return 0 }
 
     public func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
         let child = ReferenceKernel(child: self)
@@ -204,6 +209,7 @@ public final class ReferenceKernel: KernelBackend {
     /// ns_capable_noaudit(current_user_ns(), CAP_SYS_ADMIN) holds again.
     public func unshareUserNamespace() -> Int32 {
         task.privileged = true
+        task.rootInNamespace = false   // no uid map is written
         return 0
     }
 
@@ -247,6 +253,7 @@ public final class ReferenceKernel: KernelBackend {
         let keptFDs = Set(kept.map(\.fd))
         child.fdTable = child.fdTable.filter { keptFDs.contains($0.key) }
         child.task.registeredRings = nil
+        child.task.privileged = child.task.rootInNamespace
         return body(child, Dictionary(kept.map { ($0.name, $0.fd) }, uniquingKeysWith: { a, _ in a }))
     }
 
