@@ -120,6 +120,17 @@ long rf_recv_fd(int sock, void *data, size_t len, int *fd)
 	return n;
 }
 
+int rf_pidfd_getfd(pid_t pid, int fd)
+{
+	long pidfd = syscall(434 /* __NR_pidfd_open */, pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	long ret = syscall(438 /* __NR_pidfd_getfd */, (int)pidfd, fd, 0);
+	int e = errno;
+	close((int)pidfd);
+	return ret < 0 ? -e : (int)ret;
+}
+
 int rf_setpgid_self(void) { return setpgid(0, 0) ? -errno : 0; }
 
 static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }

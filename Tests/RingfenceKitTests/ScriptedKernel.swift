@@ -48,7 +48,7 @@ final class ScriptedKernel: KernelBackend {
         body(self)
     }
     func unshareUserNamespace() -> Int32 { 0 }
-    func sendRingToParent(_ ring: Int32, tag: String) -> Int32 { -95 }
+    func sendRingToParent(_ ring: Int32, tag: String, via: RingPassing) -> Int32 { -95 }
     func takeReceivedRings() -> [(tag: String, fd: Int32)] { [] }
     func runInNewImage(_ plan: ExecPlan,
                        prepare: (KernelBackend) -> (kept: [(name: String, fd: Int32)]?, diagnostics: [String]),

@@ -42,6 +42,9 @@ int rf_send_fd(int sock, int fd, const void *data, size_t len);
 /* Receives one such datagram without blocking: the bytes read (data) and *fd
    (-1 when none came with it), or -errno (-EAGAIN when nothing is queued). */
 long rf_recv_fd(int sock, void *data, size_t len, int *fd);
+/* pidfd_open(pid) then pidfd_getfd(pidfd, fd): a copy of another process's fd
+   (close-on-exec), or -errno. */
+int rf_pidfd_getfd(pid_t pid, int fd);
 /* Kill the whole process group of a forked case when it times out. */
 int rf_setpgid_self(void);
 

@@ -142,13 +142,19 @@ struct CaseParser {
             guard try body.bool() else { throw body.error("user_namespace: true is the only form") }
             return .userNamespace(loc)
         case "send_ring":
-            if expect != nil { throw f.error("'send_ring' takes no 'expect'") }
-            if body.node.kind == .scalar { let r = try body.string(); return .sendRing(ring: r, as: r, loc) }
-            var ring = ringName, alias: String?
-            for (key, v) in try body.mapping(allowed: ["ring", "as"]) {
-                if key == "ring" { ring = try v.string() } else { alias = try v.string() }
+            let errno = try errnoOnly(expect)
+            if body.node.kind == .scalar { let r = try body.string(); return .sendRing(ring: r, as: r, via: .scmRights, expectErrno: errno, loc) }
+            var ring = ringName, alias: String?, via = RingPassing.scmRights
+            for (key, v) in try body.mapping(allowed: ["ring", "as", "via"]) {
+                switch key {
+                case "ring": ring = try v.string()
+                case "as": alias = try v.string()
+                default:
+                    guard let p = RingPassing(rawValue: try v.string()) else { throw v.error("via is scm_rights or pidfd_getfd") }
+                    via = p
+                }
             }
-            return .sendRing(ring: ring, as: alias ?? ring, loc)
+            return .sendRing(ring: ring, as: alias ?? ring, via: via, expectErrno: errno, loc)
         case "no_new_privs":
             return .setNoNewPrivs(loc)
         case "drop_privileges":
@@ -202,7 +208,7 @@ struct CaseParser {
             case .exec(let e, _):
                 try checkNesting(e.before, inFork: false, f: f)
                 try checkNesting(e.steps, inFork: false, f: f)
-            case .sendRing(_, _, let loc) where !inFork:
+            case .sendRing(_, _, _, _, let loc) where !inFork:
                 throw CaseFileError(file: loc.file, line: loc.line, field: "send_ring",
                                     message: "send_ring passes a ring to the parent of a fork: child; put it directly inside fork:")
             default: continue

@@ -180,6 +180,12 @@ public struct SQESpec: Sendable, Equatable {
     public init() {}
 }
 
+/// How `send_ring` passes a ring fd to the parent.
+public enum RingPassing: String, Sendable {
+    case scmRights = "scm_rights"
+    case pidfdGetfd = "pidfd_getfd"
+}
+
 /// `exec:` and `spawn:`: the nested steps run in a new image of the guest
 /// binary (/proc/self/exe, a real execve()), which reads them from a memfd.
 public struct ExecSpec: Sendable {
@@ -259,9 +265,10 @@ public enum Step: Sendable {
     case exec(ExecSpec, SourceLocation)
     /// unshare(CLONE_NEWUSER).
     case userNamespace(SourceLocation)
-    /// Inside `fork:`: pass the ring's fd to the parent over a unix socket
-    /// (SCM_RIGHTS); after the child ends the parent has it under `as`.
-    case sendRing(ring: String, as: String, SourceLocation)
+    /// Inside `fork:`: pass the ring's fd to the parent, over a unix socket
+    /// (SCM_RIGHTS) or by the parent taking it with pidfd_getfd(2); after the
+    /// child ends the parent has it under `as`.
+    case sendRing(ring: String, as: String, via: RingPassing, expectErrno: Int32?, SourceLocation)
     case setNoNewPrivs(SourceLocation)
     /// Become an unprivileged user (uid/gid 65534) with no capabilities.
     case dropPrivileges(SourceLocation)
@@ -275,7 +282,7 @@ public enum Step: Sendable {
         case .ring(_, _, let l), .register(_, _, let l), .sweep(_, _, _, let l), .restrict(_, _, let l), .enableRings(_, _, let l),
              .submit(_, _, _, let l), .fork(_, let l), .setNoNewPrivs(let l), .dropPrivileges(let l),
              .closeRing(_, let l), .taint(_, let l), .thread(_, let l), .exec(_, let l), .userNamespace(let l),
-             .sendRing(_, _, let l):
+             .sendRing(_, _, _, _, let l):
             return l
         }
     }

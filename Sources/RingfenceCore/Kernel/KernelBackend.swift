@@ -91,8 +91,9 @@ public protocol KernelBackend: AnyObject {
     func runInThread(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String])
     /// unshare(CLONE_NEWUSER); 0 or -errno.
     func unshareUserNamespace() -> Int32
-    /// In a child of runInChild: pass the ring's fd to the parent (SCM_RIGHTS) under `tag`; 0 or -errno.
-    func sendRingToParent(_ ring: Int32, tag: String) -> Int32
+    /// In a child of runInChild: pass the ring's fd to the parent under `tag` (SCM_RIGHTS,
+    /// or the parent takes it with pidfd_getfd while the child waits); 0 or -errno.
+    func sendRingToParent(_ ring: Int32, tag: String, via: RingPassing) -> Int32
     /// After runInChild: the rings the child sent, with the fd each has here.
     func takeReceivedRings() -> [(tag: String, fd: Int32)]
     /// `exec:` / `spawn:`. `prepare` runs in the process that will exec (for exec a

@@ -200,40 +200,81 @@ public final class LiveKernel: KernelBackend {
     }
 
     public func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
-        // A datagram socket to the child, for send_ring.
+        // A datagram socket to the child, for send_ring; serviced while the child runs,
+        // because for pidfd_getfd the child waits, alive, until the parent has its fd.
         var sv: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sv) == 0 else {
+        guard socketpair(AF_UNIX, 2 /* SOCK_DGRAM */ | 0o2000000 /* SOCK_CLOEXEC */, 0, &sv) == 0 else {
             return (false, ["socketpair: \(Errno.name(errno))"])
         }
-        let outer = parentSocket
-        guard let child = ChildChannel.runForked({ _ in
-            close(sv[0])
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { close(sv[0]); close(sv[1]); return (false, ["pipe: \(Errno.name(errno))"]) }
+        fflush(stdout)
+        let pid = rf_fork()
+        if pid < 0 {
+            close(fds[0]); close(fds[1]); close(sv[0]); close(sv[1])
+            return (false, ["fork: \(Errno.name(errno))"])
+        }
+        if pid == 0 {
+            close(fds[0]); close(sv[0])
             parentSocket = sv[1]
             let result = body(self)
-            return (result.diagnostics.joined(separator: "\n"), result.ok ? 0 : 1)
-        }) else { close(sv[0]); close(sv[1]); return (false, ["fork: \(Errno.name(errno))"]) }
-        parentSocket = outer
-        close(sv[1])
-        var problems: [String] = []
-        var buf = [UInt8](repeating: 0, count: 512)
-        while true {
-            var fd: Int32 = -1
-            let n = buf.withUnsafeMutableBytes { rf_recv_fd(sv[0], $0.baseAddress, $0.count, &fd) }
-            if n < 0 { break }
-            let bytes = Array(buf[0..<Int(n)])
-            let size = MemoryLayout<io_uring_params>.size
-            guard fd >= 0, bytes.count > size, let params = Self.decodeParams(Array(bytes[0..<size])) else {
-                if fd >= 0 { close(fd) }
-                problems.append("send_ring: a malformed message from the child")
-                continue
-            }
-            let tag = String(decoding: bytes[size...], as: UTF8.self)
-            let r = adoptRing(fd: fd, params: params)
-            if r < 0 { close(fd); problems.append("send_ring: mapping the received ring '\(tag)': \(Errno.describe(result: r))"); continue }
-            received.append((tag, fd))
+            ChildChannel.write(result.diagnostics.joined(separator: "\n"), to: fds[1])
+            _exit(result.ok ? 0 : 1)
         }
-        close(sv[0])
-        return Self.judge(child, extra: problems)
+        close(fds[1]); close(sv[1])
+        var output: [UInt8] = []
+        var problems: [String] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        var pipeOpen = true
+        while pipeOpen {
+            var pfds = [pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0), pollfd(fd: sv[0], events: Int16(POLLIN), revents: 0)]
+            let n = poll(&pfds, 2, -1)
+            if n < 0 { if errno == EINTR { continue }; break }
+            if pfds[1].revents & Int16(POLLIN) != 0 { serviceRingMessage(sv[0], child: pid, problems: &problems) }
+            if pfds[0].revents != 0 {
+                let r = buf.withUnsafeMutableBytes { read(fds[0], $0.baseAddress!, $0.count) }
+                if r > 0 { output += buf[0..<r] } else if r < 0 && errno == EINTR { continue } else { pipeOpen = false }
+            }
+        }
+        // Messages the child sent just before it ended.
+        while serviceRingMessage(sv[0], child: pid, problems: &problems) {}
+        close(fds[0]); close(sv[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return Self.judge((String(decoding: output, as: UTF8.self), status), extra: problems)
+    }
+
+    /// One send_ring message from a child: [kind][fd as 4 bytes][io_uring_params][tag].
+    /// Kind S came with the fd (SCM_RIGHTS); kind P asks this process to take fd from
+    /// the child with pidfd_getfd, and the child waits for the 4-byte result. False
+    /// when nothing was queued.
+    @discardableResult
+    private func serviceRingMessage(_ sock: Int32, child: pid_t, problems: inout [String]) -> Bool {
+        var buf = [UInt8](repeating: 0, count: 1024)
+        var passed: Int32 = -1
+        let n = buf.withUnsafeMutableBytes { rf_recv_fd(sock, $0.baseAddress, $0.count, &passed) }
+        if n < 0 { return false }
+        let size = MemoryLayout<io_uring_params>.size
+        let bytes = Array(buf[0..<Int(n)])
+        guard bytes.count >= 5 + size, let params = Self.decodeParams(Array(bytes[5..<5 + size])) else {
+            if passed >= 0 { close(passed) }
+            problems.append("send_ring: a malformed message from the child")
+            return true
+        }
+        let childFD = bytes[1..<5].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+        let tag = String(decoding: bytes[(5 + size)...], as: UTF8.self)
+        var fd = passed
+        if bytes[0] == UInt8(ascii: "P") {
+            fd = rf_pidfd_getfd(child, childFD)
+            var answer: Int32 = fd < 0 ? fd : 0
+            _ = withUnsafeBytes(of: &answer) { send(sock, $0.baseAddress, 4, 0) }
+            if fd < 0 { return true }   // the child's step reports it
+        }
+        guard fd >= 0 else { problems.append("send_ring: no fd came with the message"); return true }
+        let r = adoptRing(fd: fd, params: params)
+        if r < 0 { close(fd); problems.append("send_ring: mapping the received ring '\(tag)': \(Errno.describe(result: r))"); return true }
+        received.append((tag, fd))
+        return true
     }
 
     static func judge(_ child: (output: String, status: Int32), extra: [String] = []) -> (ok: Bool, diagnostics: [String]) {
@@ -245,11 +286,20 @@ public final class LiveKernel: KernelBackend {
         return (exited && code == 0 && extra.isEmpty, diags + extra)
     }
 
-    public func sendRingToParent(_ ring: Int32, tag: String) -> Int32 {
+    public func sendRingToParent(_ ring: Int32, tag: String, via: RingPassing) -> Int32 {
         guard parentSocket >= 0 else { return -Errno.ENOTCONN }
         guard let params = ringParams[ring] else { return -Errno.EBADF }
-        let data = Self.encode(params) + Array(tag.utf8)
-        return data.withUnsafeBytes { rf_send_fd(parentSocket, ring, $0.baseAddress, $0.count) }
+        var fdNumber = ring
+        let data = [UInt8(ascii: via == .scmRights ? "S" : "P")] + withUnsafeBytes(of: &fdNumber) { Array($0) }
+            + Self.encode(params) + Array(tag.utf8)
+        if via == .scmRights {
+            return data.withUnsafeBytes { rf_send_fd(parentSocket, ring, $0.baseAddress, $0.count) }
+        }
+        let sent = data.withUnsafeBytes { send(parentSocket, $0.baseAddress, $0.count, 0) }
+        if sent < 0 { return -errno }
+        var answer: Int32 = 0
+        let got = withUnsafeMutableBytes(of: &answer) { recv(parentSocket, $0.baseAddress, 4, 0) }
+        return got == 4 ? answer : -Errno.ENOTCONN
     }
 
     public func takeReceivedRings() -> [(tag: String, fd: Int32)] {

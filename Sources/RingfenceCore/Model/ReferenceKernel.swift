@@ -213,10 +213,12 @@ public final class ReferenceKernel: KernelBackend {
         return 0
     }
 
-    /// SCM_RIGHTS: the parent gets a new fd for the same struct file (the same ring).
-    public func sendRingToParent(_ ring: Int32, tag: String) -> Int32 {
+    /// pidfd_getfd: the parent gets a new fd for the same struct file (the same ring).
+    /// SCM_RIGHTS refuses io_uring files: scm_fp_copy() (net/core/scm.c) returns -EINVAL.
+    public func sendRingToParent(_ ring: Int32, tag: String, via: RingPassing) -> Int32 {
         guard let parent else { return -Errno.ENOTCONN }
         guard let r = fdTable[ring] else { return -Errno.EBADF }
+        if via == .scmRights { return -Errno.EINVAL }
         let fd = world.nextRingFD
         world.nextRingFD += 1
         parent.fdTable[fd] = r

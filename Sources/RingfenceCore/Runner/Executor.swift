@@ -230,12 +230,12 @@ public final class Executor {
             let r = backend.unshareUserNamespace()
             return r == 0 ? nil : ["unshare(CLONE_NEWUSER): \(Errno.describe(result: r))"]
 
-        case .sendRing(let name, let alias, _):
+        case .sendRing(let name, let alias, let via, let expected, _):
             switch ring(name) {
             case .failure(let f): return f.lines
             case .success(let fd):
-                let r = backend.sendRingToParent(fd, tag: alias)
-                return r == 0 ? nil : ["sending ring '\(name)' over SCM_RIGHTS: \(Errno.describe(result: r))"]
+                let r = backend.sendRingToParent(fd, tag: alias, via: via)
+                return expectResult(r, errno: expected, what: "passing ring '\(name)' to the parent (\(via.rawValue))")
             }
 
         case .setNoNewPrivs:
