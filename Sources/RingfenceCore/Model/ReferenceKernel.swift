@@ -252,6 +252,11 @@ public final class ReferenceKernel: KernelBackend {
             guard let k else { return (false, diags) }
             kept = k
         }
+        // io_uring_task_cancel() runs only for a task with an io_uring_task.
+        if !semantics.execKeepsTaskRestrictions && child.task.registeredRings != nil {
+            child.task.restrict = nil
+            child.task.filterSet = nil
+        }
         let keptFDs = Set(kept.map(\.fd))
         child.fdTable = child.fdTable.filter { keptFDs.contains($0.key) }
         child.task.registeredRings = nil
