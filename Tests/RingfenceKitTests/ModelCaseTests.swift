@@ -118,4 +118,31 @@ import Testing
         #expect(compared > 350)
         #expect(wrong.isEmpty, "\(wrong.joined(separator: "\n"))")
     }
+
+    /// The lifecycle cases against their verdicts on every Debian kernel with the feature
+    /// (`ci/matrix.sh --all`, Tests/Fixtures/results/lifecycle-all-kernels.json): the model in
+    /// each kernel's flavour passes exactly the cases the kernel passed and fails exactly its
+    /// known bugs (exec after using io_uring before 7.1.8, the task-side copy-on-write before
+    /// 7.3~rc7). Cases in modelGaps are left out.
+    @Test(arguments: ["7.0.13", "7.1.7", "7.1.8", "7.2.9", "7.2.13", "7.3~rc7", "7.3.4"])
+    func theFlavourOfAKernelPredictsItsLifecycleVerdicts(_ version: String) throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/results/lifecycle-all-kernels.json")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
+        let status = try #require((json?["kernels"] as? [String: [String: String]])?[version])
+        let semantics = KernelSemantics.of(kernel: try #require(KernelVersion(version.replacingOccurrences(of: "~", with: "-"))))
+        var wrong: [String] = []
+        var compared = 0
+        for c in try CaseLoader.load(directory: Self.casesDirectory) where c.id.hasPrefix("lifecycle/") && Self.modelGaps[c.id] == nil {
+            let kernel = try #require(status[c.id], "\(c.id) not recorded on \(version)")
+            compared += 1
+            let out = Executor(backend: ReferenceKernel(semantics: semantics), opcodeLast: semantics.opcodeLast, cqeTimeoutMs: 0).run(c.steps)
+            if out.passed != (kernel == "pass") || !["pass", "xfail"].contains(kernel) {
+                wrong.append("\(c.id): model \(out.passed ? "pass" : "fail"), kernel \(kernel)")
+            }
+        }
+        print("model as \(semantics) against Debian \(version): \(compared) lifecycle cases compared, \(wrong.count) wrong")
+        #expect(compared >= 50)
+        #expect(wrong.isEmpty, "\(wrong.joined(separator: "\n"))")
+    }
 }
