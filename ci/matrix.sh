@@ -10,12 +10,16 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 usage() {
 	cat <<'USAGE'
-Usage: ci/matrix.sh [--kernels "LIST"] [--out DIR] [--jobs N] [-- RUN-IN-VM-OPTIONS...]
+Usage: ci/matrix.sh [--kernels "LIST" | --all] [--out DIR] [--jobs N] [-- RUN-IN-VM-OPTIONS...]
 
   --kernels LIST  space-separated: a Debian kernel version or series for
                   run-in-vm.sh --kernel-version (7.0 = newest 7.0.x, 7.3.4),
                   or "rc" for the newest release candidate in experimental.
                   Default: "7.0 7.1 7.2 rc 7.3" (newest of each series + rc).
+                  A version with ~rc (7.3~rc7) is taken from experimental.
+  --all           every Debian kernel with the feature: each upstream
+                  version >= 7.0 that `ringfence vm --list-kernels
+                  --experimental` lists (docs/kernel-history.md).
   --out DIR       default: ./out/matrix
   --jobs N        kernels booted at once (default 1). Under TCG each guest
                   is one host thread, so N = host cores is the fast choice:
@@ -23,10 +27,11 @@ Usage: ci/matrix.sh [--kernels "LIST"] [--out DIR] [--jobs N] [-- RUN-IN-VM-OPTI
 USAGE
 }
 
-KERNELS="7.0 7.1 7.2 rc 7.3" OUT=$ROOT/out/matrix EXTRA=() JOBS=1
+KERNELS="7.0 7.1 7.2 rc 7.3" OUT=$ROOT/out/matrix EXTRA=() JOBS=1 ALL=
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
+	--all) ALL=1; shift ;;
 	--kernels) [[ $# -ge 2 ]] || { echo "matrix: --kernels needs a value" >&2; exit 2; }; KERNELS=$2; shift 2 ;;
 	--out) [[ $# -ge 2 ]] || { echo "matrix: --out needs a value" >&2; exit 2; }; OUT=$2; shift 2 ;;
 	--jobs) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] || { echo "matrix: --jobs needs a positive number" >&2; exit 2; }; JOBS=$2; shift 2 ;;
@@ -43,6 +48,18 @@ newest_rc() {
 	"$ROOT/run-in-vm.sh" "${NOBUILD[@]}" --list-kernels --experimental 2>/dev/null | awk 'NR > 1 && $2 ~ /~rc/ { print $2; exit }'
 }
 
+# --all: IORING_REGISTER_BPF_FILTER arrived in 7.0, so every listed upstream
+# version from 7.0 on, oldest first.
+all_kernels() {
+	"$ROOT/run-in-vm.sh" "${NOBUILD[@]}" --list-kernels --experimental 2>/dev/null |
+		awk 'NR > 1 { split($2, v, /[.~]/); if (v[1] + 0 >= 7) print $2 }' | sort -V -u | tr '\n' ' '
+}
+if [[ -n $ALL ]]; then
+	for a in "${EXTRA[@]}"; do [[ $a == --no-build ]] && NOBUILD=(--no-build); done
+	KERNELS=$(all_kernels)
+	[[ -n ${KERNELS// /} ]] || { echo "matrix: --all: no kernel >= 7.0 listed" >&2; exit 2; }
+	echo "matrix: --all: $KERNELS" >&2
+fi
 set -- $KERNELS
 total=$# worst=0 results=()
 # The kernels' package indexes and downloads: once, before any parallel boot,
@@ -57,6 +74,8 @@ run_one() { # index kernel: one kernel's run; its exit code in $OUT/$k.code
 	if [[ $k == rc ]]; then
 		[[ -n $RC ]] || { echo "matrix: [$i/$total] no release candidate in experimental, skipped" >&2; echo skip >"$OUT/$k.code"; return; }
 		args=(--experimental --kernel-version "$RC")
+	elif [[ $k == *~rc* ]]; then
+		args=(--experimental --kernel-version "$k")
 	fi
 	echo "matrix: [$i/$total] kernel $k: ./run-in-vm.sh ${args[*]}" >&2
 	local code=0

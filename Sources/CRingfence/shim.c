@@ -15,6 +15,9 @@
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
+#include <fcntl.h>
+#include <sched.h>
 
 #ifndef __NR_io_uring_register
 #define __NR_io_uring_register 427
@@ -94,6 +97,78 @@ int rf_drop_privileges(uid_t uid, gid_t gid)
 	if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid))
 		return -errno;
 	return 0;
+}
+
+int rf_unshare_user(void)
+{
+	return unshare(CLONE_NEWUSER) ? -errno : 0;
+}
+
+int rf_set_cloexec(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFD);
+	if (fl < 0)
+		return -errno;
+	fl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
+	return fcntl(fd, F_SETFD, fl) ? -errno : 0;
+}
+
+int rf_memfd_with(const char *name, const void *data, size_t len)
+{
+	int fd = memfd_create(name, 0);
+	if (fd < 0)
+		return -errno;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = write(fd, (const char *)data + off, len - off);
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+			close(fd);
+			return -e;
+		}
+		off += (size_t)n;
+	}
+	return fd;
+}
+
+int rf_send_fd(int sock, int fd, const void *data, size_t len)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	memset(cbuf, 0, sizeof(cbuf));
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) < 0 ? -errno : 0;
+}
+
+long rf_recv_fd(int sock, void *data, size_t len, int *fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = data, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	*fd = -1;
+	ssize_t n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	return n;
+}
+
+int rf_pidfd_getfd(pid_t pid, int fd)
+{
+	long pidfd = syscall(434 /* __NR_pidfd_open */, pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	long ret = syscall(438 /* __NR_pidfd_getfd */, (int)pidfd, fd, 0);
+	int e = errno;
+	close((int)pidfd);
+	return ret < 0 ? -e : (int)ret;
 }
 
 int rf_setpgid_self(void) { return setpgid(0, 0) ? -errno : 0; }

@@ -26,6 +26,8 @@ struct RingfenceGuest: ParsableCommand {
     )
 }
 
+// An `exec:` / `spawn:` step re-executes this binary to run its nested steps.
+ExecImage.runIfRequested(Array(CommandLine.arguments.dropFirst()))
 if rf_is_pid1 != 0 {
     GuestInit.run(cli: { runCLI(RingfenceGuest.self, $0) })
 }

@@ -178,9 +178,14 @@ import PropertyBased
         b.taskFiltersCopyOnWrite = false
         #expect(of("7.3-rc6") == b)
         #expect(of("7.2.13") == b)
+        #expect(of("7.2.11") == b)
         b.inheritedRegisterRestrictionsBindDisabledRings = false
+        #expect(of("7.2.9") == b)
         b.connectHasContext = false
         #expect(of("7.1.13") == b)
+        #expect(of("7.1.8") == b)
+        b.execKeepsTaskRestrictions = false
+        #expect(of("7.1.7") == b)
         b.nopFixedFileSetAtPrep = false
         #expect(of("7.1.3") == b)
         #expect(of("7.0.13") == b)

@@ -44,6 +44,19 @@ final class ScriptedKernel: KernelBackend {
         body(self)
     }
 
+    func runInThread(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
+        body(self)
+    }
+    func unshareUserNamespace() -> Int32 { 0 }
+    func sendRingToParent(_ ring: Int32, tag: String, via: RingPassing) -> Int32 { -95 }
+    func takeReceivedRings() -> [(tag: String, fd: Int32)] { [] }
+    func runInNewImage(_ plan: ExecPlan,
+                       prepare: (KernelBackend) -> (kept: [(name: String, fd: Int32)]?, diagnostics: [String]),
+                       body: (KernelBackend, [String: Int32]) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
+        guard let kept = prepare(self).kept else { return (false, ["prepare failed"]) }
+        return body(self, Dictionary(kept.map { ($0.name, $0.fd) }, uniquingKeysWith: { a, _ in a }))
+    }
+
     private func sleepForever() {
         var ts = timespec(tv_sec: 3600, tv_nsec: 0)
         nanosleep(&ts, nil)

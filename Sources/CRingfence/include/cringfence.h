@@ -43,6 +43,20 @@ int rf_set_no_new_privs(void);
 int rf_get_no_new_privs(void);
 /* Drop to uid/gid with no capabilities left (setresgid + setgroups + setresuid). */
 int rf_drop_privileges(uid_t uid, gid_t gid);
+/* unshare(CLONE_NEWUSER); 0 or -errno. */
+int rf_unshare_user(void);
+/* Sets (on != 0) or clears FD_CLOEXEC; 0 or -errno. */
+int rf_set_cloexec(int fd, int on);
+/* memfd_create(name, 0) holding len bytes; the fd or -errno. */
+int rf_memfd_with(const char *name, const void *data, size_t len);
+/* One datagram with one fd (SCM_RIGHTS) and len bytes of data; 0 or -errno. */
+int rf_send_fd(int sock, int fd, const void *data, size_t len);
+/* Receives one such datagram without blocking: the bytes read (data) and *fd
+   (-1 when none came with it), or -errno (-EAGAIN when nothing is queued). */
+long rf_recv_fd(int sock, void *data, size_t len, int *fd);
+/* pidfd_open(pid) then pidfd_getfd(pidfd, fd): a copy of another process's fd
+   (close-on-exec), or -errno. */
+int rf_pidfd_getfd(pid_t pid, int fd);
 /* Kill the whole process group of a forked case when it times out. */
 int rf_setpgid_self(void);
 

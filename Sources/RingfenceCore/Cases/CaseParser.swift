@@ -32,7 +32,8 @@ struct CaseParser {
 
     private static let caseKeys: Set<String> = ["name", "why", "requires", "timeout", "tier", "steps", "inject"]
     private static let stepActions: Set<String> = ["setup", "register", "restrict", "enable", "submit", "fork",
-                                                   "no_new_privs", "drop_privileges", "close", "taint"]
+                                                   "no_new_privs", "drop_privileges", "close", "taint",
+                                                   "thread", "exec", "spawn", "user_namespace", "send_ring"]
 
     /// One case; every error in it is collected (each step on its own) and
     /// thrown together (CaseFileErrors), so lint shows them all at once.
@@ -75,6 +76,7 @@ struct CaseParser {
         } else {
             errors.append(f.error("case '\(name)' has no 'steps'; add steps: [...] (docs/writing-cases.md)"))
         }
+        if !steps.isEmpty, let stepsField = dict["steps"] { _ = attempt { try Self.checkNesting(steps, inFork: false, f: stepsField) } }
         var injection: FaultInjection?
         if let inj = dict["inject"], !steps.isEmpty {
             injection = attempt { try parseInjection(inj, steps: steps, usedOpcodes: &usedOpcodes) }
@@ -207,6 +209,30 @@ struct CaseParser {
         case "fork":
             if expect != nil { throw f.error("'fork' takes no 'expect'; its steps carry their own") }
             return .fork(try parseSteps(body, usedOpcodes: &usedOpcodes), loc)
+        case "thread":
+            if expect != nil { throw f.error("'thread' takes no 'expect'; its steps carry their own") }
+            return .thread(try parseSteps(body, usedOpcodes: &usedOpcodes), loc)
+        case "exec", "spawn":
+            if expect != nil { throw f.error("'\(action)' takes no 'expect'; its steps carry their own") }
+            return .exec(try execSpec(body, spawn: action == "spawn", usedOpcodes: &usedOpcodes), loc)
+        case "user_namespace":
+            if expect != nil { throw f.error("'user_namespace' takes no 'expect'") }
+            guard try body.bool() else { throw body.error("user_namespace: true is the only form") }
+            return .userNamespace(loc)
+        case "send_ring":
+            let errno = try errnoOnly(expect)
+            if body.node.kind == .scalar { let r = try body.string(); return .sendRing(ring: r, as: r, via: .scmRights, expectErrno: errno, loc) }
+            var ring = ringName, alias: String?, via = RingPassing.scmRights
+            for (key, v) in try body.mapping(allowed: ["ring", "as", "via"]) {
+                switch key {
+                case "ring": ring = try v.string()
+                case "as": alias = try v.string()
+                default:
+                    guard let p = RingPassing(rawValue: try v.string()) else { throw v.error("via is scm_rights or pidfd_getfd") }
+                    via = p
+                }
+            }
+            return .sendRing(ring: ring, as: alias ?? ring, via: via, expectErrno: errno, loc)
         case "no_new_privs":
             return .setNoNewPrivs(loc)
         case "drop_privileges":
@@ -227,6 +253,51 @@ struct CaseParser {
         default:
             throw f.error("unknown action '\(action)'")
         }
+    }
+
+    /// `exec: [steps]` or `exec: { keep: [rings], before: [steps], steps: [steps] }`; `spawn:` alike, without `before`.
+    private func execSpec(_ f: YAMLField, spawn: Bool, usedOpcodes: inout [UInt32]) throws -> ExecSpec {
+        var keep: [String] = [], before: [Step] = []
+        var stepsField = f
+        if f.node.kind == .mapping {
+            var found: YAMLField?
+            for (key, v) in try f.mapping(allowed: spawn ? ["keep", "steps"] : ["keep", "before", "steps"]) {
+                switch key {
+                case "keep": keep = try v.sequence().map { try $0.string() }
+                case "before": before = try parseSteps(v, usedOpcodes: &usedOpcodes)
+                default: found = v
+                }
+            }
+            guard let found else { throw f.error("'\(spawn ? "spawn" : "exec")' needs 'steps'") }
+            stepsField = found
+        }
+        let steps = try parseSteps(stepsField, usedOpcodes: &usedOpcodes)
+        if steps.isEmpty { throw stepsField.error("the new image needs at least one step") }
+        return ExecSpec(spawn: spawn, keep: keep, before: before, steps: steps, node: stepsField.node, file: file)
+    }
+
+    /// send_ring needs a parent to send to: it must sit inside a fork: (not inside a
+    /// spawn or exec of that fork, whose process or image has no channel to it).
+    static func checkNesting(_ steps: [Step], inFork: Bool, f: YAMLField) throws {
+        for step in steps {
+            switch step {
+            case .fork(let inner, _): try checkNesting(inner, inFork: true, f: f)
+            case .thread(let inner, _): try checkNesting(inner, inFork: inFork, f: f)
+            case .exec(let e, _):
+                try checkNesting(e.before, inFork: false, f: f)
+                try checkNesting(e.steps, inFork: false, f: f)
+            case .sendRing(_, _, _, _, let loc) where !inFork:
+                throw CaseFileError(file: loc.file, line: loc.line, field: "send_ring",
+                                    message: "send_ring passes a ring to the parent of a fork: child; put it directly inside fork:")
+            default: continue
+            }
+        }
+    }
+
+    /// The steps an exec'd image reads from its memfd (ExecImage).
+    static func parseExecSteps(_ node: CaseNode, file: String) throws -> [Step] {
+        var used: [UInt32] = []
+        return try CaseParser(file: file).parseSteps(YAMLField(node: node, file: file, path: "steps"), usedOpcodes: &used)
     }
 
     // MARK: ring, restrict
@@ -513,7 +584,7 @@ struct CaseParser {
     private static let sqeKeys: Set<String> = [
         "op", "user_data", "flags", "ioprio", "fd", "off", "addr", "len", "op_flags", "buf_index", "personality",
         "file_index", "addr3", "domain", "type", "protocol", "path", "open_flags", "mode", "resolve", "how_size",
-        "connect", "addr_len", "how_tail", "timeout_ms", "pipe",
+        "connect", "addr_len", "how_tail", "timeout_ms", "pipe", "ring_fd",
     ]
 
     private func sqe(_ f: YAMLField, index: Int, usedOpcodes: inout [UInt32]) throws -> SQESpec {
@@ -588,6 +659,7 @@ struct CaseParser {
             case "file_index": s.fileIndex = try v.integer()
             case "addr3": s.addr3 = try v.integer()
             case "addr_len": s.off = try v.integer()
+            case "ring_fd": s.ringForFD = try v.string(); s.socketForFD = nil; s.pipeEndForFD = nil
             default: break
             }
         }

@@ -199,7 +199,31 @@ public struct SQESpec: Sendable, Equatable {
     /// A pipe the backend creates and keeps open until the case ends; this end
     /// (0 = read, 1 = write) goes into `fd` (POLL_ADD that stays pending).
     public var pipeEndForFD: Int?
+    /// `ring_fd: r2`: the fd of that ring of the case goes into `fd` (MSG_RING's target).
+    public var ringForFD: String?
     public init() {}
+}
+
+/// How `send_ring` passes a ring fd to the parent.
+public enum RingPassing: String, Sendable {
+    case scmRights = "scm_rights"
+    case pidfdGetfd = "pidfd_getfd"
+}
+
+/// `exec:` and `spawn:`: the nested steps run in a new image of the guest
+/// binary (/proc/self/exe, a real execve()), which reads them from a memfd.
+public struct ExecSpec: Sendable {
+    /// spawn: posix_spawn() from this process (glibc: clone3 with CLONE_VM|CLONE_VFORK,
+    /// then execve); exec: a forked child runs `before`, then execve()s itself.
+    public var spawn: Bool
+    /// Rings whose fd stays open across the execve (FD_CLOEXEC cleared), by name.
+    public var keep: [String]
+    /// exec only: steps the child runs in the old image just before it execs.
+    public var before: [Step]
+    public var steps: [Step]
+    /// The `steps` list as composed YAML: what the new image parses.
+    public var node: CaseNode
+    public var file: String
 }
 
 public struct SocketSpec: Sendable, Equatable {
@@ -258,6 +282,17 @@ public enum Step: Sendable {
     case submit(ring: String, [SQESpec], SubmitExpectation, SourceLocation)
     /// Run the nested steps in a forked child; they must all hold there.
     case fork([Step], SourceLocation)
+    /// Run the nested steps in a new thread (pthread_create: CLONE_THREAD) and join it;
+    /// rings the thread sets up stay the case's rings.
+    case thread([Step], SourceLocation)
+    /// `exec:` / `spawn:`: the nested steps run in a new image of the guest binary.
+    case exec(ExecSpec, SourceLocation)
+    /// unshare(CLONE_NEWUSER).
+    case userNamespace(SourceLocation)
+    /// Inside `fork:`: pass the ring's fd to the parent, over a unix socket
+    /// (SCM_RIGHTS) or by the parent taking it with pidfd_getfd(2); after the
+    /// child ends the parent has it under `as`.
+    case sendRing(ring: String, as: String, via: RingPassing, expectErrno: Int32?, SourceLocation)
     case setNoNewPrivs(SourceLocation)
     /// Become an unprivileged user (uid/gid 65534) with no capabilities.
     case dropPrivileges(SourceLocation)
@@ -270,7 +305,8 @@ public enum Step: Sendable {
         switch self {
         case .ring(_, _, let l), .register(_, _, let l), .sweep(_, _, _, let l), .restrict(_, _, let l), .enableRings(_, _, let l),
              .submit(_, _, _, let l), .fork(_, let l), .setNoNewPrivs(let l), .dropPrivileges(let l),
-             .closeRing(_, let l), .taint(_, let l):
+             .closeRing(_, let l), .taint(_, let l), .thread(_, let l), .exec(_, let l), .userNamespace(let l),
+             .sendRing(_, _, _, _, let l):
             return l
         }
     }
@@ -284,6 +320,10 @@ public enum Step: Sendable {
         case .enableRings: return "enable"
         case .submit: return "submit"
         case .fork: return "fork"
+        case .thread: return "thread"
+        case .exec(let e, _): return e.spawn ? "spawn" : "exec"
+        case .userNamespace: return "user_namespace"
+        case .sendRing: return "send_ring"
         case .setNoNewPrivs: return "no_new_privs"
         case .dropPrivileges: return "drop_privileges"
         case .closeRing: return "close"

@@ -4,7 +4,7 @@ import CRingfence
 public enum Errno {
     public static let EPERM: Int32 = 1, ENOENT: Int32 = 2, EBADF: Int32 = 9, EFAULT: Int32 = 14
     public static let EBUSY: Int32 = 16, EINVAL: Int32 = 22, EACCES: Int32 = 13, EMSGSIZE: Int32 = 90
-    public static let E2BIG: Int32 = 7, ENOMEM: Int32 = 12, EEXIST: Int32 = 17, ECANCELED: Int32 = 125
+    public static let E2BIG: Int32 = 7, ENOMEM: Int32 = 12, EEXIST: Int32 = 17, ECANCELED: Int32 = 125, ENOTCONN: Int32 = 107
 
     public static func name(_ err: Int32) -> String {
         if let c = rf_errno_name(err) { return String(cString: c) }

@@ -93,6 +93,32 @@ public protocol KernelBackend: AnyObject {
     func armFailNth(_ n: Int) -> Int32
     /// Whether the armed fault was injected by the call that used it.
     func failNthInjected() -> Bool
+    /// Run `body` on a new thread of this process (pthread_create, CLONE_THREAD) and join it.
+    func runInThread(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String])
+    /// unshare(CLONE_NEWUSER); 0 or -errno.
+    func unshareUserNamespace() -> Int32
+    /// In a child of runInChild: pass the ring's fd to the parent under `tag` (SCM_RIGHTS,
+    /// or the parent takes it with pidfd_getfd while the child waits); 0 or -errno.
+    func sendRingToParent(_ ring: Int32, tag: String, via: RingPassing) -> Int32
+    /// After runInChild: the rings the child sent, with the fd each has here.
+    func takeReceivedRings() -> [(tag: String, fd: Int32)]
+    /// `exec:` / `spawn:`. `prepare` runs in the process that will exec (for exec a
+    /// forked child, for spawn this process) and names the fds of the kept rings, or
+    /// says why it could not; `body` runs the nested steps in the new image, for a
+    /// backend that cannot exec (the model). A real kernel execs `plan.payload` instead.
+    func runInNewImage(_ plan: ExecPlan,
+                       prepare: (KernelBackend) -> (kept: [(name: String, fd: Int32)]?, diagnostics: [String]),
+                       body: (KernelBackend, [String: Int32]) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String])
+}
+
+/// What an exec'd image needs besides its kept rings.
+public struct ExecPlan: Sendable {
+    public var spawn: Bool
+    /// CompiledCases encoding of the nested steps' YAML (one file, `file`).
+    public var payload: [UInt8]
+    public var file: String
+    public var opcodeLast: UInt32
+    public var cqeTimeoutMs: Int
 }
 
 extension KernelBackend {

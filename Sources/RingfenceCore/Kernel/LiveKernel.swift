@@ -7,6 +7,12 @@ import Glibc
 /// vary, liburing for rings, SQEs and CQEs.
 public final class LiveKernel: KernelBackend {
     private var rings: [Int32: UnsafeMutablePointer<io_uring>] = [:]
+    /// What io_uring_setup wrote back for each ring: another image or process
+    /// that gets the fd maps the ring with it (io_uring_queue_mmap).
+    private var ringParams: [Int32: io_uring_params] = [:]
+    /// In a child of runInChild: the socket to the parent (send_ring).
+    private var parentSocket: Int32 = -1
+    private var received: [(tag: String, fd: Int32)] = []
     /// Pipes made for `pipe:` SQEs; open until the backend goes away, so a
     /// POLL_ADD on one stays pending across steps.
     private var pipes: [Int32] = []
@@ -80,7 +86,31 @@ public final class LiveKernel: KernelBackend {
         let ret = armed { io_uring_queue_init_params(entries, ring, &params) }
         guard ret == 0 else { ring.deallocate(); return ret }
         rings[ring.pointee.ring_fd] = ring
+        ringParams[ring.pointee.ring_fd] = params
         return ring.pointee.ring_fd
+    }
+
+    /// A ring fd this process got from elsewhere (kept across exec, received over
+    /// SCM_RIGHTS), mapped with the parameters its creator got; the fd or -errno.
+    public func adoptRing(fd: Int32, params: io_uring_params) -> Int32 {
+        let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
+        var p = params
+        let ret = io_uring_queue_mmap(fd, &p, ring)
+        guard ret == 0 else { ring.deallocate(); return ret }
+        rings[fd] = ring
+        ringParams[fd] = params
+        return fd
+    }
+
+    static func encode(_ params: io_uring_params) -> [UInt8] {
+        withUnsafeBytes(of: params) { Array($0) }
+    }
+
+    static func decodeParams(_ bytes: [UInt8]) -> io_uring_params? {
+        var p = io_uring_params()
+        guard bytes.count == MemoryLayout<io_uring_params>.size else { return nil }
+        withUnsafeMutableBytes(of: &p) { $0.copyBytes(from: bytes) }
+        return p
     }
 
     public func registerRingFD(_ fd: Int32) -> Int32 {
@@ -93,6 +123,7 @@ public final class LiveKernel: KernelBackend {
         guard let ring = rings.removeValue(forKey: fd) else { return }
         io_uring_queue_exit(ring)
         ring.deallocate()
+        ringParams.removeValue(forKey: fd)
         payloads.removeValue(forKey: fd)?.forEach { free($0) }
         sockets.removeValue(forKey: fd)?.forEach { close($0) }
         // The next ring may get this fd number: its SQEs' user_data start afresh.
@@ -203,20 +234,197 @@ public final class LiveKernel: KernelBackend {
     }
 
     public func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
+        // A datagram socket to the child, for send_ring; serviced while the child runs,
+        // because for pidfd_getfd the child waits, alive, until the parent has its fd.
+        var sv: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, 2 /* SOCK_DGRAM */ | 0o2000000 /* SOCK_CLOEXEC */, 0, &sv) == 0 else {
+            return (false, ["socketpair: \(Errno.name(errno))"])
+        }
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { close(sv[0]); close(sv[1]); return (false, ["pipe: \(Errno.name(errno))"]) }
+        fflush(stdout)
+        // With a fault armed (inject:), the N-th fault-injectable call of fork(2) itself fails.
+        var hit: Int32 = 0
         var nth: (fd: Int32, n: UInt32)?
         if let n = armedNth, failNthFD >= 0 { nth = (failNthFD, n); armedNth = nil }
-        var injected = false
-        defer { lastInjected = injected }
-        guard let child = ChildChannel.runForked(failNth: nth, injected: &injected, {
+        let pid = nth.map { rf_fork_nth($0.fd, $0.n, &hit) } ?? rf_fork()
+        if nth != nil { lastInjected = hit != 0 }
+        if pid < 0 {
+            close(fds[0]); close(fds[1]); close(sv[0]); close(sv[1])
+            return (false, ["fork: \(Errno.name(errno))"])
+        }
+        if pid == 0 {
+            close(fds[0]); close(sv[0])
+            parentSocket = sv[1]
             let result = body(self)
-            return (result.diagnostics.joined(separator: "\n"), result.ok ? 0 : 1)
-        }) else { return (false, ["fork: \(Errno.name(errno))"]) }
+            ChildChannel.write(result.diagnostics.joined(separator: "\n"), to: fds[1])
+            _exit(result.ok ? 0 : 1)
+        }
+        close(fds[1]); close(sv[1])
+        var output: [UInt8] = []
+        var problems: [String] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        var pipeOpen = true
+        while pipeOpen {
+            var pfds = [pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0), pollfd(fd: sv[0], events: Int16(POLLIN), revents: 0)]
+            let n = poll(&pfds, 2, -1)
+            if n < 0 { if errno == EINTR { continue }; break }
+            if pfds[1].revents & Int16(POLLIN) != 0 { serviceRingMessage(sv[0], child: pid, problems: &problems) }
+            if pfds[0].revents != 0 {
+                let r = buf.withUnsafeMutableBytes { read(fds[0], $0.baseAddress!, $0.count) }
+                if r > 0 { output += buf[0..<r] } else if r < 0 && errno == EINTR { continue } else { pipeOpen = false }
+            }
+        }
+        // Messages the child sent just before it ended.
+        while serviceRingMessage(sv[0], child: pid, problems: &problems) {}
+        close(fds[0]); close(sv[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return Self.judge((String(decoding: output, as: UTF8.self), status), extra: problems)
+    }
+
+    /// One send_ring message from a child: [kind][fd as 4 bytes][io_uring_params][tag].
+    /// Kind S came with the fd (SCM_RIGHTS); kind P asks this process to take fd from
+    /// the child with pidfd_getfd, and the child waits for the 4-byte result. False
+    /// when nothing was queued.
+    @discardableResult
+    private func serviceRingMessage(_ sock: Int32, child: pid_t, problems: inout [String]) -> Bool {
+        var buf = [UInt8](repeating: 0, count: 1024)
+        var passed: Int32 = -1
+        let n = buf.withUnsafeMutableBytes { rf_recv_fd(sock, $0.baseAddress, $0.count, &passed) }
+        if n < 0 { return false }
+        let size = MemoryLayout<io_uring_params>.size
+        let bytes = Array(buf[0..<Int(n)])
+        guard bytes.count >= 5 + size, let params = Self.decodeParams(Array(bytes[5..<5 + size])) else {
+            if passed >= 0 { close(passed) }
+            problems.append("send_ring: a malformed message from the child")
+            return true
+        }
+        let childFD = bytes[1..<5].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+        let tag = String(decoding: bytes[(5 + size)...], as: UTF8.self)
+        var fd = passed
+        if bytes[0] == UInt8(ascii: "P") {
+            fd = rf_pidfd_getfd(child, childFD)
+            var answer: Int32 = fd < 0 ? fd : 0
+            _ = withUnsafeBytes(of: &answer) { send(sock, $0.baseAddress, 4, 0) }
+            if fd < 0 { return true }   // the child's step reports it
+        }
+        guard fd >= 0 else { problems.append("send_ring: no fd came with the message"); return true }
+        let r = adoptRing(fd: fd, params: params)
+        if r < 0 { close(fd); problems.append("send_ring: mapping the received ring '\(tag)': \(Errno.describe(result: r))"); return true }
+        received.append((tag, fd))
+        return true
+    }
+
+    static func judge(_ child: (output: String, status: Int32), extra: [String] = []) -> (ok: Bool, diagnostics: [String]) {
         let status = child.status
         let exited = (status & 0x7f) == 0
         let code = (status >> 8) & 0xff
         var diags = child.output.isEmpty ? [] : child.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if !exited { diags.append("child killed by signal \(status & 0x7f)") }
-        return (exited && code == 0, diags)
+        return (exited && code == 0 && extra.isEmpty, diags + extra)
+    }
+
+    public func sendRingToParent(_ ring: Int32, tag: String, via: RingPassing) -> Int32 {
+        guard parentSocket >= 0 else { return -Errno.ENOTCONN }
+        guard let params = ringParams[ring] else { return -Errno.EBADF }
+        var fdNumber = ring
+        let data = [UInt8(ascii: via == .scmRights ? "S" : "P")] + withUnsafeBytes(of: &fdNumber) { Array($0) }
+            + Self.encode(params) + Array(tag.utf8)
+        if via == .scmRights {
+            return data.withUnsafeBytes { rf_send_fd(parentSocket, ring, $0.baseAddress, $0.count) }
+        }
+        let sent = data.withUnsafeBytes { send(parentSocket, $0.baseAddress, $0.count, 0) }
+        if sent < 0 { return -errno }
+        var answer: Int32 = 0
+        let got = withUnsafeMutableBytes(of: &answer) { recv(parentSocket, $0.baseAddress, 4, 0) }
+        return got == 4 ? answer : -Errno.ENOTCONN
+    }
+
+    public func takeReceivedRings() -> [(tag: String, fd: Int32)] {
+        defer { received = [] }
+        return received
+    }
+
+    public func unshareUserNamespace() -> Int32 { rf_unshare_user() }
+
+    public func runInThread(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
+        final class Box {
+            let run: () -> (ok: Bool, diagnostics: [String])
+            var result: (ok: Bool, diagnostics: [String]) = (false, ["the thread did not finish"])
+            init(_ run: @escaping () -> (ok: Bool, diagnostics: [String])) { self.run = run }
+        }
+        return withoutActuallyEscaping(body) { body in
+            let box = Box({ body(self) })
+            let ctx = Unmanaged.passRetained(box).toOpaque()
+            var tid = pthread_t()
+            let r = pthread_create(&tid, nil, { p in
+                let b = Unmanaged<Box>.fromOpaque(p!).takeRetainedValue()
+                b.result = b.run()
+                return nil
+            }, ctx)
+            if r != 0 {
+                Unmanaged<Box>.fromOpaque(ctx).release()
+                return (false, ["pthread_create: \(Errno.name(r))"])
+            }
+            pthread_join(tid, nil)
+            return box.result
+        }
+    }
+
+    /// The argument that makes the guest binary an exec'd case image (ExecImage).
+    public static let execImageFlag = "--ringfence-exec-image"
+
+    public func runInNewImage(_ plan: ExecPlan,
+                              prepare: (KernelBackend) -> (kept: [(name: String, fd: Int32)]?, diagnostics: [String]),
+                              body: (KernelBackend, [String: Int32]) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
+        /// argv for the new image; nil with the reason when a kept ring is unusable.
+        func argv(resultFD: Int32, kept: [(name: String, fd: Int32)]) -> (argv: [String]?, fds: [Int32], diagnostics: [String]) {
+            let memfd = plan.payload.withUnsafeBytes { rf_memfd_with("ringfence-exec", $0.baseAddress, $0.count) }
+            if memfd < 0 { return (nil, [], ["memfd_create: \(Errno.describe(result: memfd))"]) }
+            var args = ["/proc/self/exe", Self.execImageFlag, "\(memfd)", "\(resultFD)", "\(plan.opcodeLast)", "\(plan.cqeTimeoutMs)", plan.file]
+            for k in kept {
+                guard let p = ringParams[k.fd] else { close(memfd); return (nil, [], ["kept ring '\(k.name)' has no set-up parameters here"]) }
+                args.append("\(k.name)=\(k.fd)=" + Self.encode(p).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined())
+            }
+            return (args, [memfd] + kept.map(\.fd), [])
+        }
+        if plan.spawn {
+            let (kept, pre) = prepare(self)
+            guard let kept else { return (false, pre) }
+            var fds: [Int32] = [0, 0]
+            guard pipe(&fds) == 0 else { return (false, ["pipe: \(Errno.name(errno))"]) }
+            _ = rf_set_cloexec(fds[0], 1)
+            let made = argv(resultFD: fds[1], kept: kept)
+            guard let args = made.argv else { close(fds[0]); close(fds[1]); return (false, made.diagnostics) }
+            // posix_spawn: every fd without FD_CLOEXEC reaches the new image.
+            for fd in made.fds + [fds[1]] { _ = rf_set_cloexec(fd, 0) }
+            var pid: pid_t = 0
+            let cargs = args.map { strdup($0) } + [nil]
+            let r = posix_spawn(&pid, "/proc/self/exe", nil, nil, cargs, environ)
+            cargs.forEach { free($0) }
+            for fd in kept.map(\.fd) { _ = rf_set_cloexec(fd, 1) }
+            close(made.fds[0])
+            close(fds[1])
+            if r != 0 { close(fds[0]); return (false, ["posix_spawn: \(Errno.name(r))"]) }
+            let output = ChildChannel.readAll(from: fds[0])
+            close(fds[0])
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            return Self.judge((output, status))
+        }
+        guard let child = ChildChannel.runForked({ resultFD in
+            let (kept, pre) = prepare(self)
+            guard let kept else { return (pre.joined(separator: "\n"), 1) }
+            let made = argv(resultFD: resultFD, kept: kept)
+            guard let args = made.argv else { return (made.diagnostics.joined(separator: "\n"), 1) }
+            for fd in made.fds { _ = rf_set_cloexec(fd, 0) }
+            fflush(stdout)
+            let cargs = args.map { strdup($0) } + [nil]
+            execve("/proc/self/exe", cargs, environ)
+            return ("execve /proc/self/exe: \(Errno.name(errno))", 1)
+        }) else { return (false, ["fork: \(Errno.name(errno))"]) }
+        return Self.judge(child)
     }
 }
 
@@ -232,21 +440,23 @@ extension SQESpec {
 enum ChildChannel {
     /// Runs `body` in a forked child that writes its text to the parent and
     /// exits with its code; waits for it. nil when pipe or fork failed (errno says why).
-    static func runForked(failNth: (fd: Int32, n: UInt32)? = nil, injected: UnsafeMutablePointer<Bool>? = nil,
-                          _ body: () -> (text: String, exitCode: Int32)) -> (output: String, status: Int32)? {
+    static func runForked(_ body: () -> (text: String, exitCode: Int32)) -> (output: String, status: Int32)? {
+        runForked { (_: Int32) in body() }
+    }
+
+    /// The same; `body` gets the pipe's write end (an exec'd image reports through it).
+    static func runForked(_ body: (Int32) -> (text: String, exitCode: Int32)) -> (output: String, status: Int32)? {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return nil }
         fflush(stdout)
-        var hit: Int32 = 0
-        let pid = failNth.map { rf_fork_nth($0.fd, $0.n, &hit) } ?? rf_fork()
-        injected?.pointee = hit != 0
+        let pid = rf_fork()
         if pid < 0 {
             close(fds[0]); close(fds[1])
             return nil
         }
         if pid == 0 {
             close(fds[0])
-            let (text, code) = body()
+            let (text, code) = body(fds[1])
             write(text, to: fds[1])
             _exit(code)
         }

@@ -19,6 +19,10 @@ public struct KernelSemantics: Sendable, Equatable, CustomStringConvertible {
     /// task (IO_RING_F_RESTRICT_INHERITED) apply even while the ring is still R_DISABLED.
     /// Without it, a disabled ring is exempt from every register restriction.
     public var inheritedRegisterRestrictionsBindDisabledRings = true
+    /// `io_uring/cancel.c` `io_uring_cancel_generic()`: at exec a task that used io_uring
+    /// frees only its task context (`io_uring_free_tctx()`), keeping `io_uring_restrict`
+    /// (Debian 7.1.8+; 7.0.4 .. 7.1.7 lose the restrictions and filters).
+    public var execKeepsTaskRestrictions = true
 
     /// io_uring/opdef.c [IORING_OP_CONNECT].filter_pdu_size = sizeof_field(struct
     /// io_uring_bpf_ctx, connect) with io_connect_bpf_populate() (net.c). Without it,
@@ -59,7 +63,8 @@ public struct KernelSemantics: Sendable, Equatable, CustomStringConvertible {
         var s = KernelSemantics()
         s.socketTypeMasked = since("7.3.2")
         s.blindRegisterHonoursTaskRestrictions = since("7.3.2")
-        s.inheritedRegisterRestrictionsBindDisabledRings = since("7.2")
+        s.inheritedRegisterRestrictionsBindDisabledRings = since("7.2.11")
+        s.execKeepsTaskRestrictions = since("7.1.8")
         s.connectHasContext = since("7.2")
         s.nopFixedFileSetAtPrep = since("7.1.7")
         s.completedDrainEndsTheDrain = since("7.3.2")
@@ -84,6 +89,7 @@ public struct KernelSemantics: Sendable, Equatable, CustomStringConvertible {
         if !blindRegisterHonoursTaskRestrictions { parts.append("blind register unrestricted") }
         if !inheritedRegisterRestrictionsBindDisabledRings { parts.append("disabled rings exempt from inherited register restrictions") }
         if !connectHasContext { parts.append("CONNECT without context") }
+        if !execKeepsTaskRestrictions { parts.append("exec after using io_uring drops task restrictions") }
         if !nopFixedFileSetAtPrep { parts.append("NOP fixed file set at issue") }
         if !completedDrainEndsTheDrain { parts.append("drain stays active after its request") }
         if !taskFiltersCopyOnWrite { parts.append("later task filters reach existing rings") }

@@ -68,6 +68,10 @@ public final class ReferenceKernel: KernelBackend {
         var restrict: Restrictions?
         var noNewPrivs = false
         var privileged = true
+        /// The euid is root in the task's user namespace (mapped uid 0): execve keeps (gives)
+        /// the capabilities only then (cap_bprm_creds_from_file()). drop_privileges and a
+        /// new user namespace without a uid map clear it.
+        var rootInNamespace = true
         /// current->io_uring (tctx); nil until the task first uses io_uring for itself.
         var registeredRings: [Int: Ring]?
         /// Identity of the task's struct io_bpf_filters and its bpf_filters_cow flag. Without
@@ -97,6 +101,7 @@ public final class ReferenceKernel: KernelBackend {
                     noNewPrivs: parent.task.noNewPrivs, privileged: parent.task.privileged, registeredRings: nil,
                     filterSet: parent.task.filterSet, filterSetCOW: true)
         if semantics.taskFiltersCopyOnWrite { parent.task.filterSetCOW = true }
+        task.rootInNamespace = parent.task.rootInNamespace
         world.nextTaskID += 1
         fdTable = parent.fdTable
         sockets = parent.sockets
@@ -175,10 +180,88 @@ public final class ReferenceKernel: KernelBackend {
 
     public func setNoNewPrivs() -> Int32 { task.noNewPrivs = true; return 0 }
 
-    public func dropPrivileges() -> Int32 { task.privileged = false; return 0 }
+    public func dropPrivileges() -> Int32 { task.privileged = false; task.rootInNamespace = false; return 0 }
 
     public func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
-        body(ReferenceKernel(child: self))
+        let child = ReferenceKernel(child: self)
+        child.parent = self
+        return body(child)
+    }
+
+    /// The process a child of runInChild can send rings to (send_ring).
+    weak var parent: ReferenceKernel?
+    private var received: [(tag: String, fd: Int32)] = []
+
+    /// pthread_create: copy_process(CLONE_THREAD) also calls io_uring_fork(), so the new
+    /// task gets its own reference to the creator's task restrictions, as a forked child
+    /// does; it shares the fd table, so the rings it sets up or closes are the process's.
+    public func runInThread(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
+        let thread = ReferenceKernel(child: self)
+        thread.parent = parent
+        let result = body(thread)
+        fdTable = thread.fdTable
+        sockets = thread.sockets
+        pipes = thread.pipes
+        return result
+    }
+
+    /// unshare(CLONE_NEWUSER): the task gets every capability in the new namespace, so
+    /// ns_capable_noaudit(current_user_ns(), CAP_SYS_ADMIN) holds again.
+    public func unshareUserNamespace() -> Int32 {
+        task.privileged = true
+        task.rootInNamespace = false   // no uid map is written
+        return 0
+    }
+
+    /// pidfd_getfd: the parent gets a new fd for the same struct file (the same ring).
+    /// SCM_RIGHTS refuses io_uring files: scm_fp_copy() (net/core/scm.c) returns -EINVAL.
+    public func sendRingToParent(_ ring: Int32, tag: String, via: RingPassing) -> Int32 {
+        guard let parent else { return -Errno.ENOTCONN }
+        guard let r = fdTable[ring] else { return -Errno.EBADF }
+        if via == .scmRights { return -Errno.EINVAL }
+        let fd = world.nextRingFD
+        world.nextRingFD += 1
+        parent.fdTable[fd] = r
+        parent.received.append((tag, fd))
+        return 0
+    }
+
+    public func takeReceivedRings() -> [(tag: String, fd: Int32)] {
+        defer { received = [] }
+        return received
+    }
+
+    /// exec: a forked child runs `prepare` and execs; spawn: `prepare` runs here and the
+    /// vfork child execs at once. begin_new_exec() closes the close-on-exec fds (every
+    /// ring not kept) and, through io_uring_task_cancel() -> __io_uring_cancel(),
+    /// unregisters the task's registered ring fds; the task restrictions
+    /// (current->io_uring_restrict) and no_new_privs stay with the task.
+    public func runInNewImage(_ plan: ExecPlan,
+                              prepare: (KernelBackend) -> (kept: [(name: String, fd: Int32)]?, diagnostics: [String]),
+                              body: (KernelBackend, [String: Int32]) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
+        let child: ReferenceKernel
+        let kept: [(name: String, fd: Int32)]
+        if plan.spawn {
+            let (k, diags) = prepare(self)
+            guard let k else { return (false, diags) }
+            kept = k
+            child = ReferenceKernel(child: self)
+        } else {
+            child = ReferenceKernel(child: self)
+            let (k, diags) = prepare(child)
+            guard let k else { return (false, diags) }
+            kept = k
+        }
+        // io_uring_task_cancel() runs only for a task with an io_uring_task.
+        if !semantics.execKeepsTaskRestrictions && child.task.registeredRings != nil {
+            child.task.restrict = nil
+            child.task.filterSet = nil
+        }
+        let keptFDs = Set(kept.map(\.fd))
+        child.fdTable = child.fdTable.filter { keptFDs.contains($0.key) }
+        child.task.registeredRings = nil
+        child.task.privileged = child.task.rootInNamespace
+        return body(child, Dictionary(kept.map { ($0.name, $0.fd) }, uniquingKeysWith: { a, _ in a }))
     }
 
     // MARK: io_uring_register(2)

@@ -1,3 +1,4 @@
+import CRingfence
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -13,8 +13,8 @@ public final class Executor {
     let opcodeLast: UInt32
     /// Per SQE batch: how long to wait for the expected CQEs.
     let cqeTimeoutMs: Int
-    private var rings: [String: Int32] = [:]
-    private var registeredIndex: [String: Int32] = [:]
+    var rings: [String: Int32] = [:]
+    var registeredIndex: [String: Int32] = [:]
 
     public init(backend: KernelBackend, opcodeLast: UInt32, cqeTimeoutMs: Int = 2000) {
         self.backend = backend
@@ -132,7 +132,7 @@ public final class Executor {
     struct StepFailure: Error { let lines: [String] }
 
     /// The ring's fd, creating a default ring on first use.
-    private func ring(_ name: String) -> Result<Int32, StepFailure> {
+    func ring(_ name: String) -> Result<Int32, StepFailure> {
         if let fd = rings[name] { return .success(fd) }
         let fd = backend.setupRing(entries: 8, flags: 0)
         guard fd >= 0 else { return .failure(StepFailure(lines: ["could not create ring '\(name)': \(Errno.describe(result: fd))"])) }
@@ -251,10 +251,16 @@ public final class Executor {
             case .failure(let f): return f.lines
             case .success(let r): fd = r
             }
-            let sqes = specs.map { s -> SQESpec in
-                var s = s
+            var sqes: [SQESpec] = []
+            for var s in specs {
                 s.opcode = .number(resolve(s.opcode))
-                return s
+                if let target = s.ringForFD {
+                    switch ring(target) {
+                    case .failure(let f): return f.lines
+                    case .success(let r): s.fd = r
+                    }
+                }
+                sqes.append(s)
             }
             let out = backend.submit(ring: fd, sqes: sqes, expecting: expect.cqes.count, timeoutMs: cqeTimeoutMs)
             return compare(out, expect)
@@ -268,6 +274,11 @@ public final class Executor {
                 let o = inner.run(steps)
                 return (o.passed, o.diagnostics)
             }
+            // Rings the child sent with send_ring are this process's now, by their `as` name.
+            for (tag, fd) in backend.takeReceivedRings() {
+                if let old = self.rings[tag] { backend.closeRing(old) }
+                self.rings[tag] = fd
+            }
             // fork(2) itself failed with a tolerated errno (fault injection): no child ran.
             if !result.ok, !tolerated.isEmpty, result.diagnostics.count == 1, result.diagnostics[0].hasPrefix("fork: "),
                let e = Errno.number(String(result.diagnostics[0].dropFirst(6))), tolerated.contains(e) {
@@ -275,6 +286,60 @@ public final class Executor {
                 return nil
             }
             return result.ok ? nil : ["in the forked child:"] + result.diagnostics.map { "  " + $0 }
+
+        case .thread(let steps, _):
+            let opcodeLast = self.opcodeLast, timeout = cqeTimeoutMs, rings = self.rings, indexes = registeredIndex
+            var after: (rings: [String: Int32], indexes: [String: Int32]) = (rings, indexes)
+            let result = backend.runInThread { same in
+                let inner = Executor(backend: same, opcodeLast: opcodeLast, cqeTimeoutMs: timeout)
+                inner.rings = rings
+                inner.registeredIndex = indexes
+                let o = inner.run(steps)
+                after = (inner.rings, inner.registeredIndex)
+                return (o.passed, o.diagnostics)
+            }
+            // One process: the rings the thread set up or closed are the case's.
+            self.rings = after.rings
+            registeredIndex = after.indexes
+            return result.ok ? nil : ["in the thread:"] + result.diagnostics.map { "  " + $0 }
+
+        case .exec(let spec, _):
+            let opcodeLast = self.opcodeLast, timeout = cqeTimeoutMs, rings = self.rings, indexes = registeredIndex
+            let plan = ExecPlan(spawn: spec.spawn, payload: CompiledCases.encode([(spec.file, spec.node)]), file: spec.file,
+                                opcodeLast: opcodeLast, cqeTimeoutMs: timeout)
+            let result = backend.runInNewImage(plan, prepare: { here in
+                let inner = Executor(backend: here, opcodeLast: opcodeLast, cqeTimeoutMs: timeout)
+                inner.rings = rings
+                inner.registeredIndex = indexes
+                let o = inner.run(spec.before)
+                if !o.passed { return (nil, ["before the exec:"] + o.diagnostics.map { "  " + $0 }) }
+                var kept: [(name: String, fd: Int32)] = []
+                for name in spec.keep {
+                    switch inner.ring(name) {
+                    case .failure(let f): return (nil, f.lines)
+                    case .success(let fd): kept.append((name, fd))
+                    }
+                }
+                return (kept, [])
+            }, body: { image, kept in
+                let inner = Executor(backend: image, opcodeLast: opcodeLast, cqeTimeoutMs: timeout)
+                inner.rings = kept
+                let o = inner.run(spec.steps)
+                return (o.passed, o.diagnostics)
+            })
+            return result.ok ? nil : ["in the \(spec.spawn ? "spawned" : "exec'd") image:"] + result.diagnostics.map { "  " + $0 }
+
+        case .userNamespace:
+            let r = backend.unshareUserNamespace()
+            return r == 0 ? nil : ["unshare(CLONE_NEWUSER): \(Errno.describe(result: r))"]
+
+        case .sendRing(let name, let alias, let via, let expected, _):
+            switch ring(name) {
+            case .failure(let f): return f.lines
+            case .success(let fd):
+                let r = backend.sendRingToParent(fd, tag: alias, via: via)
+                return expectResult(r, errno: expected, what: "passing ring '\(name)' to the parent (\(via.rawValue))")
+            }
 
         case .setNoNewPrivs:
             let r = backend.setNoNewPrivs()

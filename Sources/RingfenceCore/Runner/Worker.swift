@@ -60,6 +60,12 @@ public enum CaseIsolation: Equatable, Sendable {
             }
             return nil
         case .fork: return "forks"
+        // A thread's task filters and registered ring fds are a task's own; unjoined
+        // state is not expected, but a fresh child keeps the worker out of it.
+        case .thread: return "starts a thread"
+        case .exec(let e, _): return e.spawn ? "spawns a new image" : "execs a new image"
+        case .userNamespace: return "enters a user namespace"
+        case .sendRing: return "passes a ring over SCM_RIGHTS"
         case .setNoNewPrivs: return "sets no_new_privs"
         case .dropPrivileges: return "drops privileges"
         case .taint: return "taints the kernel"
@@ -84,8 +90,10 @@ extension CaseIsolation {
                     let ms = img.load(UInt64.self, at: 0) &* 1000 &+ img.load(UInt64.self, at: 8) / 1_000_000
                     longest = max(longest, ms)
                 }
-            case .fork(let inner, _):
+            case .fork(let inner, _), .thread(let inner, _):
                 longest = max(longest, timerMs(inner))
+            case .exec(let e, _):
+                longest = max(longest, timerMs(e.before), timerMs(e.steps))
             default:
                 continue
             }
