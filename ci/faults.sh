@@ -220,7 +220,8 @@ check "a truncated bzImage is refused before the boot (exit 2)" 2 "truncated: 30
 
 # --bisect: git bisect run's contract (0 good, 1 bad, 125 skip).
 mkdir -p "$T/badtree"; printf 'all:\n\tfalse\n%%:\n\t@echo "this tree does not build" >&2; false\n' >"$T/badtree/Makefile"
-check "--bisect: a kernel build that fails is skip (exit 125)" 125 "--bisect: exit 2 is skip" -- "${RUN[@]}" --bisect --build --tree "$T/badtree" --out "$O/bisect1"
+C5=$T/cache5; fresh_cache "$C5"   # its build directory goes with $T
+check "--bisect: a kernel build that fails is skip (exit 125)" 125 "--bisect: exit 2 is skip" -- env XDG_CACHE_HOME="$C5" "${RUN[@]}" --bisect --build --tree "$T/badtree" --out "$O/bisect1"
 check "--bisect: a damaged image is skip (exit 125)" 125 "--bisect: exit 2 is skip" -- "${RUN[@]}" --bisect --kernel "$T/damaged-bzImage" --out "$O/bisect2" "${QUICKRUN[@]}"
 check "--bisect: a case failing on the kernel is bad (exit 1)" 1 "--bisect: exit 1 is bad" -- "${RUN[@]}" --bisect --out "$O/bisect3" -- selftest-fault warn-in-case
 check "--bisect: a usage error is skip, never 2 (exit 125)" 125 "--bisect: exit 2 is skip" -- "${RUN[@]}" --bisect --timeout 0
