@@ -123,6 +123,7 @@ public struct FuzzCommand: ParsableCommand {
                 if asKTAP { yaml.split(separator: "\n").forEach { print("# " + $0) } } else { print(yaml, terminator: "") }
             }
         }
+        print("# features reached (cases): \(report.features.summary)")
         print("# \(cFormat("%.1f", report.seconds)) s, of which shrinking \(cFormat("%.1f", report.shrinkSeconds)) s; \(Int(report.perMinuteWithoutShrinking.rounded()))/min without shrinking")
         if asKTAP {
             print("# " + report.summary)

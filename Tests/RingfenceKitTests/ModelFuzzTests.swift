@@ -28,6 +28,14 @@ import Testing
         o.seed = 7; o.count = 300
         let report = Fuzzer(options: o, target: BackendFuzzTarget { ReferenceKernel() }).run()
         #expect(report.cases == 300 && report.mismatches.isEmpty, "\(report.mismatches.map(\.model))")
+        // features reached: every case counted, the common shapes present
+        #expect(report.features.cases == 300)
+        for f in ["reg", "op:NOP", "op:SOCKET", "ring:SUBMIT_ALL", "model:filter accepted", "model:request denied (EACCES)"] {
+            #expect((report.features.counts[f] ?? 0) > 0, "\(f) never reached: \(report.features.summary)")
+        }
+        var one = FuzzFeatures()
+        one.add(FuzzGenerator().generate(seed: 1, index: 12952), model: nil)
+        #expect(one.counts["ring:SQPOLL+R_DISABLED"] == 1 && one.counts["restrict:ring"] == 1 && one.counts["enable"] == nil)
     }
 
     @Test func aWrongFlavourIsFoundAndShrunk() throws {

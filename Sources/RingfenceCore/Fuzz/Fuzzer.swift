@@ -151,6 +151,8 @@ public final class Fuzzer {
         public var seed: UInt64
         public var cases = 0
         public var mismatches: [Mismatch] = []
+        /// Generator features and model outcomes of the cases run.
+        public var features = FuzzFeatures()
         public var seconds = 0.0
         /// Time spent shrinking mismatches (included in `seconds`).
         public var shrinkSeconds = 0.0
@@ -206,6 +208,7 @@ public final class Fuzzer {
             let predictions = batch.map(modelObservation)
             let observed = target.run(batch, expected: predictions.map(\.cqeCounts))
             report.cases += batch.count
+            for (i, c) in batch.enumerated() { report.features.add(c, model: predictions[i]) }
             for (i, c) in batch.enumerated() {
                 guard let difference = FuzzObserver.firstDifference(model: predictions[i], kernel: observed[i], for: c) else { continue }
                 let t0 = rf_now_ns()
