@@ -25,7 +25,9 @@ Usage: ci/fuzz-gate.sh [--kernels "LIST"] [--seeds "LIST"] [--time T] [--fuzz-ar
                   newest release candidate. Default: "7.0 7.1 7.2 rc 7.3".
   --seeds LIST    one seed per kernel, in the same order (the last one is
                   reused if the list is shorter). Default: "2301 2302 2303 2304 2305".
-  --time T        how long each kernel fuzzes (ringfence fuzz --time). Default: 30s.
+  --time T        how long each kernel fuzzes (ringfence fuzz --time; whole s, m
+                  or h). Default: 30s. The VM gets --timeout T + 300 s unless
+                  RUN-IN-VM-OPTIONS give one.
   --fuzz-args A   more options for ringfence fuzz in the guest, e.g.
                   "--flavour upstream" (a model that is wrong for 7.0.x: how
                   the gate was made to fail on purpose, docs/model-and-fuzzing.md).
@@ -63,6 +65,15 @@ for k in $KERNELS; do
 done
 # From here on the binary is built: every run is --no-build.
 [[ ${#NOBUILD[@]} -gt 0 ]] || EXTRA=(--no-build "${EXTRA[@]}")
+# The VM's own timeout (300 s by default) must outlast the fuzzing time: add 300 s for
+# boot, the last batch and shrinking, unless the caller gave --timeout.
+if [[ " ${EXTRA[*]} " != *" --timeout "* ]]; then
+	case $TIME in
+	*h) secs=$((${TIME%h} * 3600)) ;; *m) secs=$((${TIME%m} * 60)) ;; *s) secs=${TIME%s} ;; *) secs=$TIME ;;
+	esac
+	[[ $secs =~ ^[0-9]+$ ]] || { echo "fuzz-gate: --time takes whole seconds, minutes or hours (30s, 10m, 1h)" >&2; exit 2; }
+	EXTRA+=(--timeout "$((secs + 300))")
+fi
 
 set -- $KERNELS
 total=$#
