@@ -167,6 +167,41 @@ import Testing
         #expect(d?.description == "event 2: model submit -EBADFD [] vs kernel submit 1 [] (normalised: model \"submit {-EBADFD|2} []\" vs kernel \"submit 1 []\")")
     }
 
+    /// The model, recording when the observer waits for the SQ thread.
+    final class WaitRecorder: KernelBackend {
+        let model = ReferenceKernel()
+        var waits: [Int32] = []
+        func setupRing(entries: UInt32, flags: UInt32) -> Int32 { model.setupRing(entries: entries, flags: flags) }
+        func registerRingFD(_ ring: Int32) -> Int32 { model.registerRingFD(ring) }
+        func closeRing(_ ring: Int32) { model.closeRing(ring) }
+        func register(_ call: RegisterCall) -> RegisterOutcome { model.register(call) }
+        func submit(ring: Int32, sqes: [SQESpec], expecting: Int, timeoutMs: Int) -> SubmitOutcome {
+            model.submit(ring: ring, sqes: sqes, expecting: expecting, timeoutMs: timeoutMs)
+        }
+        func waitForSQConsumed(ring: Int32, timeoutMs: Int) -> Bool { waits.append(ring); return true }
+        func setNoNewPrivs() -> Int32 { model.setNoNewPrivs() }
+        func dropPrivileges() -> Int32 { model.dropPrivileges() }
+        func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) { model.runInChild(body) }
+    }
+
+    /// Fuzz seed 2312 case 29801 on 7.1.13 (reproduced 1 of 3): on an enabled SQPOLL ring a
+    /// SOCKET with CQE_SKIP_SUCCESS was submitted, then a DENY_REST filter registered; when
+    /// the SQ thread had not consumed the SQE yet, the filter denied it (-EACCES CQE), which
+    /// the model (consumed at submit) did not predict. The observer now waits for the SQ
+    /// ring to drain after each submit on an enabled SQPOLL ring, and only there.
+    @Test func theObserverWaitsForTheSQThreadOnlyOnEnabledSQPollRings() {
+        let nop = FuzzSQE(kind: .nop(nopFlags: 0, len: 0), userData: 1)
+        var c = FuzzCase()
+        c.actions = [.setup, .submit([nop]), .submit([nop])]
+        for (flags, enable, waits) in [(UInt32(2), false, 2), (0, false, 0), (0x42, false, 0), (0x42, true, 2), (0x40, true, 0)] {
+            c.ringFlags = flags
+            c.actions = [.setup] + (flags & 0x40 != 0 ? [.restrict(RestrictionSpec())] : []) + (enable ? [.enable] : []) + [.submit([nop]), .submit([nop])]
+            let k = WaitRecorder()
+            _ = FuzzObserver.observe(c, on: k, timeoutMs: 0)
+            #expect(k.waits.count == waits, "flags \(flags) enable \(enable): \(k.waits.count) waits")
+        }
+    }
+
     /// A target that disagrees with the model only on its first run of each case, as a
     /// timing-dependent kernel result would.
     final class FlakyTarget: FuzzTarget {

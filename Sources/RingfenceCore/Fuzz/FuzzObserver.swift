@@ -41,9 +41,15 @@ public enum FuzzObserver {
             return r
         }
         var submitIndex = 0
+        // SQPOLL on a ring that is enabled (per this backend's own enable result): after each
+        // submit, wait until the SQ thread has consumed what it was handed, so the next
+        // registration comes after those SQEs went through io_submit_sqes(), as in the model.
+        let sqpoll = c.ringFlags & 2 != 0
+        var enabled = c.ringFlags & 0x40 == 0
         for action in c.actions {
             switch action {
             case .setup:
+                enabled = c.ringFlags & 0x40 == 0
                 let r = k.setupRing(entries: 8, flags: c.ringFlags)
                 if let old = ring, old >= 0 { k.closeRing(old) }
                 ring = r
@@ -66,12 +72,15 @@ public enum FuzzObserver {
                 var call = RegisterCall(fd: ensureRing(), opcode: FilterABI.registerEnableRings, arg: [])
                 call.argPlacement = .null
                 call.nrArgs = 0
-                obs.events.append(.call("enable", ret: k.register(call).ret))
+                let ret = k.register(call).ret
+                if ret == 0 { enabled = true }
+                obs.events.append(.call("enable", ret: ret))
             case .submit(let sqes):
                 let r = ensureRing()
                 let want = expectedCQEs.flatMap { submitIndex < $0.count ? $0[submitIndex] : nil } ?? sqes.count
                 submitIndex += 1
                 let out = k.submit(ring: r, sqes: sqes.map(\.spec), expecting: want, timeoutMs: timeoutMs)
+                if sqpoll && enabled && out.submitted >= 0 { _ = k.waitForSQConsumed(ring: r, timeoutMs: timeoutMs) }
                 obs.events.append(.submit(submitted: out.submitted, cqes: out.cqes))
             }
         }
