@@ -17,6 +17,8 @@ public struct FuzzCommand: ParsableCommand {
         abstract: "Differential fuzzing: random filters, registrations and SQEs on the running kernel vs the reference model.",
         discussion: """
         Each batch runs in a forked child on fresh rings; every difference from the model is
+        reported with its first differing event (model vs kernel, raw and normalised) and both
+        observations, re-run --reruns times ("reproduced K of N", flaky when K < N), then
         shrunk to a minimal case and, with --save, written as a case file. Ends with
         'fuzz: seed S, N cases, M mismatches, R/min'. Exit codes: 0 no mismatch, 1 mismatches,
         2 usage, 4 the kernel lacks IORING_REGISTER_BPF_FILTER.
@@ -49,6 +51,9 @@ public struct FuzzCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Cases per forked child.")
     var batch: Int = 64
 
+    @Option(name: .long, help: "Re-run each mismatching case this many times (unshrunk) to tell a steady mismatch from a flaky one.")
+    var reruns: Int = 3
+
     public func validate() throws {
         if count == nil && time == nil { throw ValidationError("give --count N or --time T") }
         if let c = count, c <= 0 { throw ValidationError("--count must be positive, not \(c)") }
@@ -57,6 +62,7 @@ public struct FuzzCommand: ParsableCommand {
         if flavour != "auto" && Self.semantics(flavour) == nil { throw ValidationError("--flavour is auto, upstream, before-7.3.2 or a version such as 7.1.3 (got '\(flavour)')") }
         if let m = modelVs, Self.semantics(m) == nil { throw ValidationError("--model-vs is upstream, before-7.3.2 or a version such as 7.1.3 (got '\(m)')") }
         if batch <= 0 { throw ValidationError("--batch must be positive") }
+        if reruns < 0 { throw ValidationError("--reruns must be 0 or more") }
     }
 
     static func seconds(_ text: String) -> Double? {
@@ -105,21 +111,25 @@ public struct FuzzCommand: ParsableCommand {
         options.seconds = time.flatMap(Self.seconds)
         options.saveDirectory = saveDirectory
         options.batchSize = batch
+        options.reruns = reruns
         let fuzzer = Fuzzer(options: options, semantics: semantics, target: target)
         fuzzer.log = { print("# " + $0); fflush(stdout) }
         fuzzer.log("model flavour: \(semantics)")
         let report = fuzzer.run()
         for m in report.mismatches {
+            print("# mismatch: case \(m.original.index), \(m.difference.map(String.init(describing:)) ?? "no differing event"); \(m.reproducedText) when re-run")
             if let p = m.savedAt { print("# saved \(p)") }
             if printReproducers {
                 let yaml = FuzzCaseWriter.yaml(m.shrunk, observed: m.target, seed: seed, modelSaid: m.model, shrunk: m.shrinkHeld)
                 if asKTAP { yaml.split(separator: "\n").forEach { print("# " + $0) } } else { print(yaml, terminator: "") }
             }
         }
+        print("# features reached (cases): \(report.features.summary)")
         print("# \(cFormat("%.1f", report.seconds)) s, of which shrinking \(cFormat("%.1f", report.shrinkSeconds)) s; \(Int(report.perMinuteWithoutShrinking.rounded()))/min without shrinking")
         if asKTAP {
             print("# " + report.summary)
-            print(report.mismatches.isEmpty ? "ok 1 fuzz" : "not ok 1 fuzz # \(report.mismatches.count) mismatches")
+            let flaky = report.flakyMismatches
+            print(report.mismatches.isEmpty ? "ok 1 fuzz" : "not ok 1 fuzz # \(report.mismatches.count) mismatches" + (flaky > 0 ? " (\(flaky) flaky)" : ""))
         } else {
             print(report.summary)
         }

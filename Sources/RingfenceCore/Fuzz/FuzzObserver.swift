@@ -10,6 +10,7 @@ public struct FuzzObservation: Equatable, Sendable, CustomStringConvertible {
         case call(String, ret: Int32)
     }
     public var events: [Event] = []
+    public init(events: [Event] = []) { self.events = events }
 
     public var description: String {
         events.map { e -> String in
@@ -40,9 +41,15 @@ public enum FuzzObserver {
             return r
         }
         var submitIndex = 0
+        // SQPOLL on a ring that is enabled (per this backend's own enable result): after each
+        // submit, wait until the SQ thread has consumed what it was handed, so the next
+        // registration comes after those SQEs went through io_submit_sqes(), as in the model.
+        let sqpoll = c.ringFlags & 2 != 0
+        var enabled = c.ringFlags & 0x40 == 0
         for action in c.actions {
             switch action {
             case .setup:
+                enabled = c.ringFlags & 0x40 == 0
                 let r = k.setupRing(entries: 8, flags: c.ringFlags)
                 if let old = ring, old >= 0 { k.closeRing(old) }
                 ring = r
@@ -65,12 +72,15 @@ public enum FuzzObserver {
                 var call = RegisterCall(fd: ensureRing(), opcode: FilterABI.registerEnableRings, arg: [])
                 call.argPlacement = .null
                 call.nrArgs = 0
-                obs.events.append(.call("enable", ret: k.register(call).ret))
+                let ret = k.register(call).ret
+                if ret == 0 { enabled = true }
+                obs.events.append(.call("enable", ret: ret))
             case .submit(let sqes):
                 let r = ensureRing()
                 let want = expectedCQEs.flatMap { submitIndex < $0.count ? $0[submitIndex] : nil } ?? sqes.count
                 submitIndex += 1
                 let out = k.submit(ring: r, sqes: sqes.map(\.spec), expecting: want, timeoutMs: timeoutMs)
+                if sqpoll && enabled && out.submitted >= 0 { _ = k.waitForSQConsumed(ring: r, timeoutMs: timeoutMs) }
                 obs.events.append(.submit(submitted: out.submitted, cqes: out.cqes))
             }
         }
@@ -81,28 +91,30 @@ public enum FuzzObserver {
     /// Observations normalised for comparison: CQEs sorted; results the model cannot know
     /// exactly (SOCKET, OPENAT(2), CONNECT) reduced to a class, unmodelled opcodes to the
     /// filter verdict, and everything after an SQE was left pointing at freed memory to "*".
-    /// On an SQPOLL ring the submit count is "?": liburing's io_uring_submit() returns the
-    /// SQEs the SQ thread has not consumed yet, earlier submits' included, which is timing.
-    /// On an SQPOLL ring that is still R_DISABLED, -EBADFD is "?" too: liburing enters the
-    /// kernel (which refuses a disabled ring with -EBADFD) only when the SQ thread has set
-    /// IORING_SQ_NEED_WAKEUP, and whether it has yet is timing (fuzz seed 2026 case 11225:
-    /// the model said -EBADFD, the kernel's liburing returned 2 without entering).
-    public static func normalise(_ o: FuzzObservation, for c: FuzzCase) -> [String] {
+    ///
+    /// Both sides are normalised in the same context, taken from the case and the *model's*
+    /// observation (`model`), never from the observation being normalised: which SQEs are
+    /// still in the SQ ring, whether the ring is still R_DISABLED. (Until issue 23 each side
+    /// used its own submit counts: on a disabled SQPOLL ring liburing's count of 2 looked
+    /// like "2 SQEs consumed" on the kernel side while the model's -EBADFD left them pending,
+    /// so only the model side was cut with "*": fuzz seed 1 case 12952 on 7.3.4.)
+    ///
+    /// Submit counts on an SQPOLL ring (liburing `io_uring_submit()` returns
+    /// `__io_uring_flush_sq()`, the SQ ring's tail - khead, and enters the kernel only when
+    /// `sq_ring_needs_enter()` sees IORING_SQ_NEED_WAKEUP, which `io_sq_thread()` sets only
+    /// once it has idled for sq_thread_idle):
+    /// - ring enabled: any count is "?" (the backlog the SQ thread has not consumed yet);
+    /// - ring still R_DISABLED: exactly one of two outcomes, written as the set
+    ///   "{-EBADFD|P}": -EBADFD (liburing entered, `io_uring_enter()` refuses a disabled ring
+    ///   before its SQPOLL branch) or P, every SQE queued on the ring so far (nothing is ever
+    ///   consumed: `__io_sq_thread()` skips io_submit_sqes() on an R_DISABLED ring). Any
+    ///   other value stays itself and is a mismatch.
+    public static func normalise(_ o: FuzzObservation, for c: FuzzCase, model: FuzzObservation) -> [String] {
         var how: [UInt64: FuzzSQE.Comparison] = [:]
         for case .submit(let sqes) in c.actions { for s in sqes { how[s.userData] = s.comparison } }
-        let cut = c.unpredictableFrom(o) ?? Int.max
+        let cut = c.unpredictableFrom(model) ?? Int.max
         let sqpoll = c.ringFlags & 2 != 0
-        // Per submit action, in order: was the ring still disabled (R_DISABLED, no enable yet)?
-        var disabledAtSubmit: [Bool] = []
-        var enabled = c.ringFlags & 0x40 == 0
-        for a in c.actions {
-            switch a {
-            case .enable: enabled = true
-            case .submit: disabledAtSubmit.append(!enabled)
-            default: break
-            }
-        }
-        var submits = 0
+        let allowed = c.disabledSubmitOutcomes(model: model)
         var out: [String] = []
         for (i, e) in o.events.enumerated() {
             if i >= cut { out.append("*"); continue }
@@ -111,8 +123,6 @@ public enum FuzzObserver {
             case .setup(let r): out.append("setup \(r)")
             case .call(let what, let r): out.append("\(what) \(r)")
             case .submit(let n, let cqes):
-                let disabled = submits < disabledAtSubmit.count && disabledAtSubmit[submits]
-                submits += 1
                 let items = cqes.map { cqe -> String in
                     let res: String
                     switch how[cqe.userData] ?? .exact {
@@ -122,11 +132,29 @@ public enum FuzzObserver {
                     }
                     return "\(cqe.userData):\(res)"
                 }.sorted()
-                let racy = sqpoll && (n >= 0 || (disabled && n == -Errno.EBADFD))
-                out.append("submit \(racy ? "?" : String(n)) [\(items.joined(separator: " "))]")
+                let count: String
+                if let set = allowed[i] {
+                    count = set.contains(n) ? set.label : String(n)
+                } else if sqpoll && n >= 0 {
+                    count = "?"
+                } else {
+                    count = String(n)
+                }
+                out.append("submit \(count) [\(items.joined(separator: " "))]")
             }
         }
         return out
+    }
+
+    /// The first event where model and kernel differ after normalisation, nil when they agree.
+    public static func firstDifference(model: FuzzObservation, kernel: FuzzObservation, for c: FuzzCase) -> FuzzDifference? {
+        let m = normalise(model, for: c, model: model)
+        let k = normalise(kernel, for: c, model: model)
+        guard m != k else { return nil }
+        let i = zip(m, k).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(m.count, k.count)
+        func raw(_ o: FuzzObservation) -> String? { i < o.events.count ? FuzzObservation(events: [o.events[i]]).description : nil }
+        return FuzzDifference(index: i, model: i < m.count ? m[i] : nil, kernel: i < k.count ? k[i] : nil,
+                              modelRaw: raw(model), kernelRaw: raw(kernel))
     }
 
     static func resultClass(_ res: Int32) -> String {
@@ -139,5 +167,57 @@ public enum FuzzObserver {
         case let r where r >= 0: return "ok"
         default: return "error"
         }
+    }
+}
+
+/// Where a kernel observation first departs from the model's, after normalisation.
+public struct FuzzDifference: Equatable, Sendable, CustomStringConvertible {
+    /// Index into the observations' events (one event per case action).
+    public var index: Int
+    /// Normalised forms; nil when that side has no event there (it ended early).
+    public var model: String?
+    public var kernel: String?
+    /// The raw events at `index`.
+    public var modelRaw: String?
+    public var kernelRaw: String?
+
+    public var description: String {
+        "event \(index): model \(modelRaw ?? "(none)") vs kernel \(kernelRaw ?? "(none)")"
+            + " (normalised: model \"\(model ?? "(none)")\" vs kernel \"\(kernel ?? "(none)")\")"
+    }
+}
+
+/// The submit counts a disabled SQPOLL ring may return (see FuzzObserver.normalise).
+struct SubmitCountSet: Equatable {
+    var values: Set<Int32>
+    /// nil: any count >= 0 (the SQ ring overflowed, so liburing's count depends on when it flushed)
+    var anyCount = false
+    func contains(_ n: Int32) -> Bool { values.contains(n) || (anyCount && n >= 0) }
+    var label: String { "{" + values.sorted().map { Errno.describe(result: $0) }.joined(separator: "|") + (anyCount ? "|n" : "") + "}" }
+}
+
+extension FuzzCase {
+    /// For each submit action on an SQPOLL ring that is still R_DISABLED (per the model's
+    /// observation: no `enable` that returned 0 since the ring was made), by event index:
+    /// -EBADFD or every SQE queued on the ring so far.
+    func disabledSubmitOutcomes(model: FuzzObservation) -> [Int: SubmitCountSet] {
+        guard ringFlags & 2 != 0, ringFlags & 0x40 != 0 else { return [:] }
+        let entries = 8   // FuzzObserver's setupRing(entries: 8)
+        var out: [Int: SubmitCountSet] = [:]
+        var disabled = true, queued = 0
+        for (i, a) in actions.enumerated() {
+            switch a {
+            case .setup: disabled = true; queued = 0
+            case .enable:
+                if i < model.events.count, case .call(_, let r) = model.events[i], r == 0 { disabled = false }
+            case .submit(let sqes):
+                guard disabled else { continue }
+                queued += sqes.count
+                out[i] = queued <= entries ? SubmitCountSet(values: [-Errno.EBADFD, Int32(queued)])
+                                           : SubmitCountSet(values: [-Errno.EBADFD], anyCount: true)
+            default: break
+            }
+        }
+        return out
     }
 }

@@ -123,6 +123,8 @@ public final class Fuzzer {
         public var saveDirectory: String?
         public var batchSize = 64
         public var shrinkBudget = 300
+        /// How often a mismatching case is re-run, unshrunk, to tell a steady mismatch from a flaky one.
+        public var reruns = 3
         public init() {}
     }
 
@@ -134,12 +136,23 @@ public final class Fuzzer {
         public var savedAt: String?
         /// False when the shrunk case did not fail again and `shrunk` is the original.
         public var shrinkHeld = true
+        /// The original case's first differing event (model vs kernel).
+        public var difference: FuzzDifference?
+        /// The original case re-run `reruns` times on model and target: how often it differed again.
+        public var reproduced = 0
+        public var reruns = 0
+        /// Differed on the first run but not on every re-run: timing, or a race the model does
+        /// not know about. Reported like any other mismatch, only labelled.
+        public var flaky: Bool { reproduced < reruns }
+        public var reproducedText: String { "reproduced \(reproduced) of \(reruns)" + (flaky ? " (flaky)" : "") }
     }
 
     public struct Report {
         public var seed: UInt64
         public var cases = 0
         public var mismatches: [Mismatch] = []
+        /// Generator features and model outcomes of the cases run.
+        public var features = FuzzFeatures()
         public var seconds = 0.0
         /// Time spent shrinking mismatches (included in `seconds`).
         public var shrinkSeconds = 0.0
@@ -148,8 +161,10 @@ public final class Fuzzer {
         public var perMinuteWithoutShrinking: Double {
             seconds - shrinkSeconds > 0 ? Double(cases) / (seconds - shrinkSeconds) * 60 : 0
         }
+        public var flakyMismatches: Int { mismatches.filter(\.flaky).count }
         public var summary: String {
-            "fuzz: seed \(seed), \(cases) cases, \(mismatches.count) mismatches, \(Int(perMinute.rounded()))/min"
+            "fuzz: seed \(seed), \(cases) cases, \(mismatches.count) mismatches"
+                + (flakyMismatches > 0 ? " (\(flakyMismatches) flaky)" : "") + ", \(Int(perMinute.rounded()))/min"
         }
     }
 
@@ -175,7 +190,7 @@ public final class Fuzzer {
     func compare(_ c: FuzzCase) -> (FuzzObservation, FuzzObservation)? {
         let m = modelObservation(c)
         let t = target.run([c], expected: [m.cqeCounts])[0]
-        return FuzzObserver.normalise(m, for: c) == FuzzObserver.normalise(t, for: c) ? nil : (m, t)
+        return FuzzObserver.firstDifference(model: m, kernel: t, for: c) == nil ? nil : (m, t)
     }
 
     public func run() -> Report {
@@ -193,10 +208,11 @@ public final class Fuzzer {
             let predictions = batch.map(modelObservation)
             let observed = target.run(batch, expected: predictions.map(\.cqeCounts))
             report.cases += batch.count
-            for (i, c) in batch.enumerated()
-            where FuzzObserver.normalise(predictions[i], for: c) != FuzzObserver.normalise(observed[i], for: c) {
+            for (i, c) in batch.enumerated() { report.features.add(c, model: predictions[i]) }
+            for (i, c) in batch.enumerated() {
+                guard let difference = FuzzObserver.firstDifference(model: predictions[i], kernel: observed[i], for: c) else { continue }
                 let t0 = rf_now_ns()
-                report.mismatches.append(handleMismatch(c, model: predictions[i], target: observed[i]))
+                report.mismatches.append(handleMismatch(c, model: predictions[i], target: observed[i], difference: difference))
                 report.shrinkSeconds += Double(rf_now_ns() - t0) / 1e9
             }
         }
@@ -204,21 +220,32 @@ public final class Fuzzer {
         return report
     }
 
-    func handleMismatch(_ c: FuzzCase, model m: FuzzObservation, target t: FuzzObservation) -> Mismatch {
+    func handleMismatch(_ c: FuzzCase, model m: FuzzObservation, target t: FuzzObservation,
+                        difference: FuzzDifference? = nil) -> Mismatch {
+        // Re-run the original case (one child, each run on a fresh ring) before shrinking.
+        let reruns = max(0, options.reruns)
+        let again = reruns > 0 ? target.run(Array(repeating: c, count: reruns), expected: Array(repeating: m.cqeCounts, count: reruns)) : []
+        let reproduced = again.filter { FuzzObserver.firstDifference(model: m, kernel: $0, for: c) != nil }.count
         var (shrunk, tries) = FuzzShrinker.shrink(c, budget: options.shrinkBudget) { compare($0) != nil }
         var sm = m, st = t
-        let again = compare(shrunk)
-        if let again {
-            (sm, st) = again
+        let againShrunk = compare(shrunk)
+        if let againShrunk {
+            (sm, st) = againShrunk
         } else {
             // The shrunk case passed when run once more (timing): keep the original case with
             // its own observations, so a reproducer never pairs one case with another's results.
             shrunk = c
         }
         var mismatch = Mismatch(original: c, shrunk: shrunk, model: sm, target: st)
-        mismatch.shrinkHeld = again != nil
+        mismatch.shrinkHeld = againShrunk != nil
+        mismatch.difference = difference ?? FuzzObserver.firstDifference(model: m, kernel: t, for: c)
+        mismatch.reproduced = reproduced
+        mismatch.reruns = reruns
         let how = mismatch.shrinkHeld ? "shrunk in \(tries) tries" : "not shrunk: the shrunk case did not fail again"
-        log("case \(c.index): model \(sm) / kernel \(st) (\(how))")
+        log("case \(c.index): mismatch\(mismatch.flaky ? " (flaky)" : ""), first differing \(mismatch.difference.map(String.init(describing:)) ?? "event: none")")
+        log("case \(c.index):   model:  \(m)")
+        log("case \(c.index):   kernel: \(t)")
+        log("case \(c.index):   \(mismatch.reproducedText) when re-run; \(how)" + (mismatch.shrinkHeld ? "; shrunk: model \(sm) / kernel \(st)" : ""))
         if let dir = options.saveDirectory {
             let path = PathText.join(dir, "fuzz-seed\(options.seed)-case\(c.index).yaml")
             let text = FuzzCaseWriter.yaml(shrunk, observed: st, seed: options.seed, modelSaid: sm, shrunk: mismatch.shrinkHeld)

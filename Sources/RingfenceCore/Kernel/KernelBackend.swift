@@ -78,6 +78,10 @@ public protocol KernelBackend: AnyObject {
     /// Queue the SQEs, submit them, and collect CQEs until `expecting` have
     /// arrived or the wait times out; then pick up any extra CQEs already posted.
     func submit(ring: Int32, sqes: [SQESpec], expecting: Int, timeoutMs: Int) -> SubmitOutcome
+    /// SQPOLL: wait up to `timeoutMs` until the SQ thread has consumed every SQE handed to it
+    /// (the SQ ring's head has reached its tail); true when it has. Backends that consume at
+    /// submit (the model) return true at once.
+    func waitForSQConsumed(ring: Int32, timeoutMs: Int) -> Bool
     /// prctl(PR_SET_NO_NEW_PRIVS); 0 or -errno.
     func setNoNewPrivs() -> Int32
     /// Become uid/gid 65534 without capabilities; 0 or -errno.
@@ -122,6 +126,7 @@ public struct ExecPlan: Sendable {
 }
 
 extension KernelBackend {
+    public func waitForSQConsumed(ring: Int32, timeoutMs: Int) -> Bool { true }
     /// Backends without a kernel to taint (the model) refuse the step.
     public func addTaint(_ mask: UInt64) -> Int32 { -95 /* EOPNOTSUPP */ }
     /// Backends without fault injection (the model): never injected.

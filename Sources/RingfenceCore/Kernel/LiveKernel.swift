@@ -219,6 +219,18 @@ public final class LiveKernel: KernelBackend {
         return SubmitOutcome(submitted: submitted, cqes: cqes)
     }
 
+    /// liburing's io_uring_sq_ready(): SQEs flushed to the ring that the kernel has not
+    /// consumed yet (tail - khead, khead read with acquire on SQPOLL rings).
+    public func waitForSQConsumed(ring fd: Int32, timeoutMs: Int) -> Bool {
+        guard let ring = rings[fd] else { return true }
+        let deadline = rf_now_ns() + UInt64(max(0, timeoutMs)) * 1_000_000
+        while io_uring_sq_ready(ring) > 0 {
+            if rf_now_ns() >= deadline { return false }
+            usleep(200)
+        }
+        return true
+    }
+
     public func setNoNewPrivs() -> Int32 { rf_set_no_new_privs() }
 
     public func dropPrivileges() -> Int32 { rf_drop_privileges(65534, 65534) }
