@@ -132,4 +132,16 @@ extension KernelBackend {
     /// Backends without fault injection (the model): never injected.
     public func armFailNth(_ n: Int) -> Int32 { -38 /* ENOSYS */ }
     public func failNthInjected() -> Bool { false }
+    /// Test doubles that do not model the lifecycle steps refuse them.
+    public func runInThread(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
+        (false, ["this backend does not run threads"])
+    }
+    public func unshareUserNamespace() -> Int32 { -38 /* ENOSYS */ }
+    public func sendRingToParent(_ ring: Int32, tag: String, via: RingPassing) -> Int32 { -38 /* ENOSYS */ }
+    public func takeReceivedRings() -> [(tag: String, fd: Int32)] { [] }
+    public func runInNewImage(_ plan: ExecPlan,
+                              prepare: (KernelBackend) -> (kept: [(name: String, fd: Int32)]?, diagnostics: [String]),
+                              body: (KernelBackend, [String: Int32]) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
+        (false, ["this backend does not exec"])
+    }
 }
