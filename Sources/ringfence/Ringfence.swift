@@ -14,7 +14,7 @@ struct Ringfence: ParsableCommand {
 
         Exit codes: 0 all passed, 1 a case failed, 2 usage or case-file error, 4 all skipped.
         """,
-        version: RingfenceVersion.string,
+        version: InstallLayout.versionText,
         subcommands: [RunCommand.self, ListCommand.self, LintCommand.self, AsmCommand.self, ProbeCommand.self,
                       FuzzCommand.self, CompareCommand.self, MatrixCommand.self, BenchCommand.self, JUnitCommand.self, KTAPCommand.self, KCIDBCommand.self,
                       Verdict.self, VMCommand.self, SelftestFaultCommand.self, SelftestCostsCommand.self],
