@@ -100,8 +100,12 @@ install -m 0644 ci/debian/lintian-overrides "$P/usr/share/lintian/overrides/ring
 printf '%s (commit %s, Debian package)\n' "$VERSION" "$commit" >"$P/usr/share/ringfence/VERSION"
 install -m 0644 README.md "$P/usr/share/doc/ringfence/README.md"
 for f in docs/*; do install -m 0644 "$f" "$P/usr/share/doc/ringfence/docs/"; done
-gzip -9n <"$man_src" >"$P/usr/share/man/man1/ringfence.1.gz"
-"$BIN/ringfence" --generate-completion-script bash >"$P/usr/share/bash-completion/completions/ringfence"
+# generate-manual copies help text verbatim: a text line that starts with a
+# control character ("'fuzz: …", ".ringfence-manifest; …") is read as an
+# unknown macro, and a blank line is not mdoc. Escape the one, paragraph the other.
+sed -e "s/^'/\\\\\&'/" -e 's/^\.\([a-z]\)/\\\&.\1/' -e 's/^$/.Pp/' "$man_src" | gzip -9n >"$P/usr/share/man/man1/ringfence.1.gz"
+# Sourced by bash-completion, not run: no #! line (lintian bash-completion-with-hashbang).
+"$BIN/ringfence" --generate-completion-script bash | sed '1{/^#!/d}' >"$P/usr/share/bash-completion/completions/ringfence"
 "$BIN/ringfence" --generate-completion-script zsh >"$P/usr/share/zsh/vendor-completions/_ringfence"
 "$BIN/ringfence" --generate-completion-script fish >"$P/usr/share/fish/vendor_completions.d/ringfence.fish"
 
@@ -152,6 +156,8 @@ Description: conformance suite for io_uring cBPF filters
  --build", which builds a kernel tree first, and its --coverage option.
 EOF
 chmod 0644 "$P/DEBIAN/control"
+(cd "$P" && find usr -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum) >"$P/DEBIAN/md5sums"
+chmod 0644 "$P/DEBIAN/md5sums"
 
 deb=$OUT/ringfence_${VERSION}_amd64.deb
 dpkg-deb --root-owner-group -Zxz -b "$P" "$deb" >&2
