@@ -311,7 +311,7 @@ struct SuiteOptions: ParsableArguments {
     var noBuild = false
     @Option(help: ArgumentHelp("Build the initramfs, write it to FILE and exit (no boot).", valueName: "FILE"))
     var writeInitramfs: String?
-    @Option(help: ArgumentHelp("The guest's /init (default: ringfence-guest beside this executable).", valueName: "PATH"))
+    @Option(help: ArgumentHelp("The guest's /init (default: <prefix>/lib/ringfence/ringfence-guest when installed as <prefix>/bin/ringfence, else ringfence-guest beside this executable).", valueName: "PATH"))
     var guestBinary: String?
 }
 
