@@ -244,12 +244,15 @@ struct TreeOptions: ParsableArguments {
 }
 
 extension VMCommand {
-    /// The project checkout (ci/ fragments): run-in-vm.sh exports it.
+    /// The project checkout (ci/ fragments): run-in-vm.sh exports it; an
+    /// installed ringfence outside a checkout uses <prefix>/share/ringfence.
     static var projectRoot: String {
         let env = ProcessInfo.processInfo.environment
         if let r = env["RINGFENCE_ROOT"], !r.isEmpty { return r }
         if let c = env["RINGFENCE_DEFAULT_CASES"] { return (c as NSString).deletingLastPathComponent }
-        return FileManager.default.currentDirectoryPath
+        let cwd = FileManager.default.currentDirectoryPath
+        if !FileManager.default.fileExists(atPath: cwd + "/ci/ringfence.config"), let s = InstallLayout.shareDirectory { return s }
+        return cwd
     }
 }
 
@@ -296,8 +299,8 @@ struct MachineOptions: ParsableArguments {
 }
 
 struct SuiteOptions: ParsableArguments {
-    @Option(name: .customLong("cases"), help: ArgumentHelp("Case directory (or one case file), compiled on the host into the guest's /cases/suite.rfcases (default: cases/ next to run-in-vm.sh).", valueName: "DIR"))
-    var casesDirectory = ProcessInfo.processInfo.environment["RINGFENCE_DEFAULT_CASES"] ?? "cases"
+    @Option(name: .customLong("cases"), help: ArgumentHelp("Case directory (or one case file), compiled on the host into the guest's /cases/suite.rfcases (default: cases/ next to run-in-vm.sh, else ./cases, else the installed <prefix>/share/ringfence/cases).", valueName: "DIR"))
+    var casesDirectory = ProcessInfo.processInfo.environment["RINGFENCE_DEFAULT_CASES"] ?? InstallLayout.defaultCases
     @Option(help: ArgumentHelp("Results directory (default: ./out/<kernel-release>/).", valueName: "DIR"))
     var out: String?
     @Option(help: ArgumentHelp("Also copy results.json (for ringfence compare) to this file.", valueName: "FILE"))
@@ -314,7 +317,7 @@ struct SuiteOptions: ParsableArguments {
     var noBuild = false
     @Option(help: ArgumentHelp("Build the initramfs, write it to FILE and exit (no boot).", valueName: "FILE"))
     var writeInitramfs: String?
-    @Option(help: ArgumentHelp("The guest's /init (default: ringfence-guest beside this executable).", valueName: "PATH"))
+    @Option(help: ArgumentHelp("The guest's /init (default: <prefix>/lib/ringfence/ringfence-guest when installed as <prefix>/bin/ringfence, else ringfence-guest beside this executable).", valueName: "PATH"))
     var guestBinary: String?
 }
 

@@ -201,15 +201,15 @@ public final class VMRunner {
         return a.bytes()
     }
 
-    /// The guest's /init: `--guest-binary`, else `ringfence-guest` beside this executable.
+    /// The guest's /init: `--guest-binary`, else `<prefix>/lib/ringfence/ringfence-guest`
+    /// for an installed `<prefix>/bin/ringfence`, else `ringfence-guest` beside this executable.
     func guestExecutable() throws -> String {
         if let g = options.guestBinary {
             guard access(g, X_OK) == 0 else { throw HostError("--guest-binary \(g): no such executable") }
             return g
         }
         let me = try selfExecutable()
-        let g = (me as NSString).deletingLastPathComponent + "/ringfence-guest"
-        guard access(g, X_OK) == 0 else {
+        guard let g = InstallLayout.guestCandidates(forExecutable: me).first(where: { access($0, X_OK) == 0 }) else {
             throw HostError("no ringfence-guest beside \(me): the VM boots it as /init. Build both with "
                             + "`swift build -c release --static-swift-stdlib` (./run-in-vm.sh does), or name one with --guest-binary")
         }
