@@ -23,7 +23,7 @@ expect_exit() {
 	else echo "# exit $rc (want $code), pattern '$pattern'"; fail "$name"; fi
 }
 
-PLAN=28
+PLAN=29
 echo "KTAP version 1"
 echo "1..$PLAN"
 
