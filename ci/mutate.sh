@@ -18,6 +18,9 @@
 #                       the tree at PATH without a full rebuild. PATH is not modified.
 #   MUTATE_NICE=N       nice level for builds and boots (default 10)
 #   MUTATE_JOBS=N       make -j (default: nproc)
+#   MUTATE_DEBUG=1      O is a debug kernel's build (ringfence vm --build --debug): boot with
+#                       1 GiB and ringfence.kmemleak=1, so the inject: cases run and the guest
+#                       scans for leaks after the suite (the EP mutants need it)
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CAT=$ROOT/ci/mutants/catalogue.txt
@@ -32,6 +35,8 @@ ACCEL=${MUTATE_ACCEL:-tcg}
 NICE=${MUTATE_NICE:-10}
 JOBS=${MUTATE_JOBS:-$(nproc)}
 mkdir -p "$OUT"
+VMARGS=()
+[[ ${MUTATE_DEBUG:-0} == 1 ]] && VMARGS=(--memory 1G --append ringfence.kmemleak=1)
 TABLE=$OUT/table.tsv
 
 "$APPLY" check "$CAT" "$TREE" >/dev/null || { echo "mutate.sh: catalogue does not match $TREE (see above)" >&2; exit 2; }
@@ -76,7 +81,7 @@ for id in "${IDS[@]}"; do
 	else
 		rm -rf "$OUT/$id" "$OUT/$id.json"
 		(cd "$ROOT" && nice -n "$NICE" ./run-in-vm.sh --no-build --accel "$ACCEL" --timeout "$TIMEOUT" \
-			--kernel "$O/arch/x86/boot/bzImage" --config "$O/.config" \
+			--kernel "$O/arch/x86/boot/bzImage" --config "$O/.config" "${VMARGS[@]}" \
 			--out "$OUT/$id" --results "$OUT/$id.json") >"$OUT/$id.log" 2>&1
 		rc=$?
 		case $rc in
