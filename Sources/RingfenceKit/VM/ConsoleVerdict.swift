@@ -56,6 +56,9 @@ public struct ConsoleVerdict: Equatable {
     public var troubleBeforeInit: String?
     /// The guest ran out of memory (OOM killer or panic).
     public var outOfMemory: String?
+    /// "# ringfence: kmemleak: leak: …" after the suite (KmemleakScan): objects
+    /// allocated through io_uring that nothing references.
+    public var kmemleak: [String] = []
     /// "reboot: Power off not available: System halted instead".
     public var haltedInsteadOfPowerOff = false
     /// The guest's init printed its first line.
@@ -489,6 +492,7 @@ public struct ConsoleVerdict: Equatable {
             v.guestCrash = guestCrash
             v.troubleBeforeInit = troubleBeforeInit
             v.outOfMemory = outOfMemory
+            v.kmemleak = kmemleak
             v.haltedInsteadOfPowerOff = halted
             v.initStarted = initStarted
             for res in results {
