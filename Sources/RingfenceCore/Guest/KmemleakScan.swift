@@ -27,7 +27,7 @@ public enum KmemleakScan {
             close(fd)
             if n < 0 { return [prefix + "scan failed: \(Errno.name(e)) (kmemleak disabled itself? see dmesg)"] }
         }
-        return report(readAll(path))
+        return report(GuestInit.readFile(path) ?? "")
     }
 
     /// The console lines for a kmemleak report (also used on recorded reports).
@@ -52,7 +52,7 @@ public enum KmemleakScan {
         var current: Record?
         var inTrace = false
         for raw in text.split(separator: "\n") {
-            let line = raw.trimmingCharacters(in: " \t")
+            let line = raw.trimmingBlanks()
             if line.hasPrefix("unreferenced object") {
                 if let c = current { out.append(c) }
                 current = Record(header: line.hasSuffix(":") ? String(line.dropLast()) : line, backtrace: [])
@@ -61,7 +61,7 @@ public enum KmemleakScan {
                 inTrace = true
             } else if inTrace, line.hasPrefix("[<") || line.contains("+0x") {
                 // "[<ffffffff81234567>] io_register_bpf_filter+0x12/0x340" (addresses may be hashed or absent)
-                let fn = line.split(separator: "]").last.map { $0.trimmingCharacters(in: " ") } ?? line
+                let fn = line.split(separator: "]").last.map { $0.trimmingBlanks() } ?? line
                 current?.backtrace.append(fn)
             }
         }
@@ -74,32 +74,4 @@ public enum KmemleakScan {
     static func isIoUring(_ frame: String) -> Bool {
         frame.hasPrefix("io_") || frame.hasPrefix("__io_") || frame.contains("io_uring") || frame.hasPrefix("bpf_prog_create_from_user")
     }
-
-    static func readAll(_ path: String) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n <= 0 { break }
-            bytes += buf[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        let chars = Set(set)
-        var s = Substring(self)
-        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
-        while let l = s.last, chars.contains(l) { s = s.dropLast() }
-        return String(s)
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters(in set: String) -> String { String(self).trimmingCharacters(in: set) }
 }

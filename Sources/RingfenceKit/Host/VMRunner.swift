@@ -462,7 +462,14 @@ public final class VMRunner {
     /// earlier runs that were killed: those whose owner's lock can be taken.
     /// Directories from before the lock (no lock file) go once a day old.
     public static func removeStaleWorkDirectories(in tmp: String) {
-        for e in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where e.hasPrefix("ringfence-vm.") {
+        for e in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] {
+            // HostProcess.run's output logs, ringfence-<pid>-<n>.log, of processes that are gone.
+            if e.hasPrefix("ringfence-") && e.hasSuffix(".log") {
+                let parts = e.split(separator: "-")
+                if parts.count == 3, let pid = Int32(parts[1]), kill(pid, 0) != 0 && errno == ESRCH { unlink(tmp + "/" + e) }
+                continue
+            }
+            guard e.hasPrefix("ringfence-vm.") else { continue }
             let dir = tmp + "/" + e
             let lock = dir + "/" + workLockName
             if FileManager.default.fileExists(atPath: lock) {
@@ -473,11 +480,6 @@ public final class VMRunner {
             } else if let age = FileSystem.age(dir), age > 86400 {
                 FileSystem.remove(dir)
             }
-        }
-        // HostProcess.run's output logs, ringfence-<pid>-<n>.log, of processes that are gone.
-        for e in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where e.hasPrefix("ringfence-") && e.hasSuffix(".log") {
-            let parts = e.split(separator: "-")
-            if parts.count == 3, let pid = Int32(parts[1]), kill(pid, 0) != 0 && errno == ESRCH { unlink(tmp + "/" + e) }
         }
     }
 }

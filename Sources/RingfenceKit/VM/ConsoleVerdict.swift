@@ -129,6 +129,12 @@ public struct ConsoleVerdict: Equatable {
         return nil
     }
 
+    /// The run-level problem for kmemleak's io_uring leaks (nil for none), in
+    /// the console's own problems and in the judged report alike.
+    static func kmemleakProblem(_ leaks: [String]) -> String? {
+        leaks.first.map { "kmemleak: \(leaks.count) unreferenced object(s) allocated through io_uring after the suite; first: \($0)" }
+    }
+
     /// warn_alloc()'s first line (mm/page_alloc.c, mm/vmalloc.c).
     static func isAllocationFailureReport(_ text: Substring) -> Bool {
         text.contains("vmalloc error: size") || text.contains("page allocation failure: order:")
@@ -440,9 +446,7 @@ public struct ConsoleVerdict: Equatable {
             if let t = pendingTrouble { problems.append("kernel trouble after the last result: \(t)") }
             // kmemleak after the suite: a leak through io_uring fails the run (not one case:
             // the allocation's time is not attributed to a case's markers).
-            if !kmemleak.isEmpty {
-                problems.append("kmemleak: \(kmemleak.count) unreferenced object(s) allocated through io_uring after the suite; first: \(kmemleak[0])")
-            }
+            if let p = ConsoleVerdict.kmemleakProblem(kmemleak) { problems.append(p) }
             // A case that hit kernel trouble and never reported: its result is the trouble.
             var synthesized = 0
             for (n, t) in pendingByCase.sorted(by: { $0.key < $1.key }) {

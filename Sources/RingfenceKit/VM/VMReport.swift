@@ -191,9 +191,7 @@ public enum VMVerdict {
         if input.timedOut { problems.append("timed out: the VM was killed after \(Int(input.timeoutSeconds)) s") }
         // A leak is the kernel's, found after the suite: it fails the run (exit 1),
         // not one case (an allocation is not attributed to a case's markers).
-        if !console.kmemleak.isEmpty {
-            problems.append("kmemleak: \(console.kmemleak.count) unreferenced object(s) allocated through io_uring after the suite; first: \(console.kmemleak[0])")
-        }
+        if let p = ConsoleVerdict.kmemleakProblem(console.kmemleak) { problems.append(p) }
         if console.guestExitCode == nil && !input.timedOut && console.guestCrash == nil && !problems.contains(where: { $0.contains("panic") }) {
             problems.append("the guest never printed '# ringfence-exit:' (it did not finish)")
         }
