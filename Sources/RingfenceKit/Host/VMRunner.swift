@@ -230,9 +230,19 @@ public final class VMRunner {
         let dir = store.root + "/init"
         try FileSystem.makeDirectory(dir)
         let path = "\(dir)/ringfence-\(st.st_size)-\(st.st_mtim.tv_sec).init"
-        if FileManager.default.fileExists(atPath: path) { return path }
-        // Older copies go, but not another run's file in flight (.tmp-<pid>).
-        for old in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !old.contains(".tmp-") { unlink(dir + "/" + old) }
+        if FileManager.default.fileExists(atPath: path) {
+            utimes(path, nil)   // in use: another binary's run leaves it for an hour
+            return path
+        }
+        // Older copies go, but not one another run (of another build of
+        // ringfence, e.g. in a second worktree) may still be packing into its
+        // initramfs: only copies untouched for an hour, and never a file in
+        // flight (.tmp-<pid>).
+        let now = time(nil)
+        for old in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !old.contains(".tmp-") {
+            var o = stat()
+            if stat(dir + "/" + old, &o) == 0, now - o.st_mtim.tv_sec > 3600 { unlink(dir + "/" + old) }
+        }
         let tmp = path + ".tmp-\(getpid())"   // two runs may strip at once
         let (code, _) = try HostProcess.run(["strip", "-o", tmp, exe], phase: "stripping \(exe)")
         if code != 0 { try FileSystem.copy(exe, to: tmp) }
