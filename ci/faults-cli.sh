@@ -50,6 +50,7 @@ check() {
 
 head -c 4096 /dev/zero >"$T/junk-kernel"   # ringfence vm reads the cases before the kernel
 CASE='- name: allow filter lets NOP complete
+  why: __io_uring_run_bpf_filters() allows when the program returns 1
   steps:
     - register: { opcode: NOP, program: "ret #1" }'
 

@@ -280,7 +280,7 @@ struct KernelOptions: ParsableArguments {
 struct MachineOptions: ParsableArguments {
     @Option(help: "Accelerator: auto (KVM when /dev/kvm works and has not failed here before, else TCG), kvm or tcg.")
     var accel: VMRunOptions.Accel = .auto
-    @Option(help: "TCG threading with --cpus > 1: single (one host thread for all guest CPUs; default) or multi (faster, but see the boot-flake rates in the README).")
+    @Option(help: "TCG threading with --cpus > 1: single (one host thread for all guest CPUs; default) or multi (faster, but see the boot-flake rates in docs/performance.md).")
     var tcgThreads: QEMUSettings.TCGThreads = .single
     @Option(parsing: .unconditional, help: "Global timeout for the VM in seconds (default 300); QEMU is killed and the run fails when it expires.")
     var timeout: Double = 300

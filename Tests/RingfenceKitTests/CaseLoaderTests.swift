@@ -145,5 +145,31 @@ final class CaseLoaderTests: XCTestCase {
         let (cases, errors) = try CaseLoader.loadCollectingErrors(directory: root.appendingPathComponent("cases").path)
         XCTAssertEqual(errors, [])
         XCTAssertGreaterThanOrEqual(cases.count, 40)
+        // ringfence lint also wants a why: on every case (CaseLint).
+        XCTAssertEqual(CaseLint.missingWhy(cases).map(\.description), [])
+    }
+
+    /// Lint's why: rule: a case without one (or with a blank one) is an error
+    /// at its name's line that names the case and says what to write.
+    func testLintWantsWhyOnEveryCase() throws {
+        let cases = try CaseLoader.load(yaml: """
+            - name: with a why
+              why: __io_uring_run_bpf_filters() denies on 0
+              steps:
+                - register: { opcode: NOP, program: "ret #1" }
+            - name: without a why
+              steps:
+                - register: { opcode: NOP, program: "ret #1" }
+            - name: blank why
+              why: "  "
+              steps:
+                - register: { opcode: NOP, program: "ret #1" }
+            """, file: "area/t.yaml")
+        let errors = CaseLint.missingWhy(cases)
+        XCTAssertEqual(errors.map(\.line), [5, 8])
+        XCTAssertEqual(errors.map(\.field), ["why", "why"])
+        XCTAssertTrue(errors[0].description.hasPrefix("area/t.yaml:5: why: case 'without a why' has no why:; add one line 'why: ...'"),
+                      errors[0].description)
+        XCTAssertTrue(errors[0].message.contains("kernel function and file"), errors[0].message)
     }
 }

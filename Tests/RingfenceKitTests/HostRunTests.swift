@@ -71,6 +71,15 @@ final class HostRunTests: XCTestCase {
         XCTAssertEqual(status, 2)
         XCTAssertTrue(err.contains("bad.yaml:3: [0].steps[0].register.program:"), err)
         XCTAssertFalse(err.contains("Fatal error"), err)
+        // A case that loads but has no why: fails lint too (CaseLint), and passes once it has one.
+        try "- name: y\n  steps:\n    - register: { opcode: NOP, program: \"ret #1\" }\n".write(
+            to: dir.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
+        let (noWhy, _, whyErr) = try ringfence(["lint", dir.path])
+        XCTAssertEqual(noWhy, 2)
+        XCTAssertTrue(whyErr.contains("bad.yaml:1: why: case 'y' has no why:"), whyErr)
+        try "- name: y\n  why: __io_uring_run_bpf_filters() allows on 1\n  steps:\n    - register: { opcode: NOP, program: \"ret #1\" }\n".write(
+            to: dir.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
+        XCTAssertEqual(try ringfence(["lint", dir.path]).0, 0)
     }
 
     func testHelpExitsZero() throws {

@@ -19,7 +19,7 @@ public struct VMRunOptions {
     public var timeout: Double = 300
     /// Guest CPUs; nil: host CPUs (at most 4) under KVM, one under TCG, where a
     /// second CPU buys about 10% and brings multi-threaded TCG's cross-CPU
-    /// text-patching race (`Oops: int3`; see the README's measurements).
+    /// text-patching race (`Oops: int3`; see docs/performance.md).
     public var cpus: Int?
     public func guestCPUs(_ accel: QEMUSettings.Accelerator) -> Int {
         cpus ?? (accel == .kvm ? max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))) : 1)
