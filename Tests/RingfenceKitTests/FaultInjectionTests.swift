@@ -99,6 +99,36 @@ final class FaultInjectionTests: XCTestCase {
         XCTAssertTrue(error(base + "  inject: { step: 1, errno: [ENOPE], if_failed: [] }").contains("unknown errno"))
     }
 
+    /// A leak names the case that was running when it was allocated:
+    /// kmemleak's jiffies, timer_list's jiffies and time now, the markers' kmsg times.
+    func testKmemleakLeakNamesTheCaseThatAllocatedIt() {
+        let timerA = "Timer List Version: v0.10\nHRTIMER_MAX_CLOCK_BASES: 8\nnow at 20000000000 nsecs\n\ncpu: 0\njiffies: 4294897296\n"
+        let timerB = "now at 20200000000 nsecs\njiffies: 4294897346\n"
+        guard let a = KmemleakScan.Timeline.timerList(timerA), let b = KmemleakScan.Timeline.timerList(timerB) else { return XCTFail("timer_list not parsed") }
+        XCTAssertEqual(a.jiffies, 4294897296)
+        XCTAssertEqual(KmemleakScan.Timeline.hz(a, b), 250)
+        let kmsg = """
+        4,900,10000000,-;ringfence: begin 1 area/f:first
+        4,901,11000000,-;ringfence: end 1
+        4,902,12000000,-;ringfence: begin 2 area/f:second
+        6,903,12500000,-;some other message
+        4,904,13000000,-;ringfence: end 2
+        """
+        let cases = KmemleakScan.Timeline.cases(kmsg: kmsg)
+        XCTAssertEqual(cases.map(\.number), [1, 2])
+        XCTAssertEqual(cases[1].endUs, 13_000_000)
+        let tl = KmemleakScan.Timeline(jiffiesNow: b.jiffies, nowNs: b.ns, hz: 250, cases: cases)
+        // 20.2 s now; 7.7 s ago = 12.5 s: during case 2.
+        let j = b.jiffies - UInt64(7.7 * 250)
+        let report = "unreferenced object 0xff11 (size 64):\n  comm \"ringfence-guest\", pid 97, jiffies \(j)\n  backtrace (crc 1):\n    [<0>] io_new_bpf_filters+0x19/0x73\n"
+        let lines = KmemleakScan.report(report, timeline: tl)
+        XCTAssertTrue(lines[0].hasSuffix("allocated at about 12.500 s, during case 2 area/f:second"), lines[0])
+        // Between the two cases, before the first, and no timeline at all.
+        XCTAssertEqual(tl.describe(jiffies: b.jiffies - UInt64(8.7 * 250)), "allocated at about 11.500 s, between cases")
+        XCTAssertEqual(tl.describe(jiffies: b.jiffies - UInt64(15.2 * 250)), "allocated at about 5.000 s, before the first case the kernel log still holds")
+        XCTAssertFalse(KmemleakScan.report(report).first!.contains("allocated"))
+    }
+
     /// kmemleak's report format (Documentation/dev-tools/kmemleak.rst): only
     /// objects whose backtrace passes through io_uring are leaks of ours.
     func testKmemleakReportKeepsIoUringObjects() {
