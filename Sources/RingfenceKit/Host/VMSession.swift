@@ -160,52 +160,33 @@ extension VMRunner {
         host.vmSeconds = boot.seconds
         host.notes = notes
 
-        // Judge: one report, four renderings.
-        var files = GuestResults.extract(fromConsole: boot.console)
-        let guestJSON = files.removeValue(forKey: GuestResults.resultsName)
-        var guestReport: RunReport?
-        if let data = guestJSON { guestReport = try? JSONDecoder().decode(RunReport.self, from: data) }
-        let isRun = options.guestArguments.first == "run"
-        var input = VMVerdict.Input(console: verdict, guestReport: guestReport, plan: isRun ? options.plan : nil, host: host)
-        input.knownBugs = options.knownBugs
-        input.kernelVersion = KernelVersion.running(release: kernel.release, version: kernel.packageVersion.map { "Debian " + $0 } ?? "")
-        input.timedOut = boot.timedOut
-        input.timeoutSeconds = options.timeout
-        input.strict = options.strict
+        // Judge: one report, four renderings (VMVerdict.judge(log:plan:host:context:), as `ringfence verdict` does).
+        var context = VMVerdict.Context()
+        context.knownBugs = options.knownBugs
+        context.kernelVersion = KernelVersion.running(release: kernel.release, version: kernel.packageVersion.map { "Debian " + $0 } ?? "")
+        context.timedOut = boot.timedOut
+        context.timeoutSeconds = options.timeout
+        context.strict = options.strict
         let defaultMemory = QEMUSettings.defaultMemoryMB(initramfsBytes: rawSize)
-        if memory < defaultMemory { input.memoryDefaultMB = defaultMemory }
-        let outcome = VMVerdict.judge(input)
-        if let why = outcome.infrastructure {
+        if memory < defaultMemory { context.memoryDefaultMB = defaultMemory }
+        let judged = VMVerdict.judge(log: boot.console, plan: options.guestArguments.first == "run" ? options.plan : nil, host: host, context: context)
+        if let why = judged.outcome.infrastructure {
             // No per-case verdicts: the results directory gets INCOMPLETE with
             // this reason beside console.log (the defer above), and exit 2.
             throw HostError(why + (attempts > 1 ? " (after \(attempts) boots)" : "") + "; console log: \(out.path)/console.log")
         }
-        for (name, data) in files.sorted(by: { $0.key < $1.key }) where !name.contains("/") {
+        for (name, data) in judged.files.sorted(by: { $0.key < $1.key }) where !name.contains("/") {
             try FileSystem.write(data, to: out.staging + "/" + name)
         }
-        let ktap: String
-        var code = outcome.exitCode
-        // Any guest command that sent results.json (or `run`, whose plan the
-        // host knows) is judged through the report; others pass their KTAP through.
-        let reportMode = guestReport != nil || (isRun && options.plan != nil)
-        if reportMode && !(code == 2 && outcome.report.cases.isEmpty) {
-            ktap = VMVerdict.ktap(outcome.report, preamble: verdict.ktapLines.filter { $0.hasPrefix("# module ") })
-            try FileSystem.write(try outcome.report.json(), to: out.staging + "/results.json")
-            try FileSystem.write(JUnitWriter().document(outcome.report), to: out.staging + "/results.junit.xml")
-        } else {
-            // Another guest command (bench, fuzz, list): its own KTAP, judged on the console.
-            var lines = verdict.ktapLines
-            lines.insert(contentsOf: VMVerdict.hostLines(host).map { "# " + $0 }, at: min(1, lines.count))
-            ktap = lines.joined(separator: "\n") + "\n"
-            if verdict.guestCrash != nil { code = 2 }
-            else if verdict.guestExitCode == 2 && verdict.caseLines.isEmpty && !boot.timedOut { code = 2 }
-            else { code = verdict.exitCode }
+        let report = judged.report
+        var code = judged.exitCode
+        let ktap = judged.ktap
+        if judged.byReport {
+            try FileSystem.write(try report.json(), to: out.staging + "/results.json")
+            try FileSystem.write(JUnitWriter().document(report), to: out.staging + "/results.junit.xml")
         }
-        var report = outcome.report
-        report.exitCode = code
         try FileSystem.write(ktap, to: out.staging + "/results.ktap")
-        try FileSystem.write(VMVerdict.summary(report, bootSeconds: verdict.bootSeconds, suiteSeconds: verdict.suiteSeconds),
-                             to: out.staging + "/summary.txt")
+        try FileSystem.write(judged.summary, to: out.staging + "/summary.txt")
         try out.publish()
 
         if let dest = options.results {
@@ -220,6 +201,7 @@ extension VMRunner {
         }
 
         stdout(ktap)
+        let outcome = judged.outcome
         if code == 2 && (verdict.guestCrash != nil || !outcome.guestMessage.isEmpty) {
             if let crash = verdict.guestCrash {
                 say("ringfence crashed in the guest: \(crash)")
@@ -236,11 +218,11 @@ extension VMRunner {
         tail.append("# ringfence vm: \(t.passed) passed, \(t.failed + t.errors) failed, \(t.xfail) known bugs (xfail), \(t.xpass) xpass, \(t.skipped) skipped of \(report.cases.count) planned; exit \(code); results in \(out.path)")
         // A guest usage error has said what is wrong; "no KTAP" would only add noise.
         let usage = code == 2 && !outcome.guestMessage.isEmpty && verdict.guestCrash == nil
-        for p in (reportMode ? outcome.problems : verdict.problems) where !(usage && p.contains("no KTAP")) {
+        for p in judged.problems where !(usage && p.contains("no KTAP")) {
             tail.append("# ringfence vm: problem: \(p)")
         }
         if boot.timedOut { tail.append("# ringfence vm: the VM was killed after the \(Int(options.timeout)) s timeout") }
-        if files["bench.svg"] != nil { tail.append("# ringfence vm: bench plot \(out.path)/bench.svg, data \(out.path)/bench.json") }
+        if judged.files["bench.svg"] != nil { tail.append("# ringfence vm: bench plot \(out.path)/bench.svg, data \(out.path)/bench.json") }
         stdout(tail.joined(separator: "\n") + "\n")
         return code
     }

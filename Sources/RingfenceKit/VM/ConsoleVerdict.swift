@@ -7,21 +7,19 @@
 //     "# " diagnostics printed by the guest init before it (module loads,
 //     init time) are moved right after the version line;
 //   - kernel trouble (WARNING:, BUG:, Oops, Kernel panic, general protection
-//     fault, Call Trace) is attributed to the case that was running: the last
-//     "# running: N name" seen before it, or, when no case has announced
-//     itself yet, the next result line. That case's result becomes
+//     fault, Call Trace) is attributed to the case whose kmsg markers
+//     (`ringfence: begin/end N id`) surround it, or, in a log without
+//     markers, to the next result line. That case's result becomes
 //     "not ok N name # kernel WARN: <first trouble line>";
 //   - a panic, or a log that ends before every planned result, ends the
-//     document with "Bail out! <reason>" and fails;
-//   - a missing plan or missing "# ringfence-exit:" marker fails;
-//   - otherwise the exit code is the guest's (0 pass, 1 fail, 2 usage or
-//     case-file error, 4 all skipped), forced to 1 if any result is not ok.
+//     document with "Bail out! <reason>" and is a problem;
+//   - a missing plan or missing "# ringfence-exit:" marker is a problem.
+// These are facts about the console; the verdict and the exit code are
+// VMVerdict.judge(log:plan:host:context:)'s alone.
 
 public struct ConsoleVerdict: Equatable {
     /// The cleaned KTAP document, one line per element, no trailing newline.
     public var ktapLines: [String]
-    /// 0/1/2/4 as the suite's; 1 for any console-level failure.
-    public var exitCode: Int32
     /// Human-readable reasons the console forced a failure (empty when none).
     public var problems: [String]
     /// Guest uptime when init started ("# ringfence: init at X s"), i.e. boot time.
@@ -31,16 +29,17 @@ public struct ConsoleVerdict: Equatable {
     /// The code printed in "# ringfence-exit: N", if any.
     public var guestExitCode: Int32?
     public var planned: Int?
-    public var passed = 0, failed = 0, skipped = 0
-    /// `not ok … # TODO`: expected failures (ringfence's known bugs); they do not fail the run.
-    public var todo = 0
+    /// Top-level results that failed: `not ok` (other than `# TODO`, a known
+    /// bug), a result with kernel trouble, or a case that never reported.
+    public var failed = 0
+    /// The guest printed "Bail out!".
+    public var guestBailedOut = false
 
     public var ktap: String { ktapLines.joined(separator: "\n") + "\n" }
 
     /// Kernel trouble per case (1-based plan number), attributed from the
     /// kernel's own timeline: the `ringfence: begin N id` / `ringfence: end N id`
-    /// markers the guest writes to /dev/kmsg (or, from an older guest, the
-    /// last `# running: N` line).
+    /// markers the guest writes to /dev/kmsg.
     public var caseTrouble: [Int: CaseTrouble] = [:]
     /// Case ids named by the kmsg markers, by plan number.
     public var markerIDs: [Int: String] = [:]
@@ -163,8 +162,6 @@ public struct ConsoleVerdict: Equatable {
         return m
     }
 
-    static func isSkip(_ rest: Substring) -> Bool { directive(rest, is: "SKIP") }
-
     static func isTodo(_ rest: Substring) -> Bool { directive(rest, is: "TODO") }
 
     private static func directive(_ rest: Substring, is name: String) -> Bool {
@@ -188,8 +185,7 @@ public struct ConsoleVerdict: Equatable {
         var results: [Result] = []
         var resultIndexByNumber: [Int: Int] = [:]
         var planned: Int?
-        var running: Int?
-        /// Trouble seen before any case announced itself, waiting for the next result.
+        /// Trouble seen outside any case's markers, waiting for the next result.
         var pendingTrouble: String?
         /// Inside a warn_alloc() report, until its stack dump's "</TASK>".
         var inAllocationReport = false
@@ -279,22 +275,13 @@ public struct ConsoleVerdict: Equatable {
                     return
                 }
             }
-            if let n = running, caseTrouble[n] == nil, sawVersion {
-                caseTrouble[n] = CaseTrouble(first: text, lines: [text], note: nil)
-                splatTargets = [n]; splatLines = 0
-            }
-            if let n = running, let idx = resultIndexByNumber[n] {
-                if results[idx].trouble == nil { results[idx].trouble = text }
-            } else if let n = running {
-                pendingByCase[n] = pendingByCase[n] ?? text
-            } else if sawVersion {
+            if sawVersion {
                 if pendingTrouble == nil { pendingTrouble = text }
             } else {
                 strayTrouble.append(text)
             }
         }
         var pendingByCase: [Int: String] = [:]
-        var runningNames: [Int: String] = [:]
 
         mutating func run(_ log: String) -> ConsoleVerdict {
             var physical: [Substring] = []
@@ -365,7 +352,7 @@ public struct ConsoleVerdict: Equatable {
                     pendingDiagnostics = []
                     var res = Result(ok: r.ok, number: r.number, rest: r.rest, lineIndex: out.count, trouble: nil)
                     if let t = pendingByCase.removeValue(forKey: r.number) { res.trouble = t }
-                    if running == nil || running == r.number, let t = pendingTrouble {
+                    if let t = pendingTrouble {
                         res.trouble = res.trouble ?? t
                         pendingTrouble = nil
                     }
@@ -416,9 +403,6 @@ public struct ConsoleVerdict: Equatable {
                 kmemleak.append(String(line.dropFirst(KmemleakScan.prefix.count + "leak: ".count)))
             } else if let v = line.value(after: "# ringfence: suite took") {
                 suite = Double(v.split(separator: " ").first ?? "")
-            } else if let v = line.value(after: "# running:") {
-                running = Int(v.split(separator: " ").first ?? "")
-                if let n = running { runningNames[n] = v.split(separator: " ", maxSplits: 1).dropFirst().first.map(String.init) ?? "" }
             } else if GuestResults.isTransportLine(line) {
                 return   // a file in transit (GuestResults), not part of the KTAP document
             } else if line.hasPrefix("# module ") || line == BareInit.marker {
@@ -450,7 +434,7 @@ public struct ConsoleVerdict: Equatable {
             // A case that hit kernel trouble and never reported: its result is the trouble.
             var synthesized = 0
             for (n, t) in pendingByCase.sorted(by: { $0.key < $1.key }) {
-                let name = runningNames[n].map { $0.isEmpty ? "" : " " + $0 } ?? ""
+                let name = markerIDs[n].map { $0.isEmpty ? "" : " " + $0 } ?? ""
                 out.append("not ok \(n)\(name) # kernel WARN: \(t)")
                 synthesized += 1
                 problems.append("kernel trouble in case \(n), which reported no result: \(t)")
@@ -486,8 +470,9 @@ public struct ConsoleVerdict: Equatable {
                 for pr in problems { out.append("# ringfence-vm: " + pr) }
             }
 
-            var v = ConsoleVerdict(ktapLines: out, exitCode: 0, problems: problems,
+            var v = ConsoleVerdict(ktapLines: out, problems: problems,
                                    bootSeconds: boot, suiteSeconds: suite, guestExitCode: exitCode, planned: planned)
+            v.guestBailedOut = guestBailOut != nil
             v.failed += synthesized
             v.caseTrouble = caseTrouble
             v.caseLines = caseLines
@@ -499,20 +484,7 @@ public struct ConsoleVerdict: Equatable {
             v.kmemleak = kmemleak
             v.haltedInsteadOfPowerOff = halted
             v.initStarted = initStarted
-            for res in results {
-                if res.trouble == nil && !res.ok && ConsoleVerdict.isTodo(res.rest) { v.todo += 1 }
-                else if res.trouble != nil || !res.ok { v.failed += 1 }
-                else if ConsoleVerdict.isSkip(res.rest) { v.skipped += 1 }
-                else { v.passed += 1 }
-            }
-            if !problems.isEmpty || guestBailOut != nil {
-                v.exitCode = 1
-            } else {
-                var code = exitCode ?? 1
-                if v.failed > 0 && code != 2 { code = 1 }
-                if ![0, 1, 2, 4].contains(code) { code = 1 }
-                v.exitCode = code
-            }
+            v.failed += results.filter { $0.trouble != nil || (!$0.ok && !ConsoleVerdict.isTodo($0.rest)) }.count
             return v
         }
     }
