@@ -90,8 +90,23 @@ public struct ConsoleVerdict: Equatable {
         return p.run(log)
     }
 
-    /// Kernel message kinds that fail the case they happen in.
-    static let troubleMarkers = ["WARNING:", "BUG:", "Oops", "Kernel panic", "general protection fault", "Call Trace"]
+    /// The console's lines, CR/LF-safe; printk and the guest's writes share
+    /// the console, so a kernel message that starts in the middle of a guest
+    /// line is split off as a line of its own.
+    static func physicalLines(_ log: String) -> [Substring] {
+        var physical: [Substring] = []
+        for rawLine in log.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            var line = rawLine
+            while line.last == "\r" { line = line.dropLast() }
+            if let cut = embeddedKernelMessage(line) {
+                physical.append(line[..<cut])
+                physical.append(line[cut...])
+            } else {
+                physical.append(line)
+            }
+        }
+        return physical
+    }
 
     /// Strips a printk time stamp "[   1.234567] " (and a leading "<N>" level).
     static func stripTimestamp(_ line: Substring) -> (text: Substring, kernel: Bool) {
@@ -139,9 +154,7 @@ public struct ConsoleVerdict: Equatable {
         text.contains("vmalloc error: size") || text.contains("page allocation failure: order:")
     }
 
-    static func isTrouble(_ text: Substring) -> Bool {
-        troubleMarkers.contains { text.contains($0) }
-    }
+    static func isTrouble(_ text: Substring) -> Bool { KernelSplat.title(of: text) != nil }
 
     /// Parses "ok N desc" / "not ok N desc" (top level only).
     static func parseResult(_ line: Substring) -> (ok: Bool, number: Int, rest: Substring)? {
@@ -243,7 +256,7 @@ public struct ConsoleVerdict: Equatable {
             if !splatTargets.isEmpty && !ConsoleVerdict.isTrouble(Substring(t)) {
                 for n in splatTargets { caseTrouble[n]?.lines.append(t) }
                 splatLines += 1
-                if t.contains("---[ end trace") || splatLines >= 40 { splatTargets = [] }
+                if KernelSplat.ends(Substring(t)) || splatLines >= KernelSplat.maxLines { splatTargets = [] }
             }
             return false
         }
@@ -265,7 +278,7 @@ public struct ConsoleVerdict: Equatable {
                     for n in targets {
                         if caseTrouble[n] == nil {
                             caseTrouble[n] = CaseTrouble(first: text, lines: [text], note: note)
-                        } else if caseTrouble[n]!.lines.count < 40 {
+                        } else if caseTrouble[n]!.lines.count < KernelSplat.maxLines {
                             caseTrouble[n]!.lines.append(text)   // more of the same splat, or a second one
                         }
                         splatTargets.append(n)
@@ -284,24 +297,9 @@ public struct ConsoleVerdict: Equatable {
         var pendingByCase: [Int: String] = [:]
 
         mutating func run(_ log: String) -> ConsoleVerdict {
-            var physical: [Substring] = []
-            for rawLine in log.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-                var line = rawLine
-                while line.last == "\r" { line = line.dropLast() }
-                // printk and the guest's writes share the console: a kernel
-                // message can start in the middle of a guest line.
-                if let cut = ConsoleVerdict.embeddedKernelMessage(line) {
-                    physical.append(line[..<cut])
-                    physical.append(line[cut...])
-                } else {
-                    physical.append(line)
-                }
-            }
-            for line in physical {
+            for line in ConsoleVerdict.physicalLines(log) {
                 let (text, isKernel) = ConsoleVerdict.stripTimestamp(line)
-
-                if !isKernel, !sawVersion, let r = text.firstRange(of: "KTAP version 1") {
-                    _ = r
+                if !isKernel, !sawVersion, text.contains("KTAP version 1") {
                     sawVersion = true
                     out.append("KTAP version 1")
                     out.append(contentsOf: preamble)
@@ -310,84 +308,89 @@ public struct ConsoleVerdict: Equatable {
                 // A marker without a time stamp (a kernel without PRINTK_TIME
                 // booted without printk.time=1) still starts its own line.
                 let bareMarker = !isKernel && (text.hasPrefix("ringfence: begin ") || text.hasPrefix("ringfence: end "))
-                if isKernel || bareMarker || (!text.hasPrefix("#") && ConsoleVerdict.isTrouble(text) && ConsoleVerdict.parseResult(text) == nil) {
-                    if kernelLine(String(text).trimmingSpaces()) { continue }
-                    // An allocation the kernel reports as failed (warn_alloc: "vmalloc
-                    // error: …", "page allocation failure: …", with a stack dump and
-                    // Mem-Info) is the kernel handling a failure, e.g. one injected by
-                    // an inject: case; its stack dump is not trouble. A WARN inside it
-                    // still is (and taints).
-                    if ConsoleVerdict.isAllocationFailureReport(text) { inAllocationReport = true; continue }
-                    if inAllocationReport {
-                        if text.contains("</TASK>") { inAllocationReport = false }
-                        if !(text.contains("WARNING:") || text.contains("BUG:") || text.contains("Oops") || text.contains("Kernel panic")) { continue }
-                        inAllocationReport = false
-                    }
-                    if ConsoleVerdict.isTrouble(text) {
-                        let t = String(text).trimmingSpaces()
-                        if t.contains("Kernel panic") && panic == nil { panic = t }
-                        trouble(t)
-                        if sawVersion { out.append("# kernel: " + t) }
-                        else { preamble.append("# kernel: " + t) }
-                    }
-                    continue
-                }
-                if text.hasPrefix("# ") || text == "#" {
+                if isKernel || bareMarker || (!text.hasPrefix("#") && KernelSplat.title(of: text) != nil && ConsoleVerdict.parseResult(text) == nil) {
+                    kernelMessage(text)
+                } else if text.hasPrefix("# ") || text == "#" {
                     handleDiagnostic(text)
-                    continue
-                }
-                guard sawVersion else {
+                } else if !sawVersion {
                     let plain = String(text).trimmingSpaces()
                     if initStarted && !plain.isEmpty { guestText.append(plain) }
-                    continue
+                } else {
+                    ktapLine(text)
                 }
-                if let m = ConsoleVerdict.parsePlan(text) {
-                    if planned == nil { planned = m; out.append(String(text)) }
-                    continue
+            }
+            return finish()
+        }
+
+        /// A kernel message: a marker, a line of a splat, or the start of one.
+        mutating func kernelMessage(_ text: Substring) {
+            if kernelLine(String(text).trimmingSpaces()) { return }
+            // An allocation the kernel reports as failed (warn_alloc: "vmalloc
+            // error: …", "page allocation failure: …", with a stack dump and
+            // Mem-Info) is the kernel handling a failure, e.g. one injected by
+            // an inject: case; its stack dump is not trouble. A WARN inside it
+            // still is (and taints).
+            if ConsoleVerdict.isAllocationFailureReport(text) { inAllocationReport = true; return }
+            if inAllocationReport {
+                if text.contains("</TASK>") { inAllocationReport = false }
+                if !KernelSplat.endsAllocationReport(text) { return }
+                inAllocationReport = false
+            }
+            if KernelSplat.title(of: text) != nil {
+                let t = String(text).trimmingSpaces()
+                if t.contains("Kernel panic") && panic == nil { panic = t }
+                trouble(t)
+                if sawVersion { out.append("# kernel: " + t) }
+                else { preamble.append("# kernel: " + t) }
+            }
+        }
+
+        /// A guest line after "KTAP version 1": plan, result, Bail out!, a
+        /// subtest line, or the guest's own text.
+        mutating func ktapLine(_ text: Substring) {
+            if let m = ConsoleVerdict.parsePlan(text) {
+                if planned == nil { planned = m; out.append(String(text)) }
+            } else if let r = ConsoleVerdict.parseResult(text) {
+                if !nested {
+                    caseLines.append(ConsoleResult(ok: r.ok, number: r.number, rest: String(r.rest), diagnostics: pendingDiagnostics, depth: 0))
                 }
-                if let r = ConsoleVerdict.parseResult(text) {
-                    if !nested {
-                        caseLines.append(ConsoleResult(ok: r.ok, number: r.number, rest: String(r.rest), diagnostics: pendingDiagnostics, depth: 0))
-                    }
-                    pendingDiagnostics = []
-                    var res = Result(ok: r.ok, number: r.number, rest: r.rest, lineIndex: out.count, trouble: nil)
-                    if let t = pendingByCase.removeValue(forKey: r.number) { res.trouble = t }
-                    if let t = pendingTrouble {
-                        res.trouble = res.trouble ?? t
-                        pendingTrouble = nil
-                    }
-                    resultIndexByNumber[r.number] = results.count
-                    results.append(res)
-                    out.append(String(text))
-                    continue
+                pendingDiagnostics = []
+                var res = Result(ok: r.ok, number: r.number, rest: r.rest, lineIndex: out.count, trouble: nil)
+                if let t = pendingByCase.removeValue(forKey: r.number) { res.trouble = t }
+                if let t = pendingTrouble {
+                    res.trouble = res.trouble ?? t
+                    pendingTrouble = nil
                 }
-                if text.hasPrefix("Bail out!") {
-                    guestBailOut = String(text)
-                    out.append(String(text))
-                    continue
-                }
-                if text.hasPrefix(" ") && !text.trimmingSpaces().isEmpty {
-                    // Indented (subtest) KTAP lines are kept as they are; in a
-                    // nested document the cases are the depth-1 results.
-                    out.append(String(text))
-                    let inner = Substring(text.trimmingSpaces())
-                    let depth = (text.prefix { $0 == " " }.count) / 4
-                    if depth == 1, let r = ConsoleVerdict.parseResult(inner) {
-                        if !nested { nested = true; caseLines = [] }
-                        caseLines.append(ConsoleResult(ok: r.ok, number: caseLines.count + 1, rest: String(r.rest),
-                                                       diagnostics: pendingDiagnostics, depth: 1))
-                        pendingDiagnostics = []
-                    } else if depth == 1, inner.hasPrefix("# ") {
-                        pendingDiagnostics.append(String(inner.dropFirst(2)))
-                    }
-                    continue
-                }
+                resultIndexByNumber[r.number] = results.count
+                results.append(res)
+                out.append(String(text))
+            } else if text.hasPrefix("Bail out!") {
+                guestBailOut = String(text)
+                out.append(String(text))
+            } else if text.hasPrefix(" ") && !text.trimmingSpaces().isEmpty {
+                subtestLine(text)
+            } else {
                 // Anything else is not KTAP: the guest's own messages (a usage
                 // error) or stray program output.
                 let plain = String(text).trimmingSpaces()
                 if !plain.isEmpty && !plain.hasPrefix("KTAP version") { guestText.append(plain) }
             }
-            return finish()
+        }
+
+        /// Indented (subtest) KTAP lines are kept as they are; in a nested
+        /// document the cases are the depth-1 results.
+        mutating func subtestLine(_ text: Substring) {
+            out.append(String(text))
+            let inner = Substring(text.trimmingSpaces())
+            let depth = (text.prefix { $0 == " " }.count) / 4
+            if depth == 1, let r = ConsoleVerdict.parseResult(inner) {
+                if !nested { nested = true; caseLines = [] }
+                caseLines.append(ConsoleResult(ok: r.ok, number: caseLines.count + 1, rest: String(r.rest),
+                                               diagnostics: pendingDiagnostics, depth: 1))
+                pendingDiagnostics = []
+            } else if depth == 1, inner.hasPrefix("# ") {
+                pendingDiagnostics.append(String(inner.dropFirst(2)))
+            }
         }
 
         mutating func handleDiagnostic(_ text: Substring) {

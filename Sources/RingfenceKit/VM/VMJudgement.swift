@@ -64,15 +64,7 @@ extension VMVerdict {
         let guestReport = files.removeValue(forKey: GuestResults.resultsName).flatMap { try? JSONDecoder().decode(RunReport.self, from: $0) }
         let facts = host ?? guestReport.map { $0.host ?? HostFacts(accelerator: $0.accelerator ?? "unknown", kernelRelease: $0.kernel.release) }
             ?? HostFacts(accelerator: "unknown", kernelRelease: "unknown")
-        var input = Input(console: console, guestReport: guestReport, plan: plan, host: facts)
-        input.catalog = context.catalog
-        input.knownBugs = context.knownBugs
-        input.kernelVersion = context.kernelVersion
-        input.timedOut = context.timedOut
-        input.timeoutSeconds = context.timeoutSeconds
-        input.strict = context.strict
-        input.memoryDefaultMB = context.memoryDefaultMB
-        let outcome = judge(input)
+        let outcome = judge(Input(console: console, guestReport: guestReport, plan: plan, host: facts, context: context))
         // A usage or case-file error has no cases to report: the guest's own KTAP then.
         let byReport = (guestReport != nil || plan != nil) && !(outcome.exitCode == 2 && outcome.report.cases.isEmpty)
         let code = exitCode(outcome: outcome, console: console, byReport: byReport, timedOut: context.timedOut)

@@ -5,6 +5,8 @@ import Foundation
 /// `RunReport`, then renders KTAP, results.json, JUnit and the summary from
 /// that report alone, so they cannot disagree.
 public enum VMVerdict {
+    /// The facts one judgement rests on: the console's, the guest's results,
+    /// the plan, the host's, and the run's settings (`Context`).
     public struct Input {
         public var console: ConsoleVerdict
         /// The guest's results.json, decoded, when it came back.
@@ -12,21 +14,11 @@ public enum VMVerdict {
         /// The cases the guest was asked to run, in plan order, when the host
         /// knows them (the guest command is `run`).
         public var plan: [TestCase]?
-        /// Without a plan (`ringfence verdict` on a recorded log): cases to
-        /// name and locate transfer-form results by, by id.
-        public var catalog: [TestCase]?
-        public var knownBugs: [KnownBug] = []
-        public var kernelVersion: KernelVersion?
         public var host: HostFacts
-        public var timedOut = false
-        public var timeoutSeconds: Double = 0
-        /// --strict: known bugs fail the run.
-        public var strict = false
-        /// The default memory for this initramfs, when the guest was given less.
-        public var memoryDefaultMB: Int?
+        public var context: Context
 
-        public init(console: ConsoleVerdict, guestReport: RunReport?, plan: [TestCase]?, host: HostFacts) {
-            self.console = console; self.guestReport = guestReport; self.plan = plan; self.host = host
+        public init(console: ConsoleVerdict, guestReport: RunReport?, plan: [TestCase]?, host: HostFacts, context: Context = Context()) {
+            self.console = console; self.guestReport = guestReport; self.plan = plan; self.host = host; self.context = context
         }
     }
 
@@ -121,7 +113,7 @@ public enum VMVerdict {
         let console = input.console
         if let crash = console.guestCrash { return "ringfence crashed in the guest (\(crash))" }
         if let pn = console.problems.first(where: { $0.hasPrefix("kernel panic") }) { return pn }
-        if input.timedOut { return "the VM was killed at the \(Int(input.timeoutSeconds)) s timeout" }
+        if input.context.timedOut { return "the VM was killed at the \(Int(input.context.timeoutSeconds)) s timeout" }
         if console.outOfMemory != nil { return "the guest ran out of memory" }
         return "the console log ended"
     }
@@ -137,7 +129,7 @@ public enum VMVerdict {
             // The guest sends its results in the transfer form, without name,
             // file and line: they come from the plan, by id.
             if cases.contains(where: { $0.file.isEmpty }) {
-                let planned = Dictionary((input.plan ?? input.catalog ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+                let planned = Dictionary((input.plan ?? input.context.catalog ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
                 var unplanned: [String] = []
                 cases = cases.map { r in
                     guard r.file.isEmpty else { return r }
@@ -168,7 +160,7 @@ public enum VMVerdict {
         } else {
             cases = lines.map { fromConsole($0, case: nil, name: descriptionOf($0.rest)) }
         }
-        cases = cases.map { KnownBugs.apply(input.knownBugs, to: $0, kernel: input.kernelVersion) }
+        cases = cases.map { KnownBugs.apply(input.context.knownBugs, to: $0, kernel: input.context.kernelVersion) }
         return (cases, problems, kernel, "", (console.suiteSeconds ?? 0) * 1000)
     }
 
@@ -211,16 +203,16 @@ public enum VMVerdict {
         // Below the default memory a boot that never reached init is most
         // likely short of memory, whether the kernel said so (a splat before
         // init) or died in silence (too little RAM to decompress itself).
-        if console.outOfMemory == nil, !console.initStarted, let want = input.memoryDefaultMB {
+        if console.outOfMemory == nil, !console.initStarted, let want = input.context.memoryDefaultMB {
             problems.append("the boot died before init with --memory \(input.host.memoryMB)M, less than the \(want)M this initramfs is given by default: raise --memory")
         }
         if let oom = console.outOfMemory { problems.append(outOfMemoryText(oom, input)) }
         if let panic = console.problems.first(where: { $0.hasPrefix("kernel panic") }), !anyPanic() { problems.append(panic) }
-        if input.timedOut { problems.append("timed out: the VM was killed after \(Int(input.timeoutSeconds)) s") }
+        if input.context.timedOut { problems.append("timed out: the VM was killed after \(Int(input.context.timeoutSeconds)) s") }
         // A leak is the kernel's, found after the suite: it fails the run (exit 1),
         // not one case (an allocation is not attributed to a case's markers).
         if let p = ConsoleVerdict.kmemleakProblem(console.kmemleak) { problems.append(p) }
-        if console.guestExitCode == nil && !input.timedOut && console.guestCrash == nil && !anyPanic() {
+        if console.guestExitCode == nil && !input.context.timedOut && console.guestCrash == nil && !anyPanic() {
             problems.append("the guest never printed '# ringfence-exit:' (it did not finish)")
         }
         if input.guestReport == nil && input.plan == nil && cases.isEmpty && console.guestExitCode != 2 && !console.initStarted {
@@ -241,9 +233,9 @@ public enum VMVerdict {
         guard !console.initStarted && input.guestReport == nil && console.caseLines.isEmpty else { return nil }
         let how = console.troubleBeforeInit.map { "the kernel failed before ringfence's init started: \($0)" }
             ?? console.problems.first(where: { $0.hasPrefix("kernel panic") }).map { "the boot ended before ringfence's init started: \($0)" }
-            ?? (input.timedOut ? "the kernel did not start ringfence's init within the \(Int(input.timeoutSeconds)) s timeout"
+            ?? (input.context.timedOut ? "the kernel did not start ringfence's init within the \(Int(input.context.timeoutSeconds)) s timeout"
                 : "the boot ended before ringfence's init started (no output from init)")
-        let hint = input.memoryDefaultMB.map { "with --memory \(input.host.memoryMB)M, less than the \($0)M this initramfs is given by default: raise --memory" }
+        let hint = input.context.memoryDefaultMB.map { "with --memory \(input.host.memoryMB)M, less than the \($0)M this initramfs is given by default: raise --memory" }
             ?? "see console.log; a kernel that does not boot to init cannot be judged (check the image, its config, --append)"
         return how + "; " + hint
     }
@@ -253,10 +245,10 @@ public enum VMVerdict {
     static func reportExitCode(_ input: Input, cases: [CaseResult], problems: [String], infrastructure: String?) -> Int32 {
         let console = input.console
         if infrastructure != nil || console.guestCrash != nil { return 2 }
-        if console.guestExitCode == 2 && cases.isEmpty && console.caseTrouble.isEmpty && !input.timedOut { return 2 }
+        if console.guestExitCode == 2 && cases.isEmpty && console.caseTrouble.isEmpty && !input.context.timedOut { return 2 }
         if !problems.isEmpty { return 1 }
         if cases.isEmpty, let g = console.guestExitCode { return g }
-        return Totals(cases).exitCode(strict: input.strict)
+        return Totals(cases).exitCode(strict: input.context.strict)
     }
 
     /// Kernel trouble before ringfence's init printed anything (multi-threaded
