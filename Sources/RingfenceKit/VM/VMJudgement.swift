@@ -69,7 +69,13 @@ extension VMVerdict {
         let byReport = (guestReport != nil || plan != nil) && !(outcome.exitCode == 2 && outcome.report.cases.isEmpty)
         let code = exitCode(outcome: outcome, console: console, byReport: byReport, timedOut: context.timedOut)
         let ktap: String
-        if byReport {
+        if let why = outcome.infrastructure {
+            // Nothing about the kernel was learnt: no results, as results.json and summary.txt say.
+            var lines = ["KTAP version 1"]
+            for p in outcome.report.problems ?? [] { lines.append("# problem: " + p) }
+            lines.append("Bail out! infrastructure: " + why)
+            ktap = lines.joined(separator: "\n") + "\n"
+        } else if byReport {
             ktap = VMVerdict.ktap(outcome.report, preamble: console.ktapLines.filter { $0.hasPrefix("# module ") })
         } else {
             var lines = console.ktapLines

@@ -59,6 +59,9 @@ final class VMVerdictRecordedTests: XCTestCase {
             XCTAssertEqual(got.isEmpty ? "none" : got, statuses, "\(name).log")
             XCTAssertEqual(o.report.exitCode, exit, "\(name).log: results.json says the same")
             XCTAssertTrue(o.summary.contains(" exit=\(exit)"), "\(name).log: summary.txt says the same: \(o.summary)")
+            if o.outcome.infrastructure != nil {
+                XCTAssertFalse(o.ktap.split(separator: "\n").contains { $0.hasPrefix("ok ") || $0.hasPrefix("not ok ") }, "\(name).log: KTAP says the same: \(o.ktap)")
+            }
         }
     }
 
