@@ -73,6 +73,17 @@ signal_after() {
 	if [[ ${#why[@]} == 0 ]]; then ok "$name" "exit $want, /$pattern/"; else bad "$name" "exit $want, /$pattern/" "${why[@]}"; fi
 }
 
+# warn_regresses RESULTS: `ringfence compare` reads RESULTS and, against a
+# baseline where its failed cases passed, names them as new failures (exit 1).
+# (It used to compare the file with itself, which exits 0 whatever it holds.)
+warn_regresses() {
+	local rc=0
+	sed 's/"status" : "fail"/"status" : "pass"/' "$1" >"$T/warn-baseline.json"
+	cmp -s "$T/warn-baseline.json" "$1" && { echo "# $1 has no failed case" >&2; return 1; }
+	"$BIN" compare "$T/warn-baseline.json" "$1" >"$T/compare.out" 2>&1 || rc=$?
+	[[ $rc == 1 ]] && grep -q "newly failing" "$T/compare.out"
+}
+
 # A private cache with the package indexes but no kernels, so a run has to download.
 fresh_cache() {
 	local c=$1/ringfence
@@ -122,7 +133,7 @@ check "ringfence crashing in the guest is a harness crash (exit 2)" 2 "ringfence
 check "a WARN during case 1 fails it in KTAP, results.json and JUnit (exit 1)" 1 "^ +not ok 1 fault: first case" \
 	'grep -q "\"status\" : \"fail\"" "$O/warn/results.json"' \
 	'grep -q "<failure" "$O/warn/results.junit.xml"' \
-	'"$BIN" compare "$O/warn/results.json" "$O/warn/results.json" >/dev/null' \
+	'warn_regresses "$O/warn/results.json"' \
 	-- "${RUN[@]}" --out "$O/warn" -- selftest-fault warn-in-case
 check "a real kernel panic in a case fails the run (exit 1)" 1 "sysrq triggered crash" -- "${RUN[@]}" --out "$O/panic" -- selftest-fault panic-in-case
 check "a hung guest is killed at --timeout (exit 1)" 1 "killed after the 40 s timeout" -- "${RUN[@]}" --timeout 40 --out "$O/hang" -- selftest-fault hang

@@ -134,12 +134,11 @@ struct VMCommand: ParsableCommand {
                     source = try store.installSource()
                 }
                 var b = KernelBuilder(tree: source, fragments: [ci + "/ringfence.config"] + (tree.hunt ? [ci + "/ringfence-hunt.config"] : [])
-                                          + (tree.debug ? [ci + "/ringfence-debug.config"] : []),
+                                          + (tree.debug ? [ci + "/ringfence-debug.config"] : [])
+                                          + (tree.coverage ? [ci + "/ringfence-coverage.config"] : []),
                                       cacheRoot: store.root, jobs: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
                                       say: { warn("ringfence vm: " + $0) })
                 b.baseConfig = tree.baseConfig.map(absolute)
-                b.coverage = tree.coverage
-                b.coverageFragment = ci + "/ringfence-coverage.config"
                 let plan = try b.build()
                 builtPlan = plan
                 runner.options.kernelImage = plan.kernelPath

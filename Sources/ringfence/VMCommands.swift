@@ -15,7 +15,7 @@ struct Verdict: ParsableCommand {
     @Flag(help: "The VM was killed at the host's global timeout.")
     var timedOut = false
 
-    @Option(help: "Also write one summary line (key=value) to this file.")
+    @Option(help: "Also write summary.txt (as `ringfence vm` writes it) to this file.")
     var summary: String?
 
     @Option(help: "Write the files the guest sent over the console (results.json, bench plots) into this directory.")
@@ -29,27 +29,19 @@ struct Verdict: ParsableCommand {
             throw ValidationError("cannot read \(logFile)")
         }
         let log = String(decoding: data, as: UTF8.self)
-        var v = ConsoleVerdict.evaluate(log: log, timedOut: timedOut)
-        let guestFiles = GuestResults.extract(fromConsole: log)
-        var outFiles = guestFiles
-        // The same one results path as `ringfence vm` when the guest sent its results.
-        if let json = guestFiles[GuestResults.resultsName], let guest = try? JSONDecoder().decode(RunReport.self, from: json) {
-            let host = guest.host ?? HostFacts(accelerator: guest.accelerator ?? "unknown", kernelRelease: guest.kernel.release)
-            var input = VMVerdict.Input(console: v, guestReport: guest, plan: nil, host: host)
-            input.timedOut = timedOut
+        // The one judge, as `ringfence vm` calls it; a recorded log has no plan and no host.
+        var context = VMVerdict.Context()
+        context.timedOut = timedOut
+        if GuestResults.extract(fromConsole: log)[GuestResults.resultsName] != nil {
             let dir = cases ?? ProcessInfo.processInfo.environment["RINGFENCE_DEFAULT_CASES"] ?? "cases"
             var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue { input.catalog = try loadCases(dir) }
+            if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue { context.catalog = try loadCases(dir) }
             else if cases != nil { throw ValidationError("--cases \(dir): no such directory") }
-            let outcome = VMVerdict.judge(input)
-            // The judged report, named and located, not the transfer form the guest sent.
-            outFiles[GuestResults.resultsName] = Data(try outcome.report.json().utf8)
-            v.ktapLines = VMVerdict.ktap(outcome.report).split(separator: "\n").map(String.init)
-            v.exitCode = outcome.exitCode
-            v.problems = outcome.problems
-            let t = outcome.report.totals
-            v.passed = t.passed; v.failed = t.failed + t.errors; v.skipped = t.skipped; v.todo = t.xfail
         }
+        let judged = VMVerdict.judge(log: log, plan: nil, host: nil, context: context)
+        var outFiles = judged.files
+        // The judged report, named and located, not the transfer form the guest sent.
+        if judged.byReport { outFiles[GuestResults.resultsName] = Data(try judged.report.json().utf8) }
         if let files {
             for (name, data) in outFiles {
                 do { try FileSystem.write(data, to: files + "/" + name) } catch let e as HostError {
@@ -58,18 +50,14 @@ struct Verdict: ParsableCommand {
                 }
             }
         }
-        print(v.ktap, terminator: "")
+        print(judged.ktap, terminator: "")
         if let summary {
-            func fmt(_ d: Double?) -> String { d.map { String(format: "%.2f", $0) } ?? "?" }
-            var line = "boot=\(fmt(v.bootSeconds)) suite=\(fmt(v.suiteSeconds)) passed=\(v.passed) failed=\(v.failed) skipped=\(v.skipped) known=\(v.todo)"
-            line += " planned=\(v.planned.map(String.init) ?? "?") exit=\(v.exitCode)"
-            line += "\n" + v.problems.map { "problem: " + $0 + "\n" }.joined()
-            do { try FileSystem.write(line, to: summary) } catch let e as HostError {
+            do { try FileSystem.write(judged.summary, to: summary) } catch let e as HostError {
                 warn("ringfence verdict: \(e.message)")
                 throw ExitCode(Exit.usage)
             }
         }
-        if v.exitCode != 0 { throw ExitCode(v.exitCode) }
+        if judged.exitCode != 0 { throw ExitCode(judged.exitCode) }
     }
 }
 

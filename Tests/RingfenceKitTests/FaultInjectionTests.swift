@@ -155,10 +155,10 @@ final class FaultInjectionTests: XCTestCase {
         let console = "KTAP version 1\n1..1\nok 1 x\n# ringfence: suite took 1.0 s\n" + lines.joined(separator: "\n") + "\n# ringfence-exit: 0\n"
         let v = ConsoleVerdict.evaluate(log: "# ringfence: init at 1.0 s\n" + console)
         XCTAssertTrue(v.problems.contains { $0.hasPrefix("kmemleak: 1 unreferenced object(s) allocated through io_uring") }, "\(v.problems)")
-        // ... through the one judge, with a plan and the guest's results: exit 1.
+        // ... through the one judge, with a plan: exit 1.
         let plan = try! CaseLoader.load(yaml: "- name: x\n  steps:\n    - register: { opcode: NOP, program: \"ret #1\" }\n", file: "t.yaml")
-        let judged = VMVerdict.judge(VMVerdict.Input(console: v, guestReport: nil, plan: plan,
-                                                     host: HostFacts(accelerator: "tcg", kernelRelease: "7.3.4", cpus: 1, memoryMB: 1024)))
+        let judged = VMVerdict.judge(log: "# ringfence: init at 1.0 s\n" + console, plan: plan,
+                                     host: HostFacts(accelerator: "tcg", kernelRelease: "7.3.4", cpus: 1, memoryMB: 1024))
         XCTAssertEqual(judged.exitCode, 1)
         XCTAssertTrue(judged.problems.contains { $0.hasPrefix("kmemleak: 1 unreferenced") }, "\(judged.problems)")
         let clean = ConsoleVerdict.evaluate(log: "# ringfence: init at 1.0 s\n" + console.replacingOccurrences(of: KmemleakScan.prefix + "leak: ", with: KmemleakScan.prefix + "seen: "))

@@ -111,8 +111,12 @@ final class KernelConfigTests: XCTestCase {
         XCTAssertTrue(entries.allSatisfy { !$0.comment.isEmpty }, "every group has a comment")
     }
 
+    static func frag(_ path: String, _ text: String) -> (path: String, entries: [KernelConfig.FragmentEntry]) {
+        (path: path, entries: try! KernelConfig.parseFragment(text))
+    }
+
     func testBuildPlanTinyconfig() {
-        let p = KernelBuild.plan(tree: "/src/linux", fragments: [(path: "/r/ci/ringfence.config", contents: "CONFIG_ACPI=y\n")],
+        let p = KernelBuild.plan(tree: "/src/linux", fragments: [Self.frag("/r/ci/ringfence.config", "CONFIG_ACPI=y\n")],
                                  cacheRoot: "/c", jobs: 2)
         XCTAssertEqual(p.outputDirectory, "/c/build/" + p.key)
         XCTAssertEqual(p.key.count, 16)
@@ -127,42 +131,85 @@ final class KernelConfigTests: XCTestCase {
     }
 
     func testBuildPlanKeyDependsOnEveryInput() {
-        let f = (path: "/r/f.config", contents: "CONFIG_ACPI=y\n")
+        let f = Self.frag("/r/f.config", "CONFIG_ACPI=y\n")
         let a = KernelBuild.plan(tree: "/t", fragments: [f], cacheRoot: "/c")
-        XCTAssertEqual(a.key, KernelBuild.plan(tree: "/t", fragments: [(path: "/elsewhere/f.config", contents: f.contents)], cacheRoot: "/c").key,
-                       "the key is the fragment's contents, not its path")
+        XCTAssertEqual(a.key, KernelBuild.plan(tree: "/t", fragments: [(path: "/elsewhere/f.config", entries: f.entries)], cacheRoot: "/c").key,
+                       "the key is the fragment's options, not its path")
         let others = [
             KernelBuild.plan(tree: "/t2", fragments: [f], cacheRoot: "/c"),
-            KernelBuild.plan(tree: "/t", fragments: [(path: f.path, contents: "CONFIG_PCI=y\n")], cacheRoot: "/c"),
+            KernelBuild.plan(tree: "/t", fragments: [Self.frag(f.path, "CONFIG_PCI=y\n")], cacheRoot: "/c"),
             KernelBuild.plan(tree: "/t", fragments: [f], baseConfig: (path: "/t/.config", contents: "CONFIG_X=y\n"), cacheRoot: "/c"),
-            KernelBuild.plan(tree: "/t", fragments: [f], coverage: true, cacheRoot: "/c"),
+            KernelBuild.plan(tree: "/t", fragments: [f, Self.frag("/r/cov.config", "CONFIG_GCOV_KERNEL=y\n")], cacheRoot: "/c"),
         ]
         XCTAssertEqual(Set(others.map(\.key) + [a.key]).count, 5)
     }
 
-    func testBuildPlanBaseConfigAndCoverage() {
-        let p = KernelBuild.plan(tree: "/t", fragments: [(path: "/r/a.config", contents: "a"), (path: "/r/b.config", contents: "b")],
-                                 baseConfig: (path: "/t/.config", contents: "CONFIG_X=y\n"), coverage: true,
-                                 coverageFragmentPath: "/r/cov.config", cacheRoot: "/c", jobs: 0)
+    /// The key is the fragments' options in order: a comment, a blank line or
+    /// spacing does not change it (no from-scratch kernel build for a reworded
+    /// comment); a value, a new option, a dropped one or the order does.
+    func testBuildPlanKeyIsTheNormalisedOptions() throws {
+        let text = try String(contentsOf: Self.ciFile("ringfence-debug.config"), encoding: .utf8)
+        func key(_ t: String, coverage: String? = nil) -> String {
+            var frags = [Self.frag("/r/ci/ringfence.config", "CONFIG_ACPI=y\n"), Self.frag("/r/ci/ringfence-debug.config", t)]
+            if let c = coverage { frags.append(Self.frag("/r/ci/ringfence-coverage.config", c)) }
+            return KernelBuild.plan(tree: "/t", fragments: frags, cacheRoot: "/c").key
+        }
+        let k = key(text)
+        // Comments: reworded, added, removed; blank lines; trailing spaces.
+        let recommented = text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix("# ") && !$0.hasSuffix(" is not set") ? "# reworded: " + $0.dropFirst(2) : String($0) }
+            .joined(separator: "\n")
+        XCTAssertNotEqual(recommented, text)
+        XCTAssertEqual(key(recommented), k, "a reworded comment must keep the key")
+        XCTAssertEqual(key("# a new first line\n\n" + text + "\n\n# trailing comment\n"), k)
+        XCTAssertEqual(key(text.replacingOccurrences(of: "\n", with: "  \n")), k, "trailing blanks")
+        XCTAssertEqual(key(text.split(separator: "\n").filter { !$0.hasPrefix("# ") || $0.hasSuffix(" is not set") }.joined(separator: "\n")), k)
+        // Options: a value, one more, one less, the order, "is not set".
+        XCTAssertTrue(text.contains("CONFIG_DEBUG_KMEMLEAK_MEM_POOL_SIZE=16000"))
+        XCTAssertNotEqual(key(text.replacingOccurrences(of: "MEM_POOL_SIZE=16000", with: "MEM_POOL_SIZE=16001")), k)
+        XCTAssertNotEqual(key(text + "CONFIG_KASAN=y\n"), k)
+        XCTAssertNotEqual(key(text.replacingOccurrences(of: "CONFIG_FAILSLAB=y\n", with: "")), k)
+        XCTAssertNotEqual(key(text.replacingOccurrences(of: "# CONFIG_DEBUG_KMEMLEAK_AUTO_SCAN is not set", with: "CONFIG_DEBUG_KMEMLEAK_AUTO_SCAN=y")), k)
+        XCTAssertNotEqual(key("CONFIG_FAILSLAB=y\n" + text.replacingOccurrences(of: "CONFIG_FAILSLAB=y\n", with: "")), k, "order counts")
+        // The coverage fragment is keyed by its options like any other.
+        let coverage = try String(contentsOf: Self.ciFile("ringfence-coverage.config"), encoding: .utf8)
+        let kc = key(text, coverage: coverage)
+        XCTAssertNotEqual(kc, k)
+        XCTAssertEqual(key(text, coverage: "# only a comment changed\n" + coverage), kc)
+        XCTAssertNotEqual(key(text, coverage: coverage + "CONFIG_GCOV_FORMAT_AUTODETECT=y\n"), kc)
+        XCTAssertNotEqual(key(text, coverage: coverage.replacingOccurrences(of: "CONFIG_GCOV_PROFILE_URING=y", with: "CONFIG_GCOV_PROFILE_ALL=y")), kc)
+    }
+
+    func testBuildPlanBaseConfigAndFragmentsInOrder() {
+        let p = KernelBuild.plan(tree: "/t", fragments: [Self.frag("/r/a.config", "CONFIG_A=y"), Self.frag("/r/b.config", "CONFIG_B=y"),
+                                                         Self.frag("/r/cov.config", "CONFIG_GCOV_KERNEL=y")],
+                                 baseConfig: (path: "/t/.config", contents: "CONFIG_X=y\n"), cacheRoot: "/c", jobs: 0)
         XCTAssertEqual(p.configure.map(\.argv), [
             ["scripts/kconfig/merge_config.sh", "-m", "-O", p.outputDirectory, "/t/.config", "/r/a.config", "/r/b.config", "/r/cov.config"],
             ["make", "O=\(p.outputDirectory)", "olddefconfig"],
         ])
         XCTAssertEqual(p.build[0].argv.first, "make")
         XCTAssertTrue(p.build[0].argv.contains("-j1"))
-        XCTAssertTrue(KernelBuild.coverageFragment.contains("CONFIG_GCOV_PROFILE_URING=y"))
         XCTAssertEqual(p.build[0].argv.last, "bzImage")
-        XCTAssertTrue(KernelBuild.coverageFragment.contains("CONFIG_GCOV_KERNEL=y"))
         XCTAssertEqual(p.build[0].description.hasPrefix("(cd /t && make O="), true)
     }
 
-    func testCoverageFragmentMatchesShippedFile() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("ci/ringfence-coverage.config")
-        XCTAssertEqual(try String(contentsOf: url, encoding: .utf8), KernelBuild.coverageFragment)
-        for name in ["ringfence-coverage.config", "ringfence-hunt.config"] {
-            let text = try String(contentsOf: url.deletingLastPathComponent().appendingPathComponent(name), encoding: .utf8)
+    static func ciFile(_ name: String) -> URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("ci/" + name)
+    }
+
+    /// Every shipped fragment parses; the coverage one carries gcov for io_uring/
+    /// (its options are checked in the built .config like the others').
+    func testShippedFragmentsParse() throws {
+        for name in ["ringfence.config", "ringfence-coverage.config", "ringfence-hunt.config", "ringfence-debug.config"] {
+            let text = try String(contentsOf: Self.ciFile(name), encoding: .utf8)
             XCTAssertFalse(try KernelConfig.parseFragment(text).isEmpty, name)
         }
+        let coverage = try KernelConfig.parseFragment(String(contentsOf: Self.ciFile("ringfence-coverage.config"), encoding: .utf8))
+        XCTAssertEqual(Set(coverage.map(\.option)), ["CONFIG_DEBUG_FS", "CONFIG_GCOV_KERNEL", "CONFIG_GCOV_PROFILE_URING"])
+        // A coverage option Kconfig dropped is reported like any fragment's.
+        let unmet = KernelConfig.unmet(fragment: coverage, config: ["CONFIG_DEBUG_FS": "y", "CONFIG_GCOV_KERNEL": "y"])
+        XCTAssertEqual(unmet.map(\.description), ["CONFIG_GCOV_PROFILE_URING: wanted y, not in .config (unknown option or unmet dependency)"])
     }
 }

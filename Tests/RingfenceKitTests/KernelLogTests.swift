@@ -6,9 +6,7 @@ import Foundation
 /// kmsg markers read back: the slice of a case and which cases a splat happened under.
 final class KernelLogTests: XCTestCase {
     private var fixture: String {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/console/warn-overlapping-cases.log")
-        return (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+        (try? RecordedConsole.load("warn-overlapping-cases").log) ?? ""
     }
 
     func testMessagesFromConsoleKmsgRecordsAndRawWrites() {

@@ -189,7 +189,8 @@ public enum KernelBuild {
     public struct Plan: Equatable, Sendable {
         /// The O= directory: `<cacheRoot>/build/<key>`.
         public let outputDirectory: String
-        /// The cache key: FNV-1a 64 of tree path, fragments, base config and coverage flag.
+        /// The cache key: FNV-1a 64 of the tree path, each fragment's options
+        /// (`normalised`: comments and blank lines do not count) and the base config.
         public let key: String
         /// Writes `<O>/.config`: tinyconfig (or the base config) merged with
         /// the fragments, then olddefconfig. Needed only when `<O>/.config` is
@@ -202,21 +203,27 @@ public enum KernelBuild {
         public var kernelPath: String { outputDirectory + "/arch/x86/boot/bzImage" }
     }
 
+    /// A fragment as the cache key sees it: its options in order, one
+    /// `CONFIG_X=value` line each (`# CONFIG_X is not set` is `CONFIG_X=n`).
+    /// Comments, blank lines and spacing do not count, so rewording a comment
+    /// keeps the build directory; changing, adding or moving an option does not.
+    public static func normalised(_ fragment: [KernelConfig.FragmentEntry]) -> String {
+        fragment.map { "\($0.option)=\($0.value)\n" }.joined()
+    }
+
     /// The build commands.
     /// - tree: the kernel source tree (absolute path).
-    /// - fragments: (path, contents) of each fragment, merged in order
-    ///   (ci/ringfence.config, then e.g. ci/ringfence-hunt.config).
+    /// - fragments: (path, parsed entries) of each fragment, merged in order
+    ///   (ci/ringfence.config, then e.g. ci/ringfence-hunt.config,
+    ///   ci/ringfence-debug.config, ci/ringfence-coverage.config).
     /// - baseConfig: (path, contents) of the developer's own .config, or nil
     ///   for `make tinyconfig`.
-    /// - coverage: also merge `coverageFragment` (gcov for io_uring/ through
-    ///   CONFIG_GCOV_PROFILE_URING; the tree is not modified).
-    public static func plan(tree: String, fragments: [(path: String, contents: String)], baseConfig: (path: String, contents: String)? = nil,
-                            coverage: Bool = false, coverageFragmentPath: String? = nil,
+    public static func plan(tree: String, fragments: [(path: String, entries: [KernelConfig.FragmentEntry])],
+                            baseConfig: (path: String, contents: String)? = nil,
                             cacheRoot: String, jobs: Int = 2) -> Plan {
         var keyInput = "tree\0\(tree)\0"
-        for f in fragments { keyInput += "fragment\0\(f.contents)\0" }
+        for f in fragments { keyInput += "fragment\0\(normalised(f.entries))\0" }
         if let b = baseConfig { keyInput += "base\0\(b.contents)\0" }
-        if coverage { keyInput += "coverage\0\(coverageFragment)\0" }
         let key = fnv1a64Hex(keyInput)
         let out = cacheRoot + "/build/" + key
         var configure: [Command] = []
@@ -227,26 +234,11 @@ public enum KernelBuild {
             configure.append(Command(argv: ["make", "O=\(out)", "tinyconfig"], directory: tree))
             base = out + "/.config"
         }
-        var merged = fragments.map(\.path)
-        if coverage { merged.append(coverageFragmentPath ?? out + "/coverage.config") }
-        configure.append(Command(argv: ["scripts/kconfig/merge_config.sh", "-m", "-O", out, base] + merged, directory: tree))
+        configure.append(Command(argv: ["scripts/kconfig/merge_config.sh", "-m", "-O", out, base] + fragments.map(\.path), directory: tree))
         configure.append(Command(argv: ["make", "O=\(out)", "olddefconfig"], directory: tree))
         let make = ["make", "O=\(out)", "-j\(max(1, jobs))", "bzImage"]
         return Plan(outputDirectory: out, key: key, configure: configure, build: [Command(argv: make, directory: tree)])
     }
-
-    /// The fragment `--coverage` adds: ci/ringfence-coverage.config (write it
-    /// to `coverageFragmentPath` when the tree has no copy).
-    public static let coverageFragment = """
-        # ringfence-coverage.config: gcov for io_uring/ only. The kernel has an option
-        # for exactly that (init/Kconfig: GCOV_PROFILE_URING sets GCOV_PROFILE := y in
-        # io_uring/Makefile), so the tree stays unmodified; the guest mounts debugfs
-        # and reads the counters from /sys/kernel/debug/gcov
-        CONFIG_DEBUG_FS=y
-        CONFIG_GCOV_KERNEL=y
-        CONFIG_GCOV_PROFILE_URING=y
-
-        """
 
     static func fnv1a64Hex(_ s: String) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325

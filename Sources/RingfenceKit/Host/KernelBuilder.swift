@@ -6,11 +6,10 @@ import Foundation
 /// the cache (`O=` keyed by tree and configuration, so reruns are incremental).
 public struct KernelBuilder {
     public var tree: String
-    /// ci/ringfence.config, then ci/ringfence-hunt.config with --hunt.
+    /// ci/ringfence.config, then ci/ringfence-hunt.config with --hunt,
+    /// ci/ringfence-debug.config with --debug, ci/ringfence-coverage.config with --coverage.
     public var fragments: [String]
     public var baseConfig: String?
-    public var coverage = false
-    public var coverageFragment: String?
     public var cacheRoot: String
     public var jobs: Int
     public var say: (String) -> Void
@@ -25,10 +24,13 @@ public struct KernelBuilder {
             guard let t = try? String(contentsOfFile: p, encoding: .utf8) else { throw HostError("cannot read \(p)") }
             return t
         }
-        let frags = try fragments.map { (path: $0, contents: try read($0)) }
+        let frags = try fragments.map { path in
+            do { return (path: path, entries: try KernelConfig.parseFragment(try read(path))) } catch let e as KernelConfig.FragmentError {
+                throw HostError("\(path):\(e.line): \(e.message); fix the fragment (docs/kernel-tree.md lists what a fragment may hold)")
+            }
+        }
         let base = try baseConfig.map { (path: $0, contents: try read($0)) }
-        let plan = KernelBuild.plan(tree: tree, fragments: frags, baseConfig: base, coverage: coverage,
-                                    coverageFragmentPath: coverageFragment, cacheRoot: cacheRoot, jobs: jobs)
+        let plan = KernelBuild.plan(tree: tree, fragments: frags, baseConfig: base, cacheRoot: cacheRoot, jobs: jobs)
         try FileSystem.makeDirectory(plan.outputDirectory)
         let log = plan.outputDirectory + "/ringfence-build.log"
         if !FileManager.default.fileExists(atPath: plan.configPath) {
@@ -36,7 +38,7 @@ public struct KernelBuilder {
             for c in plan.configure { try run(c, log: log, phase: "configuring the kernel") }
             let config = KernelConfig.parse(try read(plan.configPath))
             var unmet: [String] = []
-            for f in frags { unmet += KernelConfig.unmet(fragment: try KernelConfig.parseFragment(f.contents), config: config).map(\.description) }
+            for f in frags { unmet += KernelConfig.unmet(fragment: f.entries, config: config).map { "\(f.path): \($0)" } }
             if !unmet.isEmpty {
                 unlink(plan.configPath)   // so the next run configures again
                 throw HostError("the merged config does not carry every fragment option (Kconfig dropped them; see \(log)):\n  "

@@ -376,32 +376,9 @@ public final class VMRunner {
                 p.stop()
                 break
             }
-            if detectKVMFailure {
-                let log = (try? String(contentsOfFile: qemuLog, encoding: .utf8)) ?? ""
-                let sawKernel = String(decoding: consoleBytes.prefix(65536), as: UTF8.self).contains("] ")
-                if log.contains("KVM internal error") || log.contains("emulation failure") || (t > 10 && !sawKernel && outcome.firstGuestLine == nil) {
-                    outcome.kvmFailed = log.split(separator: "\n").first { $0.lowercased().contains("error") }.map(String.init)
-                        ?? "no console output within 10 s"
-                    p.stop()
-                    break
-                }
-            }
-            // A damaged image: the decompressor says so and halts (earlyprintk
-            // on the command line), or, where it cannot print, nothing at all
-            // comes from the kernel or init (which would wait for the timeout).
-            if markerAt == nil && outcome.firstGuestLine == nil {
-                let early = String(decoding: consoleBytes.prefix(65536), as: UTF8.self)
-                if early.contains("-- System halted") {
-                    outcome.haltedEarly = early.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-                        .filter { !$0.isEmpty && !$0.contains("System halted") }.last ?? "the decompressor halted"
-                    p.stop()
-                    break
-                }
-                if t > VMRunner.earlySilence, outcome.kvmFailed == nil, !detectKVMFailure, !early.contains("] ") {
-                    outcome.silentFor = t
-                    p.stop()
-                    break
-                }
+            if VMRunner.endsEarly(&outcome, console: consoleBytes, qemuLog: qemuLog, seconds: t, detectKVMFailure: detectKVMFailure, markerSeen: markerAt != nil) {
+                p.stop()
+                break
             }
             if t > options.timeout {
                 outcome.timedOut = true
@@ -423,6 +400,35 @@ public final class VMRunner {
             outcome.qemuExit = nil
         }
         return outcome
+    }
+
+    /// A boot to stop before the timeout: KVM that failed (QEMU says so, or
+    /// nothing reached the console in 10 s), or a damaged image (the
+    /// decompressor halted, or nothing at all came from the kernel or init,
+    /// which would wait for the timeout). Sets the reason in `outcome`.
+    static func endsEarly(_ outcome: inout BootOutcome, console consoleBytes: [UInt8], qemuLog: String, seconds t: Double,
+                          detectKVMFailure: Bool, markerSeen: Bool) -> Bool {
+        if detectKVMFailure {
+            let log = (try? String(contentsOfFile: qemuLog, encoding: .utf8)) ?? ""
+            let sawKernel = String(decoding: consoleBytes.prefix(65536), as: UTF8.self).contains("] ")
+            if log.contains("KVM internal error") || log.contains("emulation failure") || (t > 10 && !sawKernel && outcome.firstGuestLine == nil) {
+                outcome.kvmFailed = log.split(separator: "\n").first { $0.lowercased().contains("error") }.map(String.init)
+                    ?? "no console output within 10 s"
+                return true
+            }
+        }
+        guard !markerSeen && outcome.firstGuestLine == nil else { return false }
+        let early = String(decoding: consoleBytes.prefix(65536), as: UTF8.self)
+        if early.contains("-- System halted") {
+            outcome.haltedEarly = early.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && !$0.contains("System halted") }.last ?? "the decompressor halted"
+            return true
+        }
+        if t > earlySilence, outcome.kvmFailed == nil, !detectKVMFailure, !early.contains("] ") {
+            outcome.silentFor = t
+            return true
+        }
+        return false
     }
 
     /// Seconds a boot may stay without a kernel line on the console.

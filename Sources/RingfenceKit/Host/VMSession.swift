@@ -21,36 +21,14 @@ extension VMRunner {
         }
     }
 
+    /// One run, in stages: kernel (and its config checked), initramfs, boot
+    /// (with the accelerator policy and one retry), judge, publish.
     func runOnce(stdout: (String) -> Void) throws -> Int32 {
         let t0 = rf_now_ns()
         func since(_ t: UInt64) -> Double { Double(rf_now_ns() - t) / 1e9 }
         let kernel = try resolveKernel()
         let tKernel = since(t0)
-        var notes: [String] = []
-        var configDigest: String?
-        if let cfg = kernel.config {
-            configDigest = try FileSystem.sha256(cfg)
-            let text = (try? String(contentsOfFile: cfg, encoding: .utf8)) ?? ""
-            // Stop before booting a kernel that cannot boot, report or power
-            // off here, naming what is missing (instead of a timeout later).
-            let feature: Set<String> = ["CONFIG_IO_URING", "CONFIG_NET", "CONFIG_BPF", "CONFIG_IO_URING_BPF"]
-            let config = KernelConfig.parse(text)
-            let missing = KernelConfig.missing(in: config).filter { !feature.contains($0.option) }
-            if !missing.isEmpty {
-                throw HostError("\(cfg) lacks what the guest needs to boot and report, so it was not booted:\n"
-                                + missing.map { "  \($0.option)=y: \($0.reason)" }.joined(separator: "\n")
-                                + "\n(merge ci/ringfence.config into the kernel's config: docs/kernel-tree.md)")
-            }
-            for r in KernelConfig.missing(in: config, requirements: KernelConfig.caseRequirements) {
-                say("warning: \(kernel.release): \(r.option) is not y; \(r.reason): those cases will fail or skip")
-            }
-            if KernelCatalog.ioUringBPF(config: text) != .enabled {
-                say("warning: \(kernel.release): CONFIG_IO_URING_BPF is not y in its config")
-                notes.append("CONFIG_IO_URING_BPF is not y in the kernel's config")
-            }
-        } else {
-            say("\(kernel.release): no config available, CONFIG_IO_URING_BPF unknown")
-        }
+        var (configDigest, notes) = try checkConfig(of: kernel)
         // From here on the results directory is this run's: the previous
         // results go as soon as this run stops without a verdict.
         let outPath = options.out ?? "out/\(kernel.release)"
@@ -80,33 +58,136 @@ extension VMRunner {
             throw HostError("only \(FileSystem.megabytes(free)) free under \(outPath): a run needs about 64 MB for its console log and results")
         }
 
-        // Boot: accelerator policy, then one retry of an infrastructure failure.
         let qv = qemuVersion()
-        var accel: QEMUSettings.Accelerator = .tcg
+        let tBoot0 = rf_now_ns()
+        let booted = try bootWithRetry(kernel: kernel, initrd: initrdPath, out: out, memory: memory, rawSize: rawSize,
+                                       accel: try chooseAccelerator(qemuVersion: qv, notes: &notes), qemuVersion: qv, notes: &notes)
+        let vmSeconds = since(tBoot0)
+        if booted.boot.noPowerOff {
+            let cause = booted.console.haltedInsteadOfPowerOff ? "the kernel says \"Power off not available: System halted instead\": its config lacks ACPI"
+                : "the kernel may lack ACPI power-off (CONFIG_ACPI)"
+            say("warning: the guest finished but did not power off within \(Int(options.powerOffGrace)) s; stopped it (\(cause))")
+            notes.append("the guest did not power off after finishing; stopped by the host (\(cause))")
+        }
+        var host = HostFacts(accelerator: booted.accel.rawValue, kernelRelease: kernel.release, bootAttempts: booted.attempts,
+                             cpus: booted.settings.cpus, memoryMB: memory)
+        host.tcgThreads = booted.accel == .tcg ? options.tcgThreads.rawValue : nil
+        host.kernelPackage = kernel.package
+        host.kernelPackageVersion = kernel.packageVersion
+        host.kernelImage = options.kernelImage.map(FileSystem.absolute)
+        host.configDigest = configDigest
+        host.qemuVersion = qv
+        host.vmSeconds = booted.boot.seconds
+        host.notes = notes
+
+        let judged = judge(booted.boot, kernel: kernel, host: host, memory: memory, rawSize: rawSize)
+        if let why = judged.outcome.infrastructure {
+            // No per-case verdicts: the results directory gets INCOMPLETE with
+            // this reason beside console.log (the defer above), and exit 2.
+            throw HostError(why + (booted.attempts > 1 ? " (after \(booted.attempts) boots)" : "") + "; console log: \(out.path)/console.log")
+        }
+        let code = try publish(judged, to: out)
+        stdout(judged.ktap)
+        let verdict = judged.console
+        if code == 2 && (verdict.guestCrash != nil || !judged.outcome.guestMessage.isEmpty) {
+            say(verdict.guestCrash.map { "ringfence crashed in the guest: \($0)" } ?? "the guest's ringfence stopped with a usage or case-file error:")
+            for l in judged.outcome.guestMessage.prefix(20) { say("  guest: \(l)") }
+        }
+        let times = String(format: "VM %.2f s, total %.2f s (kernel %.2f s, initramfs %.2f s, %@)", vmSeconds, since(t0), tKernel, tInitrd,
+                           FileSystem.megabytes(rawSize))
+        let tail = tailLines(judged, code: code, kernel: kernel, accel: booted.accel, times: times, timedOut: booted.boot.timedOut, out: out.path)
+        stdout(tail.joined(separator: "\n") + "\n")
+        return code
+    }
+
+    /// The lines after the KTAP document: times, totals, problems.
+    func tailLines(_ judged: VMJudgement, code: Int32, kernel: Kernel, accel: QEMUSettings.Accelerator, times: String,
+                   timedOut: Bool, out: String) -> [String] {
+        func fmt(_ d: Double?) -> String { d.map { String(format: "%.2f", $0) } ?? "?" }
+        let verdict = judged.console
+        let t = judged.report.totals
+        var tail = ["# ringfence vm: kernel \(kernel.release), accel \(accel == .kvm ? "kvm" : "tcg/\(options.tcgThreads.rawValue)"): "
+                    + "boot \(fmt(verdict.bootSeconds)) s, suite \(fmt(verdict.suiteSeconds)) s, " + times]
+        tail.append("# ringfence vm: \(t.passed) passed, \(t.failed + t.errors) failed, \(t.xfail) known bugs (xfail), \(t.xpass) xpass, \(t.skipped) skipped of \(judged.report.cases.count) planned; exit \(code); results in \(out)")
+        // A guest usage error has said what is wrong; "no KTAP" would only add noise.
+        let usage = code == 2 && !judged.outcome.guestMessage.isEmpty && verdict.guestCrash == nil
+        for p in judged.problems where !(usage && p.contains("no KTAP")) {
+            tail.append("# ringfence vm: problem: \(p)")
+        }
+        if timedOut { tail.append("# ringfence vm: the VM was killed after the \(Int(options.timeout)) s timeout") }
+        if judged.files["bench.svg"] != nil { tail.append("# ringfence vm: bench plot \(out)/bench.svg, data \(out)/bench.json") }
+        return tail
+    }
+
+    /// Stops before booting a kernel that cannot boot, report or power off
+    /// here, naming what is missing (instead of a timeout later); warns about
+    /// what some cases need. Returns the config's SHA-256 and the run's notes.
+    func checkConfig(of kernel: Kernel) throws -> (digest: String?, notes: [String]) {
+        guard let cfg = kernel.config else {
+            say("\(kernel.release): no config available, CONFIG_IO_URING_BPF unknown")
+            return (nil, [])
+        }
+        var notes: [String] = []
+        let digest = try FileSystem.sha256(cfg)
+        let text = (try? String(contentsOfFile: cfg, encoding: .utf8)) ?? ""
+        let feature: Set<String> = ["CONFIG_IO_URING", "CONFIG_NET", "CONFIG_BPF", "CONFIG_IO_URING_BPF"]
+        let config = KernelConfig.parse(text)
+        let missing = KernelConfig.missing(in: config).filter { !feature.contains($0.option) }
+        if !missing.isEmpty {
+            throw HostError("\(cfg) lacks what the guest needs to boot and report, so it was not booted:\n"
+                            + missing.map { "  \($0.option)=y: \($0.reason)" }.joined(separator: "\n")
+                            + "\n(merge ci/ringfence.config into the kernel's config: docs/kernel-tree.md)")
+        }
+        for r in KernelConfig.missing(in: config, requirements: KernelConfig.caseRequirements) {
+            say("warning: \(kernel.release): \(r.option) is not y; \(r.reason): those cases will fail or skip")
+        }
+        if KernelCatalog.ioUringBPF(config: text) != .enabled {
+            say("warning: \(kernel.release): CONFIG_IO_URING_BPF is not y in its config")
+            notes.append("CONFIG_IO_URING_BPF is not y in the kernel's config")
+        }
+        return (digest, notes)
+    }
+
+    /// The accelerator policy: --accel tcg/kvm as asked; auto takes KVM when
+    /// /dev/kvm works and KVM has not failed on this machine before.
+    func chooseAccelerator(qemuVersion qv: String?, notes: inout [String]) throws -> QEMUSettings.Accelerator {
         switch options.accel {
-        case .tcg: accel = .tcg
+        case .tcg: return .tcg
         case .kvm:
             guard kvmUsable() else { throw HostError("--accel kvm: /dev/kvm is not usable") }
-            accel = .kvm
+            return .kvm
         case .auto:
-            if kvmUsable() {
-                if let why = rememberedKVMFailure(qemuVersion: qv ?? "") {
-                    notes.append("KVM skipped: it failed on this machine before (\(why)); --accel kvm tries it anyway")
-                } else {
-                    accel = .kvm
-                }
+            guard kvmUsable() else { return .tcg }
+            if let why = rememberedKVMFailure(qemuVersion: qv ?? "") {
+                notes.append("KVM skipped: it failed on this machine before (\(why)); --accel kvm tries it anyway")
+                return .tcg
             }
+            return .kvm
         }
+    }
+
+    struct Booted {
+        var boot: BootOutcome
+        var console: ConsoleVerdict
+        var attempts: Int
+        var accel: QEMUSettings.Accelerator
+        var settings: QEMUSettings
+    }
+
+    /// Boots until there is a console to judge: KVM that fails falls back to
+    /// TCG (remembered), a boot that died before init is retried once.
+    func bootWithRetry(kernel: Kernel, initrd: String, out: OutputDirectory, memory: Int, rawSize: Int,
+                       accel first: QEMUSettings.Accelerator, qemuVersion qv: String?, notes: inout [String]) throws -> Booted {
+        var accel = first
         let append = QEMUSettings.kernelCommandLine(guestArguments: options.guestArguments, modules: options.modules,
                                                     extra: options.extraKernelParameters)
         try FileSystem.write(append + "\n", to: out.staging + "/cmdline")
-        var settings = QEMUSettings(kernel: kernel.vmlinuz, initrd: initrdPath, append: append, serialLog: out.staging + "/console.log")
+        var settings = QEMUSettings(kernel: kernel.vmlinuz, initrd: initrd, append: append, serialLog: out.staging + "/console.log")
         settings.memoryMB = memory
         settings.tcgThreads = options.tcgThreads
         var attempts = 0
         var boot: BootOutcome
         var verdict: ConsoleVerdict
-        let tBoot0 = rf_now_ns()
         while true {
             attempts += 1
             settings.accelerator = accel
@@ -142,107 +223,46 @@ extension VMRunner {
             }
             break
         }
-        let vmSeconds = since(tBoot0)
-        if boot.noPowerOff {
-            let cause = verdict.haltedInsteadOfPowerOff ? "the kernel says \"Power off not available: System halted instead\": its config lacks ACPI"
-                : "the kernel may lack ACPI power-off (CONFIG_ACPI)"
-            say("warning: the guest finished but did not power off within \(Int(options.powerOffGrace)) s; stopped it (\(cause))")
-            notes.append("the guest did not power off after finishing; stopped by the host (\(cause))")
-        }
+        return Booted(boot: boot, console: verdict, attempts: attempts, accel: accel, settings: settings)
+    }
 
-        var host = HostFacts(accelerator: accel.rawValue, kernelRelease: kernel.release, bootAttempts: attempts, cpus: settings.cpus, memoryMB: memory)
-        host.tcgThreads = accel == .tcg ? options.tcgThreads.rawValue : nil
-        host.kernelPackage = kernel.package
-        host.kernelPackageVersion = kernel.packageVersion
-        host.kernelImage = options.kernelImage.map(FileSystem.absolute)
-        host.configDigest = configDigest
-        host.qemuVersion = qv
-        host.vmSeconds = boot.seconds
-        host.notes = notes
-
-        // Judge: one report, four renderings.
-        var files = GuestResults.extract(fromConsole: boot.console)
-        let guestJSON = files.removeValue(forKey: GuestResults.resultsName)
-        var guestReport: RunReport?
-        if let data = guestJSON { guestReport = try? JSONDecoder().decode(RunReport.self, from: data) }
-        let isRun = options.guestArguments.first == "run"
-        var input = VMVerdict.Input(console: verdict, guestReport: guestReport, plan: isRun ? options.plan : nil, host: host)
-        input.knownBugs = options.knownBugs
-        input.kernelVersion = KernelVersion.running(release: kernel.release, version: kernel.packageVersion.map { "Debian " + $0 } ?? "")
-        input.timedOut = boot.timedOut
-        input.timeoutSeconds = options.timeout
-        input.strict = options.strict
+    /// The one judge on this run's console (as `ringfence verdict` judges a saved one).
+    func judge(_ boot: BootOutcome, kernel: Kernel, host: HostFacts, memory: Int, rawSize: Int) -> VMJudgement {
+        var context = VMVerdict.Context()
+        context.knownBugs = options.knownBugs
+        context.kernelVersion = KernelVersion.running(release: kernel.release, version: kernel.packageVersion.map { "Debian " + $0 } ?? "")
+        context.timedOut = boot.timedOut
+        context.timeoutSeconds = options.timeout
+        context.strict = options.strict
         let defaultMemory = QEMUSettings.defaultMemoryMB(initramfsBytes: rawSize)
-        if memory < defaultMemory { input.memoryDefaultMB = defaultMemory }
-        let outcome = VMVerdict.judge(input)
-        if let why = outcome.infrastructure {
-            // No per-case verdicts: the results directory gets INCOMPLETE with
-            // this reason beside console.log (the defer above), and exit 2.
-            throw HostError(why + (attempts > 1 ? " (after \(attempts) boots)" : "") + "; console log: \(out.path)/console.log")
-        }
-        for (name, data) in files.sorted(by: { $0.key < $1.key }) where !name.contains("/") {
+        if memory < defaultMemory { context.memoryDefaultMB = defaultMemory }
+        return VMVerdict.judge(log: boot.console, plan: options.guestArguments.first == "run" ? options.plan : nil, host: host, context: context)
+    }
+
+    /// Writes the results directory from the judgement alone and publishes it;
+    /// copies results.json to --results. Returns the exit code.
+    func publish(_ judged: VMJudgement, to out: OutputDirectory) throws -> Int32 {
+        for (name, data) in judged.files.sorted(by: { $0.key < $1.key }) where !name.contains("/") {
             try FileSystem.write(data, to: out.staging + "/" + name)
         }
-        let ktap: String
-        var code = outcome.exitCode
-        // Any guest command that sent results.json (or `run`, whose plan the
-        // host knows) is judged through the report; others pass their KTAP through.
-        let reportMode = guestReport != nil || (isRun && options.plan != nil)
-        if reportMode && !(code == 2 && outcome.report.cases.isEmpty) {
-            ktap = VMVerdict.ktap(outcome.report, preamble: verdict.ktapLines.filter { $0.hasPrefix("# module ") })
-            try FileSystem.write(try outcome.report.json(), to: out.staging + "/results.json")
-            try FileSystem.write(JUnitWriter().document(outcome.report), to: out.staging + "/results.junit.xml")
-        } else {
-            // Another guest command (bench, fuzz, list): its own KTAP, judged on the console.
-            var lines = verdict.ktapLines
-            lines.insert(contentsOf: VMVerdict.hostLines(host).map { "# " + $0 }, at: min(1, lines.count))
-            ktap = lines.joined(separator: "\n") + "\n"
-            if verdict.guestCrash != nil { code = 2 }
-            else if verdict.guestExitCode == 2 && verdict.caseLines.isEmpty && !boot.timedOut { code = 2 }
-            else { code = verdict.exitCode }
+        let report = judged.report
+        if judged.byReport {
+            try FileSystem.write(try report.json(), to: out.staging + "/results.json")
+            try FileSystem.write(JUnitWriter().document(report), to: out.staging + "/results.junit.xml")
         }
-        var report = outcome.report
-        report.exitCode = code
-        try FileSystem.write(ktap, to: out.staging + "/results.ktap")
-        try FileSystem.write(VMVerdict.summary(report, bootSeconds: verdict.bootSeconds, suiteSeconds: verdict.suiteSeconds),
-                             to: out.staging + "/summary.txt")
+        try FileSystem.write(judged.ktap, to: out.staging + "/results.ktap")
+        try FileSystem.write(judged.summary, to: out.staging + "/summary.txt")
         try out.publish()
-
-        if let dest = options.results {
-            if FileManager.default.fileExists(atPath: out.path + "/results.json") {
-                try VMRunner.checkResultsTarget(dest)
-                guard let data = FileManager.default.contents(atPath: out.path + "/results.json") else { throw HostError("cannot read \(out.path)/results.json") }
-                try FileSystem.writeAtomically(String(decoding: data, as: UTF8.self), to: dest)
-            } else {
-                say("no results file for --results \(dest): the guest command was not 'run' or the run produced no results")
-                if code == 0 { code = 1 }
-            }
+        guard let dest = options.results else { return judged.exitCode }
+        if FileManager.default.fileExists(atPath: out.path + "/results.json") {
+            try VMRunner.checkResultsTarget(dest)
+            guard let data = FileManager.default.contents(atPath: out.path + "/results.json") else { throw HostError("cannot read \(out.path)/results.json") }
+            try FileSystem.writeAtomically(String(decoding: data, as: UTF8.self), to: dest)
+        } else {
+            say("no results file for --results \(dest): the guest command was not 'run' or the run produced no results")
+            if judged.exitCode == 0 { return 1 }
         }
-
-        stdout(ktap)
-        if code == 2 && (verdict.guestCrash != nil || !outcome.guestMessage.isEmpty) {
-            if let crash = verdict.guestCrash {
-                say("ringfence crashed in the guest: \(crash)")
-            } else {
-                say("the guest's ringfence stopped with a usage or case-file error:")
-            }
-            for l in outcome.guestMessage.prefix(20) { say("  guest: \(l)") }
-        }
-        func fmt(_ d: Double?) -> String { d.map { String(format: "%.2f", $0) } ?? "?" }
-        let t = report.totals
-        var tail = [String(format: "# ringfence vm: kernel %@, accel %@: boot %@ s, suite %@ s, VM %.2f s, total %.2f s (kernel %.2f s, initramfs %.2f s, %@)",
-                           kernel.release, accel == .kvm ? "kvm" : "tcg/\(options.tcgThreads.rawValue)", fmt(verdict.bootSeconds),
-                           fmt(verdict.suiteSeconds), vmSeconds, since(t0), tKernel, tInitrd, FileSystem.megabytes(rawSize))]
-        tail.append("# ringfence vm: \(t.passed) passed, \(t.failed + t.errors) failed, \(t.xfail) known bugs (xfail), \(t.xpass) xpass, \(t.skipped) skipped of \(report.cases.count) planned; exit \(code); results in \(out.path)")
-        // A guest usage error has said what is wrong; "no KTAP" would only add noise.
-        let usage = code == 2 && !outcome.guestMessage.isEmpty && verdict.guestCrash == nil
-        for p in (reportMode ? outcome.problems : verdict.problems) where !(usage && p.contains("no KTAP")) {
-            tail.append("# ringfence vm: problem: \(p)")
-        }
-        if boot.timedOut { tail.append("# ringfence vm: the VM was killed after the \(Int(options.timeout)) s timeout") }
-        if files["bench.svg"] != nil { tail.append("# ringfence vm: bench plot \(out.path)/bench.svg, data \(out.path)/bench.json") }
-        stdout(tail.joined(separator: "\n") + "\n")
-        return code
+        return judged.exitCode
     }
 
     /// Boots the kernel with the 194-byte /init that only powers off, `repeat`
@@ -266,9 +286,9 @@ extension VMRunner {
             let o = try boot(s, qemuLog: w + "/bare-qemu.log", detectKVMFailure: false, endMarker: BareInit.marker)
             if let e = VMRunner.qemuFailure(o, memoryMB: s.memoryMB) { throw e }
             let v = ConsoleVerdict.evaluate(log: o.console)
-            let trouble = o.console.split(whereSeparator: \.isNewline).first { ConsoleVerdict.isTrouble(ConsoleVerdict.stripTimestamp($0).text) }
+            let trouble = KernelSplat.find(in: o.console).first?.title
             let noInit = o.timedOut || !v.initStarted
-            if let t = trouble { flakes.append((i, String(ConsoleVerdict.stripTimestamp(t).text))) }
+            if let t = trouble { flakes.append((i, t)) }
             if noInit { failures += 1 }
             // Every boot that went wrong keeps its console log, and its line says how.
             if trouble != nil || noInit {
@@ -283,7 +303,7 @@ extension VMRunner {
                 }
             }
             times.append(o.seconds)
-            let how = trouble.map { " OOPS: \(ConsoleVerdict.stripTimestamp($0).text)" }
+            let how = trouble.map { " OOPS: \($0)" }
                 ?? (o.timedOut ? " TIMED OUT" : noInit ? " NO INIT: the init's marker never reached the console" : "")
             stdout(String(format: "bare boot %d/%d: %.2f s%@\n", i, count, o.seconds, how))
         }

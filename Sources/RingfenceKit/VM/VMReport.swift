@@ -5,6 +5,8 @@ import Foundation
 /// `RunReport`, then renders KTAP, results.json, JUnit and the summary from
 /// that report alone, so they cannot disagree.
 public enum VMVerdict {
+    /// The facts one judgement rests on: the console's, the guest's results,
+    /// the plan, the host's, and the run's settings (`Context`).
     public struct Input {
         public var console: ConsoleVerdict
         /// The guest's results.json, decoded, when it came back.
@@ -12,21 +14,11 @@ public enum VMVerdict {
         /// The cases the guest was asked to run, in plan order, when the host
         /// knows them (the guest command is `run`).
         public var plan: [TestCase]?
-        /// Without a plan (`ringfence verdict` on a recorded log): cases to
-        /// name and locate transfer-form results by, by id.
-        public var catalog: [TestCase]?
-        public var knownBugs: [KnownBug] = []
-        public var kernelVersion: KernelVersion?
         public var host: HostFacts
-        public var timedOut = false
-        public var timeoutSeconds: Double = 0
-        /// --strict: known bugs fail the run.
-        public var strict = false
-        /// The default memory for this initramfs, when the guest was given less.
-        public var memoryDefaultMB: Int?
+        public var context: Context
 
-        public init(console: ConsoleVerdict, guestReport: RunReport?, plan: [TestCase]?, host: HostFacts) {
-            self.console = console; self.guestReport = guestReport; self.plan = plan; self.host = host
+        public init(console: ConsoleVerdict, guestReport: RunReport?, plan: [TestCase]?, host: HostFacts, context: Context = Context()) {
+            self.console = console; self.guestReport = guestReport; self.plan = plan; self.host = host; self.context = context
         }
     }
 
@@ -85,27 +77,59 @@ public enum VMVerdict {
         }
     }
 
+    /// Judges the console's facts, the guest's results and the host's facts:
+    /// the cases, the run-level problems, the ending and the exit code.
     public static func judge(_ input: Input) -> Outcome {
         let console = input.console
-        var problems: [String] = []
-        var cases: [CaseResult]
-        var kernel: KernelFacts
-        var startedAt = ""
-        var duration = (console.suiteSeconds ?? 0) * 1000
-        let endReason: String = {
-            if let crash = console.guestCrash { return "ringfence crashed in the guest (\(crash))" }
-            if let pn = console.problems.first(where: { $0.hasPrefix("kernel panic") }) { return pn }
-            if input.timedOut { return "the VM was killed at the \(Int(input.timeoutSeconds)) s timeout" }
-            if console.outOfMemory != nil { return "the guest ran out of memory" }
-            return "the console log ended"
-        }()
+        let endReason = self.endReason(input)
+        var (cases, problems, kernel, startedAt, duration) = caseResults(input, endReason: endReason)
+        blameKernelTrouble(on: &cases, input: input, endReason: endReason, problems: &problems)
+        problems += runProblems(input, cases: cases, problemsSoFar: problems)
 
+        var report = RunReport(kernel: kernel, accelerator: input.host.accelerator, startedAt: startedAt,
+                               durationMs: duration, cases: cases)
+        report.configDigest = input.host.configDigest
+        report.host = input.host
+        report.problems = problems
+        // The guest's own words, without a runtime's stack frames.
+        let guestMessage = console.guestText.filter { line in
+            !(line.first?.isNumber == true && line.contains("0x")) && line != "Current stack trace:"
+        }
+        let infrastructure = infrastructureEnding(input)
+        let code = reportExitCode(input, cases: cases, problems: problems, infrastructure: infrastructure)
+        if infrastructure != nil {
+            report.cases = []
+            report.recount()
+        }
+        report.exitCode = code
+        var outcome = Outcome(report: report, exitCode: code, problems: problems, guestMessage: guestMessage)
+        outcome.infrastructure = infrastructure
+        if let i = infrastructure { outcome.report.problems = ["infrastructure: " + i] + (outcome.report.problems ?? []) }
+        return outcome
+    }
+
+    /// How the run ended, for the reason of the cases that never reported.
+    static func endReason(_ input: Input) -> String {
+        let console = input.console
+        if let crash = console.guestCrash { return "ringfence crashed in the guest (\(crash))" }
+        if let pn = console.problems.first(where: { $0.hasPrefix("kernel panic") }) { return pn }
+        if input.context.timedOut { return "the VM was killed at the \(Int(input.context.timeoutSeconds)) s timeout" }
+        if console.outOfMemory != nil { return "the guest ran out of memory" }
+        return "the console log ended"
+    }
+
+    /// The cases: the guest's results.json (named and located from the plan
+    /// or the catalog), or else the console's result lines against the plan.
+    static func caseResults(_ input: Input, endReason: String)
+        -> (cases: [CaseResult], problems: [String], kernel: KernelFacts, startedAt: String, durationMs: Double) {
+        let console = input.console
+        var problems: [String] = []
         if let g = input.guestReport {
-            cases = g.cases
+            var cases = g.cases
             // The guest sends its results in the transfer form, without name,
             // file and line: they come from the plan, by id.
             if cases.contains(where: { $0.file.isEmpty }) {
-                let planned = Dictionary((input.plan ?? input.catalog ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+                let planned = Dictionary((input.plan ?? input.context.catalog ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
                 var unplanned: [String] = []
                 cases = cases.map { r in
                     guard r.file.isEmpty else { return r }
@@ -119,36 +143,32 @@ public enum VMVerdict {
                     problems.append("the guest reported \(unplanned.count) case(s) the host did not plan: \(unplanned.prefix(3).joined(separator: ", "))")
                 }
             }
-            kernel = g.kernel
-            startedAt = g.startedAt
-            duration = g.durationMs
-        } else {
-            kernel = KernelFacts(release: input.host.kernelRelease, version: "", bpfFilter: false, opcodeLast: 0,
-                                 contextSizes: [:], isRoot: true, loadedModules: [])
-            cases = []
-            let lines = console.caseLines
-            if let plan = input.plan {
-                for (i, c) in plan.enumerated() {
-                    if i < lines.count {
-                        cases.append(fromConsole(lines[i], case: c))
-                    } else {
-                        cases.append(CaseResult(c, status: .crash, reason: "no result: \(endReason) before this case reported"))
-                    }
-                }
-                if lines.count < plan.count {
-                    problems.append("\(endReason) after \(lines.count) of \(plan.count) results; the rest are reported as errors")
-                }
-            } else {
-                for l in lines {
-                    let name = descriptionOf(l.rest)
-                    cases.append(fromConsole(l, case: nil, name: name))
-                }
-            }
-            cases = cases.map { KnownBugs.apply(input.knownBugs, to: $0, kernel: input.kernelVersion) }
+            return (cases, problems, g.kernel, g.startedAt, g.durationMs)
         }
+        let kernel = KernelFacts(release: input.host.kernelRelease, version: "", bpfFilter: false, opcodeLast: 0,
+                                 contextSizes: [:], isRoot: true, loadedModules: [])
+        var cases: [CaseResult] = []
+        let lines = console.caseLines
+        if let plan = input.plan {
+            for (i, c) in plan.enumerated() {
+                cases.append(i < lines.count ? fromConsole(lines[i], case: c)
+                             : CaseResult(c, status: .crash, reason: "no result: \(endReason) before this case reported"))
+            }
+            if lines.count < plan.count {
+                problems.append("\(endReason) after \(lines.count) of \(plan.count) results; the rest are reported as errors")
+            }
+        } else {
+            cases = lines.map { fromConsole($0, case: nil, name: descriptionOf($0.rest)) }
+        }
+        cases = cases.map { KnownBugs.apply(input.context.knownBugs, to: $0, kernel: input.context.kernelVersion) }
+        return (cases, problems, kernel, "", (console.suiteSeconds ?? 0) * 1000)
+    }
 
-        // A case that was running when the run ended, and never reported:
-        // known from its kmsg marker.
+    /// The console overlay: kernel trouble fails the case the console's
+    /// markers attribute it to; a case that was running when the run ended
+    /// and never reported is known from its marker.
+    static func blameKernelTrouble(on cases: inout [CaseResult], input: Input, endReason: String, problems: inout [String]) {
+        let console = input.console
         if input.plan == nil {
             for n in console.caseTrouble.keys.sorted() where n == cases.count + 1 {
                 let id = console.markerIDs[n] ?? "case \(n)"
@@ -156,7 +176,6 @@ public enum VMVerdict {
                                         reason: "no result: \(endReason) while this case ran"))
             }
         }
-        // The console overlay: kernel trouble fails the case it is attributed to.
         for (n, t) in console.caseTrouble.sorted(by: { $0.key < $1.key }) {
             guard n >= 1 && n <= cases.count else {
                 problems.append("kernel trouble attributed to case \(n), which is not in the plan: \(t.first)")
@@ -170,8 +189,13 @@ public enum VMVerdict {
             r.diagnostics = diag + r.diagnostics
             cases[n - 1] = r
         }
+    }
 
-        // Run-level problems the cases do not carry.
+    /// Run-level problems the cases do not carry, in the order they are reported.
+    static func runProblems(_ input: Input, cases: [CaseResult], problemsSoFar: [String]) -> [String] {
+        let console = input.console
+        var problems: [String] = []
+        func anyPanic() -> Bool { (problemsSoFar + problems).contains { $0.contains("panic") } }
         if let crash = console.guestCrash { problems.append("ringfence crashed in the guest: \(crash)") }
         if let early = console.troubleBeforeInit, !console.initStarted || console.caseLines.isEmpty, console.caseTrouble.isEmpty {
             problems.append("kernel trouble before the suite started: \(early)")
@@ -179,69 +203,52 @@ public enum VMVerdict {
         // Below the default memory a boot that never reached init is most
         // likely short of memory, whether the kernel said so (a splat before
         // init) or died in silence (too little RAM to decompress itself).
-        if console.outOfMemory == nil, !console.initStarted, let want = input.memoryDefaultMB {
+        if console.outOfMemory == nil, !console.initStarted, let want = input.context.memoryDefaultMB {
             problems.append("the boot died before init with --memory \(input.host.memoryMB)M, less than the \(want)M this initramfs is given by default: raise --memory")
         }
-        if let oom = console.outOfMemory {
-            problems.append("the guest ran out of memory (\(oom)) with --memory \(input.host.memoryMB)M: give it more, e.g. --memory \(max(1024, input.host.memoryMB * 2))M")
-        }
-        if console.problems.contains(where: { $0.hasPrefix("kernel panic") }) && !problems.contains(where: { $0.contains("panic") }) {
-            problems.append(console.problems.first { $0.hasPrefix("kernel panic") }!)
-        }
-        if input.timedOut { problems.append("timed out: the VM was killed after \(Int(input.timeoutSeconds)) s") }
+        if let oom = console.outOfMemory { problems.append(outOfMemoryText(oom, input)) }
+        if let panic = console.problems.first(where: { $0.hasPrefix("kernel panic") }), !anyPanic() { problems.append(panic) }
+        if input.context.timedOut { problems.append("timed out: the VM was killed after \(Int(input.context.timeoutSeconds)) s") }
         // A leak is the kernel's, found after the suite: it fails the run (exit 1),
         // not one case (an allocation is not attributed to a case's markers).
         if let p = ConsoleVerdict.kmemleakProblem(console.kmemleak) { problems.append(p) }
-        if console.guestExitCode == nil && !input.timedOut && console.guestCrash == nil && !problems.contains(where: { $0.contains("panic") }) {
+        if console.guestExitCode == nil && !input.context.timedOut && console.guestCrash == nil && !anyPanic() {
             problems.append("the guest never printed '# ringfence-exit:' (it did not finish)")
         }
-        if input.guestReport == nil && input.plan == nil && cases.isEmpty && console.guestExitCode != 2 {
-            if !console.initStarted { problems.append("no output from ringfence's init on the console") }
+        if input.guestReport == nil && input.plan == nil && cases.isEmpty && console.guestExitCode != 2 && !console.initStarted {
+            problems.append("no output from ringfence's init on the console")
         }
+        return problems
+    }
 
-        var report = RunReport(kernel: kernel, accelerator: input.host.accelerator, startedAt: startedAt,
-                               durationMs: duration, cases: cases)
-        report.configDigest = input.host.configDigest
-        report.host = input.host
-        report.problems = problems
-        // The exit code, from the report alone (plus the run's problems).
-        // The guest's own words, without a runtime's stack frames.
-        let guestMessage = console.guestText.filter { line in
-            !(line.first?.isNumber == true && line.contains("0x")) && line != "Current stack trace:"
-        }
-        // Endings outside the kernel under test: no per-case verdicts at all.
-        var infrastructure: String?
-        if let oom = console.outOfMemory {
-            infrastructure = "the guest ran out of memory (\(oom)) with --memory \(input.host.memoryMB)M: give it more, e.g. --memory \(max(1024, input.host.memoryMB * 2))M"
-        } else if !console.initStarted && input.guestReport == nil && console.caseLines.isEmpty {
-            let how = console.troubleBeforeInit.map { "the kernel failed before ringfence's init started: \($0)" }
-                ?? console.problems.first(where: { $0.hasPrefix("kernel panic") }).map { "the boot ended before ringfence's init started: \($0)" }
-                ?? (input.timedOut ? "the kernel did not start ringfence's init within the \(Int(input.timeoutSeconds)) s timeout"
-                    : "the boot ended before ringfence's init started (no output from init)")
-            let hint = input.memoryDefaultMB.map { "with --memory \(input.host.memoryMB)M, less than the \($0)M this initramfs is given by default: raise --memory" }
-                ?? "see console.log; a kernel that does not boot to init cannot be judged (check the image, its config, --append)"
-            infrastructure = how + "; " + hint
-        }
-        var code: Int32
-        if infrastructure != nil {
-            code = 2
-            report.cases = []
-        } else if console.guestCrash != nil {
-            code = 2
-        } else if console.guestExitCode == 2 && cases.isEmpty && console.caseTrouble.isEmpty && !input.timedOut {
-            code = 2
-        } else if !problems.isEmpty {
-            code = 1
-        } else {
-            let t = Totals(cases)
-            code = t.exitCode(strict: input.strict)
-            if cases.isEmpty, let g = console.guestExitCode { code = g }
-        }
-        report.exitCode = code
-        var outcome = Outcome(report: report, exitCode: code, problems: problems, guestMessage: guestMessage)
-        outcome.infrastructure = infrastructure
-        if let i = infrastructure { outcome.report.problems = ["infrastructure: " + i] + (outcome.report.problems ?? []) }
-        return outcome
+    static func outOfMemoryText(_ oom: String, _ input: Input) -> String {
+        "the guest ran out of memory (\(oom)) with --memory \(input.host.memoryMB)M: give it more, e.g. --memory \(max(1024, input.host.memoryMB * 2))M"
+    }
+
+    /// Endings outside the kernel under test (README, "Exit codes", 2): no
+    /// per-case verdicts at all. nil when the kernel can be judged.
+    static func infrastructureEnding(_ input: Input) -> String? {
+        let console = input.console
+        if let oom = console.outOfMemory { return outOfMemoryText(oom, input) }
+        guard !console.initStarted && input.guestReport == nil && console.caseLines.isEmpty else { return nil }
+        let how = console.troubleBeforeInit.map { "the kernel failed before ringfence's init started: \($0)" }
+            ?? console.problems.first(where: { $0.hasPrefix("kernel panic") }).map { "the boot ended before ringfence's init started: \($0)" }
+            ?? (input.context.timedOut ? "the kernel did not start ringfence's init within the \(Int(input.context.timeoutSeconds)) s timeout"
+                : "the boot ended before ringfence's init started (no output from init)")
+        let hint = input.context.memoryDefaultMB.map { "with --memory \(input.host.memoryMB)M, less than the \($0)M this initramfs is given by default: raise --memory" }
+            ?? "see console.log; a kernel that does not boot to init cannot be judged (check the image, its config, --append)"
+        return how + "; " + hint
+    }
+
+    /// The exit code of a run judged through its report (`VMVerdict.exitCode`
+    /// is the one policy; this is its report half).
+    static func reportExitCode(_ input: Input, cases: [CaseResult], problems: [String], infrastructure: String?) -> Int32 {
+        let console = input.console
+        if infrastructure != nil || console.guestCrash != nil { return 2 }
+        if console.guestExitCode == 2 && cases.isEmpty && console.caseTrouble.isEmpty && !input.context.timedOut { return 2 }
+        if !problems.isEmpty { return 1 }
+        if cases.isEmpty, let g = console.guestExitCode { return g }
+        return Totals(cases).exitCode(strict: input.context.strict)
     }
 
     /// Kernel trouble before ringfence's init printed anything (multi-threaded

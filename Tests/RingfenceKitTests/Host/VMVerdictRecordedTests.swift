@@ -9,29 +9,67 @@ import XCTest
 final class VMVerdictRecordedTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// A recorded console log without its `#! ` header (RecordedConsole).
     static func log(_ name: String) throws -> String {
-        try String(contentsOf: root.appendingPathComponent("Fixtures/console/\(name).log"), encoding: .utf8)
+        try RecordedConsole.load(name).log
     }
 
     static let host = HostFacts(accelerator: "tcg", kernelRelease: "7.3.4+deb13-cloud-amd64", cpus: 2, memoryMB: 448)
 
-    /// Judges a recorded log as `ringfence vm` does.
-    static func judge(_ name: String, plan: [TestCase]? = nil, timedOut: Bool = false, cut: ((String) -> String)? = nil) throws -> VMVerdict.Outcome {
+    /// Judges a recorded log as `ringfence vm` does: the one judge, VMVerdict.judge(log:plan:host:context:).
+    static func judge(_ name: String, plan: [TestCase]? = nil, timedOut: Bool = false, memoryMB: Int? = nil, defaultMemoryMB: Int? = nil,
+                      cut: ((String) -> String)? = nil) throws -> VMJudgement {
         var text = try log(name)
         if let cut { text = cut(text) }
-        let console = ConsoleVerdict.evaluate(log: text, timedOut: timedOut)
-        let files = GuestResults.extract(fromConsole: text)
-        let guest = files[GuestResults.resultsName].flatMap { try? JSONDecoder().decode(RunReport.self, from: $0) }
-        var input = VMVerdict.Input(console: console, guestReport: guest, plan: plan, host: host)
-        input.timedOut = timedOut
-        input.timeoutSeconds = 40
-        return VMVerdict.judge(input)
+        var context = VMVerdict.Context()
+        context.timedOut = timedOut
+        context.timeoutSeconds = 40
+        context.memoryDefaultMB = defaultMemoryMB
+        var facts = host
+        if let m = memoryMB { facts.memoryMB = m }
+        return VMVerdict.judge(log: text, plan: plan, host: facts, context: context)
+    }
+
+    /// Every fixture states, in its `#! ` header, how it is judged and the
+    /// verdict it must get: the exit code and every case's status.
+    func testEveryRecordedLogGetsTheVerdictItsHeaderStates() throws {
+        let names = try RecordedConsole.names()
+        XCTAssertGreaterThan(names.count, 10)
+        for name in names {
+            let fixture = try RecordedConsole.load(name)
+            let h = fixture.header
+            guard let exit = h["expect-exit"].flatMap({ Int32($0) }), let statuses = h["expect-statuses"] else {
+                XCTFail("\(name).log: its header lacks '#! expect-exit: N' or '#! expect-statuses: ...' (Tests/Fixtures/console/README.md)")
+                continue
+            }
+            var plan: [TestCase]?
+            if let p = h["plan"] {
+                let words = p.split(separator: " ").map(String.init)
+                switch words.first {
+                case "selftest": plan = try Self.selftestPlan(Int(words.last ?? "") ?? 0)
+                case "cases": plan = try Self.plan(words.dropFirst().joined(separator: " "))
+                default: XCTFail("\(name).log: plan '\(p)': want 'selftest N' or 'cases PREFIX'")
+                }
+            }
+            let memory = h["memory"].map { $0.split(separator: " ").compactMap { Int($0.filter(\.isNumber)) } }
+            let o = try Self.judge(name, plan: plan, timedOut: h["timed-out"] == "yes", memoryMB: memory?.first,
+                                   defaultMemoryMB: memory.flatMap { $0.count > 1 ? $0[1] : nil })
+            XCTAssertEqual(o.exitCode, exit, "\(name).log: \(o.outcome.problems)")
+            let got = o.report.cases.map(\.status.rawValue).joined(separator: " ")
+            XCTAssertEqual(got.isEmpty ? "none" : got, statuses, "\(name).log")
+            XCTAssertEqual(o.report.exitCode, exit, "\(name).log: results.json says the same")
+            XCTAssertTrue(o.summary.contains(" exit=\(exit)"), "\(name).log: summary.txt says the same: \(o.summary)")
+            if o.outcome.infrastructure != nil {
+                XCTAssertFalse(o.ktap.split(separator: "\n").contains { $0.hasPrefix("ok ") || $0.hasPrefix("not ok ") }, "\(name).log: KTAP says the same: \(o.ktap)")
+            }
+        }
     }
 
     /// The status of every case must be the same in KTAP, JSON, JUnit and the summary.
-    func assertRenderingsAgree(_ o: VMVerdict.Outcome, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertRenderingsAgree(_ o: VMJudgement, file: StaticString = #filePath, line: UInt = #line) throws {
         let r = o.report
-        let ktap = VMVerdict.ktap(r)
+        XCTAssertTrue(o.byReport, "judged through the report", file: file, line: line)
+        let ktap = o.ktap
         // Case results are the indented (depth 1) lines of the nested document.
         let caseLines = ktap.split(separator: "\n").filter { $0.hasPrefix("    ok ") || $0.hasPrefix("    not ok ") }
         let notOK = caseLines.filter { $0.hasPrefix("    not ok ") }.count
@@ -44,9 +82,8 @@ final class VMVerdictRecordedTests: XCTestCase {
         XCTAssertEqual(junit.components(separatedBy: "<failure").count - 1, t.failed, "JUnit failures", file: file, line: line)
         XCTAssertEqual(junit.components(separatedBy: "<skipped").count - 1, t.skipped + t.xfail, "JUnit skipped", file: file, line: line)
         XCTAssertEqual(junit.components(separatedBy: "<error").count - 1, t.errors, "JUnit errors", file: file, line: line)
-        let summary = VMVerdict.summary(r, bootSeconds: nil, suiteSeconds: nil)
-        XCTAssertTrue(summary.contains("passed=\(t.passed) failed=\(t.failed + t.errors) skipped=\(t.skipped)"), summary, file: file, line: line)
-        XCTAssertTrue(summary.contains("exit=\(o.exitCode)"), file: file, line: line)
+        XCTAssertTrue(o.summary.contains("passed=\(t.passed) failed=\(t.failed + t.errors) skipped=\(t.skipped)"), o.summary, file: file, line: line)
+        XCTAssertTrue(o.summary.contains("exit=\(o.exitCode)"), file: file, line: line)
         XCTAssertTrue(ktap.contains("# Totals: pass:\(t.passed) fail:\(t.failed)"), file: file, line: line)
     }
 
@@ -110,7 +147,7 @@ final class VMVerdictRecordedTests: XCTestCase {
                       || o.report.cases[1].reason?.contains("BUG") == true, o.report.cases[1].reason ?? "")
         XCTAssertTrue(o.report.cases[2].reason?.hasPrefix("no result: Kernel panic") == true || o.report.cases[2].reason?.hasPrefix("no result: kernel panic") == true,
                       o.report.cases[2].reason ?? "")
-        XCTAssertTrue(o.problems.contains { $0.contains("panic") })
+        XCTAssertTrue(o.outcome.problems.contains { $0.contains("panic") })
         try assertRenderingsAgree(o)
     }
 
@@ -124,10 +161,10 @@ final class VMVerdictRecordedTests: XCTestCase {
     func testHarnessCrashIsExit2AndNotAKernelFailure() throws {
         let o = try Self.judge("harness-crash")
         XCTAssertEqual(o.exitCode, 2)
-        XCTAssertTrue(o.problems.contains { $0.hasPrefix("ringfence crashed in the guest: killed by SIGILL") })
-        XCTAssertFalse(o.problems.contains { $0.contains("kernel") && !$0.contains("not the kernel") })
-        XCTAssertTrue(o.guestMessage.contains { $0.contains("Fatal error: Index out of range") })
-        XCTAssertFalse(o.guestMessage.contains { $0.contains("0x0000") }, "stack frames are left out")
+        XCTAssertTrue(o.outcome.problems.contains { $0.hasPrefix("ringfence crashed in the guest: killed by SIGILL") })
+        XCTAssertFalse(o.outcome.problems.contains { $0.contains("kernel") && !$0.contains("not the kernel") })
+        XCTAssertTrue(o.outcome.guestMessage.contains { $0.contains("Fatal error: Index out of range") })
+        XCTAssertFalse(o.outcome.guestMessage.contains { $0.contains("0x0000") }, "stack frames are left out")
     }
 
     func testGuestUsageErrorsAreExit2WithTheGuestsWords() throws {
@@ -135,7 +172,7 @@ final class VMVerdictRecordedTests: XCTestCase {
                               ("usage-fuzz-time0", "--time")] {
             let o = try Self.judge(name)
             XCTAssertEqual(o.exitCode, 2, name)
-            XCTAssertTrue(o.guestMessage.contains { $0.contains(words) }, "\(name): \(o.guestMessage)")
+            XCTAssertTrue(o.outcome.guestMessage.contains { $0.contains(words) }, "\(name): \(o.outcome.guestMessage)")
             XCTAssertTrue(o.report.cases.isEmpty, name)
         }
     }
@@ -143,14 +180,14 @@ final class VMVerdictRecordedTests: XCTestCase {
     func testHangKilledAtTheTimeoutFails() throws {
         let o = try Self.judge("hang-timed-out", timedOut: true)
         XCTAssertEqual(o.exitCode, 1)
-        XCTAssertTrue(o.problems.contains { $0.hasPrefix("timed out") })
+        XCTAssertTrue(o.outcome.problems.contains { $0.hasPrefix("timed out") })
     }
 
     func testCleanRunAndTheHaltedGuestPass() throws {
         let plan = try Self.plan("registration/command-header")
         for name in ["clean-command-header", "halt-acpi-off"] {
             let o = try Self.judge(name, plan: plan)
-            XCTAssertEqual(o.exitCode, 0, "\(name): \(o.problems)")
+            XCTAssertEqual(o.exitCode, 0, "\(name): \(o.outcome.problems)")
             XCTAssertEqual(o.report.cases.count, 9)
             XCTAssertEqual(o.report.totals.passed, 9)
             try assertRenderingsAgree(o)
@@ -172,12 +209,20 @@ final class VMVerdictRecordedTests: XCTestCase {
         let received = try JSONDecoder().decode(RunReport.self, from: Data(sent.utf8))
         XCTAssertEqual(received.cases.map(\.name), Array(repeating: "", count: 9))
 
-        func judge(_ report: RunReport, plan: [TestCase]?) -> VMVerdict.Outcome {
-            let console = ConsoleVerdict.evaluate(log: (try? Self.log("clean-command-header")) ?? "", timedOut: false)
-            return VMVerdict.judge(VMVerdict.Input(console: console, guestReport: report, plan: plan, host: Self.host))
+        // The recorded log with its results.json replaced by the transfer form, judged by the one judge.
+        let text = try Self.log("clean-command-header").replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n")
+            .filter { !GuestResults.isTransportLine($0) }
+        var transport: [String] = []
+        GuestResults.emit(name: GuestResults.resultsName, contents: Data(sent.utf8)) { transport.append($0) }
+        let exitLine = try XCTUnwrap(text.firstIndex { $0.hasPrefix("# ringfence-exit:") })
+        let log = (text[..<exitLine] + transport + text[exitLine...]).joined(separator: "\n")
+        func judge(_ plan: [TestCase]?, catalog: [TestCase]? = nil) -> VMJudgement {
+            var context = VMVerdict.Context()
+            context.catalog = catalog
+            return VMVerdict.judge(log: log, plan: plan, host: Self.host, context: context)
         }
-        let o = judge(received, plan: plan)
-        XCTAssertEqual(o.exitCode, 0, "\(o.problems)")
+        let o = judge(plan)
+        XCTAssertEqual(o.exitCode, 0, "\(o.outcome.problems)")
         XCTAssertEqual(o.report.cases.map(\.name), full.report.cases.map(\.name))
         XCTAssertEqual(o.report.cases.map(\.file), plan.map(\.location.file))
         XCTAssertEqual(o.report.cases.map(\.line), plan.map(\.location.line))
@@ -186,21 +231,18 @@ final class VMVerdictRecordedTests: XCTestCase {
         try assertRenderingsAgree(o)
 
         // A case the host never planned is named by its id and is a problem, not a silent row.
-        let o2 = judge(received, plan: Array(plan.dropFirst()))
+        let o2 = judge(Array(plan.dropFirst()))
         XCTAssertEqual(o2.report.cases[0].name, plan[0].id)
-        XCTAssertTrue(o2.problems.contains { $0.contains("did not plan") && $0.contains(plan[0].id) }, "\(o2.problems)")
+        XCTAssertTrue(o2.outcome.problems.contains { $0.contains("did not plan") && $0.contains(plan[0].id) }, "\(o2.outcome.problems)")
         XCTAssertNotEqual(o2.exitCode, 0)
 
         // `ringfence verdict` has no plan: it names them from the case directory, with no problem.
-        let console = ConsoleVerdict.evaluate(log: try Self.log("clean-command-header"), timedOut: false)
-        var input = VMVerdict.Input(console: console, guestReport: received, plan: nil, host: Self.host)
-        input.catalog = try Self.plan("")
-        let o3 = VMVerdict.judge(input)
+        let o3 = judge(nil, catalog: try Self.plan(""))
         XCTAssertEqual(o3.report.cases.map(\.name), full.report.cases.map(\.name))
         XCTAssertEqual(o3.report.cases.map(\.line), plan.map(\.location.line))
-        XCTAssertEqual(o3.exitCode, 0, "\(o3.problems)")
+        XCTAssertEqual(o3.exitCode, 0, "\(o3.outcome.problems)")
         // Without either, each is named by its id.
-        XCTAssertEqual(judge(received, plan: nil).report.cases.map(\.name), plan.map(\.id))
+        XCTAssertEqual(judge(nil).report.cases.map(\.name), plan.map(\.id))
     }
 
     func testTruncatedConsoleReportsTheMissingCasesAsErrors() throws {
@@ -215,7 +257,7 @@ final class VMVerdictRecordedTests: XCTestCase {
         XCTAssertEqual(o.exitCode, 1)
         XCTAssertEqual(o.report.cases.map(\.status), Array(repeating: .pass, count: 4) + Array(repeating: .crash, count: 5))
         XCTAssertTrue(o.report.cases[4].reason?.hasPrefix("no result: the console log ended") == true)
-        XCTAssertTrue(o.problems.contains { $0.contains("after 4 of 9 results") })
+        XCTAssertTrue(o.outcome.problems.contains { $0.contains("after 4 of 9 results") })
         try assertRenderingsAgree(o)
     }
 
@@ -245,17 +287,11 @@ final class VMVerdictRecordedTests: XCTestCase {
     /// dies in silence right after the firmware. Below the default memory
     /// that must name --memory, not only "the console ended".
     func testASilentDeathBelowTheDefaultMemoryNamesMemory() throws {
-        let text = try Self.log("boot-silent-low-memory")
-        var host = Self.host
-        host.memoryMB = 24
-        var input = VMVerdict.Input(console: ConsoleVerdict.evaluate(log: text, timedOut: false), guestReport: nil, plan: nil, host: host)
-        input.memoryDefaultMB = 384
-        let o = VMVerdict.judge(input)
+        let o = try Self.judge("boot-silent-low-memory", memoryMB: 24, defaultMemoryMB: 384)
         XCTAssertNotEqual(o.exitCode, 0)
-        XCTAssertTrue(o.problems.contains { $0.contains("boot died before init with --memory 24M") && $0.contains("384M") }, "\(o.problems)")
+        XCTAssertTrue(o.outcome.problems.contains { $0.contains("boot died before init with --memory 24M") && $0.contains("384M") }, "\(o.outcome.problems)")
         // At the default memory the same silence is not blamed on memory.
-        input.memoryDefaultMB = nil
-        XCTAssertFalse(VMVerdict.judge(input).problems.contains { $0.contains("--memory") })
+        XCTAssertFalse(try Self.judge("boot-silent-low-memory", memoryMB: 24).outcome.problems.contains { $0.contains("--memory") })
     }
 
     /// Issue 20: a boot that never reached init is an infrastructure ending:
@@ -265,20 +301,15 @@ final class VMVerdictRecordedTests: XCTestCase {
         let plan = try Self.plan("registration/command-header")
         XCTAssertFalse(plan.isEmpty)
         for (log, memory, hint) in [("boot-silent-low-memory", 24, "raise --memory"), ("boot-oops-int3", 384, "see console.log")] {
-            var host = Self.host
-            host.memoryMB = memory
-            var input = VMVerdict.Input(console: ConsoleVerdict.evaluate(log: try Self.log(log), timedOut: false), guestReport: nil, plan: plan, host: host)
-            if memory < 384 { input.memoryDefaultMB = 384 }
-            let o = VMVerdict.judge(input)
+            let o = try Self.judge(log, plan: plan, memoryMB: memory, defaultMemoryMB: memory < 384 ? 384 : nil)
             XCTAssertEqual(o.exitCode, 2, log)
             XCTAssertEqual(o.report.cases.count, 0, log)
-            XCTAssertTrue(o.infrastructure?.contains(hint) == true, "\(log): \(o.infrastructure ?? "nil")")
+            XCTAssertTrue(o.outcome.infrastructure?.contains(hint) == true, "\(log): \(o.outcome.infrastructure ?? "nil")")
             XCTAssertEqual(VMVerdict.Ending(exitCode: o.exitCode).bisectCode, 125)
         }
         // A run whose init started is judged on the kernel, never infrastructure.
-        let clean = VMVerdict.judge(VMVerdict.Input(console: ConsoleVerdict.evaluate(log: try Self.log("panic-in-case")), guestReport: nil,
-                                                    plan: try Self.selftestPlan(3), host: Self.host))
-        XCTAssertNil(clean.infrastructure)
+        let clean = try Self.judge("panic-in-case", plan: try Self.selftestPlan(3))
+        XCTAssertNil(clean.outcome.infrastructure)
         XCTAssertEqual(clean.exitCode, 1)
     }
 }

@@ -3,8 +3,17 @@ import XCTest
 @testable import RingfenceCore
 
 /// Fixture console logs, as a QEMU serial port records them (CRLF, printk
-/// time stamps, firmware noise before the kernel).
+/// time stamps, firmware noise before the kernel): what the console shows
+/// (ConsoleVerdict), and the exit code the one judge gives a guest command
+/// other than a planned `run` (its own KTAP passed through).
 final class ConsoleVerdictTests: XCTestCase {
+    /// The one judge, as `ringfence verdict` calls it on a log without results.json.
+    static func judge(_ log: String, timedOut: Bool = false) -> VMJudgement {
+        var context = VMVerdict.Context()
+        context.timedOut = timedOut
+        return VMVerdict.judge(log: log, plan: nil, host: nil, context: context)
+    }
+
     static func crlf(_ s: String) -> String {
         s.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\r\n")
     }
@@ -22,11 +31,8 @@ final class ConsoleVerdictTests: XCTestCase {
 
         KTAP version 1
         1..3
-        # running: 1 setup-ring
         ok 1 setup-ring
-        # running: 2 sctp-socket
         ok 2 sctp-socket # SKIP module sctp not loadable
-        # running: 3 deny-openat
         ok 3 deny-openat
         # ringfence: suite took 0.104 s
         # ringfence-exit: 0
@@ -35,18 +41,16 @@ final class ConsoleVerdictTests: XCTestCase {
 
     func testCleanRunPasses() {
         let v = ConsoleVerdict.evaluate(log: Self.clean)
-        XCTAssertEqual(v.exitCode, 0)
+        XCTAssertEqual(Self.judge(Self.clean).exitCode, 0)
+        XCTAssertFalse(Self.judge(Self.clean).byReport, "no plan, no results.json: the guest's KTAP passes through")
         XCTAssertEqual(v.problems, [])
         XCTAssertEqual(v.ktapLines, [
             "KTAP version 1",
             "# module sctp: loaded",
             "# ringfence: init at 3.54 s",
             "1..3",
-            "# running: 1 setup-ring",
             "ok 1 setup-ring",
-            "# running: 2 sctp-socket",
             "ok 2 sctp-socket # SKIP module sctp not loadable",
-            "# running: 3 deny-openat",
             "ok 3 deny-openat",
             "# ringfence: suite took 0.104 s",
             "# ringfence-exit: 0",
@@ -55,7 +59,8 @@ final class ConsoleVerdictTests: XCTestCase {
         XCTAssertEqual(v.suiteSeconds, 0.104)
         XCTAssertEqual(v.guestExitCode, 0)
         XCTAssertEqual(v.planned, 3)
-        XCTAssertEqual([v.passed, v.failed, v.skipped], [2, 0, 1])
+        let t = Self.judge(Self.clean).report.totals
+        XCTAssertEqual([t.passed, t.failed, t.skipped, v.failed], [2, 0, 1, 0])
     }
 
     /// ringfence reports known bugs as KTAP TODO (expected failures): not a failure.
@@ -67,11 +72,12 @@ final class ConsoleVerdictTests: XCTestCase {
             not ok 2 b # TODO known bug: io_uring/net: mask socket type (7.3.2)
             # ringfence-exit: 0
             """
-        let v = ConsoleVerdict.evaluate(log: log)
-        XCTAssertEqual([v.passed, v.failed, v.skipped, v.todo], [1, 0, 0, 1])
+        let v = Self.judge(log)
+        let t = v.report.totals
+        XCTAssertEqual([t.passed, t.failed, t.skipped, t.xfail, v.console.failed], [1, 0, 0, 1, 0])
         XCTAssertEqual(v.exitCode, 0)
-        let broken = ConsoleVerdict.evaluate(log: log.replacingOccurrences(of: " # TODO known bug: io_uring/net: mask socket type (7.3.2)", with: ""))
-        XCTAssertEqual(broken.failed, 1)
+        let broken = Self.judge(log.replacingOccurrences(of: " # TODO known bug: io_uring/net: mask socket type (7.3.2)", with: ""))
+        XCTAssertEqual(broken.console.failed, 1)
         XCTAssertEqual(broken.exitCode, 1)
     }
 
@@ -79,20 +85,18 @@ final class ConsoleVerdictTests: XCTestCase {
         for code: Int32 in [1, 2, 4] {
             var log = Self.clean.replacingFirst("# ringfence-exit: 0", with: "# ringfence-exit: \(code)")
             if code == 1 { log = log.replacingFirst("ok 3 deny-openat", with: "not ok 3 deny-openat") }
-            XCTAssertEqual(ConsoleVerdict.evaluate(log: log).exitCode, code)
+            XCTAssertEqual(Self.judge(log).exitCode, code)
         }
         // A guest that claims success but printed a failure fails.
         let lying = Self.clean.replacingFirst("ok 3 deny-openat", with: "not ok 3 deny-openat")
-        XCTAssertEqual(ConsoleVerdict.evaluate(log: lying).exitCode, 1)
+        XCTAssertEqual(Self.judge(lying).exitCode, 1)
     }
 
     static let warnMidCase = crlf(bootNoise + """
 
         KTAP version 1
         1..3
-        # running: 1 setup-ring
         ok 1 setup-ring
-        # running: 2 deny-openat
         [    4.120001] ------------[ cut here ]------------
         [    4.120002] WARNING: CPU: 0 PID: 57 at io_uring/bpf_filter.c:88 io_uring_run_bpf_filters+0x1a/0x90
         [    4.120003] Modules linked in: sctp
@@ -101,16 +105,16 @@ final class ConsoleVerdictTests: XCTestCase {
         [    4.120006]  io_issue_sqe+0x2c/0x3c0
         [    4.120009] ---[ end trace 0000000000000000 ]---
         ok 2 deny-openat
-        # running: 3 allow-read
         ok 3 allow-read
         # ringfence: suite took 0.304 s
         # ringfence-exit: 0
         [    4.633805] reboot: Power down
         """)
 
-    func testWarnFailsTheRunningCase() {
+    /// Without kmsg markers (a guest that printed none) trouble goes to the next result.
+    func testWarnFailsTheNextResultWithoutMarkers() {
         let v = ConsoleVerdict.evaluate(log: Self.warnMidCase)
-        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertEqual(Self.judge(Self.warnMidCase).exitCode, 1)
         XCTAssertTrue(v.ktapLines.contains(
             "not ok 2 deny-openat # kernel WARN: WARNING: CPU: 0 PID: 57 at io_uring/bpf_filter.c:88 io_uring_run_bpf_filters+0x1a/0x90"),
             v.ktap)
@@ -118,23 +122,26 @@ final class ConsoleVerdictTests: XCTestCase {
         XCTAssertTrue(v.ktapLines.contains("ok 3 allow-read"))
         XCTAssertFalse(v.ktapLines.contains { $0.contains("Modules linked in") }, "kernel noise stays out")
         XCTAssertTrue(v.ktapLines.contains { $0.hasPrefix("# kernel: WARNING: CPU: 0") })
-        XCTAssertEqual([v.passed, v.failed, v.skipped], [2, 1, 0])
+        XCTAssertEqual(v.failed, 1)
     }
 
-    func testWarnAfterResultIsAttributedToLastAnnouncedCase() {
-        // Deferred work (ring teardown) warns after case 1 printed "ok".
+    func testWarnAfterResultIsAttributedToTheCaseThatEndedLast() {
+        // Deferred work (ring teardown) warns after case 1 ended.
         let log = """
             KTAP version 1
             1..2
-            # running: 1 teardown
+            [    4.900000] ringfence: begin 1 teardown
             ok 1 teardown
+            [    4.950000] ringfence: end 1
             [    5.000000] BUG: KASAN: use-after-free in io_ring_exit_work+0x10/0x20
-            # running: 2 next
+            [    5.100000] ringfence: begin 2 next
             ok 2 next
+            [    5.200000] ringfence: end 2
             # ringfence-exit: 0
             """
         let v = ConsoleVerdict.evaluate(log: log)
-        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertEqual(Self.judge(log).exitCode, 1)
+        XCTAssertEqual(v.caseTrouble[1]?.note, "kernel trouble after case 1 ended (deferred work such as io_ring_exit_work)")
         XCTAssertTrue(v.ktapLines.contains("not ok 1 teardown # kernel WARN: BUG: KASAN: use-after-free in io_ring_exit_work+0x10/0x20"), v.ktap)
         XCTAssertTrue(v.ktapLines.contains("ok 2 next"))
     }
@@ -149,7 +156,7 @@ final class ConsoleVerdictTests: XCTestCase {
             # ringfence-exit: 0
             """
         let v = ConsoleVerdict.evaluate(log: log)
-        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertEqual(Self.judge(log).exitCode, 1)
         XCTAssertTrue(v.ktapLines.contains("not ok 2 second # kernel WARN: WARNING: CPU: 0 PID: 9 at mm/slub.c:1 x"), v.ktap)
     }
 
@@ -157,9 +164,10 @@ final class ConsoleVerdictTests: XCTestCase {
 
         KTAP version 1
         1..3
-        # running: 1 setup-ring
+        [    4.100000] ringfence: begin 1 setup-ring
         ok 1 setup-ring
-        # running: 2 crash
+        [    4.150000] ringfence: end 1
+        [    4.190000] ringfence: begin 2 crash
         [    4.200000] BUG: kernel NULL pointer dereference, address: 0000000000000008
         [    4.200001] Oops: Oops: 0002 [#1] SMP NOPTI
         [    4.200002] Kernel panic - not syncing: Fatal exception
@@ -168,7 +176,7 @@ final class ConsoleVerdictTests: XCTestCase {
 
     func testPanicBailsOut() {
         let v = ConsoleVerdict.evaluate(log: Self.panic)
-        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertEqual(Self.judge(Self.panic).exitCode, 1)
         XCTAssertEqual(v.ktapLines.suffix(2), ["not ok 2 crash # kernel WARN: BUG: kernel NULL pointer dereference, address: 0000000000000008",
                                               "Bail out! kernel panic: Kernel panic - not syncing: Fatal exception after 1 of 3 results"])
         XCTAssertEqual(v.failed, 1)
@@ -179,57 +187,58 @@ final class ConsoleVerdictTests: XCTestCase {
 
         KTAP version 1
         1..4
-        # running: 1 setup-ring
         ok 1 setup-ring
-        # running: 2 slow
         ok 2 slow
-        # running: 3 hangs
         """)
 
     func testTruncatedPlanBailsOut() {
         let v = ConsoleVerdict.evaluate(log: Self.truncated)
-        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertEqual(Self.judge(Self.truncated).exitCode, 1)
         XCTAssertEqual(v.ktapLines.last, "Bail out! console log ended after 2 of 4 results")
         let t = ConsoleVerdict.evaluate(log: Self.truncated, timedOut: true)
         XCTAssertEqual(t.ktapLines.last, "Bail out! timed out after 2 of 4 results")
-        XCTAssertEqual(t.exitCode, 1)
+        XCTAssertEqual(Self.judge(Self.truncated, timedOut: true).exitCode, 1)
     }
 
     func testMissingPlanOrMarkerNeverPasses() {
         let noPlan = "KTAP version 1\nok 1 a\n# ringfence-exit: 0\n"
-        XCTAssertEqual(ConsoleVerdict.evaluate(log: noPlan).exitCode, 1)
+        XCTAssertEqual(Self.judge(noPlan).exitCode, 1)
         XCTAssertTrue(ConsoleVerdict.evaluate(log: noPlan).problems.contains("no KTAP plan line"))
 
         let noMarker = "KTAP version 1\n1..1\nok 1 a\n"
         let v = ConsoleVerdict.evaluate(log: noMarker)
-        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertEqual(Self.judge(noMarker).exitCode, 1)
         XCTAssertTrue(v.problems.contains { $0.contains("ringfence-exit") }, "\(v.problems)")
 
         let nothing = "SeaBIOS\n[    0.1] Linux version 7.3.4\n"
         let n = ConsoleVerdict.evaluate(log: nothing)
-        XCTAssertEqual(n.exitCode, 1)
+        // Nothing from ringfence's init: the boot never reached it, an infrastructure ending (exit 2).
+        XCTAssertEqual(Self.judge(nothing).exitCode, 2)
+        XCTAssertNotNil(Self.judge(nothing).outcome.infrastructure)
         XCTAssertEqual(n.ktapLines.first, "KTAP version 1")
         XCTAssertEqual(n.ktapLines.last, "Bail out! console log ended before any KTAP output")
     }
 
     func testEmptyPlanAllSkipped() {
-        let log = "KTAP version 1\n1..0\n# ringfence-exit: 4\n"
-        XCTAssertEqual(ConsoleVerdict.evaluate(log: log).exitCode, 4)
+        let log = "# ringfence: init at 1.0 s\nKTAP version 1\n1..0\n# ringfence-exit: 4\n"
+        XCTAssertEqual(Self.judge(log).exitCode, 4)
     }
 
     func testKernelMessageInsideAGuestLine() {
         let log = """
             KTAP version 1
             1..2
-            # running: 1 racy
+            [    5.000000] ringfence: begin 1 racy
             ok 1 ra[    5.100000] WARNING: CPU: 0 PID: 70 at io_uring/register.c:12 x
             cy
-            # running: 2 after
+            [    5.200000] ringfence: end 1
+            [    5.300000] ringfence: begin 2 after
             ok 2 after
+            [    5.400000] ringfence: end 2
             # ringfence-exit: 0
             """
         let v = ConsoleVerdict.evaluate(log: log)
-        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertEqual(Self.judge(log).exitCode, 1)
         XCTAssertTrue(v.ktapLines.contains("not ok 1 ra # kernel WARN: WARNING: CPU: 0 PID: 70 at io_uring/register.c:12 x"), v.ktap)
         XCTAssertTrue(v.ktapLines.contains("ok 2 after"))
     }

@@ -27,9 +27,20 @@ final class GuestCommandLineTests: XCTestCase {
         XCTAssertEqual(GuestCommandLine.encodeArguments([]), "ringfence.args")
     }
 
-    func testShellEncoderAgrees() {
-        // run-in-vm.sh's pct() keeps the same byte set: [A-Za-z0-9._~/=:@+-].
-        XCTAssertEqual(GuestCommandLine.percentEncode("a-b_c.d~e/f=g:h@i+j"), "a-b_c.d~e/f=g:h@i+j")
+    func testOnlyTheUnreservedBytesStayReadable() {
+        // The kernel splits its command line at spaces and strips quotes; the guest
+        // decodes %XX (decodeArguments). So every ASCII byte outside
+        // [A-Za-z0-9._~/=:@+-] must be %-encoded, and those inside must not be.
+        let readable = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/=:@+")
+        for b in UInt8(0)...UInt8(127) {
+            let c = Character(Unicode.Scalar(b))
+            let encoded = GuestCommandLine.percentEncode(String(c))
+            if readable.contains(c) {
+                XCTAssertEqual(encoded, String(c), "byte 0x\(String(b, radix: 16)) should stay as it is")
+            } else {
+                XCTAssertEqual(encoded, "%" + (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true), "byte 0x\(String(b, radix: 16)) should be %-encoded")
+            }
+        }
         XCTAssertEqual(GuestCommandLine.percentEncode("é"), "%C3%A9")
     }
 
