@@ -38,6 +38,26 @@ import Testing
         #expect(one.counts["ring:SQPOLL+R_DISABLED"] == 1 && one.counts["restrict:ring"] == 1 && one.counts["enable"] == nil)
     }
 
+    /// --from I --count 1 replays case I alone: the case a longer run reported, same index,
+    /// same mismatch.
+    @Test func fromReplaysOneCase() throws {
+        var wrong = KernelSemantics.upstream
+        wrong.socketTypeMasked = false
+        var o = Fuzzer.Options()
+        o.count = 2000; o.reruns = 0; o.shrinkBudget = 0
+        var long = Fuzzer.Report(seed: 0)
+        for seed: UInt64 in 1...10 {
+            o.seed = seed
+            long = Fuzzer(options: o, target: BackendFuzzTarget { ReferenceKernel(semantics: wrong) }).run()
+            if !long.mismatches.isEmpty { break }
+        }
+        let first = try #require(long.mismatches.first?.original.index)
+        o.first = first; o.count = 1
+        let one = Fuzzer(options: o, target: BackendFuzzTarget { ReferenceKernel(semantics: wrong) }).run()
+        #expect(one.cases == 1 && one.mismatches.map(\.original.index) == [first])
+        #expect(one.mismatches.first?.difference == long.mismatches.first?.difference)
+    }
+
     @Test func aWrongFlavourIsFoundAndShrunk() throws {
         let dir = NSTemporaryDirectory() + "ringfence-fuzz-test-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
