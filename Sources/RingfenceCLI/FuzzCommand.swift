@@ -137,7 +137,12 @@ public struct FuzzCommand: ParsableCommand {
             }
         }
         print("# features reached (cases): \(report.features.summary)")
-        if modelVs == nil { print("# kernel CQE wait per case (timeout \(cqeTimeout) ms): \(report.cqeWaits.summary)") }
+        if modelVs == nil {
+            print("# kernel CQE wait per case (timeout \(cqeTimeout) ms): \(report.cqeWaits.summary)")
+            if report.cqeWaits.atLeast500ms > 0 {
+                print("# note: \(report.cqeWaits.atLeast500ms) case(s) waited >= 500 ms for a CQE (not a mismatch when it came); before 7.3.2 io-wq can leave queued work for up to WORKER_IDLE_TIMEOUT (5 s): 'io_uring/io-wq: don't go to sleep on pending work' (Debian 7.3.3-1, upstream ChangeLog-7.3.2; docs/model-and-fuzzing.md)")
+            }
+        }
         print("# \(cFormat("%.1f", report.seconds)) s, of which shrinking \(cFormat("%.1f", report.shrinkSeconds)) s; \(Int(report.perMinuteWithoutShrinking.rounded()))/min without shrinking")
         if asKTAP {
             print("# " + report.summary)
