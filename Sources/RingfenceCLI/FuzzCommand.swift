@@ -27,6 +27,9 @@ public struct FuzzCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Seed; the same seed generates the same cases.")
     var seed: UInt64
 
+    @Option(name: .long, parsing: .unconditional, help: "Index of the first case (with --count 1: replay the case a longer run reported).")
+    var from: Int = 0
+
     @Option(name: .long, parsing: .unconditional, help: "Number of cases.")
     var count: Int?
 
@@ -51,17 +54,22 @@ public struct FuzzCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Cases per forked child.")
     var batch: Int = 64
 
+    @Option(name: .long, help: "How long to wait for the CQEs the model predicted, per submit, in ms, before the kernel's observation is taken as it is.")
+    var cqeTimeout: Int = LiveFuzzTarget.defaultTimeoutMs
+
     @Option(name: .long, help: "Re-run each mismatching case this many times (unshrunk) to tell a steady mismatch from a flaky one.")
     var reruns: Int = 3
 
     public func validate() throws {
         if count == nil && time == nil { throw ValidationError("give --count N or --time T") }
+        if from < 0 { throw ValidationError("--from must be 0 or more, not \(from)") }
         if let c = count, c <= 0 { throw ValidationError("--count must be positive, not \(c)") }
         if batch < 1 || batch > 1_000_000 { throw ValidationError("--batch must be 1 to 1000000, not \(batch)") }
         if let t = time, Self.seconds(t) == nil { throw ValidationError("--time takes seconds or 90s / 5m / 1h") }
         if flavour != "auto" && Self.semantics(flavour) == nil { throw ValidationError("--flavour is auto, upstream, before-7.3.2 or a version such as 7.1.3 (got '\(flavour)')") }
         if let m = modelVs, Self.semantics(m) == nil { throw ValidationError("--model-vs is upstream, before-7.3.2 or a version such as 7.1.3 (got '\(m)')") }
         if batch <= 0 { throw ValidationError("--batch must be positive") }
+        if cqeTimeout < 1 || cqeTimeout > 600_000 { throw ValidationError("--cqe-timeout must be 1 to 600000 ms, not \(cqeTimeout)") }
         if reruns < 0 { throw ValidationError("--reruns must be 0 or more") }
     }
 
@@ -103,15 +111,19 @@ public struct FuzzCommand: ParsableCommand {
             }
             semantics.opcodeLast = facts.opcodeLast
             semantics.connectHasContext = (facts.contextSizes[Opcode.connect] ?? 0) > 0
-            target = LiveFuzzTarget()
+            let live = LiveFuzzTarget()
+            live.timeoutMs = cqeTimeout
+            target = live
         }
         var options = Fuzzer.Options()
         options.seed = seed
+        options.first = from
         options.count = count
         options.seconds = time.flatMap(Self.seconds)
         options.saveDirectory = saveDirectory
         options.batchSize = batch
         options.reruns = reruns
+        options.cqeTimeoutMs = cqeTimeout
         let fuzzer = Fuzzer(options: options, semantics: semantics, target: target)
         fuzzer.log = { print("# " + $0); fflush(stdout) }
         fuzzer.log("model flavour: \(semantics)")
@@ -125,6 +137,12 @@ public struct FuzzCommand: ParsableCommand {
             }
         }
         print("# features reached (cases): \(report.features.summary)")
+        if modelVs == nil {
+            print("# kernel CQE wait per case (timeout \(cqeTimeout) ms): \(report.cqeWaits.summary)")
+            if report.cqeWaits.atLeast500ms > 0 {
+                print("# note: \(report.cqeWaits.atLeast500ms) case(s) waited >= 500 ms for a CQE (not a mismatch when it came); before 7.3.2 io-wq can leave queued work for up to WORKER_IDLE_TIMEOUT (5 s): 'io_uring/io-wq: don't go to sleep on pending work' (Debian 7.3.3-1, upstream ChangeLog-7.3.2; docs/model-and-fuzzing.md)")
+            }
+        }
         print("# \(cFormat("%.1f", report.seconds)) s, of which shrinking \(cFormat("%.1f", report.shrinkSeconds)) s; \(Int(report.perMinuteWithoutShrinking.rounded()))/min without shrinking")
         if asKTAP {
             print("# " + report.summary)

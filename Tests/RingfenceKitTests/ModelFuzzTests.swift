@@ -38,6 +38,26 @@ import Testing
         #expect(one.counts["ring:SQPOLL+R_DISABLED"] == 1 && one.counts["restrict:ring"] == 1 && one.counts["enable"] == nil)
     }
 
+    /// --from I --count 1 replays case I alone: the case a longer run reported, same index,
+    /// same mismatch.
+    @Test func fromReplaysOneCase() throws {
+        var wrong = KernelSemantics.upstream
+        wrong.socketTypeMasked = false
+        var o = Fuzzer.Options()
+        o.count = 2000; o.reruns = 0; o.shrinkBudget = 0
+        var long = Fuzzer.Report(seed: 0)
+        for seed: UInt64 in 1...10 {
+            o.seed = seed
+            long = Fuzzer(options: o, target: BackendFuzzTarget { ReferenceKernel(semantics: wrong) }).run()
+            if !long.mismatches.isEmpty { break }
+        }
+        let first = try #require(long.mismatches.first?.original.index)
+        o.first = first; o.count = 1
+        let one = Fuzzer(options: o, target: BackendFuzzTarget { ReferenceKernel(semantics: wrong) }).run()
+        #expect(one.cases == 1 && one.mismatches.map(\.original.index) == [first])
+        #expect(one.mismatches.first?.difference == long.mismatches.first?.difference)
+    }
+
     @Test func aWrongFlavourIsFoundAndShrunk() throws {
         let dir = NSTemporaryDirectory() + "ringfence-fuzz-test-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -167,6 +187,23 @@ import Testing
         #expect(d?.description == "event 2: model submit -EBADFD [] vs kernel submit 1 [] (normalised: model \"submit {-EBADFD|2} []\" vs kernel \"submit 1 []\")")
     }
 
+    /// Fuzz seed 2313 case 45778 on Debian 7.2.13 (reproduced 3 of 3 in the 10-minute
+    /// campaign): an IO_DRAIN NOP leaves IO_RING_F_DRAIN_ACTIVE set (before 7.3.2), then a
+    /// submit of a NOP that fails at init (ioprio), a NOP and an OPENAT2 whose filter denies
+    /// when ctx.sqe_flags is 0. The kernel allowed the OPENAT2: io_queue_deferred() keeps
+    /// the second NOP on the defer list while the failed one is still allocated
+    /// (nr_req_allocated != nr_drained), so the drain goes on and the OPENAT2 sees
+    /// IOSQE_ASYNC. The model used to clear DRAIN_ACTIVE at that NOP and predicted -EACCES.
+    @Test func fuzzSeed2313Case45778DrainStaysBehindAFailedRequest() throws {
+        let v = try #require(KernelVersion("7.2.13"))
+        let c = FuzzGenerator(semantics: .of(kernel: v)).generate(seed: 2313, index: 45778)
+        let model = FuzzObserver.observe(c, on: ReferenceKernel(semantics: .of(kernel: v)), timeoutMs: 0)
+        // the second submit: 9 fails at init (ioprio on a NOP), 10 at init too, the OPENAT2 (11)
+        // opens "/": the kernel's fd, not the -EACCES the model used to predict
+        guard case .submit(3, let cqes)? = model.events.last else { Issue.record("\(model)"); return }
+        #expect(cqes.map(\.userData) == [9, 10, 11] && cqes[0].res == -Errno.EINVAL && cqes[2].res >= 0, "\(model)")
+    }
+
     /// The model, recording when the observer waits for the SQ thread.
     final class WaitRecorder: KernelBackend {
         let model = ReferenceKernel()
@@ -237,5 +274,14 @@ import Testing
                     .submit(submitted: 2, cqes: [CQE(userData: 0x1_0000_0001, res: -13), CQE(userData: 2, res: 0)]),
                     .submit(submitted: -77, cqes: [])]
         #expect(FuzzObservationCoding.decode(FuzzObservationCoding.encode(o)) == o)
+        // the CQE wait travels too (a measurement: == looks at the events alone)
+        o.cqeWaitMs = 1234
+        o.cqeWaitTimedOut = true
+        let back = FuzzObservationCoding.decode(FuzzObservationCoding.encode(o))
+        #expect(back?.cqeWaitMs == 1234 && back?.cqeWaitTimedOut == true)
+        var waits = CQEWaits()
+        waits.add(o)
+        waits.add(FuzzObservation())
+        #expect(waits.summary == "2 cases: longest 1234 ms; >= 10 ms: 1, >= 100 ms: 1, >= 500 ms: 1; met the CQE timeout: 1")
     }
 }

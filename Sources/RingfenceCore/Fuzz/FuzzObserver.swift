@@ -10,7 +10,13 @@ public struct FuzzObservation: Equatable, Sendable, CustomStringConvertible {
         case call(String, ret: Int32)
     }
     public var events: [Event] = []
+    /// The longest CQE wait of the case's submits (ms, LiveKernel only) and whether a wait
+    /// ended at the CQE timeout with completions missing. Measurements, not observations:
+    /// equality and comparison look at `events` alone.
+    public var cqeWaitMs = 0
+    public var cqeWaitTimedOut = false
     public init(events: [Event] = []) { self.events = events }
+    public static func == (a: FuzzObservation, b: FuzzObservation) -> Bool { a.events == b.events }
 
     public var description: String {
         events.map { e -> String in
@@ -82,6 +88,8 @@ public enum FuzzObserver {
                 let out = k.submit(ring: r, sqes: sqes.map(\.spec), expecting: want, timeoutMs: timeoutMs)
                 if sqpoll && enabled && out.submitted >= 0 { _ = k.waitForSQConsumed(ring: r, timeoutMs: timeoutMs) }
                 obs.events.append(.submit(submitted: out.submitted, cqes: out.cqes))
+                obs.cqeWaitMs = max(obs.cqeWaitMs, Int(out.cqeWaitNs / 1_000_000))
+                if out.cqeWaitTimedOut { obs.cqeWaitTimedOut = true }
             }
         }
         if let r = ring, r >= 0 { k.closeRing(r) }

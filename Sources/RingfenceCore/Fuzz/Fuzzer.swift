@@ -20,7 +20,15 @@ public protocol FuzzTarget {
 /// The running kernel: one forked child per batch (each case on its own ring), and a
 /// grandchild for every case that registers task-level filters (they cannot be undone).
 public final class LiveFuzzTarget: FuzzTarget {
-    public var timeoutMs = 1000
+    /// How long a submit waits for the CQEs the model predicted. The wait ends as soon as
+    /// they are there, so it costs nothing unless one is missing. Longer than io-wq's
+    /// WORKER_IDLE_TIMEOUT (5 s): before 7.3.2 ("io_uring/io-wq: don't go to sleep on pending
+    /// work") an io-wq worker can go to sleep with work queued and take it up only when that
+    /// sleep times out, so a correct CQE comes up to 5 s late (7.2.13, seed 2313 case 19570:
+    /// missing at a 5 s wait, re-runs 0-2 ms). Load alone stayed far below: a 5-minute
+    /// 7.3~rc7 run under load average 9-11 waited at most 147 ms (docs/model-and-fuzzing.md).
+    public static let defaultTimeoutMs = 10000
+    public var timeoutMs = LiveFuzzTarget.defaultTimeoutMs
     public init() {}
 
     public func run(_ cases: [FuzzCase], expected: [[Int]]) -> [FuzzObservation] {
@@ -75,7 +83,7 @@ public final class BackendFuzzTarget: FuzzTarget {
 /// One line per observation, for the pipe from the forked child.
 enum FuzzObservationCoding {
     static func encode(_ o: FuzzObservation) -> String {
-        o.events.map { e -> String in
+        (o.events.map { e -> String in
             switch e {
             case .register(let r, let p): return "R \(r) \(p.map(String.init) ?? "-")"
             case .setup(let r): return "U \(r)"
@@ -83,7 +91,7 @@ enum FuzzObservationCoding {
             case .submit(let n, let cqes):
                 return "S \(n) " + (cqes.isEmpty ? "-" : cqes.map { "\($0.userData):\($0.res)" }.joined(separator: ","))
             }
-        }.joined(separator: "|")
+        } + ["W \(o.cqeWaitMs) \(o.cqeWaitTimedOut ? 1 : 0)"]).joined(separator: "|")
     }
 
     static func decode(_ line: String) -> FuzzObservation? {
@@ -96,6 +104,7 @@ enum FuzzObservationCoding {
             case "R": o.events.append(.register(ret: a, pduWrittenBack: f.count > 2 ? UInt8(f[2]) : nil))
             case "U": o.events.append(.setup(ret: a))
             case "C": o.events.append(.call(f.count > 2 ? String(f[2]) : "?", ret: a))
+            case "W": o.cqeWaitMs = Int(a); o.cqeWaitTimedOut = f.count > 2 && f[2] == "1"
             case "S":
                 var cqes: [CQE] = []
                 if f.count > 2 && f[2] != "-" {
@@ -118,6 +127,9 @@ enum FuzzObservationCoding {
 public final class Fuzzer {
     public struct Options {
         public var seed: UInt64 = 0
+        /// The index of the first case (case N of a seed is always the same, so
+        /// `first: N, count: 1` replays one case a longer run reported).
+        public var first = 0
         public var count: Int?
         public var seconds: Double?
         public var saveDirectory: String?
@@ -125,6 +137,9 @@ public final class Fuzzer {
         public var shrinkBudget = 300
         /// How often a mismatching case is re-run, unshrunk, to tell a steady mismatch from a flaky one.
         public var reruns = 3
+        /// How long the live target waits for the CQEs the model predicted, per submit (only
+        /// the informational log line uses it here; LiveFuzzTarget.timeoutMs is the wait).
+        public var cqeTimeoutMs = LiveFuzzTarget.defaultTimeoutMs
         public init() {}
     }
 
@@ -153,6 +168,9 @@ public final class Fuzzer {
         public var mismatches: [Mismatch] = []
         /// Generator features and model outcomes of the cases run.
         public var features = FuzzFeatures()
+        /// The kernel side's longest CQE wait per case (LiveKernel): how many cases waited
+        /// at least 10 / 100 / 500 ms, the longest, and how many met the CQE timeout.
+        public var cqeWaits = CQEWaits()
         public var seconds = 0.0
         /// Time spent shrinking mismatches (included in `seconds`).
         public var shrinkSeconds = 0.0
@@ -197,18 +215,19 @@ public final class Fuzzer {
         var report = Report(seed: options.seed)
         let start = rf_now_ns()
         func elapsed() -> Double { Double(rf_now_ns() - start) / 1e9 }
-        var next = 0
+        var next = options.first
         while true {
-            if let n = options.count, next >= n { break }
+            let done = next - options.first
+            if let n = options.count, done >= n { break }
             if let s = options.seconds, elapsed() >= s { break }
-            if options.count == nil && options.seconds == nil && next >= 1000 { break }
-            let size = min(options.batchSize, options.count.map { $0 - next } ?? options.batchSize)
+            if options.count == nil && options.seconds == nil && done >= 1000 { break }
+            let size = min(options.batchSize, options.count.map { $0 - done } ?? options.batchSize)
             let batch = (next..<(next + size)).map { generator.generate(seed: options.seed, index: $0) }
             next += size
             let predictions = batch.map(modelObservation)
             let observed = target.run(batch, expected: predictions.map(\.cqeCounts))
             report.cases += batch.count
-            for (i, c) in batch.enumerated() { report.features.add(c, model: predictions[i]) }
+            for (i, c) in batch.enumerated() { report.features.add(c, model: predictions[i]); report.cqeWaits.add(observed[i]) }
             for (i, c) in batch.enumerated() {
                 guard let difference = FuzzObserver.firstDifference(model: predictions[i], kernel: observed[i], for: c) else { continue }
                 let t0 = rf_now_ns()
@@ -245,6 +264,7 @@ public final class Fuzzer {
         log("case \(c.index): mismatch\(mismatch.flaky ? " (flaky)" : ""), first differing \(mismatch.difference.map(String.init(describing:)) ?? "event: none")")
         log("case \(c.index):   model:  \(m)")
         log("case \(c.index):   kernel: \(t)")
+        log("case \(c.index):   kernel's longest CQE wait \(t.cqeWaitMs) ms" + (t.cqeWaitTimedOut ? ", ended at the \(options.cqeTimeoutMs) ms CQE timeout with completions missing" : "") + "; re-runs: " + again.map { "\($0.cqeWaitMs) ms" + ($0.cqeWaitTimedOut ? " (timed out)" : "") }.joined(separator: ", "))
         log("case \(c.index):   \(mismatch.reproducedText) when re-run; \(how)" + (mismatch.shrinkHeld ? "; shrunk: model \(sm) / kernel \(st)" : ""))
         if let dir = options.saveDirectory {
             let path = PathText.join(dir, "fuzz-seed\(options.seed)-case\(c.index).yaml")
@@ -258,5 +278,22 @@ public final class Fuzzer {
             }
         }
         return mismatch
+    }
+}
+
+/// The distribution of the kernel side's longest CQE wait per case.
+public struct CQEWaits: Sendable {
+    public var cases = 0, atLeast10ms = 0, atLeast100ms = 0, atLeast500ms = 0, timedOut = 0, maxMs = 0
+    public init() {}
+    mutating func add(_ o: FuzzObservation) {
+        cases += 1
+        if o.cqeWaitMs >= 10 { atLeast10ms += 1 }
+        if o.cqeWaitMs >= 100 { atLeast100ms += 1 }
+        if o.cqeWaitMs >= 500 { atLeast500ms += 1 }
+        if o.cqeWaitTimedOut { timedOut += 1 }
+        maxMs = max(maxMs, o.cqeWaitMs)
+    }
+    public var summary: String {
+        "\(cases) cases: longest \(maxMs) ms; >= 10 ms: \(atLeast10ms), >= 100 ms: \(atLeast100ms), >= 500 ms: \(atLeast500ms); met the CQE timeout: \(timedOut)"
     }
 }

@@ -44,6 +44,10 @@ public struct SubmitOutcome: Sendable {
     /// io_uring_submit's return: SQEs consumed, or -errno.
     public var submitted: Int32
     public var cqes: [CQE]
+    /// LiveKernel: how long the wait for the expected CQEs took after io_uring_submit()
+    /// returned, and whether it ended at the timeout with CQEs missing (0 / false elsewhere).
+    public var cqeWaitNs: UInt64 = 0
+    public var cqeWaitTimedOut = false
     public init(submitted: Int32, cqes: [CQE]) { self.submitted = submitted; self.cqes = cqes }
 }
 

@@ -200,7 +200,8 @@ public final class LiveKernel: KernelBackend {
         submitted += max(r, 0)
 
         var cqes: [CQE] = []
-        let deadline = rf_now_ns() + UInt64(timeoutMs) * 1_000_000
+        let waitStart = rf_now_ns()
+        let deadline = waitStart + UInt64(timeoutMs) * 1_000_000
         while cqes.count < expecting && rf_now_ns() < deadline {
             var cqe: UnsafeMutablePointer<io_uring_cqe>?
             var ts = __kernel_timespec(tv_sec: 0, tv_nsec: 20_000_000)
@@ -209,6 +210,8 @@ public final class LiveKernel: KernelBackend {
                 io_uring_cqe_seen(ring, c)
             }
         }
+        let waited = rf_now_ns() - waitStart
+        let timedOut = cqes.count < expecting
         // Extra completions that are already there are part of the observation.
         var extra: UnsafeMutablePointer<io_uring_cqe>?
         while io_uring_peek_cqe(ring, &extra) == 0, let c = extra {
@@ -216,7 +219,10 @@ public final class LiveKernel: KernelBackend {
             io_uring_cqe_seen(ring, c)
         }
         cqes.forEach { noteCreated(ring: fd, $0) }
-        return SubmitOutcome(submitted: submitted, cqes: cqes)
+        var outcome = SubmitOutcome(submitted: submitted, cqes: cqes)
+        outcome.cqeWaitNs = waited
+        outcome.cqeWaitTimedOut = timedOut
+        return outcome
     }
 
     /// liburing's io_uring_sq_ready(): SQEs flushed to the ring that the kernel has not

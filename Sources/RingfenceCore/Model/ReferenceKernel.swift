@@ -526,12 +526,20 @@ public final class ReferenceKernel: KernelBackend {
         var drainQueued = false
         // io_queue_sqe_fallback() -> io_drain_req() while DRAIN_ACTIVE: a drain request waits
         // in the defer list (it completes after this submission and, since 7.3.2, the flush
-        // clears DRAIN_ACTIVE); anything else queued with the list empty clears it at once. A failed
-        // chain goes to io_req_defer_failed() instead and leaves it set.
+        // clears DRAIN_ACTIVE). Anything else clears DRAIN_ACTIVE only if io_queue_deferred()
+        // takes it off the list at once, which it does only when
+        // ctx->nr_req_allocated == ctx->nr_drained: nothing outside the defer list is alive.
+        // Every earlier request of this io_submit_sqes() call still is (one that failed at init
+        // waits in submit_state.compl_reqs, freed by io_submit_state_end()'s flush; one that
+        // was started waits for task work), so only a chain that begins with the first SQE this
+        // enter consumed clears it; any later one stays deferred and the flag stays set (same
+        // code in 7.2.13 and 7.3.4; fuzz seed 2313 case 45778). A failed chain goes to
+        // io_req_defer_failed() instead and leaves it set.
+        var chainStart = 0
         func queue(_ chain: [LinkMember]) {
             if !chain[0].failed {
                 if chain.contains(where: { $0.flags & RequestModel.iosqeDrain != 0 }) { drainQueued = true }
-                else if state.drainActive && !drainQueued { state.drainActive = false }
+                else if state.drainActive && !drainQueued && chainStart == 0 { state.drainActive = false }
             }
             flush(chain, &cqes)
         }
@@ -541,6 +549,7 @@ public final class ReferenceKernel: KernelBackend {
         let submitAll = ring.setupFlags & Self.setupSubmitAll != 0 || sqpoll
         let flushed = ring.pending.count
         for (spec, memory) in ring.pending {
+            if link.isEmpty { chainStart = consumed }
             consumed += 1
             let opcode: UInt32 = { if case .number(let n) = spec.opcode { return n }; return 255 }()
             state.linkHeadPresent = !link.isEmpty
