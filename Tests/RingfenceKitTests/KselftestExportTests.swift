@@ -41,7 +41,10 @@ final class KselftestExportTests: XCTestCase {
         XCTAssertTrue(c.contains(".expect_errno = 22 /* EINVAL */"), c)
         XCTAssertTrue(c.contains("{ 7ull, RF_EXACTLY, -13 /* -EACCES */ },"), c)
         XCTAssertTrue(c.contains("\t{ \"submission/x:stacked-allow-then-deny-is-denied\", case_1, 10000, { { RF_REQ_OPCODE, 0, \"NOP\" } } },\n"), c)
-        XCTAssertEqual(Set(e.files.map(\.name)), ["io_uring_bpf_filter.c", "ringfence_rt.h", "io_uring_bpf_filter.h", "Makefile", "config", "settings", "NOT-EXPORTED"])
+        XCTAssertEqual(Set(e.files.map(\.name)), ["io_uring_bpf_filter.c", "ringfence_rt.h", "io_uring_bpf_filter.h", "Makefile", "config", "settings", "NOT-EXPORTED", "BYTE-ORDER"])
+        // It loads [sqe_flags] (word 8) and submits: its verdict depends on byte order.
+        XCTAssertEqual(KselftestExport.byteOrderDependence(cases[0]), ["opcode/sqe_flags/pdu_size: u8 fields of one word (the shift differs)"])
+        XCTAssertTrue(file(e, "BYTE-ORDER").contains("submission/x:stacked-allow-then-deny-is-denied\topcode/sqe_flags/pdu_size"), file(e, "BYTE-ORDER"))
     }
 
     func testCasesTheCFormCannotExpressAreListedWithTheReason() throws {

@@ -25,6 +25,7 @@ public struct KselftestExport {
 
     public static let programName = "io_uring_bpf_filter"
     public static let notExportedFile = "NOT-EXPORTED"
+    public static let byteOrderFile = "BYTE-ORDER"
 
     public init(cases: [TestCase]) {
         var bodies: [String] = []
@@ -48,6 +49,7 @@ public struct KselftestExport {
             ("config", Self.config),
             ("settings", "timeout=600\n"),
             (Self.notExportedFile, Self.notExportedText(notExported, total: cases.count)),
+            (Self.byteOrderFile, Self.byteOrderText(exported)),
         ]
     }
 
@@ -123,6 +125,59 @@ public struct KselftestExport {
             if (f == "RF_JT" || f == "RF_JF") && maxValue > 0xff { return nil }
         }
         return (a, slots)
+    }
+
+    // MARK: byte order
+
+    /// Why a case's verdict depends on the machine's byte order (empty: it
+    /// does not): a filter that runs (the case submits) loads a context word
+    /// whose value differs on a big-endian machine — a half of a u64
+    /// (user_data, open_how), the word holding the u8 fields (opcode,
+    /// sqe_flags, pdu_size: the assembler's shift is little-endian), or a
+    /// network-order CONNECT field compared with a constant computed for
+    /// little-endian.
+    public static func byteOrderDependence(_ c: TestCase) -> [String] {
+        var reasons: [String] = []
+        var submits = false
+        func add(_ r: String) { if !reasons.contains(r) { reasons.append(r) } }
+        func scan(_ steps: [Step]) {
+            for s in steps {
+                switch s {
+                case .submit(_, let sqes, _, _): if !sqes.isEmpty { submits = true }
+                case .register(let reg, _, _): check(reg, reg.program)
+                case .sweep(_, let reg, _, _):
+                    if let t = sweepSlots(.init(variable: "", values: []), reg.programSource)?.program { check(reg, t) }
+                case .fork(let inner, _), .thread(let inner, _): scan(inner)
+                case .exec(let e, _): scan(e.before); scan(e.steps)
+                default: break
+                }
+            }
+        }
+        func check(_ reg: FilterRegistration, _ program: [BPFInstruction]) {
+            let op: UInt32? = { if case .number(let n) = reg.opcode { return n }; return nil }()
+            for insn in program where insn.code == BPF.LD | BPF.W | BPF.ABS {
+                switch insn.k {
+                case 0, 4: add("user_data: a u64 read as two 32-bit words (.lo/.hi swap places)")
+                case 8: add("opcode/sqe_flags/pdu_size: u8 fields of one word (the shift differs)")
+                case 16...36 where op == 18 || op == 28: add("open_how: u64 fields read as two 32-bit words")
+                case 20 where op == 16: add("connect.port: a __be16 in a word (the mask differs)")
+                case 24...36 where op == 16: add("connect address: network-order bytes read as a native word (#ipv4() is computed little-endian)")
+                default: break
+                }
+            }
+        }
+        scan(c.steps)
+        return submits ? reasons : []
+    }
+
+    static func byteOrderText(_ cases: [TestCase]) -> String {
+        var s = "# Exported cases whose verdict depends on the machine's byte order (docs/architectures.md):\n"
+        s += "# a filter that runs reads a context word whose value differs on big-endian. id, then why.\n"
+        for c in cases {
+            let r = byteOrderDependence(c)
+            if !r.isEmpty { s += "\(c.id)\t\(r.joined(separator: "; "))\n" }
+        }
+        return s
     }
 
     // MARK: files
@@ -408,11 +463,13 @@ struct CaseGenerator {
                     payloads += 1
                     out += "\(i)\tstatic const unsigned char payload\(payloads)[] = { \(C.bytes(p)) };\(C.payloadNote(p))\n"
                     f.append(".addr_payload = payload\(payloads), .addr_payload_len = \(p.count)")
+                    if q.socketForFD != nil { f.append(".addr_le = RF_LE_SOCKADDR") }
+                    else if case .number(let op) = q.opcode, op == 11 || op == 15, p.count == 16 { f.append(".addr_le = RF_LE_U64S") }
                 }
                 if let p = q.offPayload {
                     payloads += 1
                     out += "\(i)\tstatic const unsigned char payload\(payloads)[] = { \(C.bytes(p)) }; /* struct open_how, little-endian */\n"
-                    f.append(".off_payload = payload\(payloads), .off_payload_len = \(p.count)")
+                    f.append(".off_payload = payload\(payloads), .off_payload_len = \(p.count), .off_le = RF_LE_U64S")
                 }
                 if let s = q.socketForFD { f.append(".socket = 1, .domain = \(s.domain), .type = \(s.type), .proto = \(s.proto)") }
                 f.append(".pipe_end = \(q.pipeEndForFD ?? -1)")

@@ -569,11 +569,36 @@ struct rf_sqe_spec {
 	size_t addr_payload_len;
 	const void *off_payload;       /* its address goes into off (OPENAT2's open_how) */
 	size_t off_payload_len;
+	int addr_le, off_le;           /* payload holds little-endian integers (enum rf_le) */
 	int socket;                    /* create socket(domain, type, proto) for fd */
 	int domain, type, proto;
 	int pipe_end;                  /* -1, or 0/1: that end of a new pipe for fd */
 	int ring_fd;                   /* -1, or a ring index whose fd goes into fd */
 };
+
+/*
+ * Payloads are written little-endian by the exporter; on a big-endian
+ * machine their native integer fields are swapped before the kernel sees
+ * them (docs/architectures.md, "Byte order").
+ */
+enum rf_le { RF_LE_NONE, RF_LE_SOCKADDR /* u16 family at 0 */, RF_LE_U64S /* every 8 bytes a u64 */ };
+
+static void rf_native(void *p, size_t len, int kind)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	unsigned char *b = p, t;
+	if (kind == RF_LE_SOCKADDR && len >= 2) {
+		t = b[0]; b[0] = b[1]; b[1] = t;
+	} else if (kind == RF_LE_U64S) {
+		for (size_t o = 0; o + 8 <= len && o < 24; o += 8)
+			for (int i = 0; i < 4; i++) {
+				t = b[o + i]; b[o + i] = b[o + 7 - i]; b[o + 7 - i] = t;
+			}
+	}
+#else
+	(void)p; (void)len; (void)kind;
+#endif
+}
 
 enum rf_match { RF_EXACTLY, RF_SUCCESS, RF_ALLOWED, RF_ANY };
 struct rf_cqe_expect { uint64_t user_data; enum rf_match how; int32_t res; };
@@ -698,12 +723,14 @@ static int rf_submit(struct rf_ctx *c, int ring, const struct rf_sqe_spec *specs
 		if (s->addr_payload && npayloads < 32) {
 			void *p = malloc(s->addr_payload_len ? s->addr_payload_len : 1);
 			memcpy(p, s->addr_payload, s->addr_payload_len);
+			rf_native(p, s->addr_payload_len, s->addr_le);
 			payloads[npayloads++] = p;
 			addr = (uint64_t)(uintptr_t)p;
 		}
 		if (s->off_payload && npayloads < 32) {
 			void *p = malloc(s->off_payload_len ? s->off_payload_len : 1);
 			memcpy(p, s->off_payload, s->off_payload_len);
+			rf_native(p, s->off_payload_len, s->off_le);
 			payloads[npayloads++] = p;
 			off = (uint64_t)(uintptr_t)p;
 		}
