@@ -23,17 +23,20 @@ Usage: ci/kselftest-agree.sh [--kernel RELEASE] [--swift-results FILE] [--out DI
   --swift-results FILE   the Swift runner's results.json for that kernel;
                          without it, ./run-in-vm.sh --no-build --kernel-version V
                          --out DIR/swift makes one (V from RELEASE)
+  --swift-version V      run-in-vm.sh --kernel-version for the Swift run
+                         (default: RELEASE up to '+'; 7.3~rc7 for a release candidate)
   --out DIR              default: ./out/kselftest-agree/RELEASE
   --ringfence BIN        default: .build-release/release/ringfence, else .build/debug/ringfence
 USAGE
 }
-KREL=7.3.4+deb13-cloud-amd64 SWIFT= OUT= RF=
+KREL=7.3.4+deb13-cloud-amd64 SWIFT= OUT= RF= SVER=
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	--kernel) KREL=${2:?--kernel needs a value}; shift 2 ;;
 	--swift-results) SWIFT=${2:?--swift-results needs a file}; shift 2 ;;
 	--out) OUT=${2:?--out needs a directory}; shift 2 ;;
+	--swift-version) SVER=${2:?--swift-version needs a value}; shift 2 ;;
 	--ringfence) RF=${2:?--ringfence needs a path}; shift 2 ;;
 	*) echo "kselftest-agree: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -79,17 +82,17 @@ echo "kselftest-agree: C export on $KREL ($accel): VM ${vm%???????} s; $(head -1
 
 # 5. The Swift runner's results for the same kernel.
 if [[ -z $SWIFT ]]; then
-	ver=${KREL%%+*}
-	[[ $ver == *-cloud-amd64 ]] && ver=${ver%-cloud-amd64}
+	ver=${SVER:-${KREL%%+*}}
+	[[ $ver == *-cloud-amd64 ]] && { echo "kselftest-agree: say which Debian version $KREL is with --swift-version (e.g. 7.3~rc7)" >&2; exit 2; }
 	"$ROOT/run-in-vm.sh" --no-build --kernel-version "$ver" --out "$OUT/swift" >"$OUT/swift.log" 2>&1 || true
 	SWIFT=$OUT/swift/results.json
 fi
 [[ -r $SWIFT ]] || { echo "kselftest-agree: no Swift results ($SWIFT)" >&2; exit 1; }
 
 # 6. Case by case.
-python3 - "$OUT/results.ktap" "$SWIFT" "$OUT/kselftest/NOT-EXPORTED" "$OUT/differences.txt" <<'PY'
+python3 - "$OUT/results.ktap" "$SWIFT" "$OUT/kselftest/NOT-EXPORTED" "$OUT/differences.txt" "$KREL" <<'PY'
 import json, re, sys
-ktap, swift_path, not_exported, diff_path = sys.argv[1:5]
+ktap, swift_path, not_exported, diff_path, krel = sys.argv[1:6]
 c = {}
 for line in open(ktap):
     m = re.match(r'^(not ok|ok) \d+ (\S+)(.*)$', line.rstrip('\n'))
@@ -98,6 +101,9 @@ for line in open(ktap):
     ok, cid, rest = m.groups()
     c[cid] = 'fail' if ok == 'not ok' else ('skip' if re.search(r'#\s*SKIP', rest) else 'pass')
 report = json.load(open(swift_path))
+if report.get('kernel', {}).get('release') != krel:
+    print(f"kselftest-agree: the Swift results are of kernel {report.get('kernel', {}).get('release')}, not {krel}")
+    sys.exit(1)
 norm = {'pass': 'pass', 'xpass': 'pass', 'fail': 'fail', 'xfail': 'fail', 'timeout': 'fail', 'error': 'fail', 'skip': 'skip'}
 s = {x['id']: norm.get(x['status'], x['status']) for x in report['cases']}
 skipped = {l.split('\t')[0] for l in open(not_exported) if not l.startswith('#') and l.strip()}
