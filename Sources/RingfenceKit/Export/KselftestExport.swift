@@ -202,8 +202,8 @@ public struct KselftestExport {
     LDFLAGS += -static
 
     ifneq ($(wildcard ../lib.mk),)
+    LOCAL_HDRS := ringfence_rt.h io_uring_bpf_filter.h
     include ../lib.mk
-    $(OUTPUT)/io_uring_bpf_filter: io_uring_bpf_filter.c ringfence_rt.h io_uring_bpf_filter.h
     else
     CC := $(CROSS_COMPILE)$(if $(filter default,$(origin CC)),gcc,$(CC))
     all: io_uring_bpf_filter
