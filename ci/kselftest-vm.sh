@@ -111,4 +111,10 @@ rc=0
 "$RF" verdict "$LOG" --summary "$OUT/summary.txt" >"$OUT/results.ktap" || rc=$?
 grep -E '^(not ok|# [A-Z]|# CQE|# IORING|# submitted|# step)' "$OUT/results.ktap" | head -40 || true
 echo "kselftest-vm: $ARCH, $(basename "$KERNEL") ($(head -1 "$OUT/export.txt" | sed 's/^ringfence export: //')): VM ${vm%???????} s; $(head -1 "$OUT/summary.txt"); exit $rc"
+# Which failures the byte order explains: BYTE-ORDER lists the exported cases
+# whose filters read a word whose value differs on big-endian.
+grep '^not ok' "$OUT/results.ktap" | awk '{ print $4 }' | sort >"$OUT/failed.txt" || true
+grep -v '^#' "$OUT/kselftest/BYTE-ORDER" | cut -f1 | sort >"$OUT/byte-order.txt"
+echo "kselftest-vm: $(wc -l <"$OUT/failed.txt") failed, $(comm -12 "$OUT/failed.txt" "$OUT/byte-order.txt" | wc -l) of them listed in BYTE-ORDER; failed and not listed:"
+comm -23 "$OUT/failed.txt" "$OUT/byte-order.txt" | sed 's/^/  /'
 exit $rc

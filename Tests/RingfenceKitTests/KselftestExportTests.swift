@@ -95,6 +95,43 @@ final class KselftestExportTests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 0, String(text.prefix(2000)))
     }
 
+    /// The C sweep patches the exported template's slots; for every sweep in
+    /// cases/ that gives, value by value, the program the Swift runner registers.
+    func testSweepSlotsGiveTheSwiftProgramForEveryValue() throws {
+        let all = try CaseLoader.load(directory: Self.root.appendingPathComponent("cases").path, compose: YAMLCompose.composer)
+        var sweeps: [(Sweep, FilterRegistration)] = []
+        func scan(_ steps: [Step]) {
+            for s in steps {
+                switch s {
+                case .sweep(let sw, let reg, _, _): sweeps.append((sw, reg))
+                case .fork(let inner, _), .thread(let inner, _): scan(inner)
+                default: break
+                }
+            }
+        }
+        all.forEach { scan($0.steps) }
+        XCTAssertGreaterThan(sweeps.count, 10)
+        var checked = 0
+        for (sw, reg) in sweeps {
+            guard let (template, slots) = KselftestExport.sweepSlots(sw, reg.programSource) else { continue }
+            let values = sw.resolvedValues(opcodeLast: 65)
+            for v in values.prefix(40) + values.suffix(5) {
+                var p = template
+                for (i, field) in slots {
+                    switch field {
+                    case "RF_CODE": p[i].code = UInt16(v)
+                    case "RF_JT": p[i].jt = UInt8(v)
+                    case "RF_JF": p[i].jf = UInt8(v)
+                    default: p[i].k = v
+                    }
+                }
+                XCTAssertEqual(p, SweepProgram(sweep: sw, source: reg.programSource).program(for: v), "\(reg.programSource) with \(sw.variable)=\(v)")
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 100)
+    }
+
     func testRunsCompressValueLists() {
         func expand(_ runs: [(lo: UInt32, hi: UInt32, step: UInt32)]) -> [UInt32] {
             runs.flatMap { Array(stride(from: $0.lo, through: $0.hi, by: Int($0.step))) }
