@@ -26,7 +26,7 @@ Usage: ci/kselftest-agree.sh [--kernel RELEASE] [--swift-results FILE] [--out DI
   --swift-version V      run-in-vm.sh --kernel-version for the Swift run
                          (default: RELEASE up to '+'; 7.3~rc7 for a release candidate)
   --out DIR              default: ./out/kselftest-agree/RELEASE
-  --ringfence BIN        default: .build-release/release/ringfence, else .build/debug/ringfence
+  --ringfence BIN        default: the newer of .build-release/release/ringfence and .build/debug/ringfence
 USAGE
 }
 KREL=7.3.4+deb13-cloud-amd64 SWIFT= OUT= RF= SVER=
@@ -46,8 +46,9 @@ KERNEL=$CACHE/kernels/$KREL/vmlinuz
 [[ -r $KERNEL ]] || { echo "kselftest-agree: no kernel at $KERNEL; run ./run-in-vm.sh --kernel-version ${KREL%%+*} once to fetch it" >&2; exit 2; }
 OUT=${OUT:-$PWD/out/kselftest-agree/$KREL}
 if [[ -z $RF ]]; then
+	# The newer of the release and debug builds: the export must be this tree's.
 	RF=$ROOT/.build-release/release/ringfence
-	[[ -x $RF ]] || RF=$ROOT/.build/debug/ringfence
+	[[ -x $RF && ! $ROOT/.build/debug/ringfence -nt $RF ]] || RF=$ROOT/.build/debug/ringfence
 fi
 [[ -x $RF ]] || { echo "kselftest-agree: no ringfence binary ($RF); swift build first" >&2; exit 2; }
 command -v gcc >/dev/null || { echo "kselftest-agree: gcc not found (apt-get install gcc)" >&2; exit 2; }

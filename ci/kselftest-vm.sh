@@ -54,8 +54,9 @@ esac
 CACHE=${RINGFENCE_CACHE:-$HOME/.cache/ringfence}
 OUT=${OUT:-$PWD/out/kselftest-$ARCH}
 if [[ -z $RF ]]; then
+	# The newer of the release and debug builds: the export must be this tree's.
 	RF=$ROOT/.build-release/release/ringfence
-	[[ -x $RF ]] || RF=$ROOT/.build/debug/ringfence
+	[[ -x $RF && ! $ROOT/.build/debug/ringfence -nt $RF ]] || RF=$ROOT/.build/debug/ringfence
 fi
 [[ -x $RF ]] || { echo "kselftest-vm: no ringfence binary ($RF); swift build first" >&2; exit 2; }
 command -v "${CROSS}gcc" >/dev/null || { echo "kselftest-vm: ${CROSS}gcc not found (apt-get install gcc-${CROSS%-})" >&2; exit 2; }
@@ -114,6 +115,7 @@ echo "kselftest-vm: $ARCH, $(basename "$KERNEL") ($(head -1 "$OUT/export.txt" | 
 # Which failures the byte order explains: BYTE-ORDER lists the exported cases
 # whose filters read a word whose value differs on big-endian.
 grep '^not ok' "$OUT/results.ktap" | awk '{ print $4 }' | sort >"$OUT/failed.txt" || true
+[[ -r $OUT/kselftest/BYTE-ORDER ]] || { echo "kselftest-vm: the export has no BYTE-ORDER (an older ringfence: $RF)" >&2; exit 2; }
 grep -v '^#' "$OUT/kselftest/BYTE-ORDER" | cut -f1 | sort >"$OUT/byte-order.txt"
 echo "kselftest-vm: $(wc -l <"$OUT/failed.txt") failed, $(comm -12 "$OUT/failed.txt" "$OUT/byte-order.txt" | wc -l) of them listed in BYTE-ORDER; failed and not listed:"
 comm -23 "$OUT/failed.txt" "$OUT/byte-order.txt" | sed 's/^/  /'
