@@ -18,7 +18,7 @@ struct Ringfence: ParsableCommand {
         version: InstallLayout.versionText,
         subcommands: [RunCommand.self, ListCommand.self, LintCommand.self, AsmCommand.self, ProbeCommand.self,
                       FuzzCommand.self, CompareCommand.self, MatrixCommand.self, BenchCommand.self, JUnitCommand.self, KTAPCommand.self, KCIDBCommand.self,
-                      Verdict.self, VMCommand.self, SelftestFaultCommand.self, SelftestCostsCommand.self],
+                      Verdict.self, VMCommand.self, ExportCommand.self, SelftestFaultCommand.self, SelftestCostsCommand.self],
         defaultSubcommand: nil
     )
 }

@@ -1,0 +1,667 @@
+import Foundation
+
+/// `ringfence export --kselftest DIR`: the cases as one C program in the
+/// kernel's kselftest form (docs/architectures.md). Each exported case is a
+/// C function whose body is its steps, calling the helpers of
+/// ringfence_rt.h; each cBPF program is a `struct sock_filter` initialiser,
+/// one instruction a line with its disassembly beside it and the case's
+/// source text above it. A case the C form cannot express is never dropped
+/// silently: it is listed in NOT-EXPORTED with the reason.
+///
+/// Known bugs (cases/known-bugs.yaml) are left to the host judge: the C
+/// program reports what the kernel did (`not ok`), and the host applies the
+/// baseline for the kernel release when it judges the console, as it does for
+/// the Swift runner's results.
+public struct KselftestExport {
+    public struct Skipped: Equatable, Sendable {
+        public var id: String
+        public var reason: String
+    }
+
+    public var exported: [TestCase] = []
+    public var notExported: [Skipped] = []
+    /// File name → contents.
+    public var files: [(name: String, text: String)] = []
+
+    public static let programName = "io_uring_bpf_filter"
+    public static let notExportedFile = "NOT-EXPORTED"
+    public static let byteOrderFile = "BYTE-ORDER"
+
+    public init(cases: [TestCase]) {
+        var bodies: [String] = []
+        var table: [String] = []
+        for c in cases {
+            if let why = Self.unsupported(c) {
+                notExported.append(Skipped(id: c.id, reason: why))
+                continue
+            }
+            let fn = "case_\(exported.count + 1)"
+            var gen = CaseGenerator(testCase: c, function: fn)
+            bodies.append(gen.generate())
+            table.append(gen.tableEntry())
+            exported.append(c)
+        }
+        files = [
+            ("\(Self.programName).c", Self.program(bodies: bodies, table: table, cases: cases.count, skipped: notExported)),
+            ("ringfence_rt.h", KselftestRuntime.runtimeHeader),
+            ("io_uring_bpf_filter.h", KselftestRuntime.uapiHeader),
+            ("Makefile", Self.makefile),
+            ("config", Self.config),
+            ("settings", "timeout=600\n"),
+            (Self.notExportedFile, Self.notExportedText(notExported, total: cases.count)),
+            (Self.byteOrderFile, Self.byteOrderText(exported)),
+        ]
+    }
+
+    /// Exported share of the standard tier (0…1).
+    public static func standardShare(cases: [TestCase], export: KselftestExport) -> (exported: Int, total: Int) {
+        let std = cases.filter { $0.tier == .standard }
+        let out = Set(export.exported.map(\.id))
+        return (std.filter { out.contains($0.id) }.count, std.count)
+    }
+
+    // MARK: what the C form cannot express yet
+
+    /// nil when the case exports; otherwise why not (one line).
+    public static func unsupported(_ c: TestCase) -> String? {
+        if c.injection != nil { return "inject: (fail-nth fault injection) is not in the C form yet" }
+        for r in c.requires {
+            if case .module(let m) = r { return "requires module \(m): the C program loads no modules" }
+            if case .faultInjection = r { return "requires fault injection" }
+        }
+        return unsupported(c.steps)
+    }
+
+    static func unsupported(_ steps: [Step]) -> String? {
+        for s in steps {
+            switch s {
+            case .ring, .register, .restrict, .enableRings, .submit, .closeRing, .setNoNewPrivs, .dropPrivileges:
+                if case .restrict(let r, _, _) = s, case .rawFD = r.target { return "restrict: on a raw fd" }
+                if case .submit(_, let sqes, let e, _) = s {
+                    if sqes.count > 16 { return "a submit of more than 16 SQEs" }
+                    if e.cqes.count > 64 { return "more than 64 expected CQEs" }
+                }
+                continue
+            case .sweep(let sw, let reg, _, _):
+                if KselftestExport.sweepSlots(sw, reg.programSource) == nil {
+                    return "a for: sweep whose variable is not a whole instruction field (\(sw.variable) inside an expression)"
+                }
+            case .fork(let inner, _):
+                if let why = unsupported(inner) { return why }
+            case .thread(let inner, _):
+                if let why = unsupported(inner) { return why }
+            case .exec(let e, _): return "\(e.spawn ? "spawn" : "exec"): needs the steps in a new image; the C form has none yet"
+            case .userNamespace: return "user_namespace: is not in the C form yet"
+            case .sendRing: return "send_ring: (SCM_RIGHTS / pidfd_getfd to the parent) is not in the C form yet"
+            case .taint: return "taint: is a harness self-test step"
+            }
+        }
+        return nil
+    }
+
+    /// Which fields of the template carry the sweep's variable (SweepProgram's
+    /// two-probe analysis), or nil when it is not a whole field.
+    static func sweepSlots(_ sw: Sweep, _ source: String) -> (program: [BPFInstruction], slots: [(Int, String)])? {
+        guard source.contains("$" + sw.variable) else {
+            guard let p = try? Assembler.assemble(source) else { return nil }
+            return (p, [])
+        }
+        let (v1, v2): (UInt32, UInt32) = (0x24, 0x38)
+        guard let a = try? Assembler.assemble(sw.substitute(source, v1)),
+              let b = try? Assembler.assemble(sw.substitute(source, v2)), a.count == b.count else { return nil }
+        var slots: [(Int, String)] = []
+        for i in a.indices {
+            let pairs: [(String, UInt32, UInt32)] = [("RF_CODE", UInt32(a[i].code), UInt32(b[i].code)), ("RF_JT", UInt32(a[i].jt), UInt32(b[i].jt)),
+                                                     ("RF_JF", UInt32(a[i].jf), UInt32(b[i].jf)), ("RF_K", a[i].k, b[i].k)]
+            for (field, x, y) in pairs where x != y {
+                guard x == v1 && y == v2 else { return nil }
+                slots.append((i, field))
+            }
+        }
+        // Every value must fit the field it is patched into (SweepProgram falls back otherwise).
+        let maxValue = sw.rangeToLast != nil ? UInt32(255) : (sw.values.max() ?? 0)
+        for (_, f) in slots {
+            if f == "RF_CODE" && maxValue > 0xffff { return nil }
+            if (f == "RF_JT" || f == "RF_JF") && maxValue > 0xff { return nil }
+        }
+        return (a, slots)
+    }
+
+    // MARK: byte order
+
+    /// Why a case's verdict depends on the machine's byte order (empty: it
+    /// does not): a filter that runs (the case submits) loads a context word
+    /// whose value differs on a big-endian machine — a half of a u64
+    /// (user_data, open_how), the word holding the u8 fields (opcode,
+    /// sqe_flags, pdu_size: the assembler's shift is little-endian), or a
+    /// network-order CONNECT field compared with a constant computed for
+    /// little-endian.
+    public static func byteOrderDependence(_ c: TestCase) -> [String] {
+        var reasons: [String] = []
+        var submits = false
+        func add(_ r: String) { if !reasons.contains(r) { reasons.append(r) } }
+        func scan(_ steps: [Step]) {
+            for s in steps {
+                switch s {
+                case .submit(_, let sqes, _, _): if !sqes.isEmpty { submits = true }
+                case .register(let reg, _, _): check(reg, reg.program)
+                case .sweep(_, let reg, _, _):
+                    if let t = sweepSlots(.init(variable: "", values: []), reg.programSource)?.program { check(reg, t) }
+                case .fork(let inner, _), .thread(let inner, _): scan(inner)
+                case .exec(let e, _): scan(e.before); scan(e.steps)
+                default: break
+                }
+            }
+        }
+        func check(_ reg: FilterRegistration, _ program: [BPFInstruction]) {
+            let op: UInt32? = { if case .number(let n) = reg.opcode { return n }; return nil }()
+            for insn in program where insn.code == BPF.LD | BPF.W | BPF.ABS {
+                switch insn.k {
+                case 0, 4: add("user_data: a u64 read as two 32-bit words (.lo/.hi swap places)")
+                case 8: add("opcode/sqe_flags/pdu_size: u8 fields of one word (the shift differs)")
+                case 16...36 where op == 18 || op == 28: add("open_how: u64 fields read as two 32-bit words")
+                case 20 where op == 16: add("connect.port: a __be16 in a word (the mask differs)")
+                case 24...36 where op == 16: add("connect address: network-order bytes read as a native word (#ipv4() is computed little-endian)")
+                default: break
+                }
+            }
+        }
+        scan(c.steps)
+        return submits ? reasons : []
+    }
+
+    static func byteOrderText(_ cases: [TestCase]) -> String {
+        var s = "# Exported cases whose verdict depends on the machine's byte order (docs/architectures.md):\n"
+        s += "# a filter that runs reads a context word whose value differs on big-endian. id, then why.\n"
+        for c in cases {
+            let r = byteOrderDependence(c)
+            if !r.isEmpty { s += "\(c.id)\t\(r.joined(separator: "; "))\n" }
+        }
+        return s
+    }
+
+    // MARK: files
+
+    static func notExportedText(_ list: [Skipped], total: Int) -> String {
+        var s = "# Cases of the suite the C form does not express yet: id, then the reason.\n"
+        s += "# \(total - list.count) of \(total) cases exported (ringfence export --kselftest).\n"
+        for x in list { s += "\(x.id)\t\(x.reason)\n" }
+        return s
+    }
+
+    static let makefile = """
+    # SPDX-License-Identifier: GPL-2.0
+    # Written by `ringfence export --kselftest`. Inside the kernel tree
+    # (tools/testing/selftests/io_uring_bpf_filter) lib.mk does the work;
+    # standalone, `make CC=gcc` or `make CROSS_COMPILE=aarch64-linux-gnu-`
+    # builds a static binary (the only file an initramfs needs).
+    TEST_GEN_PROGS := io_uring_bpf_filter
+    TEST_FILES := NOT-EXPORTED
+
+    CFLAGS += -O2 -Wall -std=gnu11
+    LDFLAGS += -static
+
+    ifneq ($(wildcard ../lib.mk),)
+    LOCAL_HDRS := ringfence_rt.h io_uring_bpf_filter.h
+    include ../lib.mk
+    else
+    CC := $(CROSS_COMPILE)$(if $(filter default,$(origin CC)),gcc,$(CC))
+    all: io_uring_bpf_filter
+    io_uring_bpf_filter: io_uring_bpf_filter.c ringfence_rt.h io_uring_bpf_filter.h
+    \t$(CC) $(CFLAGS) -o $@ io_uring_bpf_filter.c $(LDFLAGS)
+    run_tests: io_uring_bpf_filter
+    \t./io_uring_bpf_filter
+    clean:
+    \trm -f io_uring_bpf_filter
+    .PHONY: all run_tests clean
+    endif
+
+    """
+
+    static let config = """
+    CONFIG_IO_URING=y
+    CONFIG_IO_URING_BPF=y
+    CONFIG_BPF=y
+    CONFIG_NET=y
+    CONFIG_INET=y
+    CONFIG_IPV6=y
+    CONFIG_UNIX=y
+
+    """
+
+    static func program(bodies: [String], table: [String], cases: Int, skipped: [Skipped]) -> String {
+        var s = """
+        // SPDX-License-Identifier: GPL-2.0
+        /*
+         * io_uring cBPF filters (IORING_REGISTER_BPF_FILTER): conformance cases.
+         *
+         * Written by `ringfence export --kselftest` from ringfence's case files
+         * (cases/<area>/<file>.yaml); one function per case, its `why:` as the
+         * comment. \(bodies.count) of \(cases) cases; the others and why are in
+         * NOT-EXPORTED. Known bugs are judged by the host, not here.
+         *
+         * Run: ./io_uring_bpf_filter [-e]   (-e: the exhaustive tier too)
+         * Output: KTAP; exit 0 all passed, 1 a case failed, 4 all skipped.
+         */
+        #include "ringfence_rt.h"
+
+
+        """
+        s += bodies.joined(separator: "\n")
+        s += "\nstatic const struct rf_case rf_cases[] = {\n"
+        s += table.joined()
+        s += "};\n\nint main(int argc, char **argv)\n{\n\treturn rf_main(argc, argv, rf_cases, sizeof(rf_cases) / sizeof(rf_cases[0]));\n}\n"
+        return s
+    }
+
+    // MARK: writing
+
+    /// Writes the files into `directory` (created if missing). Refuses a
+    /// directory holding files this export does not write.
+    public func write(to directory: String) throws {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: directory, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw ExportError("\(directory): exists and is not a directory; name a new or empty directory") }
+            let ours = Set(files.map(\.name) + [Self.programName, "\(Self.programName).o"])
+            let foreign = (try? fm.contentsOfDirectory(atPath: directory))?.filter { !ours.contains($0) } ?? []
+            if !foreign.isEmpty {
+                throw ExportError("\(directory): holds files the export did not write (\(foreign.sorted().prefix(5).joined(separator: ", "))); name a new or empty directory")
+            }
+        } else {
+            try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        for f in files {
+            try f.text.write(toFile: directory + "/" + f.name, atomically: true, encoding: .utf8)
+        }
+    }
+}
+
+public struct ExportError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ s: String) { description = s }
+}
+
+/// One case → one C function (and one per `fork:` block inside it).
+struct CaseGenerator {
+    let testCase: TestCase
+    let function: String
+    var rings: [String] = []
+    var helpers: [String] = []
+    var forks = 0
+
+    init(testCase: TestCase, function: String) {
+        self.testCase = testCase
+        self.function = function
+    }
+
+    mutating func ringIndex(_ name: String) -> Int {
+        if let i = rings.firstIndex(of: name) { return i }
+        rings.append(name)
+        return rings.count - 1
+    }
+
+    func ringRef(_ name: String) -> String { "\(rings.firstIndex(of: name)!) /* \(C.comment(name)) */" }
+
+    mutating func generate() -> String {
+        collectRings(testCase.steps)
+        var out = "/*\n * \(C.comment(testCase.id))\n * \(C.comment(testCase.name))\n"
+        if let why = testCase.why {
+            out += " *\n" + C.wrap(why, prefix: " * ")
+        }
+        out += " * (\(C.comment(testCase.location.description)))\n */\n"
+        let body = steps(testCase.steps, indent: "\t")
+        out += helpers.joined()
+        out += "static int \(function)(struct rf_ctx *c)\n{\n"
+        for (i, r) in rings.enumerated() { out += "\tc->ring_names[\(i)] = \(C.string(r));\n" }
+        out += body
+        out += "\treturn 0;\n}\n"
+        return out
+    }
+
+    mutating func collectRings(_ steps: [Step]) {
+        for s in steps {
+            switch s {
+            case .ring(let spec, _, _): _ = ringIndex(spec.name)
+            case .register(let r, _, _), .sweep(_, let r, _, _):
+                if case .ring(let n) = r.target { _ = ringIndex(n) }
+            case .restrict(let r, _, _):
+                if case .ring(let n) = r.target { _ = ringIndex(n) }
+            case .enableRings(let n, _, _), .closeRing(let n, _): _ = ringIndex(n)
+            case .submit(let n, let sqes, _, _):
+                _ = ringIndex(n)
+                for q in sqes { if let t = q.ringForFD { _ = ringIndex(t) } }
+            case .fork(let inner, _), .thread(let inner, _): collectRings(inner)
+            default: break
+            }
+        }
+    }
+
+    func tableEntry() -> String {
+        var reqs: [String] = []
+        for r in testCase.requires {
+            switch r {
+            case .root: reqs.append("{ RF_REQ_ROOT, 0, 0 }")
+            case .opcode(let op): reqs.append("{ RF_REQ_OPCODE, \(op), \(C.string(Opcode.name(op))) }")
+            case .context(let op): reqs.append("{ RF_REQ_CONTEXT, \(op), \(C.string(Opcode.name(op))) }")
+            default: continue
+            }
+        }
+        if testCase.tier == .exhaustive { reqs.append("{ RF_REQ_EXHAUSTIVE, 0, 0 }") }
+        let timeout = Int((testCase.timeout ?? 10) * 1000)
+        return "\t{ \(C.string(testCase.id)), \(function), \(timeout), { \(reqs.joined(separator: ", ")) } },\n"
+    }
+
+    // MARK: steps
+
+    mutating func steps(_ list: [Step], indent: String) -> String {
+        var out = ""
+        for (i, s) in list.enumerated() {
+            out += "\(indent)/* step \(i + 1): \(C.comment(s.kind)) (\(C.comment(s.location.description))) */\n"
+            out += step(s, indent: indent)
+        }
+        return out
+    }
+
+    func fail(_ indent: String, _ cond: String) -> String {
+        "\(indent)if (\(cond))\n\(indent)\treturn -1;\n"
+    }
+
+    mutating func step(_ s: Step, indent i: String) -> String {
+        switch s {
+        case .ring(let spec, let errno, _):
+            var out = "\(i){\n\(i)\tint fd = rf_setup(&c->rings[\(ringRef(spec.name))], \(spec.entries), 0x\(String(spec.flags, radix: 16)));\n"
+            out += fail(i + "\t", "rf_expect(fd, \(errno ?? 0), \"io_uring_setup\")")
+            if spec.registerFD {
+                out += "\(i)\tif (fd >= 0 && rf_register_ring_fd(&c->rings[\(ringRef(spec.name))]) < 0) {\n"
+                out += "\(i)\t\trf_diag(\"IORING_REGISTER_RING_FDS failed\");\n\(i)\t\treturn -1;\n\(i)\t}\n"
+            }
+            return out + "\(i)}\n"
+
+        case .register(let reg, let expect, _):
+            var out = "\(i){\n"
+            out += program("prog", reg.program, source: reg.programSource, indent: i + "\t")
+            out += target(reg.target, registered: reg.useRegisteredRing, indent: i + "\t")
+            out += registerSpec(reg, expect, programLength: reg.program.count, indent: i + "\t")
+            out += fail(i + "\t", "rf_register(c, &t, &s)")
+            return out + "\(i)}\n"
+
+        case .sweep(let sw, let reg, let expect, _):
+            let (tmpl, slots) = KselftestExport.sweepSlots(sw, reg.programSource)!
+            var out = "\(i){\n"
+            out += program("prog", tmpl, source: reg.programSource, indent: i + "\t",
+                           note: "assembled with $\(sw.variable) = 0x24; the sweep patches the slots below")
+            out += "\(i)\tstatic const struct rf_slot slots[] = { \(slots.map { "{ \($0.0), \($0.1) }" }.joined(separator: ", "))\(slots.isEmpty ? "{ 0, RF_K }" : "") };\n"
+            var sweepInit: [String] = [".variable = \(C.string(sw.variable))", ".slots = slots", ".nslots = \(slots.count)"]
+            if sw.opcodeFromVariable { sweepInit.append(".opcode_from_variable = 1") }
+            if let r = sw.rangeToLast {
+                sweepInit += [".to_last = 1", ".lo = \(r.lo)", ".minus = \(r.minus)", ".step = \(r.step)"]
+                let ex = sw.except.sorted()
+                out += "\(i)\tstatic const uint32_t except[] = { \(ex.isEmpty ? "0" : ex.map(String.init).joined(separator: ", ")) };\n"
+                sweepInit += [".except = except", ".nexcept = \(ex.count)"]
+            } else {
+                let runs = C.runs(sw.values)
+                out += "\(i)\tstatic const struct rf_run runs[] = {\n"
+                for r in runs { out += "\(i)\t\t{ 0x\(String(r.lo, radix: 16)), 0x\(String(r.hi, radix: 16)), \(r.step) },\n" }
+                out += "\(i)\t};\n"
+                sweepInit += [".runs = runs", ".nruns = \(runs.count)"]
+            }
+            out += "\(i)\tstatic const struct rf_sweep sw = { \(sweepInit.joined(separator: ", ")) };\n"
+            out += target(reg.target, registered: reg.useRegisteredRing, indent: i + "\t")
+            out += registerSpec(reg, expect, programLength: tmpl.count, indent: i + "\t")
+            out += fail(i + "\t", "rf_run_sweep(c, &t, &s, &sw)")
+            return out + "\(i)}\n"
+
+        case .restrict(let spec, let errno, _):
+            var out = "\(i){\n"
+            var entries: [String] = []
+            entries += spec.registerOps.map { "{ .opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = \($0) }" }
+            entries += spec.sqeOps.map { "{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = \($0) }" }
+            if let a = spec.sqeFlagsAllowed { entries.append("{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = 0x\(String(a, radix: 16)) }") }
+            if let r = spec.sqeFlagsRequired { entries.append("{ .opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = 0x\(String(r, radix: 16)) }") }
+            out += "\(i)\tstatic const struct io_uring_restriction res[] = {\n"
+            for e in entries { out += "\(i)\t\t\(e),\n" }
+            if entries.isEmpty { out += "\(i)\t\t{ 0 },\n" }
+            out += "\(i)\t};\n"
+            if spec.target == .task {
+                out += "\(i)\tstatic const struct io_uring_task_restriction hdr = { .flags = \(spec.taskFlags), .nr_res = \(entries.count), "
+                out += ".resv = { \(spec.taskResv.prefix(3).map(String.init).joined(separator: ", ")) } };\n"
+                out += fail(i + "\t", "rf_restrict(c, -1, res, \(entries.count), &hdr, \(spec.nrArgs ?? 1), \(errno ?? 0))")
+            } else if case .ring(let name) = spec.target {
+                out += fail(i + "\t", "rf_restrict(c, \(ringRef(name)), res, \(entries.count), NULL, \(spec.nrArgs ?? UInt32(entries.count)), \(errno ?? 0))")
+            } else {
+                out += "\(i)\treturn -1; /* a raw fd target for restrictions */\n"
+            }
+            return out + "\(i)}\n"
+
+        case .enableRings(let name, let errno, _):
+            return fail(i, "rf_enable(c, \(ringRef(name)), \(errno ?? 0))")
+
+        case .submit(let name, let sqes, let expect, _):
+            var out = "\(i){\n"
+            var payloads = 0
+            var specs: [String] = []
+            for q in sqes {
+                var f: [String] = []
+                switch q.opcode {
+                case .number(let n): f.append(".opcode = \(n) /* \(C.comment(Opcode.name(n))) */")
+                case .last(let plus): f.append(".opcode = RF_LAST | \(plus) /* IORING_OP_LAST + \(plus) */")
+                }
+                if q.flags != 0 { f.append(".flags = 0x\(String(q.flags, radix: 16))") }
+                if q.ioprio != 0 { f.append(".ioprio = \(q.ioprio)") }
+                f.append(".fd = \(q.fd)")
+                if q.off != 0 { f.append(".off = 0x\(String(q.off, radix: 16))ull") }
+                if q.addr != 0 { f.append(".addr = 0x\(String(q.addr, radix: 16))ull") }
+                if q.len != 0 { f.append(".len = \(q.len)") }
+                if q.opFlags != 0 { f.append(".op_flags = 0x\(String(q.opFlags, radix: 16))") }
+                f.append(".user_data = \(q.userData)ull")
+                if q.bufIndex != 0 { f.append(".buf_index = \(q.bufIndex)") }
+                if q.personality != 0 { f.append(".personality = \(q.personality)") }
+                if q.fileIndex != 0 { f.append(".file_index = \(q.fileIndex)") }
+                if q.addr3 != 0 { f.append(".addr3 = 0x\(String(q.addr3, radix: 16))ull") }
+                if let p = q.addrPayload {
+                    payloads += 1
+                    out += "\(i)\tstatic const unsigned char payload\(payloads)[] = { \(C.bytes(p)) };\(C.payloadNote(p))\n"
+                    f.append(".addr_payload = payload\(payloads), .addr_payload_len = \(p.count)")
+                    if q.socketForFD != nil { f.append(".addr_le = RF_LE_SOCKADDR") }
+                    else if case .number(let op) = q.opcode, op == 11 || op == 15, p.count == 16 { f.append(".addr_le = RF_LE_U64S") }
+                }
+                if let p = q.offPayload {
+                    payloads += 1
+                    out += "\(i)\tstatic const unsigned char payload\(payloads)[] = { \(C.bytes(p)) }; /* struct open_how, little-endian */\n"
+                    f.append(".off_payload = payload\(payloads), .off_payload_len = \(p.count), .off_le = RF_LE_U64S")
+                }
+                if let s = q.socketForFD { f.append(".socket = 1, .domain = \(s.domain), .type = \(s.type), .proto = \(s.proto)") }
+                f.append(".pipe_end = \(q.pipeEndForFD ?? -1)")
+                f.append(".ring_fd = \(q.ringForFD.map { ringRef($0) } ?? "-1")")
+                specs.append(f.joined(separator: ", "))
+            }
+            out += "\(i)\tstatic const struct rf_sqe_spec sqes[] = {\n"
+            for sp in specs { out += "\(i)\t\t{ \(sp) },\n" }
+            if specs.isEmpty { out += "\(i)\t\t{ .pipe_end = -1, .ring_fd = -1 },\n" }
+            out += "\(i)\t};\n"
+            out += "\(i)\tstatic const struct rf_cqe_expect want[] = {\n"
+            for w in expect.cqes {
+                let m: String
+                switch w.res {
+                case .exactly(let v): m = "RF_EXACTLY, \(v)\(v < 0 ? " /* -\(Errno.name(-v)) */" : "")"
+                case .success: m = "RF_SUCCESS, 0"
+                case .notDenied: m = "RF_ALLOWED, 0"
+                case .any: m = "RF_ANY, 0"
+                }
+                out += "\(i)\t\t{ \(w.userData)ull, \(m) },\n"
+            }
+            if expect.cqes.isEmpty { out += "\(i)\t\t{ 0, RF_ANY, 0 },\n" }
+            out += "\(i)\t};\n"
+            out += fail(i + "\t", "rf_submit(c, \(ringRef(name)), sqes, \(sqes.count), \(expect.submitted == nil ? 0 : 1), \(expect.submitted ?? 0), want, \(expect.cqes.count))")
+            return out + "\(i)}\n"
+
+        case .fork(let inner, _):
+            forks += 1
+            let name = "\(function)_fork\(forks)"
+            var sub = "/* \(C.comment(testCase.id)): the steps of a fork: block, run in the child */\n"
+            sub += "static int \(name)(struct rf_ctx *c)\n{\n"
+            sub += steps(inner, indent: "\t")
+            sub += "\treturn 0;\n}\n\n"
+            helpers.append(sub)
+            return fail(i, "rf_fork(c, \(name))")
+
+        case .thread(let inner, _):
+            forks += 1
+            let name = "\(function)_thread\(forks)"
+            var sub = "/* \(C.comment(testCase.id)): the steps of a thread: block, run on a new thread */\n"
+            sub += "static int \(name)(struct rf_ctx *c)\n{\n"
+            sub += steps(inner, indent: "\t")
+            sub += "\treturn 0;\n}\n\n"
+            helpers.append(sub)
+            return fail(i, "rf_thread(c, \(name))")
+
+        case .closeRing(let name, _):
+            return "\(i)rf_ring_close(&c->rings[\(ringRef(name))]);\n"
+        case .setNoNewPrivs:
+            return fail(i, "rf_no_new_privs()")
+        case .dropPrivileges:
+            return fail(i, "rf_drop_privileges()")
+        default:
+            return "\(i)return -1; /* not exported */\n"
+        }
+    }
+
+    func target(_ t: RegisterTarget, registered: Bool, indent i: String) -> String {
+        switch t {
+        case .ring(let n): return "\(i)struct rf_target t = { 0, \(ringRef(n)), \(registered ? 1 : 0) };\n"
+        case .task: return "\(i)struct rf_target t = { 1, -1, \(registered ? 1 : 0) }; /* fd -1: the task */\n"
+        case .rawFD(let fd): return "\(i)struct rf_target t = { 2, \(fd), \(registered ? 1 : 0) }; /* a raw fd\(registered ? " as a registered ring index" : "") */\n"
+        }
+    }
+
+    func placement(_ p: Placement) -> (String, Int) {
+        switch p {
+        case .normal: return ("RF_NORMAL", 0)
+        case .null: return ("RF_NULL", 0)
+        case .unmapped: return ("RF_UNMAPPED", 0)
+        case .readOnly: return ("RF_READONLY", 0)
+        case .truncated(let n): return ("RF_TRUNCATED", n)
+        }
+    }
+
+    func registerSpec(_ reg: FilterRegistration, _ expect: RegisterExpectation, programLength: Int, indent i: String) -> String {
+        var filter: [String] = []
+        switch reg.opcode {
+        case .number(let n): filter.append(".opcode = \(n) /* \(C.comment(Opcode.name(n))) */")
+        case .last(let plus): filter.append(".opcode = RF_LAST | \(plus) /* IORING_OP_LAST + \(plus) */")
+        }
+        if reg.flags != 0 {
+            let names = FilterABI.Flag.names.filter { FilterABI.Flag(rawValue: reg.flags).contains($0.1) }.map { "IO_URING_BPF_FILTER_" + $0.0 }
+            filter.append(".flags = 0x\(String(reg.flags, radix: 16))\(names.isEmpty ? "" : " /* " + names.joined(separator: " | ") + " */")")
+        }
+        if let l = reg.filterLen { filter.append(".filter_len = \(l)") }
+        if reg.pduSize != 0 { filter.append(".pdu_size = \(reg.pduSize)") }
+        if reg.filterResv.contains(where: { $0 != 0 }) { filter.append(".resv = { \(reg.filterResv.map(String.init).joined(separator: ", ")) }") }
+        if reg.resv2.contains(where: { $0 != 0 }) { filter.append(".resv2 = { \(reg.resv2.map { "0x\(String($0, radix: 16))ull" }.joined(separator: ", ")) }") }
+        var arg = [".cmd_type = \(reg.cmdType)"]
+        if reg.cmdFlags != 0 { arg.append(".cmd_flags = \(reg.cmdFlags)") }
+        if reg.resv != 0 { arg.append(".resv = \(reg.resv)") }
+        arg.append(".filter = { \(filter.joined(separator: ", ")) }")
+        let (pp, pt) = placement(reg.filterPointer), (ap, at) = placement(reg.argPointer)
+        var out = "\(i)struct rf_register_spec s = {\n"
+        out += "\(i)\t.arg = { \(arg.joined(separator: ", ")) },\n"
+        out += "\(i)\t.prog = prog, .prog_len = \(programLength), .filter_len_set = \(reg.filterLen == nil ? 0 : 1),\n"
+        out += "\(i)\t.prog_place = \(pp), .prog_trunc = \(pt), .arg_place = \(ap), .arg_trunc = \(at), .nr_args = \(reg.nrArgs),\n"
+        out += "\(i)\t.expect_errno = \(expect.errno.map { "\($0) /* \(Errno.name($0)) */" } ?? "0"), .expect_pdu = \(expect.pduSizeWrittenBack.map { Int($0) } ?? -1),\n"
+        out += "\(i)\t.source = \(C.string(reg.programSource.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "; "))),\n"
+        out += "\(i)};\n"
+        return out
+    }
+
+    /// The program as a `struct sock_filter` initialiser: the case's text
+    /// above it, each instruction's disassembly beside it.
+    func program(_ name: String, _ insns: [BPFInstruction], source: String, indent i: String, note: String? = nil) -> String {
+        var out = "\(i)/*\n"
+        for line in source.split(separator: "\n", omittingEmptySubsequences: false) where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            out += "\(i) *   \(C.comment(String(line)))\n"
+        }
+        if let note { out += "\(i) * (\(C.comment(note)))\n" }
+        out += "\(i) */\n"
+        out += "\(i)static const struct sock_filter \(name)[] = {\n"
+        if insns.count > 64, Set(insns.dropLast()).count == 1 {
+            // `padded_to`: a long run of the same instruction, then the program.
+            let pad = insns.count - 1
+            out += "\(i)\t/* \(pad) x \(C.comment(Disassembler.line(insns[0], pc: 0))) */\n"
+            out += "\(i)\t[0 ... \(pad - 1)] = { 0x\(String(insns[0].code, radix: 16)), \(insns[0].jt), \(insns[0].jf), 0x\(String(insns[0].k, radix: 16)) },\n"
+            out += "\(i)\t{ 0x\(String(insns[pad].code, radix: 16)), \(insns[pad].jt), \(insns[pad].jf), 0x\(String(insns[pad].k, radix: 16)) }, /* \(C.comment(Disassembler.line(insns[pad], pc: pad))) */\n"
+        } else {
+            for (pc, insn) in insns.enumerated() {
+                out += "\(i)\t{ 0x\(String(insn.code, radix: 16)), \(insn.jt), \(insn.jf), 0x\(String(insn.k, radix: 16)) }, /* \(C.comment(Disassembler.line(insn, pc: pc))) */\n"
+            }
+        }
+        if insns.isEmpty { out += "\(i)\t{ 0, 0, 0, 0 }, /* (the case sends no instructions) */\n" }
+        return out + "\(i)};\n"
+    }
+}
+
+/// C text helpers.
+enum C {
+    static func string(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "?": out += "\\?"
+            default:
+                if u.value < 0x20 || u.value > 0x7e { out += String(format: "\\%03o", u.value & 0xff) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+
+    static func comment(_ s: String) -> String {
+        s.replacingOccurrences(of: "*/", with: "* /").replacingOccurrences(of: "/*", with: "/ *")
+    }
+
+    static func wrap(_ s: String, prefix: String, width: Int = 76) -> String {
+        var out = "", line = ""
+        for word in comment(s).split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+            if !line.isEmpty && line.count + word.count + 1 > width - prefix.count {
+                out += prefix + line + "\n"
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        if !line.isEmpty { out += prefix + line + "\n" }
+        return out
+    }
+
+    static func bytes(_ b: [UInt8]) -> String {
+        b.isEmpty ? "0" : b.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
+    }
+
+    /// A printable payload (a path) is shown as text too.
+    static func payloadNote(_ b: [UInt8]) -> String {
+        let text = b.last == 0 ? Array(b.dropLast()) : b
+        guard !text.isEmpty, text.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) else { return "" }
+        return " /* \(comment(String(decoding: text, as: UTF8.self))) */"
+    }
+
+    /// Sorted values as arithmetic runs (lo, hi, step).
+    static func runs(_ values: [UInt32]) -> [(lo: UInt32, hi: UInt32, step: UInt32)] {
+        var out: [(lo: UInt32, hi: UInt32, step: UInt32)] = []
+        var i = 0
+        while i < values.count {
+            let lo = values[i]
+            guard i + 1 < values.count, values[i + 1] > lo else { out.append((lo, lo, 1)); i += 1; continue }
+            let step = values[i + 1] - lo
+            var j = i + 1
+            while j + 1 < values.count, values[j + 1] > values[j], values[j + 1] - values[j] == step { j += 1 }
+            if j == i + 1 && i + 2 < values.count {
+                out.append((lo, lo, 1)); i += 1; continue
+            }
+            out.append((lo, values[j], step))
+            i = j + 1
+        }
+        return out
+    }
+}

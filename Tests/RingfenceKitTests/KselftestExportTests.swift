@@ -1,0 +1,144 @@
+import XCTest
+import Foundation
+@testable import RingfenceKit
+@testable import RingfenceCore
+
+/// `ringfence export --kselftest`: the C text of a small case, the list of
+/// cases the C form cannot express, the exported share of the suite, and
+/// that the whole export compiles with the host's C compiler.
+final class KselftestExportTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func file(_ e: KselftestExport, _ name: String) -> String {
+        e.files.first { $0.name == name }?.text ?? ""
+    }
+
+    func testSmallCaseBecomesOneFunctionWithItsWhyAndProgram() throws {
+        let cases = try CaseLoader.load(yaml: """
+            - name: stacked allow then deny is denied
+              why: __io_uring_run_bpf_filters() denies if any filter returns 0
+              steps:
+                - register: { opcode: NOP, program: "ret #1" }
+                - register: { opcode: NOP, program: "ld [sqe_flags]; ret a" }
+                  expect: { errno: EINVAL }
+                - submit: [ { op: NOP, user_data: 7 } ]
+                  expect: { cqes: [ { user_data: 7, res: -EACCES } ] }
+            """, file: "submission/x.yaml")
+        let e = KselftestExport(cases: cases)
+        XCTAssertEqual(e.exported.map(\.id), ["submission/x:stacked-allow-then-deny-is-denied"])
+        XCTAssertTrue(e.notExported.isEmpty)
+        let c = file(e, "io_uring_bpf_filter.c")
+        XCTAssertTrue(c.contains(" * submission/x:stacked-allow-then-deny-is-denied\n"), c)
+        XCTAssertTrue(c.contains(" * __io_uring_run_bpf_filters() denies if any filter returns 0\n"), c)
+        XCTAssertTrue(c.contains("static int case_1(struct rf_ctx *c)\n{\n"), c)
+        // The program: its source above, each instruction with its disassembly beside it.
+        XCTAssertTrue(c.contains("\t *   ret #1\n"), c)
+        XCTAssertTrue(c.contains("{ 0x6, 0, 0, 0x1 }, /* (000) ret      #1 */\n"), c)
+        // A sub-word field: the word load, the shift and the mask, exactly as the Swift assembler emits them.
+        XCTAssertTrue(c.contains("{ 0x20, 0, 0, 0x8 }, /* (000) ld       [8]  // opcode, sqe_flags, pdu_size */"), c)
+        XCTAssertTrue(c.contains("{ 0x74, 0, 0, 0x8 }, /* (001) rsh      #8 */"), c)
+        XCTAssertTrue(c.contains("{ 0x54, 0, 0, 0xff }, /* (002) and      #0xff */"), c)
+        XCTAssertTrue(c.contains(".expect_errno = 22 /* EINVAL */"), c)
+        XCTAssertTrue(c.contains("{ 7ull, RF_EXACTLY, -13 /* -EACCES */ },"), c)
+        XCTAssertTrue(c.contains("\t{ \"submission/x:stacked-allow-then-deny-is-denied\", case_1, 10000, { { RF_REQ_OPCODE, 0, \"NOP\" } } },\n"), c)
+        XCTAssertEqual(Set(e.files.map(\.name)), ["io_uring_bpf_filter.c", "ringfence_rt.h", "io_uring_bpf_filter.h", "Makefile", "config", "settings", "NOT-EXPORTED", "BYTE-ORDER"])
+        // It loads [sqe_flags] (word 8) and submits: its verdict depends on byte order.
+        XCTAssertEqual(KselftestExport.byteOrderDependence(cases[0]), ["opcode/sqe_flags/pdu_size: u8 fields of one word (the shift differs)"])
+        XCTAssertTrue(file(e, "BYTE-ORDER").contains("submission/x:stacked-allow-then-deny-is-denied\topcode/sqe_flags/pdu_size"), file(e, "BYTE-ORDER"))
+    }
+
+    func testCasesTheCFormCannotExpressAreListedWithTheReason() throws {
+        let cases = try CaseLoader.load(yaml: """
+            - name: in a user namespace
+              steps:
+                - user_namespace: true
+                - register: { task: true, opcode: NOP, program: "ret #1" }
+            - name: plain
+              steps:
+                - register: { opcode: NOP, program: "ret #1" }
+            """, file: "lifecycle/y.yaml")
+        let e = KselftestExport(cases: cases)
+        XCTAssertEqual(e.exported.map(\.id), ["lifecycle/y:plain"])
+        XCTAssertEqual(e.notExported, [.init(id: "lifecycle/y:in-a-user-namespace", reason: "user_namespace: is not in the C form yet")])
+        let list = file(e, KselftestExport.notExportedFile)
+        XCTAssertTrue(list.contains("# 1 of 2 cases exported"), list)
+        XCTAssertTrue(list.contains("lifecycle/y:in-a-user-namespace\tuser_namespace: is not in the C form yet\n"), list)
+        XCTAssertFalse(file(e, "io_uring_bpf_filter.c").contains("in-a-user-namespace"))
+    }
+
+    /// Every case of cases/ is exported or listed, and at least 90 % of the standard tier is exported.
+    func testSuiteExportsAtLeastNinetyPercentAndDropsNothing() throws {
+        let all = try CaseLoader.load(directory: Self.root.appendingPathComponent("cases").path, compose: YAMLCompose.composer)
+        let e = KselftestExport(cases: all)
+        XCTAssertEqual(e.exported.count + e.notExported.count, all.count)
+        XCTAssertEqual(Set(e.exported.map(\.id)).union(e.notExported.map(\.id)), Set(all.map(\.id)))
+        let share = KselftestExport.standardShare(cases: all, export: e)
+        XCTAssertGreaterThanOrEqual(Double(share.exported) / Double(share.total), 0.90, "\(share.exported) of \(share.total)")
+    }
+
+    /// The whole export is C the host compiler accepts without a warning (-fsyntax-only; CI builds and boots it).
+    func testSuiteExportCompiles() throws {
+        let cc = ["/usr/bin/gcc", "/usr/bin/cc"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let cc else { throw XCTSkip("no C compiler on this machine") }
+        let all = try CaseLoader.load(directory: Self.root.appendingPathComponent("cases").path, compose: YAMLCompose.composer)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rf-kselftest-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try KselftestExport(cases: all).write(to: dir)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: cc)
+        p.arguments = ["-fsyntax-only", "-Wall", "-Werror", "-std=gnu11", "\(dir)/io_uring_bpf_filter.c"]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, String(text.prefix(2000)))
+    }
+
+    /// The C sweep patches the exported template's slots; for every sweep in
+    /// cases/ that gives, value by value, the program the Swift runner registers.
+    func testSweepSlotsGiveTheSwiftProgramForEveryValue() throws {
+        let all = try CaseLoader.load(directory: Self.root.appendingPathComponent("cases").path, compose: YAMLCompose.composer)
+        var sweeps: [(Sweep, FilterRegistration)] = []
+        func scan(_ steps: [Step]) {
+            for s in steps {
+                switch s {
+                case .sweep(let sw, let reg, _, _): sweeps.append((sw, reg))
+                case .fork(let inner, _), .thread(let inner, _): scan(inner)
+                default: break
+                }
+            }
+        }
+        all.forEach { scan($0.steps) }
+        XCTAssertGreaterThan(sweeps.count, 10)
+        var checked = 0
+        for (sw, reg) in sweeps {
+            guard let (template, slots) = KselftestExport.sweepSlots(sw, reg.programSource) else { continue }
+            let values = sw.resolvedValues(opcodeLast: 65)
+            for v in values.prefix(40) + values.suffix(5) {
+                var p = template
+                for (i, field) in slots {
+                    switch field {
+                    case "RF_CODE": p[i].code = UInt16(v)
+                    case "RF_JT": p[i].jt = UInt8(v)
+                    case "RF_JF": p[i].jf = UInt8(v)
+                    default: p[i].k = v
+                    }
+                }
+                XCTAssertEqual(p, SweepProgram(sweep: sw, source: reg.programSource).program(for: v), "\(reg.programSource) with \(sw.variable)=\(v)")
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 100)
+    }
+
+    func testRunsCompressValueLists() {
+        func expand(_ runs: [(lo: UInt32, hi: UInt32, step: UInt32)]) -> [UInt32] {
+            runs.flatMap { Array(stride(from: $0.lo, through: $0.hi, by: Int($0.step))) }
+        }
+        for values: [UInt32] in [[0, 4, 8, 12, 40, 44, 64], [5], [], [0xfffffffc, 0xfffffff8, 0x80000000, 40], Array(0x100...0xffff)] {
+            XCTAssertEqual(expand(C.runs(values)), values)
+        }
+        XCTAssertEqual(C.runs(Array(0x100...0xffff)).count, 1)
+    }
+}
