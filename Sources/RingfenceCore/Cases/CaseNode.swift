@@ -167,6 +167,7 @@ extension CompiledCases {
     /// The last suite decoded, by file version: the guest's case load and its
     /// known-bug load read the same file, and decode it once.
     nonisolated(unsafe) static var lastRead: (key: String, files: [(name: String, root: CaseNode?)])?
+    private static let lastReadLock = ProcessLock()
 
     /// The compiled suite in `directory`; nil when there is none. A damaged
     /// one is a CaseFileError naming the file and the byte.
@@ -175,11 +176,11 @@ extension CompiledCases {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
         let key = "\(path) \(st.st_dev) \(st.st_ino) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
-        if let lastRead, lastRead.key == key { return lastRead.files }
+        if let last = lastReadLock.withLock({ lastRead }), last.key == key { return last.files }
         guard let bytes = SourceFiles.read(path) else { return nil }
         do {
             let files = try decode(bytes)
-            lastRead = (key, files)
+            lastReadLock.withLock { lastRead = (key, files) }
             return files
         } catch {
             throw CaseFileError(file: path, line: 0, field: "", message: "\(error)")

@@ -17,18 +17,22 @@ struct CaseParser {
     /// program text always assembles to the same instructions, and most cases
     /// share a few programs (`ret #1`, `ret #0`), so successes are remembered;
     /// an error is never cached, so it is always thrown with its own line.
+    /// The memo is shared by every thread that loads cases (swift-testing runs
+    /// suites in parallel: unguarded, two loads at once crashed the test
+    /// process with SIGSEGV once in six runs), so it is behind a lock.
     static func timedAssemble(_ source: String) throws -> [BPFInstruction] {
-        if let known = assembled[source] { return known }
+        if let known = assembledLock.withLock({ assembled[source] }) { return known }
         let t0 = rf_now_ns()
         defer {
             CaseLoader.timings.assembleNs += rf_now_ns() - t0
             CaseLoader.timings.assembleCalls += 1
         }
         let insns = try Assembler.assemble(source)
-        assembled[source] = insns
+        assembledLock.withLock { assembled[source] = insns }
         return insns
     }
-    nonisolated(unsafe) static var assembled: [String: [BPFInstruction]] = [:]
+    nonisolated(unsafe) private static var assembled: [String: [BPFInstruction]] = [:]
+    private static let assembledLock = ProcessLock()
 
     private static let caseKeys: Set<String> = ["name", "why", "requires", "timeout", "tier", "steps", "inject"]
     private static let stepActions: Set<String> = ["setup", "register", "restrict", "enable", "submit", "fork",
