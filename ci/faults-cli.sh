@@ -177,7 +177,10 @@ ctrl_c() {
 	env PATH="$T/fake:$PATH" bash "$T/bare/run-in-vm.sh" >"$T/out" 2>"$T/err" &
 	local pid=$!
 	set +m
-	for _ in $(seq 50); do [[ -e $T/built ]] && break; sleep 0.1; done
+	# Up to 30 s for the build to start: under CI's load 5 s was once too
+	# short (the signal came before the stand-in swift, exit 2, 47 of 48).
+	for _ in $(seq 300); do [[ -e $T/built ]] && break; sleep 0.1; done
+	[[ -e $T/built ]] || { kill -KILL -- -"$pid" 2>/dev/null; wait "$pid"; bad "Ctrl-C during run-in-vm.sh's build exits 130" "the stand-in swift build never started within 30 s"; return; }
 	sleep 0.3
 	kill -INT -- -"$pid"
 	wait "$pid" || rc=$?
