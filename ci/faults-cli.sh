@@ -174,7 +174,10 @@ done
 ctrl_c() {
 	local rc=0
 	set -m
-	env PATH="$T/fake:$PATH" bash "$T/bare/run-in-vm.sh" >"$T/out" 2>"$T/err" &
+	# SIGINT back to its default: started by a shell without job control (as
+	# `.ci/run &` is), the whole tree inherits it ignored, and an ignored signal
+	# cannot be trapped again in bash, so no Ctrl-C would ever arrive.
+	env --default-signal=INT PATH="$T/fake:$PATH" bash "$T/bare/run-in-vm.sh" >"$T/out" 2>"$T/err" &
 	local pid=$!
 	set +m
 	# Up to 30 s for the build to start: under CI's load 5 s was once too
