@@ -354,6 +354,19 @@ struct CaseGenerator {
 
     // MARK: steps
 
+    /// A `fork:` or `thread:` block as its own C function (numbered per
+    /// case); returns the function's name.
+    mutating func nested(_ inner: [Step], kind: String, runs: String) -> String {
+        forks += 1
+        let name = "\(function)_\(kind)\(forks)"
+        var sub = "/* \(C.comment(testCase.id)): the steps of a \(kind): block, \(runs) */\n"
+        sub += "static int \(name)(struct rf_ctx *c)\n{\n"
+        sub += steps(inner, indent: "\t")
+        sub += "\treturn 0;\n}\n\n"
+        helpers.append(sub)
+        return name
+    }
+
     mutating func steps(_ list: [Step], indent: String) -> String {
         var out = ""
         for (i, s) in list.enumerated() {
@@ -497,24 +510,10 @@ struct CaseGenerator {
             return out + "\(i)}\n"
 
         case .fork(let inner, _):
-            forks += 1
-            let name = "\(function)_fork\(forks)"
-            var sub = "/* \(C.comment(testCase.id)): the steps of a fork: block, run in the child */\n"
-            sub += "static int \(name)(struct rf_ctx *c)\n{\n"
-            sub += steps(inner, indent: "\t")
-            sub += "\treturn 0;\n}\n\n"
-            helpers.append(sub)
-            return fail(i, "rf_fork(c, \(name))")
+            return fail(i, "rf_fork(c, \(nested(inner, kind: "fork", runs: "run in the child")))")
 
         case .thread(let inner, _):
-            forks += 1
-            let name = "\(function)_thread\(forks)"
-            var sub = "/* \(C.comment(testCase.id)): the steps of a thread: block, run on a new thread */\n"
-            sub += "static int \(name)(struct rf_ctx *c)\n{\n"
-            sub += steps(inner, indent: "\t")
-            sub += "\treturn 0;\n}\n\n"
-            helpers.append(sub)
-            return fail(i, "rf_thread(c, \(name))")
+            return fail(i, "rf_thread(c, \(nested(inner, kind: "thread", runs: "run on a new thread")))")
 
         case .closeRing(let name, _):
             return "\(i)rf_ring_close(&c->rings[\(ringRef(name))]);\n"

@@ -600,6 +600,17 @@ static void rf_native(void *p, size_t len, int kind)
 #endif
 }
 
+/* A malloc'd native-order copy of an SQE's payload, kept in *slot (freed
+ * after the submit); returns its address for the SQE. */
+static uint64_t rf_payload_copy(void **slot, const void *src, size_t len, int kind)
+{
+	void *p = malloc(len ? len : 1);
+	memcpy(p, src, len);
+	rf_native(p, len, kind);
+	*slot = p;
+	return (uint64_t)(uintptr_t)p;
+}
+
 enum rf_match { RF_EXACTLY, RF_SUCCESS, RF_ALLOWED, RF_ANY };
 struct rf_cqe_expect { uint64_t user_data; enum rf_match how; int32_t res; };
 
@@ -720,20 +731,10 @@ static int rf_submit(struct rf_ctx *c, int ring, const struct rf_sqe_spec *specs
 			fd = c->rings[s->ring_fd].fd;
 		}
 		uint64_t addr = s->addr, off = s->off;
-		if (s->addr_payload && npayloads < 32) {
-			void *p = malloc(s->addr_payload_len ? s->addr_payload_len : 1);
-			memcpy(p, s->addr_payload, s->addr_payload_len);
-			rf_native(p, s->addr_payload_len, s->addr_le);
-			payloads[npayloads++] = p;
-			addr = (uint64_t)(uintptr_t)p;
-		}
-		if (s->off_payload && npayloads < 32) {
-			void *p = malloc(s->off_payload_len ? s->off_payload_len : 1);
-			memcpy(p, s->off_payload, s->off_payload_len);
-			rf_native(p, s->off_payload_len, s->off_le);
-			payloads[npayloads++] = p;
-			off = (uint64_t)(uintptr_t)p;
-		}
+		if (s->addr_payload && npayloads < 32)
+			addr = rf_payload_copy(&payloads[npayloads++], s->addr_payload, s->addr_payload_len, s->addr_le);
+		if (s->off_payload && npayloads < 32)
+			off = rf_payload_copy(&payloads[npayloads++], s->off_payload, s->off_payload_len, s->off_le);
 		memset(sqe, 0, r->sqe_size);
 		sqe->opcode = (uint8_t)rf_opcode(s->opcode);
 		sqe->flags = s->flags;
