@@ -83,16 +83,13 @@ public enum KmemleakScan {
     }
 
     /// When things happened, to name the case that allocated a leaked object.
-    public struct Timeline: Equatable {
+    public struct Timeline {
         /// /proc/timer_list: jiffies, and the monotonic time in ns, now.
         public var jiffiesNow: UInt64, nowNs: UInt64
         public var hz: UInt64
         /// The cases' begin/end markers: number, id, begin and end in µs (kmsg time).
         public var cases: [(number: Int, id: String, beginUs: UInt64, endUs: UInt64?)]
 
-        public static func == (a: Timeline, b: Timeline) -> Bool {
-            a.jiffiesNow == b.jiffiesNow && a.nowNs == b.nowNs && a.hz == b.hz && a.cases.map(\.number) == b.cases.map(\.number)
-        }
 
         /// "allocated during case N ID" / "allocated between cases" / "allocated before the first case
         /// the kernel log still holds"; nil when the time cannot be told.
