@@ -35,6 +35,8 @@ public struct TestCase: Sendable {
     public var tier: Tier = .standard
     /// `inject:`: run one step with the N-th allocation failing, for N = 1, 2, …
     public var injection: FaultInjection?
+    /// `byte_order:`: the case holds only on machines of this byte order.
+    public var byteOrder: DeclaredByteOrder?
 }
 
 /// A case's `inject:` block (docs/writing-cases.md, "Allocation failures"):
@@ -136,6 +138,8 @@ public struct FilterRegistration: Sendable {
     public var nrArgs: UInt32 = 1
     /// Pass the ring through IORING_REGISTER_USE_REGISTERED_RING.
     public var useRegisteredRing = false
+    /// The program's raw `ld [k]` loads (not named fields), for lint.
+    public var rawLoads: [RawContextLoad] = []
     public init() {}
 }
 

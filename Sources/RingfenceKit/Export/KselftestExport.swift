@@ -75,7 +75,7 @@ public struct KselftestExport {
     static func unsupported(_ steps: [Step]) -> String? {
         for s in steps {
             switch s {
-            case .ring, .register, .restrict, .enableRings, .submit, .closeRing, .setNoNewPrivs, .dropPrivileges:
+            case .ring, .restrict, .enableRings, .submit, .closeRing, .setNoNewPrivs, .dropPrivileges:
                 if case .restrict(let r, _, _) = s, case .rawFD = r.target { return "restrict: on a raw fd" }
                 if case .submit(_, let sqes, let e, _) = s {
                     if sqes.count > 16 { return "a submit of more than 16 SQEs" }
@@ -83,9 +83,15 @@ public struct KselftestExport {
                 }
                 continue
             case .sweep(let sw, let reg, _, _):
-                if KselftestExport.sweepSlots(sw, reg.programSource) == nil {
+                guard let little = KselftestExport.sweepSlots(sw, reg.programSource) else {
                     return "a for: sweep whose variable is not a whole instruction field (\(sw.variable) inside an expression)"
                 }
+                guard let big = KselftestExport.sweepSlots(sw, reg.programSource, target: AsmTarget(byteOrder: .big)),
+                      big.slots.map(\.0) == little.slots.map(\.0), big.slots.map(\.1) == little.slots.map(\.1) else {
+                    return "a for: sweep whose big-endian program patches other slots"
+                }
+            case .register(let reg, _, _):
+                if (try? ProgramVariants(reg)) == nil { return "a program that does not assemble for big-endian as long as for little-endian" }
             case .fork(let inner, _):
                 if let why = unsupported(inner) { return why }
             case .thread(let inner, _):
@@ -101,14 +107,14 @@ public struct KselftestExport {
 
     /// Which fields of the template carry the sweep's variable (SweepProgram's
     /// two-probe analysis), or nil when it is not a whole field.
-    static func sweepSlots(_ sw: Sweep, _ source: String) -> (program: [BPFInstruction], slots: [(Int, String)])? {
+    static func sweepSlots(_ sw: Sweep, _ source: String, target: AsmTarget = AsmTarget()) -> (program: [BPFInstruction], slots: [(Int, String)])? {
         guard source.contains("$" + sw.variable) else {
-            guard let p = try? Assembler.assemble(source) else { return nil }
+            guard let p = try? Assembler.assemble(source, target: target) else { return nil }
             return (p, [])
         }
         let (v1, v2): (UInt32, UInt32) = (0x24, 0x38)
-        guard let a = try? Assembler.assemble(sw.substitute(source, v1)),
-              let b = try? Assembler.assemble(sw.substitute(source, v2)), a.count == b.count else { return nil }
+        guard let a = try? Assembler.assemble(sw.substitute(source, v1), target: target),
+              let b = try? Assembler.assemble(sw.substitute(source, v2), target: target), a.count == b.count else { return nil }
         var slots: [(Int, String)] = []
         for i in a.indices {
             let pairs: [(String, UInt32, UInt32)] = [("RF_CODE", UInt32(a[i].code), UInt32(b[i].code)), ("RF_JT", UInt32(a[i].jt), UInt32(b[i].jt)),
@@ -130,52 +136,21 @@ public struct KselftestExport {
     // MARK: byte order
 
     /// Why a case's verdict depends on the machine's byte order (empty: it
-    /// does not): a filter that runs (the case submits) loads a context word
-    /// whose value differs on a big-endian machine — a half of a u64
-    /// (user_data, open_how), the word holding the u8 fields (opcode,
-    /// sqe_flags, pdu_size: the assembler's shift is little-endian), or a
-    /// network-order CONNECT field compared with a constant computed for
-    /// little-endian.
+    /// does not). Programs are assembled for both byte orders (named fields
+    /// and #htons/#ipv4/#ipv6 are computed for each), and lint refuses raw
+    /// loads of sub-word fields and u64 halves in a case that submits, so
+    /// only a case that declares `byte_order:` depends on it; it is skipped
+    /// on machines of the other order.
     public static func byteOrderDependence(_ c: TestCase) -> [String] {
-        var reasons: [String] = []
-        var submits = false
-        func add(_ r: String) { if !reasons.contains(r) { reasons.append(r) } }
-        func scan(_ steps: [Step]) {
-            for s in steps {
-                switch s {
-                case .submit(_, let sqes, _, _): if !sqes.isEmpty { submits = true }
-                case .register(let reg, _, _): check(reg, reg.program)
-                case .sweep(_, let reg, _, _):
-                    if let t = sweepSlots(.init(variable: "", values: []), reg.programSource)?.program { check(reg, t) }
-                case .fork(let inner, _), .thread(let inner, _): scan(inner)
-                case .exec(let e, _): scan(e.before); scan(e.steps)
-                default: break
-                }
-            }
-        }
-        func check(_ reg: FilterRegistration, _ program: [BPFInstruction]) {
-            let op: UInt32? = { if case .number(let n) = reg.opcode { return n }; return nil }()
-            for insn in program where insn.code == BPF.LD | BPF.W | BPF.ABS {
-                switch insn.k {
-                case 0, 4: add("user_data: a u64 read as two 32-bit words (.lo/.hi swap places)")
-                case 8: add("opcode/sqe_flags/pdu_size: u8 fields of one word (the shift differs)")
-                case 16...36 where op == 18 || op == 28: add("open_how: u64 fields read as two 32-bit words")
-                case 20 where op == 16: add("connect.port: a __be16 in a word (the mask differs)")
-                case 24...36 where op == 16: add("connect address: network-order bytes read as a native word (#ipv4() is computed little-endian)")
-                default: break
-                }
-            }
-        }
-        scan(c.steps)
-        return submits ? reasons : []
+        guard let d = c.byteOrder else { return [] }
+        return ["holds on \(d.order) machines only: \(d.reason)"]
     }
 
     static func byteOrderText(_ cases: [TestCase]) -> String {
-        var s = "# Exported cases whose verdict depends on the machine's byte order (docs/architectures.md):\n"
-        s += "# a filter that runs reads a context word whose value differs on big-endian. id, then why.\n"
+        var s = "# Exported cases that declare a byte order (byte_order: in the case file; docs/architectures.md):\n"
+        s += "# each runs on machines of that order and is skipped on the other. id, order, reason.\n"
         for c in cases {
-            let r = byteOrderDependence(c)
-            if !r.isEmpty { s += "\(c.id)\t\(r.joined(separator: "; "))\n" }
+            if let d = c.byteOrder { s += "\(c.id)\t\(d.order.rawValue)\t\(d.reason)\n" }
         }
         return s
     }
@@ -348,6 +323,7 @@ struct CaseGenerator {
             }
         }
         if testCase.tier == .exhaustive { reqs.append("{ RF_REQ_EXHAUSTIVE, 0, 0 }") }
+        if let d = testCase.byteOrder { reqs.append("{ RF_REQ_BYTE_ORDER, \(d.order == .big ? 1 : 0) /* \(d.order) */, \(C.string(d.reason)) }") }
         let timeout = Int((testCase.timeout ?? 10) * 1000)
         return "\t{ \(C.string(testCase.id)), \(function), \(timeout), { \(reqs.joined(separator: ", ")) } },\n"
     }
@@ -393,7 +369,7 @@ struct CaseGenerator {
 
         case .register(let reg, let expect, _):
             var out = "\(i){\n"
-            out += program("prog", reg.program, source: reg.programSource, indent: i + "\t")
+            out += program("prog", try! ProgramVariants(reg), source: reg.programSource, indent: i + "\t")
             out += target(reg.target, registered: reg.useRegisteredRing, indent: i + "\t")
             out += registerSpec(reg, expect, programLength: reg.program.count, indent: i + "\t")
             out += fail(i + "\t", "rf_register(c, &t, &s)")
@@ -401,8 +377,9 @@ struct CaseGenerator {
 
         case .sweep(let sw, let reg, let expect, _):
             let (tmpl, slots) = KselftestExport.sweepSlots(sw, reg.programSource)!
+            let big = KselftestExport.sweepSlots(sw, reg.programSource, target: AsmTarget(byteOrder: .big))!.program
             var out = "\(i){\n"
-            out += program("prog", tmpl, source: reg.programSource, indent: i + "\t",
+            out += program("prog", ProgramVariants(little: tmpl, big: big), source: reg.programSource, indent: i + "\t",
                            note: "assembled with $\(sw.variable) = 0x24; the sweep patches the slots below")
             out += "\(i)\tstatic const struct rf_slot slots[] = { \(slots.map { "{ \($0.0), \($0.1) }" }.joined(separator: ", "))\(slots.isEmpty ? "{ 0, RF_K }" : "") };\n"
             var sweepInit: [String] = [".variable = \(C.string(sw.variable))", ".slots = slots", ".nslots = \(slots.count)"]
@@ -574,28 +551,73 @@ struct CaseGenerator {
     }
 
     /// The program as a `struct sock_filter` initialiser: the case's text
-    /// above it, each instruction's disassembly beside it.
-    func program(_ name: String, _ insns: [BPFInstruction], source: String, indent i: String, note: String? = nil) -> String {
+    /// above it, each instruction's disassembly beside it. A program that
+    /// differs between byte orders is written twice, under `#if
+    /// __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__`, the source text once.
+    func program(_ name: String, _ v: ProgramVariants, source: String, indent i: String, note: String? = nil) -> String {
         var out = "\(i)/*\n"
         for line in source.split(separator: "\n", omittingEmptySubsequences: false) where !line.trimmingCharacters(in: .whitespaces).isEmpty {
             out += "\(i) *   \(C.comment(String(line)))\n"
         }
         if let note { out += "\(i) * (\(C.comment(note)))\n" }
+        if !v.largefile.isEmpty { out += "\(i) * (#O_LARGEFILE is the target's, RF_O_LARGEFILE; the disassembly shows x86_64's 0x8000)\n" }
         out += "\(i) */\n"
-        out += "\(i)static const struct sock_filter \(name)[] = {\n"
-        if insns.count > 64, Set(insns.dropLast()).count == 1 {
+        guard v.little != v.big else {
+            return out + initialiser(name, v.little, .little, v.largefile, indent: i)
+        }
+        out += "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n"
+        out += initialiser(name, v.big, .big, v.largefile, indent: i)
+        out += "#else\n"
+        out += initialiser(name, v.little, .little, v.largefile, indent: i)
+        return out + "#endif\n"
+    }
+
+    func initialiser(_ name: String, _ insns: [BPFInstruction], _ order: ByteOrder, _ largefile: [Int: (little: UInt32, big: UInt32)], indent i: String) -> String {
+        func entry(_ pc: Int) -> String {
+            let insn = insns[pc]
+            let k = largefile[pc].map { "0x\(String(order == .big ? $0.big : $0.little, radix: 16)) | RF_O_LARGEFILE" } ?? "0x\(String(insn.k, radix: 16))"
+            return "{ 0x\(String(insn.code, radix: 16)), \(insn.jt), \(insn.jf), \(k) }"
+        }
+        var out = "\(i)static const struct sock_filter \(name)[] = {\n"
+        if insns.count > 64, Set(insns.dropLast()).count == 1, largefile.isEmpty {
             // `padded_to`: a long run of the same instruction, then the program.
             let pad = insns.count - 1
-            out += "\(i)\t/* \(pad) x \(C.comment(Disassembler.line(insns[0], pc: 0))) */\n"
-            out += "\(i)\t[0 ... \(pad - 1)] = { 0x\(String(insns[0].code, radix: 16)), \(insns[0].jt), \(insns[0].jf), 0x\(String(insns[0].k, radix: 16)) },\n"
-            out += "\(i)\t{ 0x\(String(insns[pad].code, radix: 16)), \(insns[pad].jt), \(insns[pad].jf), 0x\(String(insns[pad].k, radix: 16)) }, /* \(C.comment(Disassembler.line(insns[pad], pc: pad))) */\n"
+            out += "\(i)\t/* \(pad) x \(C.comment(Disassembler.line(insns[0], pc: 0, byteOrder: order))) */\n"
+            out += "\(i)\t[0 ... \(pad - 1)] = \(entry(0)),\n"
+            out += "\(i)\t\(entry(pad)), /* \(C.comment(Disassembler.line(insns[pad], pc: pad, byteOrder: order))) */\n"
         } else {
-            for (pc, insn) in insns.enumerated() {
-                out += "\(i)\t{ 0x\(String(insn.code, radix: 16)), \(insn.jt), \(insn.jf), 0x\(String(insn.k, radix: 16)) }, /* \(C.comment(Disassembler.line(insn, pc: pc))) */\n"
+            for pc in insns.indices {
+                out += "\(i)\t\(entry(pc)), /* \(C.comment(Disassembler.line(insns[pc], pc: pc, byteOrder: order))) */\n"
             }
         }
         if insns.isEmpty { out += "\(i)\t{ 0, 0, 0, 0 }, /* (the case sends no instructions) */\n" }
         return out + "\(i)};\n"
+    }
+}
+
+/// A registration's program for each target: little- and big-endian, and
+/// the instructions whose k carries #O_LARGEFILE (with k without it, per
+/// order), found by assembling once more with O_LARGEFILE 0.
+struct ProgramVariants {
+    var little: [BPFInstruction]
+    var big: [BPFInstruction]
+    var largefile: [Int: (little: UInt32, big: UInt32)] = [:]
+
+    init(little: [BPFInstruction], big: [BPFInstruction]) {
+        self.little = little
+        self.big = big
+    }
+
+    init(_ reg: FilterRegistration) throws {
+        little = reg.program
+        big = try reg.program(for: AsmTarget(byteOrder: .big))
+        guard big.count == little.count else { throw AssemblyError(line: 1, message: "big-endian program length differs") }
+        guard reg.programSource.uppercased().contains("O_LARGEFILE") else { return }
+        let l0 = try reg.program(for: AsmTarget(byteOrder: .little, oLargefile: 0))
+        let b0 = try reg.program(for: AsmTarget(byteOrder: .big, oLargefile: 0))
+        for pc in little.indices where l0[pc].k != little[pc].k || b0[pc].k != big[pc].k {
+            largefile[pc] = (l0[pc].k, b0[pc].k)
+        }
     }
 }
 
