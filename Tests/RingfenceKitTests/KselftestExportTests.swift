@@ -119,6 +119,10 @@ final class KselftestExportTests: XCTestCase {
 
     func testCasesTheCFormCannotExpressAreListedWithTheReason() throws {
         let cases = try CaseLoader.load(yaml: """
+            - name: in a new image
+              steps:
+                - exec:
+                    - register: { task: true, opcode: NOP, program: "ret #1" }
             - name: in a user namespace
               steps:
                 - user_namespace: true
@@ -128,12 +132,14 @@ final class KselftestExportTests: XCTestCase {
                 - register: { opcode: NOP, program: "ret #1" }
             """, file: "lifecycle/y.yaml")
         let e = KselftestExport(cases: cases)
-        XCTAssertEqual(e.exported.map(\.id), ["lifecycle/y:plain"])
-        XCTAssertEqual(e.notExported, [.init(id: "lifecycle/y:in-a-user-namespace", reason: "user_namespace: is not in the C form yet")])
+        XCTAssertEqual(e.exported.map(\.id), ["lifecycle/y:in-a-user-namespace", "lifecycle/y:plain"])
+        XCTAssertEqual(e.notExported, [.init(id: "lifecycle/y:in-a-new-image", reason: "exec: needs the steps in a new image; the C form has none yet")])
         let list = file(e, KselftestExport.notExportedFile)
-        XCTAssertTrue(list.contains("# 1 of 2 cases exported"), list)
-        XCTAssertTrue(list.contains("lifecycle/y:in-a-user-namespace\tuser_namespace: is not in the C form yet\n"), list)
-        XCTAssertFalse(file(e, "io_uring_bpf_filter.c").contains("in-a-user-namespace"))
+        XCTAssertTrue(list.contains("# 2 of 3 cases exported"), list)
+        XCTAssertTrue(list.contains("lifecycle/y:in-a-new-image\texec: needs the steps in a new image; the C form has none yet\n"), list)
+        XCTAssertFalse(file(e, "io_uring_bpf_filter.c").contains("in-a-new-image"))
+        // user_namespace: is unshare(CLONE_NEWUSER) in the case's forked process.
+        XCTAssertTrue(file(e, "io_uring_bpf_filter.c").contains("\tif (rf_user_namespace())\n"))
     }
 
     /// Every case of cases/ is exported or listed, and at least 90 % of the standard tier is exported.

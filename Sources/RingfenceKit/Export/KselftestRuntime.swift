@@ -21,6 +21,7 @@ enum KselftestRuntime {
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -888,6 +889,15 @@ static int rf_drop_privileges(void)
 	if (setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0)
 		return 0;
 	rf_diag("dropping privileges: %s", rf_res(-errno));
+	return -1;
+}
+
+/* user_namespace: a new user namespace (the case's process is single-threaded: it was forked for the case) */
+static int rf_user_namespace(void)
+{
+	if (unshare(CLONE_NEWUSER) == 0)
+		return 0;
+	rf_diag("unshare(CLONE_NEWUSER): %s", rf_res(-errno));
 	return -1;
 }
 
