@@ -28,6 +28,9 @@
 public struct AsmTarget: Sendable, Equatable {
     public var byteOrder: ByteOrder
     public var oLargefile: UInt32
+    /// Values for the open flags whose value is per architecture
+    /// (SymbolicConstant.archOpenFlags), where they differ from x86_64's.
+    public var openFlags: [String: UInt32] = [:]
     public init(byteOrder: ByteOrder = .little, oLargefile: UInt32 = AsmTarget.x86OLargefile) {
         self.byteOrder = byteOrder
         self.oLargefile = oLargefile

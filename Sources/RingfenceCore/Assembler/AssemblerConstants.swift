@@ -28,6 +28,15 @@ public enum SymbolicConstant {
         ("IOSQE_CQE_SKIP_SUCCESS", 1 << 6),
     ]
 
+    /// The open flags whose value is per architecture (the kernel's
+    /// arch/*/include/uapi/asm/fcntl.h: arm64 moves O_DIRECTORY, O_NOFOLLOW,
+    /// O_DIRECT and O_LARGEFILE) with the C expression that names each on the
+    /// target: glibc's <fcntl.h> has the right O_DIRECTORY/O_NOFOLLOW/O_TMPFILE
+    /// everywhere, but O_LARGEFILE is 0 there on 64-bit (RF_O_LARGEFILE).
+    public static let archOpenFlags: [(name: String, c: String)] = [
+        ("O_DIRECTORY", "O_DIRECTORY"), ("O_NOFOLLOW", "O_NOFOLLOW"), ("O_TMPFILE", "O_TMPFILE"), ("O_LARGEFILE", "RF_O_LARGEFILE"),
+    ]
+
     private static let byName: [String: UInt32] = Dictionary(
         table.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
 

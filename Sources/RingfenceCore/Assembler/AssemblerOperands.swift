@@ -58,6 +58,7 @@ enum Operands {
             return try ipv6Word(term, close: close, t)
         }
         if lower == "o_largefile" { return t.oLargefile }
+        if let v = t.openFlags[term.uppercased()] { return v }
         if let first = term.first, first.isNumber || first == "-" || first == "+" {
             return try number(term)
         }

@@ -625,7 +625,13 @@ struct CaseParser {
         // Typed helpers first, raw fields after so they can override.
         if opName == "OPENAT" || opName == "OPENAT2" { s.fd = -100 }  // AT_FDCWD
         if let p = dict["path"] { s.addrPayload = Array(try p.string().utf8) + [0] }
-        let openFlags: UInt64 = try dict["open_flags"]?.flags(UInt64.self, names: { symbols($0) }, what: "O_ flag") ?? 0
+        let archNames = Set(SymbolicConstant.archOpenFlags.map(\.name))
+        var archUsed: [String] = []
+        let openFlags: UInt64 = try dict["open_flags"]?.flags(UInt64.self, names: { n in
+            if archNames.contains(n.uppercased()) && !archUsed.contains(n.uppercased()) { archUsed.append(n.uppercased()) }
+            return symbols(n)
+        }, what: "O_ flag") ?? 0
+        s.archOpenFlags = archUsed
         let mode: UInt64 = try dict["mode"]?.integer(UInt64.self) ?? 0
         let resolve: UInt64 = try dict["resolve"]?.flags(UInt64.self, names: { symbols($0) }, what: "RESOLVE_ flag") ?? 0
         if opName == "OPENAT2" {
@@ -677,7 +683,7 @@ struct CaseParser {
             case "off": s.off = try v.integer(); s.offPayload = nil
             case "addr": s.addr = try v.integer(); s.addrPayload = nil
             case "len": s.len = try v.integer()
-            case "op_flags": s.opFlags = try v.integer(symbols: symbols)
+            case "op_flags": s.opFlags = try v.integer(symbols: symbols); s.archOpenFlags = []
             case "buf_index": s.bufIndex = try v.integer()
             case "personality": s.personality = try v.integer()
             case "file_index": s.fileIndex = try v.integer()

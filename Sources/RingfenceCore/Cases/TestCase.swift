@@ -198,6 +198,10 @@ public struct SQESpec: Sendable, Equatable {
     public var addrPayload: [UInt8]?
     /// Bytes whose address goes into `off` (addr2), e.g. OPENAT2's open_how.
     public var offPayload: [UInt8]?
+    /// The open flags whose value is per architecture that `open_flags:`
+    /// names (SymbolicConstant.archOpenFlags; x86_64 values above), so the
+    /// exporter can write them as the target's C names.
+    public var archOpenFlags: [String] = []
     /// A socket the backend creates; its fd goes into `fd` (CONNECT).
     public var socketForFD: SocketSpec?
     /// A pipe the backend creates and keeps open until the case ends; this end

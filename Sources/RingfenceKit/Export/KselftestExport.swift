@@ -443,7 +443,15 @@ struct CaseGenerator {
                 if q.off != 0 { f.append(".off = 0x\(String(q.off, radix: 16))ull") }
                 if q.addr != 0 { f.append(".addr = 0x\(String(q.addr, radix: 16))ull") }
                 if q.len != 0 { f.append(".len = \(q.len)") }
-                if q.opFlags != 0 { f.append(".op_flags = 0x\(String(q.opFlags, radix: 16))") }
+                // Open flags whose value is per architecture: the target's C names (<fcntl.h>).
+                let archC = SymbolicConstant.archOpenFlags.filter { q.archOpenFlags.contains($0.name) }.map(\.c).joined(separator: " | ")
+                let archX86 = q.archOpenFlags.compactMap { SymbolicConstant.value($0) }.reduce(0, |)
+                if !archC.isEmpty && q.offPayload == nil {
+                    f.append(".op_flags = 0x\(String(q.opFlags & ~archX86, radix: 16)) | \(archC) /* x86_64: 0x\(String(q.opFlags, radix: 16)) */")
+                } else if q.opFlags != 0 { f.append(".op_flags = 0x\(String(q.opFlags, radix: 16))") }
+                if !archC.isEmpty, q.offPayload != nil {
+                    f.append(".how_flags_x86 = 0x\(String(archX86, radix: 16)), .how_flags_arch = \(archC)")
+                }
                 f.append(".user_data = \(q.userData)ull")
                 if q.bufIndex != 0 { f.append(".buf_index = \(q.bufIndex)") }
                 if q.personality != 0 { f.append(".personality = \(q.personality)") }
@@ -562,26 +570,26 @@ struct CaseGenerator {
             out += "\(i) *   \(C.comment(String(line)))\n"
         }
         if let note { out += "\(i) * (\(C.comment(note)))\n" }
-        if !v.largefile.isEmpty { out += "\(i) * (#O_LARGEFILE is the target's, RF_O_LARGEFILE; the disassembly shows x86_64's 0x8000)\n" }
+        if !v.arch.isEmpty { out += "\(i) * (open flags are the target's, from <fcntl.h> and RF_O_LARGEFILE; the disassembly shows x86_64's values)\n" }
         out += "\(i) */\n"
         guard v.little != v.big else {
-            return out + initialiser(name, v.little, .little, v.largefile, indent: i)
+            return out + initialiser(name, v.little, .little, v.arch, indent: i)
         }
         out += "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n"
-        out += initialiser(name, v.big, .big, v.largefile, indent: i)
+        out += initialiser(name, v.big, .big, v.arch, indent: i)
         out += "#else\n"
-        out += initialiser(name, v.little, .little, v.largefile, indent: i)
+        out += initialiser(name, v.little, .little, v.arch, indent: i)
         return out + "#endif\n"
     }
 
-    func initialiser(_ name: String, _ insns: [BPFInstruction], _ order: ByteOrder, _ largefile: [Int: (little: UInt32, big: UInt32)], indent i: String) -> String {
+    func initialiser(_ name: String, _ insns: [BPFInstruction], _ order: ByteOrder, _ arch: [Int: (little: UInt32, big: UInt32, names: [String])], indent i: String) -> String {
         func entry(_ pc: Int) -> String {
             let insn = insns[pc]
-            let k = largefile[pc].map { "0x\(String(order == .big ? $0.big : $0.little, radix: 16)) | RF_O_LARGEFILE" } ?? "0x\(String(insn.k, radix: 16))"
+            let k = arch[pc].map { "0x\(String(order == .big ? $0.big : $0.little, radix: 16)) | \($0.names.joined(separator: " | "))" } ?? "0x\(String(insn.k, radix: 16))"
             return "{ 0x\(String(insn.code, radix: 16)), \(insn.jt), \(insn.jf), \(k) }"
         }
         var out = "\(i)static const struct sock_filter \(name)[] = {\n"
-        if insns.count > 64, Set(insns.dropLast()).count == 1, largefile.isEmpty {
+        if insns.count > 64, Set(insns.dropLast()).count == 1, arch.isEmpty {
             // `padded_to`: a long run of the same instruction, then the program.
             let pad = insns.count - 1
             out += "\(i)\t/* \(pad) x \(C.comment(Disassembler.line(insns[0], pc: 0, byteOrder: order))) */\n"
@@ -598,12 +606,14 @@ struct CaseGenerator {
 }
 
 /// A registration's program for each target: little- and big-endian, and
-/// the instructions whose k carries #O_LARGEFILE (with k without it, per
-/// order), found by assembling once more with O_LARGEFILE 0.
+/// the instructions whose k carries an open flag whose value is per
+/// architecture (#O_LARGEFILE, #O_DIRECTORY, …: SymbolicConstant.archOpenFlags),
+/// with k without them per order and the C names to OR in; found by
+/// assembling again with each such flag 0.
 struct ProgramVariants {
     var little: [BPFInstruction]
     var big: [BPFInstruction]
-    var largefile: [Int: (little: UInt32, big: UInt32)] = [:]
+    var arch: [Int: (little: UInt32, big: UInt32, names: [String])] = [:]
 
     init(little: [BPFInstruction], big: [BPFInstruction]) {
         self.little = little
@@ -614,11 +624,19 @@ struct ProgramVariants {
         little = reg.program
         big = try reg.program(for: AsmTarget(byteOrder: .big))
         guard big.count == little.count else { throw AssemblyError(line: 1, message: "big-endian program length differs") }
-        guard reg.programSource.uppercased().contains("O_LARGEFILE") else { return }
-        let l0 = try reg.program(for: AsmTarget(byteOrder: .little, oLargefile: 0))
-        let b0 = try reg.program(for: AsmTarget(byteOrder: .big, oLargefile: 0))
-        for pc in little.indices where l0[pc].k != little[pc].k || b0[pc].k != big[pc].k {
-            largefile[pc] = (l0[pc].k, b0[pc].k)
+        let upper = reg.programSource.uppercased()
+        let used = SymbolicConstant.archOpenFlags.filter { upper.contains($0.name) }
+        guard !used.isEmpty else { return }
+        func without(_ names: [String], _ order: ByteOrder) throws -> [BPFInstruction] {
+            var t = AsmTarget(byteOrder: order)
+            for n in names { if n == "O_LARGEFILE" { t.oLargefile = 0 } else { t.openFlags[n] = 0 } }
+            return try reg.program(for: t)
+        }
+        let l0 = try without(used.map(\.name), .little), b0 = try without(used.map(\.name), .big)
+        for pc in little.indices where l0[pc].k != little[pc].k {
+            var names: [String] = []
+            for f in used where try without([f.name], .little)[pc].k != little[pc].k { names.append(f.c) }
+            arch[pc] = (l0[pc].k, b0[pc].k, names)
         }
     }
 }

@@ -593,6 +593,8 @@ struct rf_sqe_spec {
 	int domain, type, proto;
 	int pipe_end;                  /* -1, or 0/1: that end of a new pipe for fd */
 	int ring_fd;                   /* -1, or a ring index whose fd goes into fd */
+	uint64_t how_flags_x86;        /* open_how.flags: these x86_64 bits of the payload ... */
+	uint64_t how_flags_arch;       /* ... are this architecture's (O_DIRECTORY, O_NOFOLLOW, ...) */
 };
 
 /*
@@ -752,8 +754,13 @@ static int rf_submit(struct rf_ctx *c, int ring, const struct rf_sqe_spec *specs
 		uint64_t addr = s->addr, off = s->off;
 		if (s->addr_payload && npayloads < 32)
 			addr = rf_payload_copy(&payloads[npayloads++], s->addr_payload, s->addr_payload_len, s->addr_le);
-		if (s->off_payload && npayloads < 32)
+		if (s->off_payload && npayloads < 32) {
 			off = rf_payload_copy(&payloads[npayloads++], s->off_payload, s->off_payload_len, s->off_le);
+			if (s->how_flags_x86 && s->off_payload_len >= 8) {
+				uint64_t *how_flags = payloads[npayloads - 1];
+				*how_flags = (*how_flags & ~s->how_flags_x86) | s->how_flags_arch;
+			}
+		}
 		memset(sqe, 0, r->sqe_size);
 		sqe->opcode = (uint8_t)rf_opcode(s->opcode);
 		sqe->flags = s->flags;
