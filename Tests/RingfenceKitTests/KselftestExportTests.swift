@@ -78,6 +78,12 @@ final class KselftestExportTests: XCTestCase {
               why: __io_openat_prep() ORs in O_LARGEFILE
               steps:
                 - register: { opcode: OPENAT, program: "ld [open.flags]; jeq #O_CLOEXEC|O_LARGEFILE, ok; ret #0; ok: ret #1" }
+            - name: per-arch open flags
+              why: build_open_how() keeps the flags
+              steps:
+                - register: { opcode: OPENAT2, program: "ld [open.flags]; jeq #O_DIRECTORY|O_LARGEFILE, ok; ret #0; ok: ret #1" }
+                - submit: [ { op: OPENAT, path: "/", open_flags: O_DIRECTORY|O_CLOEXEC, user_data: 1 }, { op: OPENAT2, path: "/", open_flags: O_DIRECTORY, user_data: 2 } ]
+                  expect: { cqes: [ { user_data: 1, res: ok }, { user_data: 2, res: ok } ] }
             """, file: "context/z.yaml")
         XCTAssertEqual(cases[0].byteOrder, DeclaredByteOrder(order: .little, reason: "shows the word's layout"))
         XCTAssertEqual(cases[0].byteOrder?.skipReason(on: .big), "the case holds on little-endian machines only (byte_order: shows the word's layout)")
@@ -89,6 +95,10 @@ final class KselftestExportTests: XCTestCase {
         let c = file(e, "io_uring_bpf_filter.c")
         XCTAssertTrue(c.contains("{ RF_REQ_BYTE_ORDER, 0 /* little-endian */, \"shows the word\'s layout\" }"), c)
         XCTAssertTrue(c.contains("{ 0x15, 1, 0, 0x80000 | RF_O_LARGEFILE }, /* (001) jeq      #0x88000 "), c)
+        // Open flags whose value is per architecture: the target's C names, in filters and in SQEs.
+        XCTAssertTrue(c.contains("{ 0x15, 1, 0, 0x0 | O_DIRECTORY | RF_O_LARGEFILE }, /* (001) jeq      #0x18000 "), c)
+        XCTAssertTrue(c.contains(".op_flags = 0x80000 | O_DIRECTORY /* x86_64: 0x90000 */"), c)
+        XCTAssertTrue(c.contains(".how_flags_x86 = 0x10000, .how_flags_arch = O_DIRECTORY"), c)
     }
 
     /// Lint: a raw load of a sub-word word in a case that submits, with file:line and the named field to write.
