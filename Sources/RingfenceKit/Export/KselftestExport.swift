@@ -358,141 +358,13 @@ struct CaseGenerator {
 
     mutating func step(_ s: Step, indent i: String) -> String {
         switch s {
-        case .ring(let spec, let errno, _):
-            var out = "\(i){\n\(i)\tint fd = rf_setup(&c->rings[\(ringRef(spec.name))], \(spec.entries), 0x\(String(spec.flags, radix: 16)));\n"
-            out += fail(i + "\t", "rf_expect(fd, \(errno ?? 0), \"io_uring_setup\")")
-            if spec.registerFD {
-                out += "\(i)\tif (fd >= 0 && rf_register_ring_fd(&c->rings[\(ringRef(spec.name))]) < 0) {\n"
-                out += "\(i)\t\trf_diag(\"IORING_REGISTER_RING_FDS failed\");\n\(i)\t\treturn -1;\n\(i)\t}\n"
-            }
-            return out + "\(i)}\n"
-
-        case .register(let reg, let expect, _):
-            var out = "\(i){\n"
-            out += program("prog", try! ProgramVariants(reg), source: reg.programSource, indent: i + "\t")
-            out += target(reg.target, registered: reg.useRegisteredRing, indent: i + "\t")
-            out += registerSpec(reg, expect, programLength: reg.program.count, indent: i + "\t")
-            out += fail(i + "\t", "rf_register(c, &t, &s)")
-            return out + "\(i)}\n"
-
-        case .sweep(let sw, let reg, let expect, _):
-            let (tmpl, slots) = KselftestExport.sweepSlots(sw, reg.programSource)!
-            let big = KselftestExport.sweepSlots(sw, reg.programSource, target: AsmTarget(byteOrder: .big))!.program
-            var out = "\(i){\n"
-            out += program("prog", ProgramVariants(little: tmpl, big: big), source: reg.programSource, indent: i + "\t",
-                           note: "assembled with $\(sw.variable) = 0x24; the sweep patches the slots below")
-            out += "\(i)\tstatic const struct rf_slot slots[] = { \(slots.map { "{ \($0.0), \($0.1) }" }.joined(separator: ", "))\(slots.isEmpty ? "{ 0, RF_K }" : "") };\n"
-            var sweepInit: [String] = [".variable = \(C.string(sw.variable))", ".slots = slots", ".nslots = \(slots.count)"]
-            if sw.opcodeFromVariable { sweepInit.append(".opcode_from_variable = 1") }
-            if let r = sw.rangeToLast {
-                sweepInit += [".to_last = 1", ".lo = \(r.lo)", ".minus = \(r.minus)", ".step = \(r.step)"]
-                let ex = sw.except.sorted()
-                out += "\(i)\tstatic const uint32_t except[] = { \(ex.isEmpty ? "0" : ex.map(String.init).joined(separator: ", ")) };\n"
-                sweepInit += [".except = except", ".nexcept = \(ex.count)"]
-            } else {
-                let runs = C.runs(sw.values)
-                out += "\(i)\tstatic const struct rf_run runs[] = {\n"
-                for r in runs { out += "\(i)\t\t{ 0x\(String(r.lo, radix: 16)), 0x\(String(r.hi, radix: 16)), \(r.step) },\n" }
-                out += "\(i)\t};\n"
-                sweepInit += [".runs = runs", ".nruns = \(runs.count)"]
-            }
-            out += "\(i)\tstatic const struct rf_sweep sw = { \(sweepInit.joined(separator: ", ")) };\n"
-            out += target(reg.target, registered: reg.useRegisteredRing, indent: i + "\t")
-            out += registerSpec(reg, expect, programLength: tmpl.count, indent: i + "\t")
-            out += fail(i + "\t", "rf_run_sweep(c, &t, &s, &sw)")
-            return out + "\(i)}\n"
-
-        case .restrict(let spec, let errno, _):
-            var out = "\(i){\n"
-            var entries: [String] = []
-            entries += spec.registerOps.map { "{ .opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = \($0) }" }
-            entries += spec.sqeOps.map { "{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = \($0) }" }
-            if let a = spec.sqeFlagsAllowed { entries.append("{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = 0x\(String(a, radix: 16)) }") }
-            if let r = spec.sqeFlagsRequired { entries.append("{ .opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = 0x\(String(r, radix: 16)) }") }
-            out += "\(i)\tstatic const struct io_uring_restriction res[] = {\n"
-            for e in entries { out += "\(i)\t\t\(e),\n" }
-            if entries.isEmpty { out += "\(i)\t\t{ 0 },\n" }
-            out += "\(i)\t};\n"
-            if spec.target == .task {
-                out += "\(i)\tstatic const struct io_uring_task_restriction hdr = { .flags = \(spec.taskFlags), .nr_res = \(entries.count), "
-                out += ".resv = { \(spec.taskResv.prefix(3).map(String.init).joined(separator: ", ")) } };\n"
-                out += fail(i + "\t", "rf_restrict(c, -1, res, \(entries.count), &hdr, \(spec.nrArgs ?? 1), \(errno ?? 0))")
-            } else if case .ring(let name) = spec.target {
-                out += fail(i + "\t", "rf_restrict(c, \(ringRef(name)), res, \(entries.count), NULL, \(spec.nrArgs ?? UInt32(entries.count)), \(errno ?? 0))")
-            } else {
-                out += "\(i)\treturn -1; /* a raw fd target for restrictions */\n"
-            }
-            return out + "\(i)}\n"
-
+        case .ring(let spec, let errno, _): return ringStep(spec, errno, indent: i)
+        case .register(let reg, let expect, _): return registerStep(reg, expect, indent: i)
+        case .sweep(let sw, let reg, let expect, _): return sweepStep(sw, reg, expect, indent: i)
+        case .restrict(let spec, let errno, _): return restrictStep(spec, errno, indent: i)
         case .enableRings(let name, let errno, _):
             return fail(i, "rf_enable(c, \(ringRef(name)), \(errno ?? 0))")
-
-        case .submit(let name, let sqes, let expect, _):
-            var out = "\(i){\n"
-            var payloads = 0
-            var specs: [String] = []
-            for q in sqes {
-                var f: [String] = []
-                switch q.opcode {
-                case .number(let n): f.append(".opcode = \(n) /* \(C.comment(Opcode.name(n))) */")
-                case .last(let plus): f.append(".opcode = RF_LAST | \(plus) /* IORING_OP_LAST + \(plus) */")
-                }
-                if q.flags != 0 { f.append(".flags = 0x\(String(q.flags, radix: 16))") }
-                if q.ioprio != 0 { f.append(".ioprio = \(q.ioprio)") }
-                f.append(".fd = \(q.fd)")
-                if q.off != 0 { f.append(".off = 0x\(String(q.off, radix: 16))ull") }
-                if q.addr != 0 { f.append(".addr = 0x\(String(q.addr, radix: 16))ull") }
-                if q.len != 0 { f.append(".len = \(q.len)") }
-                // Open flags whose value is per architecture: the target's C names (<fcntl.h>).
-                let archC = SymbolicConstant.archOpenFlags.filter { q.archOpenFlags.contains($0.name) }.map(\.c).joined(separator: " | ")
-                let archX86 = q.archOpenFlags.compactMap { SymbolicConstant.value($0) }.reduce(0, |)
-                if !archC.isEmpty && q.offPayload == nil {
-                    f.append(".op_flags = 0x\(String(q.opFlags & ~archX86, radix: 16)) | \(archC) /* x86_64: 0x\(String(q.opFlags, radix: 16)) */")
-                } else if q.opFlags != 0 { f.append(".op_flags = 0x\(String(q.opFlags, radix: 16))") }
-                if !archC.isEmpty, q.offPayload != nil {
-                    f.append(".how_flags_x86 = 0x\(String(archX86, radix: 16)), .how_flags_arch = \(archC)")
-                }
-                f.append(".user_data = \(q.userData)ull")
-                if q.bufIndex != 0 { f.append(".buf_index = \(q.bufIndex)") }
-                if q.personality != 0 { f.append(".personality = \(q.personality)") }
-                if q.fileIndex != 0 { f.append(".file_index = \(q.fileIndex)") }
-                if q.addr3 != 0 { f.append(".addr3 = 0x\(String(q.addr3, radix: 16))ull") }
-                if let p = q.addrPayload {
-                    payloads += 1
-                    out += "\(i)\tstatic const unsigned char payload\(payloads)[] = { \(C.bytes(p)) };\(C.payloadNote(p))\n"
-                    f.append(".addr_payload = payload\(payloads), .addr_payload_len = \(p.count)")
-                    if q.socketForFD != nil { f.append(".addr_le = RF_LE_SOCKADDR") }
-                    else if case .number(let op) = q.opcode, op == 11 || op == 15, p.count == 16 { f.append(".addr_le = RF_LE_U64S") }
-                }
-                if let p = q.offPayload {
-                    payloads += 1
-                    out += "\(i)\tstatic const unsigned char payload\(payloads)[] = { \(C.bytes(p)) }; /* struct open_how, little-endian */\n"
-                    f.append(".off_payload = payload\(payloads), .off_payload_len = \(p.count), .off_le = RF_LE_U64S")
-                }
-                if let s = q.socketForFD { f.append(".socket = 1, .domain = \(s.domain), .type = \(s.type), .proto = \(s.proto)") }
-                f.append(".pipe_end = \(q.pipeEndForFD ?? -1)")
-                f.append(".ring_fd = \(q.ringForFD.map { ringRef($0) } ?? "-1")")
-                specs.append(f.joined(separator: ", "))
-            }
-            out += "\(i)\tstatic const struct rf_sqe_spec sqes[] = {\n"
-            for sp in specs { out += "\(i)\t\t{ \(sp) },\n" }
-            if specs.isEmpty { out += "\(i)\t\t{ .pipe_end = -1, .ring_fd = -1 },\n" }
-            out += "\(i)\t};\n"
-            out += "\(i)\tstatic const struct rf_cqe_expect want[] = {\n"
-            for w in expect.cqes {
-                let m: String
-                switch w.res {
-                case .exactly(let v): m = "RF_EXACTLY, \(v)\(v < 0 ? " /* -\(Errno.name(-v)) */" : "")"
-                case .success: m = "RF_SUCCESS, 0"
-                case .notDenied: m = "RF_ALLOWED, 0"
-                case .any: m = "RF_ANY, 0"
-                }
-                out += "\(i)\t\t{ \(w.userData)ull, \(m) },\n"
-            }
-            if expect.cqes.isEmpty { out += "\(i)\t\t{ 0, RF_ANY, 0 },\n" }
-            out += "\(i)\t};\n"
-            out += fail(i + "\t", "rf_submit(c, \(ringRef(name)), sqes, \(sqes.count), \(expect.submitted == nil ? 0 : 1), \(expect.submitted ?? 0), want, \(expect.cqes.count))")
-            return out + "\(i)}\n"
+        case .submit(let name, let sqes, let expect, _): return submitStep(name, sqes, expect, indent: i)
 
         case .fork(let inner, _):
             return fail(i, "rf_fork(c, \(nested(inner, kind: "fork", runs: "run in the child")))")
@@ -511,6 +383,154 @@ struct CaseGenerator {
         default:
             return "\(i)return -1; /* not exported */\n"
         }
+    }
+
+    func ringStep(_ spec: RingSpec, _ errno: Int32?, indent i: String) -> String {
+        var out = "\(i){\n\(i)\tint fd = rf_setup(&c->rings[\(ringRef(spec.name))], \(spec.entries), 0x\(String(spec.flags, radix: 16)));\n"
+        out += fail(i + "\t", "rf_expect(fd, \(errno ?? 0), \"io_uring_setup\")")
+        if spec.registerFD {
+            out += "\(i)\tif (fd >= 0 && rf_register_ring_fd(&c->rings[\(ringRef(spec.name))]) < 0) {\n"
+            out += "\(i)\t\trf_diag(\"IORING_REGISTER_RING_FDS failed\");\n\(i)\t\treturn -1;\n\(i)\t}\n"
+        }
+        return out + "\(i)}\n"
+    }
+
+    func registerStep(_ reg: FilterRegistration, _ expect: RegisterExpectation, indent i: String) -> String {
+        var out = "\(i){\n"
+        out += program("prog", try! ProgramVariants(reg), source: reg.programSource, indent: i + "\t")
+        out += target(reg.target, registered: reg.useRegisteredRing, indent: i + "\t")
+        out += registerSpec(reg, expect, programLength: reg.program.count, indent: i + "\t")
+        out += fail(i + "\t", "rf_register(c, &t, &s)")
+        return out + "\(i)}\n"
+    }
+
+    /// A `for:` sweep: the template once, the slots its variable is patched into, the values.
+    func sweepStep(_ sw: Sweep, _ reg: FilterRegistration, _ expect: RegisterExpectation, indent i: String) -> String {
+        let (tmpl, slots) = KselftestExport.sweepSlots(sw, reg.programSource)!
+        let big = KselftestExport.sweepSlots(sw, reg.programSource, target: AsmTarget(byteOrder: .big))!.program
+        var out = "\(i){\n"
+        out += program("prog", ProgramVariants(little: tmpl, big: big), source: reg.programSource, indent: i + "\t",
+                       note: "assembled with $\(sw.variable) = 0x24; the sweep patches the slots below")
+        out += "\(i)\tstatic const struct rf_slot slots[] = { \(slots.map { "{ \($0.0), \($0.1) }" }.joined(separator: ", "))\(slots.isEmpty ? "{ 0, RF_K }" : "") };\n"
+        var sweepInit: [String] = [".variable = \(C.string(sw.variable))", ".slots = slots", ".nslots = \(slots.count)"]
+        if sw.opcodeFromVariable { sweepInit.append(".opcode_from_variable = 1") }
+        if let r = sw.rangeToLast {
+            sweepInit += [".to_last = 1", ".lo = \(r.lo)", ".minus = \(r.minus)", ".step = \(r.step)"]
+            let ex = sw.except.sorted()
+            out += "\(i)\tstatic const uint32_t except[] = { \(ex.isEmpty ? "0" : ex.map(String.init).joined(separator: ", ")) };\n"
+            sweepInit += [".except = except", ".nexcept = \(ex.count)"]
+        } else {
+            let runs = C.runs(sw.values)
+            out += "\(i)\tstatic const struct rf_run runs[] = {\n"
+            for r in runs { out += "\(i)\t\t{ 0x\(String(r.lo, radix: 16)), 0x\(String(r.hi, radix: 16)), \(r.step) },\n" }
+            out += "\(i)\t};\n"
+            sweepInit += [".runs = runs", ".nruns = \(runs.count)"]
+        }
+        out += "\(i)\tstatic const struct rf_sweep sw = { \(sweepInit.joined(separator: ", ")) };\n"
+        out += target(reg.target, registered: reg.useRegisteredRing, indent: i + "\t")
+        out += registerSpec(reg, expect, programLength: tmpl.count, indent: i + "\t")
+        out += fail(i + "\t", "rf_run_sweep(c, &t, &s, &sw)")
+        return out + "\(i)}\n"
+    }
+
+    func restrictStep(_ spec: RestrictionSpec, _ errno: Int32?, indent i: String) -> String {
+        var out = "\(i){\n"
+        var entries: [String] = []
+        entries += spec.registerOps.map { "{ .opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = \($0) }" }
+        entries += spec.sqeOps.map { "{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = \($0) }" }
+        if let a = spec.sqeFlagsAllowed { entries.append("{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = 0x\(String(a, radix: 16)) }") }
+        if let r = spec.sqeFlagsRequired { entries.append("{ .opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = 0x\(String(r, radix: 16)) }") }
+        out += "\(i)\tstatic const struct io_uring_restriction res[] = {\n"
+        for e in entries { out += "\(i)\t\t\(e),\n" }
+        if entries.isEmpty { out += "\(i)\t\t{ 0 },\n" }
+        out += "\(i)\t};\n"
+        if spec.target == .task {
+            out += "\(i)\tstatic const struct io_uring_task_restriction hdr = { .flags = \(spec.taskFlags), .nr_res = \(entries.count), "
+            out += ".resv = { \(spec.taskResv.prefix(3).map(String.init).joined(separator: ", ")) } };\n"
+            out += fail(i + "\t", "rf_restrict(c, -1, res, \(entries.count), &hdr, \(spec.nrArgs ?? 1), \(errno ?? 0))")
+        } else if case .ring(let name) = spec.target {
+            out += fail(i + "\t", "rf_restrict(c, \(ringRef(name)), res, \(entries.count), NULL, \(spec.nrArgs ?? UInt32(entries.count)), \(errno ?? 0))")
+        } else {
+            out += "\(i)\treturn -1; /* a raw fd target for restrictions */\n"
+        }
+        return out + "\(i)}\n"
+    }
+
+    func submitStep(_ name: String, _ sqes: [SQESpec], _ expect: SubmitExpectation, indent i: String) -> String {
+        var out = "\(i){\n"
+        var payloads = 0
+        var specs: [String] = []
+        for q in sqes { specs.append(sqeFields(q, payloads: &payloads, out: &out, indent: i).joined(separator: ", ")) }
+        out += "\(i)\tstatic const struct rf_sqe_spec sqes[] = {\n"
+        for sp in specs { out += "\(i)\t\t{ \(sp) },\n" }
+        if specs.isEmpty { out += "\(i)\t\t{ .pipe_end = -1, .ring_fd = -1 },\n" }
+        out += "\(i)\t};\n"
+        out += cqeExpectations(expect, indent: i)
+        out += fail(i + "\t", "rf_submit(c, \(ringRef(name)), sqes, \(sqes.count), \(expect.submitted == nil ? 0 : 1), \(expect.submitted ?? 0), want, \(expect.cqes.count))")
+        return out + "\(i)}\n"
+    }
+
+    /// One SQE's designated initialisers; its payloads are written to `out` as static arrays.
+    func sqeFields(_ q: SQESpec, payloads: inout Int, out: inout String, indent i: String) -> [String] {
+        var f: [String] = []
+        switch q.opcode {
+        case .number(let n): f.append(".opcode = \(n) /* \(C.comment(Opcode.name(n))) */")
+        case .last(let plus): f.append(".opcode = RF_LAST | \(plus) /* IORING_OP_LAST + \(plus) */")
+        }
+        if q.flags != 0 { f.append(".flags = 0x\(String(q.flags, radix: 16))") }
+        if q.ioprio != 0 { f.append(".ioprio = \(q.ioprio)") }
+        f.append(".fd = \(q.fd)")
+        if q.off != 0 { f.append(".off = 0x\(String(q.off, radix: 16))ull") }
+        if q.addr != 0 { f.append(".addr = 0x\(String(q.addr, radix: 16))ull") }
+        if q.len != 0 { f.append(".len = \(q.len)") }
+        // Open flags whose value is per architecture: the target's C names (<fcntl.h>).
+        let archC = SymbolicConstant.archOpenFlags.filter { q.archOpenFlags.contains($0.name) }.map(\.c).joined(separator: " | ")
+        let archX86 = q.archOpenFlags.compactMap { SymbolicConstant.value($0) }.reduce(0, |)
+        if !archC.isEmpty && q.offPayload == nil {
+            f.append(".op_flags = 0x\(String(q.opFlags & ~archX86, radix: 16)) | \(archC) /* x86_64: 0x\(String(q.opFlags, radix: 16)) */")
+        } else if q.opFlags != 0 { f.append(".op_flags = 0x\(String(q.opFlags, radix: 16))") }
+        if !archC.isEmpty, q.offPayload != nil {
+            f.append(".how_flags_x86 = 0x\(String(archX86, radix: 16)), .how_flags_arch = \(archC)")
+        }
+        f.append(".user_data = \(q.userData)ull")
+        if q.bufIndex != 0 { f.append(".buf_index = \(q.bufIndex)") }
+        if q.personality != 0 { f.append(".personality = \(q.personality)") }
+        if q.fileIndex != 0 { f.append(".file_index = \(q.fileIndex)") }
+        if q.addr3 != 0 { f.append(".addr3 = 0x\(String(q.addr3, radix: 16))ull") }
+        if let p = q.addrPayload {
+            payloads += 1
+            out += "\(i)\tstatic const unsigned char payload\(payloads)[] = { \(C.bytes(p)) };\(C.payloadNote(p))\n"
+            f.append(".addr_payload = payload\(payloads), .addr_payload_len = \(p.count)")
+            if q.socketForFD != nil { f.append(".addr_le = RF_LE_SOCKADDR") }
+            else if case .number(let op) = q.opcode, op == 11 || op == 15, p.count == 16 { f.append(".addr_le = RF_LE_U64S") }
+        }
+        if let p = q.offPayload {
+            payloads += 1
+            out += "\(i)\tstatic const unsigned char payload\(payloads)[] = { \(C.bytes(p)) }; /* struct open_how, little-endian */\n"
+            f.append(".off_payload = payload\(payloads), .off_payload_len = \(p.count), .off_le = RF_LE_U64S")
+        }
+        if let s = q.socketForFD { f.append(".socket = 1, .domain = \(s.domain), .type = \(s.type), .proto = \(s.proto)") }
+        f.append(".pipe_end = \(q.pipeEndForFD ?? -1)")
+        f.append(".ring_fd = \(q.ringForFD.map { ringRef($0) } ?? "-1")")
+        return f
+    }
+
+    func cqeExpectations(_ expect: SubmitExpectation, indent i: String) -> String {
+        var out = ""
+        out += "\(i)\tstatic const struct rf_cqe_expect want[] = {\n"
+        for w in expect.cqes {
+            let m: String
+            switch w.res {
+            case .exactly(let v): m = "RF_EXACTLY, \(v)\(v < 0 ? " /* -\(Errno.name(-v)) */" : "")"
+            case .success: m = "RF_SUCCESS, 0"
+            case .notDenied: m = "RF_ALLOWED, 0"
+            case .any: m = "RF_ANY, 0"
+            }
+            out += "\(i)\t\t{ \(w.userData)ull, \(m) },\n"
+        }
+        if expect.cqes.isEmpty { out += "\(i)\t\t{ 0, RF_ANY, 0 },\n" }
+        out += "\(i)\t};\n"
+        return out
     }
 
     func target(_ t: RegisterTarget, registered: Bool, indent i: String) -> String {
