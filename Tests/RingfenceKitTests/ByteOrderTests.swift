@@ -121,3 +121,45 @@ final class ByteOrderTests: XCTestCase {
         XCTAssertNil(ContextField.orderDependentWord(12, opcode: nil), "pad[1..4] is a zero word")
     }
 }
+
+/// The Swift runner skips a case declared for the other byte order (the
+/// guest is little-endian x86_64) and runs one declared for its own.
+final class DeclaredByteOrderRunnerTests: XCTestCase {
+    func testRunnerSkipsACaseOfTheOtherByteOrder() throws {
+        let cases = try CaseLoader.load(yaml: """
+            - name: big only
+              why: x
+              byte_order: { order: big, reason: "the word's big-endian layout" }
+              steps:
+                - register: { opcode: NOP, program: "ret #1" }
+            - name: little only
+              why: x
+              byte_order: { order: little, reason: "the word's little-endian layout" }
+              steps:
+                - register: { opcode: NOP, program: "ret #1" }
+            """, file: "context/v.yaml")
+        let runner = Runner(facts: .fake())
+        let other: ByteOrder = ByteOrder.host == .little ? .big : .little
+        let (skipped, runs) = cases[0].byteOrder?.order == other ? (cases[0], cases[1]) : (cases[1], cases[0])
+        XCTAssertEqual(runner.unmetRequirement(skipped),
+                       "the case holds on \(other) machines only (byte_order: \(skipped.byteOrder!.reason))")
+        XCTAssertNil(runner.unmetRequirement(runs))
+    }
+
+    func testByteOrderNeedsOrderAndReason() {
+        for (yaml, message) in [
+            ("byte_order: little", "write byte_order: { order: little, reason:"),
+            ("byte_order: { order: middle, reason: x }", "order is little or big"),
+            ("byte_order: { order: big }", "byte_order needs a 'reason'"),
+        ] {
+            XCTAssertThrowsError(try CaseLoader.load(yaml: """
+                - name: n
+                  \(yaml)
+                  steps:
+                    - register: { opcode: NOP, program: "ret #1" }
+                """, file: "context/u.yaml")) { e in
+                XCTAssertTrue("\(e)".contains(message), "\(e)")
+            }
+        }
+    }
+}
