@@ -41,6 +41,25 @@ final class ABIFlagTests: XCTestCase {
         XCTAssertEqual(SQEFlags.valid.rawValue.nonzeroBitCount, SQEFlags.names.count, "two names share a bit")
     }
 
+    func testOpcodeFlags() throws {
+        let nop: [(String, NopFlags)] = [("INJECT_RESULT", .injectResult), ("FILE", .file), ("FIXED_FILE", .fixedFile),
+                                         ("FIXED_BUFFER", .fixedBuffer), ("TW", .tw), ("CQE32", .cqe32)]
+        for (name, flag) in nop { check("IORING_NOP_" + name, UInt64(flag.rawValue)) }
+        XCTAssertEqual(Set(nop.map(\.0)), try headerNames("IORING_NOP_"))
+        XCTAssertEqual(NopFlags(nop.map(\.1)), .valid)
+        check("IORING_URING_CMD_FIXED", UInt64(UringCmdFlags.fixed.rawValue))
+        check("IORING_URING_CMD_MULTISHOT", UInt64(UringCmdFlags.multishot.rawValue))
+        check("IORING_URING_CMD_MASK", UInt64(UringCmdFlags.mask.rawValue))
+        let timeout: [(String, TimeoutFlags)] = [
+            ("IORING_TIMEOUT_ABS", .abs), ("IORING_TIMEOUT_UPDATE", .update), ("IORING_TIMEOUT_BOOTTIME", .boottime),
+            ("IORING_TIMEOUT_REALTIME", .realtime), ("IORING_LINK_TIMEOUT_UPDATE", .linkTimeoutUpdate),
+            ("IORING_TIMEOUT_ETIME_SUCCESS", .etimeSuccess), ("IORING_TIMEOUT_MULTISHOT", .multishot),
+            ("IORING_TIMEOUT_IMMEDIATE_ARG", .immediateArg),
+        ]
+        for (name, flag) in timeout { check(name, UInt64(flag.rawValue)) }
+        check("IORING_FSYNC_DATASYNC", UInt64(FsyncFlags.datasync.rawValue))
+    }
+
     func testOpenAndResolveFlags() {
         let open: [(String, OpenFlags)] = [
             ("O_ACCMODE", .accMode), ("O_WRONLY", .writeOnly), ("O_RDWR", .readWrite), ("O_CREAT", .creat),

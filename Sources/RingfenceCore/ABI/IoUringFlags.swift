@@ -119,3 +119,52 @@ public struct ResolveFlags: OptionSet, Hashable, Sendable {
     /// VALID_RESOLVE_FLAGS (include/linux/fcntl.h).
     public static let valid: ResolveFlags = [.noXdev, .noMagiclinks, .noSymlinks, .beneath, .inRoot, .cached]
 }
+
+/// IORING_NOP_*: io_uring_sqe.nop_flags.
+public struct NopFlags: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let injectResult = NopFlags(rawValue: 1 << 0)
+    public static let file = NopFlags(rawValue: 1 << 1)
+    public static let fixedFile = NopFlags(rawValue: 1 << 2)
+    public static let fixedBuffer = NopFlags(rawValue: 1 << 3)
+    public static let tw = NopFlags(rawValue: 1 << 4)
+    public static let cqe32 = NopFlags(rawValue: 1 << 5)
+    /// Every bit io_nop_prep() accepts.
+    public static let valid: NopFlags = [.injectResult, .file, .fixedFile, .fixedBuffer, .tw, .cqe32]
+}
+
+/// IORING_URING_CMD_*: io_uring_sqe.uring_cmd_flags.
+public struct UringCmdFlags: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let fixed = UringCmdFlags(rawValue: 1 << 0)
+    public static let multishot = UringCmdFlags(rawValue: 1 << 1)
+    /// IORING_URING_CMD_MASK.
+    public static let mask: UringCmdFlags = [.fixed, .multishot]
+}
+
+/// IORING_TIMEOUT_* (and IORING_LINK_TIMEOUT_UPDATE): io_uring_sqe.timeout_flags.
+public struct TimeoutFlags: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let abs = TimeoutFlags(rawValue: 1 << 0)
+    public static let update = TimeoutFlags(rawValue: 1 << 1)
+    public static let boottime = TimeoutFlags(rawValue: 1 << 2)
+    public static let realtime = TimeoutFlags(rawValue: 1 << 3)
+    public static let linkTimeoutUpdate = TimeoutFlags(rawValue: 1 << 4)
+    public static let etimeSuccess = TimeoutFlags(rawValue: 1 << 5)
+    public static let multishot = TimeoutFlags(rawValue: 1 << 6)
+    public static let immediateArg = TimeoutFlags(rawValue: 1 << 7)
+}
+
+/// IORING_FSYNC_*: io_uring_sqe.fsync_flags.
+public struct FsyncFlags: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let datasync = FsyncFlags(rawValue: 1 << 0)
+}

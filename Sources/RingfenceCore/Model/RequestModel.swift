@@ -160,16 +160,16 @@ struct OpcodePrep {
 
     /// io_nop_prep (io_uring/nop.c).
     mutating func nop() -> Outcome {
-        let nopFlags = sqe.opFlags
-        if nopFlags & ~UInt32(0x3f) != 0 { return fail(Errno.EINVAL) }
-        let result: Int32 = nopFlags & 1 != 0 ? Int32(bitPattern: sqe.len) : 0
-        let fileFD: Int32? = nopFlags & 2 != 0 ? memory.fd : nil
-        let nopFixedFile = nopFlags & 4 != 0
+        let nopFlags = NopFlags(rawValue: sqe.opFlags)
+        if !nopFlags.isSubset(of: .valid) { return fail(Errno.EINVAL) }
+        let result: Int32 = nopFlags.contains(.injectResult) ? Int32(bitPattern: sqe.len) : 0
+        let fileFD: Int32? = nopFlags.contains(.file) ? memory.fd : nil
+        let nopFixedFile = nopFlags.contains(.fixedFile)
         if nopFixedFile && semantics.nopFixedFileSetAtPrep { flags.insert(.fixedFile) }
-        if nopFlags & 0x20 != 0 && state.setupFlags.isDisjoint(with: [.cqe32, .cqeMixed]) { return fail(Errno.EINVAL) }
+        if nopFlags.contains(.cqe32) && state.setupFlags.isDisjoint(with: [.cqe32, .cqeMixed]) { return fail(Errno.EINVAL) }
         // Before the leak fix io_nop() chose the file table by its own flag, not REQ_F_FIXED_FILE.
         let fixed = semantics.nopFixedFileSetAtPrep ? fixedFile : nopFixedFile
-        return ok(.none, .nop(result: result, fileFD: fileFD, fixedFile: fixed, fixedBuffer: nopFlags & 8 != 0))
+        return ok(.none, .nop(result: result, fileFD: fileFD, fixedFile: fixed, fixedBuffer: nopFlags.contains(.fixedBuffer)))
     }
 
     /// io_socket_prep (io_uring/net.c).
@@ -246,7 +246,7 @@ struct OpcodePrep {
     /// io_fsync_prep (io_uring/sync.c).
     mutating func fsync() -> Outcome {
         if addrNonZero || sqe.bufIndex != 0 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
-        if sqe.opFlags & ~UInt32(1) != 0 { return fail(Errno.EINVAL) }
+        if !FsyncFlags(rawValue: sqe.opFlags).isSubset(of: .datasync) { return fail(Errno.EINVAL) }
         if Int64(bitPattern: sqe.off) < 0 { return fail(Errno.EINVAL) }
         flags.insert(.async)
         return ok(.none, .fsync(fd: memory.fd))
@@ -271,10 +271,10 @@ struct OpcodePrep {
     /// io_uring_cmd_prep (io_uring/uring_cmd.c).
     func uringCmd() -> Outcome {
         if sqe.off >> 32 != 0 { return fail(Errno.EINVAL) }   // sqe->__pad1, beside cmd_op
-        let cmdFlags = sqe.opFlags   // sqe->uring_cmd_flags
-        if cmdFlags & ~UInt32(3) != 0 { return fail(Errno.EINVAL) }   // IORING_URING_CMD_MASK: FIXED | MULTISHOT
-        if cmdFlags & 1 != 0 && cmdFlags & 2 != 0 { return fail(Errno.EINVAL) }
-        if (cmdFlags & 2 != 0) != flags.contains(.bufferSelect) { return fail(Errno.EINVAL) }
+        let cmdFlags = UringCmdFlags(rawValue: sqe.opFlags)   // sqe->uring_cmd_flags
+        if !cmdFlags.isSubset(of: .mask) { return fail(Errno.EINVAL) }
+        if cmdFlags.contains(.fixed) && cmdFlags.contains(.multishot) { return fail(Errno.EINVAL) }
+        if cmdFlags.contains(.multishot) != flags.contains(.bufferSelect) { return fail(Errno.EINVAL) }
         return ok(.none, .uringCmd(fd: memory.fd, fixedFile: fixedFile))
     }
 
@@ -282,7 +282,8 @@ struct OpcodePrep {
     func timeout() -> Outcome {
         if sqe.addr3 != 0 { return fail(Errno.EINVAL) }
         if sqe.bufIndex != 0 || sqe.len != 1 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
-        if sqe.opFlags & ~UInt32(0x01 | 0x04 | 0x08 | 0x20 | 0x40 | 0x80) != 0 { return fail(Errno.EINVAL) }
+        let accepted: TimeoutFlags = [.abs, .boottime, .realtime, .etimeSuccess, .multishot, .immediateArg]
+        if !TimeoutFlags(rawValue: sqe.opFlags).isSubset(of: accepted) { return fail(Errno.EINVAL) }
         guard let ts = memory.addrPayload, ts.count >= 16 else { return fail(Errno.EFAULT) }
         let t = ByteImage(bytes: ts)
         let sec = Int64(bitPattern: t.load(UInt64.self, at: 0)), nsec = Int64(bitPattern: t.load(UInt64.self, at: 8))
