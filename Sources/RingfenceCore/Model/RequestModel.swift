@@ -177,7 +177,7 @@ struct OpcodePrep {
         if addrNonZero || sqe.opFlags != 0 || sqe.bufIndex != 0 { return fail(Errno.EINVAL) }
         let domain = memory.fd, type = Int32(truncatingIfNeeded: sqe.off), proto = Int32(bitPattern: sqe.len)
         let sockFlags = type & ~ContextBuilder.sockTypeMask
-        let sockCloexec: Int32 = 0o2000000, sockNonblock: Int32 = 0o4000
+        let sockCloexec = Int32(SOCK_CLOEXEC.rawValue), sockNonblock = Int32(SOCK_NONBLOCK.rawValue)
         if sqe.fileIndex != 0 && sockFlags & sockCloexec != 0 { return fail(Errno.EINVAL) }
         if sockFlags & ~(sockCloexec | sockNonblock) != 0 { return fail(Errno.EINVAL) }
         return ok(.socket(domain: domain, type: type, proto: proto), .socket(domain: domain, type: type, proto: proto, fileSlot: sqe.fileIndex))
