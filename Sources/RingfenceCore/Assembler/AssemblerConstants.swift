@@ -16,16 +16,16 @@ public enum SymbolicConstant {
         ("SOCK_STREAM", 1), ("SOCK_DGRAM", 2), ("SOCK_RAW", 3), ("SOCK_SEQPACKET", 5),
         ("SOCK_NONBLOCK", 0o4000), ("SOCK_CLOEXEC", 0o2000000),
         ("O_RDONLY", 0), ("O_WRONLY", 1), ("O_RDWR", 2),
-        ("O_CREAT", 0o100), ("O_EXCL", 0o200), ("O_TRUNC", 0o1000), ("O_APPEND", 0o2000),
-        ("O_NONBLOCK", 0o4000), ("O_DIRECTORY", 0o200000), ("O_NOFOLLOW", 0o400000),
-        ("O_CLOEXEC", 0o2000000), ("O_PATH", 0o10000000),
+        ("O_CREAT", UInt32(OpenFlags.creat.rawValue)), ("O_EXCL", UInt32(OpenFlags.excl.rawValue)), ("O_TRUNC", UInt32(OpenFlags.trunc.rawValue)), ("O_APPEND", UInt32(OpenFlags.append.rawValue)),
+        ("O_NONBLOCK", UInt32(OpenFlags.nonblock.rawValue)), ("O_DIRECTORY", UInt32(OpenFlags.directory.rawValue)), ("O_NOFOLLOW", UInt32(OpenFlags.nofollow.rawValue)),
+        ("O_CLOEXEC", UInt32(OpenFlags.cloexec.rawValue)), ("O_PATH", UInt32(OpenFlags.path.rawValue)),
         // __O_TMPFILE | O_DIRECTORY, as the UAPI header defines it.
-        ("O_TMPFILE", 0o20000000 | 0o200000),
-        ("RESOLVE_NO_XDEV", 0x01), ("RESOLVE_NO_MAGICLINKS", 0x02), ("RESOLVE_NO_SYMLINKS", 0x04),
-        ("RESOLVE_BENEATH", 0x08), ("RESOLVE_IN_ROOT", 0x10), ("RESOLVE_CACHED", 0x20),
-        ("IOSQE_FIXED_FILE", 1 << 0), ("IOSQE_IO_DRAIN", 1 << 1), ("IOSQE_IO_LINK", 1 << 2),
-        ("IOSQE_IO_HARDLINK", 1 << 3), ("IOSQE_ASYNC", 1 << 4), ("IOSQE_BUFFER_SELECT", 1 << 5),
-        ("IOSQE_CQE_SKIP_SUCCESS", 1 << 6),
+        ("O_TMPFILE", UInt32(OpenFlags([.tmpfile, .directory]).rawValue)),
+        ("RESOLVE_NO_XDEV", UInt32(ResolveFlags.noXdev.rawValue)), ("RESOLVE_NO_MAGICLINKS", UInt32(ResolveFlags.noMagiclinks.rawValue)), ("RESOLVE_NO_SYMLINKS", UInt32(ResolveFlags.noSymlinks.rawValue)),
+        ("RESOLVE_BENEATH", UInt32(ResolveFlags.beneath.rawValue)), ("RESOLVE_IN_ROOT", UInt32(ResolveFlags.inRoot.rawValue)), ("RESOLVE_CACHED", UInt32(ResolveFlags.cached.rawValue)),
+        ("IOSQE_FIXED_FILE", UInt32(SQEFlags.fixedFile.rawValue)), ("IOSQE_IO_DRAIN", UInt32(SQEFlags.ioDrain.rawValue)), ("IOSQE_IO_LINK", UInt32(SQEFlags.ioLink.rawValue)),
+        ("IOSQE_IO_HARDLINK", UInt32(SQEFlags.ioHardlink.rawValue)), ("IOSQE_ASYNC", UInt32(SQEFlags.async.rawValue)), ("IOSQE_BUFFER_SELECT", UInt32(SQEFlags.bufferSelect.rawValue)),
+        ("IOSQE_CQE_SKIP_SUCCESS", UInt32(SQEFlags.cqeSkipSuccess.rawValue)),
     ]
 
     /// The open flags whose value is per architecture (the kernel's
