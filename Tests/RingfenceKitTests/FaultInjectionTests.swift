@@ -153,7 +153,7 @@ final class FaultInjectionTests: XCTestCase {
         XCTAssertEqual(lines.last, KmemleakScan.prefix + "2 unreferenced object(s), 1 through io_uring")
         // The host fails the run on it.
         let console = "KTAP version 1\n1..1\nok 1 x\n# ringfence: suite took 1.0 s\n" + lines.joined(separator: "\n") + "\n# ringfence-exit: 0\n"
-        let v = ConsoleVerdict.evaluate(log: "# ringfence: init at 1.0 s\n" + console)
+        let v = VMVerdict.judge(log: "# ringfence: init at 1.0 s\n" + console, plan: nil, host: nil)
         XCTAssertTrue(v.problems.contains { $0.hasPrefix("kmemleak: 1 unreferenced object(s) allocated through io_uring") }, "\(v.problems)")
         // ... through the one judge, with a plan: exit 1.
         let plan = try! CaseLoader.load(yaml: "- name: x\n  steps:\n    - register: { opcode: NOP, program: \"ret #1\" }\n", file: "t.yaml")
@@ -161,7 +161,8 @@ final class FaultInjectionTests: XCTestCase {
                                      host: HostFacts(accelerator: "tcg", kernelRelease: "7.3.4", cpus: 1, memoryMB: 1024))
         XCTAssertEqual(judged.exitCode, 1)
         XCTAssertTrue(judged.problems.contains { $0.hasPrefix("kmemleak: 1 unreferenced") }, "\(judged.problems)")
-        let clean = ConsoleVerdict.evaluate(log: "# ringfence: init at 1.0 s\n" + console.replacingOccurrences(of: KmemleakScan.prefix + "leak: ", with: KmemleakScan.prefix + "seen: "))
+        let clean = VMVerdict.judge(log: "# ringfence: init at 1.0 s\n" + console.replacingOccurrences(of: KmemleakScan.prefix + "leak: ", with: KmemleakScan.prefix + "seen: "),
+                                    plan: nil, host: nil)
         XCTAssertFalse(clean.problems.contains { $0.hasPrefix("kmemleak") })
     }
 
@@ -183,10 +184,13 @@ final class FaultInjectionTests: XCTestCase {
         ok 1 x
         # ringfence-exit: 0
         """
-        let v = ConsoleVerdict.evaluate(log: log)
-        XCTAssertEqual(v.failed, 0, "\(v.ktapLines)")
+        let v = VMVerdict.judge(log: log, plan: nil, host: nil)
+        XCTAssertEqual(v.report.totals.failed, 0, v.ktap)
+        XCTAssertEqual(v.exitCode, 0, v.ktap)
         XCTAssertTrue(v.problems.isEmpty, "\(v.problems)")
-        let warn = ConsoleVerdict.evaluate(log: log.replacingOccurrences(of: "[    5.100007] Mem-Info:", with: "[    5.100007] WARNING: io_uring/bpf_filter.c:400 at io_register_bpf_filter"))
-        XCTAssertEqual(warn.failed, 1, "\(warn.ktapLines)")
+        let warn = VMVerdict.judge(log: log.replacingOccurrences(of: "[    5.100007] Mem-Info:", with: "[    5.100007] WARNING: io_uring/bpf_filter.c:400 at io_register_bpf_filter"),
+                                   plan: nil, host: nil)
+        XCTAssertEqual(warn.report.totals.failed, 1, warn.ktap)
+        XCTAssertEqual(warn.exitCode, 1, warn.ktap)
     }
 }

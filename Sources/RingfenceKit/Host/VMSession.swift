@@ -213,7 +213,7 @@ extension VMRunner {
                 throw HostError("the kernel printed nothing in \(Int(silent)) s (\(kernel.vmlinuz)): the image is damaged or not a kernel this QEMU can boot; "
                                 + "rebuild or re-fetch it (a cached Debian kernel is checked and unpacked again on the next run)")
             }
-            verdict = ConsoleVerdict.evaluate(log: boot.console, timedOut: boot.timedOut)
+            verdict = ConsoleVerdict.evaluate(log: boot.console)
             // Below the default memory a boot that dies early is the setting, not a flake.
             if attempts == 1, memory >= QEMUSettings.defaultMemoryMB(initramfsBytes: rawSize), let early = VMVerdict.bootFailure(verdict) {
                 say("the boot died before ringfence's init started (\(early)): an infrastructure failure, booting once more")

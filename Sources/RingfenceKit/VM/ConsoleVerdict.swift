@@ -1,27 +1,43 @@
-// Turns a VM's serial console log into the suite's verdict.
+// What a VM's serial console said: facts, no verdict.
 //
 // The log holds kernel messages (with or without "[ 12.345678] " time
 // stamps) interleaved with the guest ringfence's KTAP output (see
-// GuestInit for the protocol). The verdict:
-//   - the KTAP document from "KTAP version 1" on, cleaned of kernel noise;
+// GuestInit for the protocol). The facts:
+//   - the guest's KTAP document from "KTAP version 1" on, as it printed it,
+//     cleaned of kernel noise ("# kernel: <first line>" where trouble began);
 //     "# " diagnostics printed by the guest init before it (module loads,
 //     init time) are moved right after the version line;
+//   - its top-level results, each with the kernel trouble seen for it;
 //   - kernel trouble (WARNING:, BUG:, Oops, Kernel panic, general protection
-//     fault, Call Trace) is attributed to the case whose kmsg markers
-//     (`ringfence: begin/end N id`) surround it, or, in a log without
-//     markers, to the next result line. That case's result becomes
-//     "not ok N name # kernel WARN: <first trouble line>";
-//   - a panic, or a log that ends before every planned result, ends the
-//     document with "Bail out! <reason>" and is a problem;
-//   - a missing plan or missing "# ringfence-exit:" marker is a problem.
-// These are facts about the console; the verdict and the exit code are
-// VMVerdict.judge(log:plan:host:context:)'s alone.
+//     fault, Call Trace) per case by the kmsg markers (`ringfence: begin/end
+//     N id`) that surround it, or, in a log without markers, on the next
+//     result line; trouble before the suite, after the last result, in a
+//     case that never reported;
+//   - the plan, a panic, the guest's own "Bail out!", the exit marker,
+//     timings, out of memory, kmemleak.
+// Turning these into a report, a KTAP document and an exit code is
+// VMVerdict.judge(log:plan:host:context:)'s alone (VMVerdict.passthroughKTAP
+// renders a guest command's own KTAP with the trouble written in).
 
 public struct ConsoleVerdict: Equatable {
-    /// The cleaned KTAP document, one line per element, no trailing newline.
-    public var ktapLines: [String]
-    /// Human-readable reasons the console forced a failure (empty when none).
-    public var problems: [String]
+    /// The guest's KTAP lines as the console carried them (from "KTAP version
+    /// 1" on, preceded by the init's diagnostics; only those when the guest
+    /// printed no KTAP), with "# kernel: " notes; never rewritten.
+    public var document: [String] = []
+    /// The console carried "KTAP version 1" (`document` starts with it).
+    public var sawKTAP = false
+    /// Top-level result lines, in the order printed, with their place in `document`.
+    public var results: [ResultLine] = []
+    /// Kernel trouble in a case (by the markers' number) that never printed its result.
+    public var unreportedTrouble: [Int: String] = [:]
+    /// Trouble outside any case's markers after the last result line.
+    public var troubleAfterLastResult: String?
+    /// Trouble before "KTAP version 1" that no marker attributes to a case.
+    public var troubleBeforeSuite: String?
+    /// The first "Kernel panic" line.
+    public var panic: String?
+    /// "Bail out! …" as the guest printed it.
+    public var guestBailOut: String?
     /// Guest uptime when init started ("# ringfence: init at X s"), i.e. boot time.
     public var bootSeconds: Double?
     /// Time the guest CLI ran ("# ringfence: suite took X s").
@@ -29,13 +45,17 @@ public struct ConsoleVerdict: Equatable {
     /// The code printed in "# ringfence-exit: N", if any.
     public var guestExitCode: Int32?
     public var planned: Int?
-    /// Top-level results that failed: `not ok` (other than `# TODO`, a known
-    /// bug), a result with kernel trouble, or a case that never reported.
-    public var failed = 0
-    /// The guest printed "Bail out!".
-    public var guestBailedOut = false
 
-    public var ktap: String { ktapLines.joined(separator: "\n") + "\n" }
+    public struct ResultLine: Equatable {
+        public var ok: Bool
+        public var number: Int
+        /// Description and directive, as printed after the number.
+        public var rest: String
+        /// Its index in `document`.
+        public var index: Int
+        /// The first kernel trouble attributed to it (markers, or the next result without them).
+        public var trouble: String?
+    }
 
     /// Kernel trouble per case (1-based plan number), attributed from the
     /// kernel's own timeline: the `ringfence: begin N id` / `ringfence: end N id`
@@ -80,13 +100,13 @@ public struct ConsoleVerdict: Equatable {
         /// The `# ` diagnostic lines printed directly before it.
         public var diagnostics: [String]
         public var depth: Int
+        /// A top-level result's kernel trouble (as in `results`); nil in a nested document.
+        public var trouble: String? = nil
     }
 
-    /// Evaluates a console log. `timedOut`: the host killed the VM at its
-    /// global timeout (reported in the Bail out reason).
-    public static func evaluate(log: String, timedOut: Bool = false) -> ConsoleVerdict {
+    /// Reads a console log into facts.
+    public static func evaluate(log: String) -> ConsoleVerdict {
         var p = Parser()
-        p.timedOut = timedOut
         return p.run(log)
     }
 
@@ -144,7 +164,7 @@ public struct ConsoleVerdict: Equatable {
     }
 
     /// The run-level problem for kmemleak's io_uring leaks (nil for none), in
-    /// the console's own problems and in the judged report alike.
+    /// the passthrough KTAP and in the judged report alike.
     static func kmemleakProblem(_ leaks: [String]) -> String? {
         leaks.first.map { "kmemleak: \(leaks.count) unreferenced object(s) allocated through io_uring after the suite; first: \($0)" }
     }
@@ -175,13 +195,6 @@ public struct ConsoleVerdict: Equatable {
         return m
     }
 
-    static func isTodo(_ rest: Substring) -> Bool { directive(rest, is: "TODO") }
-
-    private static func directive(_ rest: Substring, is name: String) -> Bool {
-        guard let hash = rest.firstRange(of: "#") else { return false }
-        return rest[hash.upperBound...].trimmingSpaces().uppercased().hasPrefix(name)
-    }
-
     struct Result {
         var ok: Bool
         var number: Int
@@ -191,7 +204,6 @@ public struct ConsoleVerdict: Equatable {
     }
 
     struct Parser {
-        var timedOut = false
         var out: [String] = []
         var preamble: [String] = []
         var sawVersion = false
@@ -417,68 +429,18 @@ public struct ConsoleVerdict: Equatable {
         }
 
         mutating func finish() -> ConsoleVerdict {
-            var problems: [String] = []
-            var bail: String?
-            if !sawVersion {
-                out = ["KTAP version 1"] + preamble
-                problems.append("no KTAP output on the console")
-            }
-            // Rewrite results that had kernel trouble.
-            for res in results {
-                guard let t = res.trouble else { continue }
-                var desc = res.rest
-                if let hash = desc.firstRange(of: " #") { desc = desc[..<hash.lowerBound] }
-                out[res.lineIndex] = "not ok \(res.number)\(desc) # kernel WARN: \(t)"
-            }
-            if let t = pendingTrouble { problems.append("kernel trouble after the last result: \(t)") }
-            // kmemleak after the suite: a leak through io_uring fails the run (not one case:
-            // the allocation's time is not attributed to a case's markers).
-            if let p = ConsoleVerdict.kmemleakProblem(kmemleak) { problems.append(p) }
-            // A case that hit kernel trouble and never reported: its result is the trouble.
-            var synthesized = 0
-            for (n, t) in pendingByCase.sorted(by: { $0.key < $1.key }) {
-                let name = markerIDs[n].map { $0.isEmpty ? "" : " " + $0 } ?? ""
-                out.append("not ok \(n)\(name) # kernel WARN: \(t)")
-                synthesized += 1
-                problems.append("kernel trouble in case \(n), which reported no result: \(t)")
-            }
-            if !strayTrouble.isEmpty { problems.append("kernel trouble before the suite started: \(strayTrouble[0])") }
-            let numbers = Set(results.map(\.number))
-            if sawVersion && planned == nil { problems.append("no KTAP plan line") }
-            if let m = planned, guestBailOut == nil {
-                let missing = (1...max(m, 1)).filter { !numbers.contains($0) }.count - (m == 0 ? 1 : 0)
-                if missing > 0 {
-                    let why = panic.map { "kernel panic: \($0)" } ?? (timedOut ? "timed out" : "console log ended")
-                    bail = "Bail out! \(why) after \(numbers.count) of \(m) results"
-                }
-            }
-            if bail == nil, let pn = panic {
-                bail = "Bail out! kernel panic: \(pn)"
-            }
-            if bail == nil && (!sawVersion || timedOut) && exitCode == nil {
-                bail = "Bail out! " + (timedOut ? "timed out" : "console log ended") +
-                    (sawVersion ? " before the suite finished" : " before any KTAP output")
-                problems.removeAll { $0 == "no KTAP output on the console" || $0 == "no KTAP plan line" }
-            }
-            if bail == nil && exitCode == nil {
-                problems.append(timedOut ? "timed out before the ringfence-exit marker" : "no '# ringfence-exit:' marker (guest did not finish)")
-            }
-            if bail == nil && timedOut && exitCode != nil {
-                problems.append("timed out")
-            }
-            if let b = bail {
-                out.append(b)
-                problems.append(String(b.dropFirst("Bail out! ".count)))
-            } else if !problems.isEmpty && guestBailOut == nil {
-                for pr in problems { out.append("# ringfence-vm: " + pr) }
-            }
-
-            var v = ConsoleVerdict(ktapLines: out, problems: problems,
-                                   bootSeconds: boot, suiteSeconds: suite, guestExitCode: exitCode, planned: planned)
-            v.guestBailedOut = guestBailOut != nil
-            v.failed += synthesized
+            var v = ConsoleVerdict(bootSeconds: boot, suiteSeconds: suite, guestExitCode: exitCode, planned: planned)
+            v.document = sawVersion ? out : preamble
+            v.sawKTAP = sawVersion
+            v.results = results.map { ResultLine(ok: $0.ok, number: $0.number, rest: String($0.rest), index: $0.lineIndex, trouble: $0.trouble) }
+            v.unreportedTrouble = pendingByCase
+            v.troubleAfterLastResult = pendingTrouble
+            v.troubleBeforeSuite = strayTrouble.first
+            v.panic = panic
+            v.guestBailOut = guestBailOut
+            let troubleByNumber = Dictionary(results.map { ($0.number, $0.trouble) }, uniquingKeysWith: { a, _ in a })
+            v.caseLines = nested ? caseLines : caseLines.map { var l = $0; l.trouble = troubleByNumber[l.number] ?? nil; return l }
             v.caseTrouble = caseTrouble
-            v.caseLines = caseLines
             v.markerIDs = markerIDs
             v.guestText = guestText
             v.guestCrash = guestCrash
@@ -487,7 +449,6 @@ public struct ConsoleVerdict: Equatable {
             v.kmemleak = kmemleak
             v.haltedInsteadOfPowerOff = halted
             v.initStarted = initStarted
-            v.failed += results.filter { $0.trouble != nil || (!$0.ok && !ConsoleVerdict.isTodo($0.rest)) }.count
             return v
         }
     }

@@ -33,7 +33,7 @@ public struct VMJudgement {
     }
 
     /// The run-level problems as the tail of the output states them.
-    public var problems: [String] { byReport ? outcome.problems : console.problems }
+    public var problems: [String] { byReport ? outcome.problems : outcome.consoleEnding.problems }
 }
 
 extension VMVerdict {
@@ -59,7 +59,7 @@ extension VMVerdict {
     /// `host`: the host's facts (nil for a recorded log: taken from the
     /// guest's results.json when it sent one).
     public static func judge(log: String, plan: [TestCase]?, host: HostFacts?, context: Context = Context()) -> VMJudgement {
-        let console = ConsoleVerdict.evaluate(log: log, timedOut: context.timedOut)
+        let console = ConsoleVerdict.evaluate(log: log)
         var files = GuestResults.extract(fromConsole: log)
         let guestReport = files.removeValue(forKey: GuestResults.resultsName).flatMap { try? JSONDecoder().decode(RunReport.self, from: $0) }
         let facts = host ?? guestReport.map { $0.host ?? HostFacts(accelerator: $0.accelerator ?? "unknown", kernelRelease: $0.kernel.release) }
@@ -67,7 +67,7 @@ extension VMVerdict {
         let outcome = judge(Input(console: console, guestReport: guestReport, plan: plan, host: facts, context: context))
         // A usage or case-file error has no cases to report: the guest's own KTAP then.
         let byReport = (guestReport != nil || plan != nil) && !(outcome.exitCode == 2 && outcome.report.cases.isEmpty)
-        let code = exitCode(outcome: outcome, console: console, byReport: byReport, timedOut: context.timedOut)
+        let code = outcome.exitCode
         let ktap: String
         if let why = outcome.infrastructure {
             // Nothing about the kernel was learnt: no results, as results.json and summary.txt say.
@@ -76,11 +76,9 @@ extension VMVerdict {
             lines.append("Bail out! infrastructure: " + why)
             ktap = lines.joined(separator: "\n") + "\n"
         } else if byReport {
-            ktap = VMVerdict.ktap(outcome.report, preamble: console.ktapLines.filter { $0.hasPrefix("# module ") })
+            ktap = VMVerdict.ktap(outcome.report, preamble: console.document.filter { $0.hasPrefix("# module ") })
         } else {
-            var lines = console.ktapLines
-            if host != nil || guestReport != nil { lines.insert(contentsOf: hostLines(facts).map { "# " + $0 }, at: min(1, lines.count)) }
-            ktap = lines.joined(separator: "\n") + "\n"
+            ktap = passthroughKTAP(console, ending: outcome.consoleEnding, host: host != nil || guestReport != nil ? facts : nil)
         }
         var report = outcome.report
         report.exitCode = code
@@ -88,19 +86,49 @@ extension VMVerdict {
                            summary: summary(report, bootSeconds: console.bootSeconds, suiteSeconds: console.suiteSeconds))
     }
 
-    /// The one exit policy (README, "Exit codes"). An infrastructure ending
-    /// (the boot never reached init, out of memory) is 2. Judged by the
-    /// report: the outcome's code (a harness crash or usage error 2, run-level
-    /// problems 1, otherwise `Totals.exitCode` of the cases). Passed through
-    /// from another guest command: a harness crash or a usage error is 2, a
-    /// console-level problem or a failed result 1, otherwise the guest's own code.
-    static func exitCode(outcome: Outcome, console: ConsoleVerdict, byReport: Bool, timedOut: Bool) -> Int32 {
-        if byReport || outcome.infrastructure != nil { return outcome.exitCode }
-        if console.guestCrash != nil { return 2 }
-        if console.guestExitCode == 2 && console.caseLines.isEmpty && !timedOut { return 2 }
-        if !console.problems.isEmpty || console.guestBailedOut { return 1 }
-        var code = console.guestExitCode ?? 1
-        if console.failed > 0 && code != 2 { code = 1 }
-        return [0, 1, 2, 4].contains(code) ? code : 1
+    /// How the console ended, as a guest command's own KTAP states it
+    /// (`passthroughKTAP`): the problems, and the "Bail out!" line when the
+    /// document cannot be complete (a panic, results missing from the plan,
+    /// no KTAP at all, the timeout).
+    public struct ConsoleEnding: Equatable {
+        public var problems: [String] = []
+        public var bail: String?
+    }
+
+    /// The console's facts as problems and a bail-out: kernel trouble no
+    /// result carries, kmemleak, a missing plan, results or exit marker, a
+    /// panic, the timeout.
+    static func consoleEnding(_ c: ConsoleVerdict, timedOut: Bool) -> ConsoleEnding {
+        var problems: [String] = []
+        var bail: String?
+        if !c.sawKTAP { problems.append("no KTAP output on the console") }
+        if let t = c.troubleAfterLastResult { problems.append("kernel trouble after the last result: \(t)") }
+        // kmemleak after the suite: a leak through io_uring fails the run (not one case:
+        // the allocation's time is not attributed to a case's markers).
+        if let p = ConsoleVerdict.kmemleakProblem(c.kmemleak) { problems.append(p) }
+        for (n, t) in c.unreportedTrouble.sorted(by: { $0.key < $1.key }) {
+            problems.append("kernel trouble in case \(n), which reported no result: \(t)")
+        }
+        if let t = c.troubleBeforeSuite { problems.append("kernel trouble before the suite started: \(t)") }
+        let numbers = Set(c.results.map(\.number))
+        if c.sawKTAP && c.planned == nil { problems.append("no KTAP plan line") }
+        if let m = c.planned, c.guestBailOut == nil {
+            let missing = (1...max(m, 1)).filter { !numbers.contains($0) }.count - (m == 0 ? 1 : 0)
+            if missing > 0 {
+                let why = c.panic.map { "kernel panic: \($0)" } ?? (timedOut ? "timed out" : "console log ended")
+                bail = "Bail out! \(why) after \(numbers.count) of \(m) results"
+            }
+        }
+        if bail == nil, let pn = c.panic { bail = "Bail out! kernel panic: \(pn)" }
+        if bail == nil && (!c.sawKTAP || timedOut) && c.guestExitCode == nil {
+            bail = "Bail out! " + (timedOut ? "timed out" : "console log ended") + (c.sawKTAP ? " before the suite finished" : " before any KTAP output")
+            problems.removeAll { $0 == "no KTAP output on the console" || $0 == "no KTAP plan line" }
+        }
+        if bail == nil && c.guestExitCode == nil {
+            problems.append(timedOut ? "timed out before the ringfence-exit marker" : "no '# ringfence-exit:' marker (guest did not finish)")
+        }
+        if bail == nil && timedOut && c.guestExitCode != nil { problems.append("timed out") }
+        if let b = bail { problems.append(String(b.dropFirst("Bail out! ".count))) }
+        return ConsoleEnding(problems: problems, bail: bail)
     }
 }

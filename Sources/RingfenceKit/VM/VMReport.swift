@@ -20,6 +20,15 @@ public enum VMVerdict {
         public init(console: ConsoleVerdict, guestReport: RunReport?, plan: [TestCase]?, host: HostFacts, context: Context = Context()) {
             self.console = console; self.guestReport = guestReport; self.plan = plan; self.host = host; self.context = context
         }
+
+        /// How the console ended (`VMVerdict.consoleEnding`).
+        public var consoleEnding: ConsoleEnding { VMVerdict.consoleEnding(console, timedOut: context.timedOut) }
+        /// A guest command other than a planned `run` that sent no results.json:
+        /// its own KTAP is passed through and its own exit code stands unless
+        /// the console or a case says otherwise.
+        var passthrough: Bool { plan == nil && guestReport == nil }
+        /// The console's panic as a problem ("kernel panic: …").
+        var panicProblem: String? { consoleEnding.problems.first { $0.hasPrefix("kernel panic") } }
     }
 
     public struct Outcome {
@@ -33,6 +42,8 @@ public enum VMVerdict {
         /// of memory): the reason and what to do. Such a run has no per-case
         /// results and exits 2 (125 under --bisect); see `Ending`.
         public var infrastructure: String? = nil
+        /// How the console ended, as a passed-through KTAP states it.
+        public var consoleEnding = ConsoleEnding()
     }
 
     /// How a run ended, the one classification behind the exit code, the
@@ -96,7 +107,8 @@ public enum VMVerdict {
             !(line.first?.isNumber == true && line.contains("0x")) && line != "Current stack trace:"
         }
         let infrastructure = infrastructureEnding(input)
-        let code = reportExitCode(input, cases: cases, problems: problems, infrastructure: infrastructure)
+        let ending = input.consoleEnding
+        let code = exitCode(input, cases: cases, problems: problems, ending: ending, infrastructure: infrastructure)
         if infrastructure != nil {
             report.cases = []
             report.recount()
@@ -104,6 +116,7 @@ public enum VMVerdict {
         report.exitCode = code
         var outcome = Outcome(report: report, exitCode: code, problems: problems, guestMessage: guestMessage)
         outcome.infrastructure = infrastructure
+        outcome.consoleEnding = ending
         if let i = infrastructure { outcome.report.problems = ["infrastructure: " + i] + (outcome.report.problems ?? []) }
         return outcome
     }
@@ -112,7 +125,7 @@ public enum VMVerdict {
     static func endReason(_ input: Input) -> String {
         let console = input.console
         if let crash = console.guestCrash { return "ringfence crashed in the guest (\(crash))" }
-        if let pn = console.problems.first(where: { $0.hasPrefix("kernel panic") }) { return pn }
+        if let pn = input.panicProblem { return pn }
         if input.context.timedOut { return "the VM was killed at the \(Int(input.context.timeoutSeconds)) s timeout" }
         if console.outOfMemory != nil { return "the guest ran out of memory" }
         return "the console log ended"
@@ -176,6 +189,13 @@ public enum VMVerdict {
                                         reason: "no result: \(endReason) while this case ran"))
             }
         }
+        // Without markers, trouble fails the next result the guest printed.
+        for (i, l) in console.caseLines.enumerated() where input.plan == nil && i < cases.count && console.caseTrouble[l.number] == nil {
+            guard let t = l.trouble else { continue }
+            cases[i].status = .fail
+            cases[i].reason = "kernel: \(t)"
+            cases[i].diagnostics = ["kernel: \(t)"] + cases[i].diagnostics
+        }
         for (n, t) in console.caseTrouble.sorted(by: { $0.key < $1.key }) {
             guard n >= 1 && n <= cases.count else {
                 problems.append("kernel trouble attributed to case \(n), which is not in the plan: \(t.first)")
@@ -207,7 +227,7 @@ public enum VMVerdict {
             problems.append("the boot died before init with --memory \(input.host.memoryMB)M, less than the \(want)M this initramfs is given by default: raise --memory")
         }
         if let oom = console.outOfMemory { problems.append(outOfMemoryText(oom, input)) }
-        if let panic = console.problems.first(where: { $0.hasPrefix("kernel panic") }), !anyPanic() { problems.append(panic) }
+        if let panic = input.panicProblem, !anyPanic() { problems.append(panic) }
         if input.context.timedOut { problems.append("timed out: the VM was killed after \(Int(input.context.timeoutSeconds)) s") }
         // A leak is the kernel's, found after the suite: it fails the run (exit 1),
         // not one case (an allocation is not attributed to a case's markers).
@@ -232,7 +252,7 @@ public enum VMVerdict {
         if let oom = console.outOfMemory { return outOfMemoryText(oom, input) }
         guard !console.initStarted && input.guestReport == nil && console.caseLines.isEmpty else { return nil }
         let how = console.troubleBeforeInit.map { "the kernel failed before ringfence's init started: \($0)" }
-            ?? console.problems.first(where: { $0.hasPrefix("kernel panic") }).map { "the boot ended before ringfence's init started: \($0)" }
+            ?? input.panicProblem.map { "the boot ended before ringfence's init started: \($0)" }
             ?? (input.context.timedOut ? "the kernel did not start ringfence's init within the \(Int(input.context.timeoutSeconds)) s timeout"
                 : "the boot ended before ringfence's init started (no output from init)")
         let hint = input.context.memoryDefaultMB.map { "with --memory \(input.host.memoryMB)M, less than the \($0)M this initramfs is given by default: raise --memory" }
@@ -240,13 +260,24 @@ public enum VMVerdict {
         return how + "; " + hint
     }
 
-    /// The exit code of a run judged through its report (`VMVerdict.exitCode`
-    /// is the one policy; this is its report half).
-    static func reportExitCode(_ input: Input, cases: [CaseResult], problems: [String], infrastructure: String?) -> Int32 {
+    /// The one exit policy (README, "Exit codes"): 2 for an infrastructure
+    /// ending, a harness crash or a usage error (no cases); 1 for a run-level
+    /// problem (for a passed-through guest command also the console's own:
+    /// trouble no result carries, a missing plan, result or exit marker) or
+    /// the guest's own "Bail out!"; then, judged by the report, `Totals.exitCode`
+    /// of the cases; passed through, the guest's own code, 1 when a case failed.
+    static func exitCode(_ input: Input, cases: [CaseResult], problems: [String], ending: ConsoleEnding, infrastructure: String?) -> Int32 {
         let console = input.console
         if infrastructure != nil || console.guestCrash != nil { return 2 }
         if console.guestExitCode == 2 && cases.isEmpty && console.caseTrouble.isEmpty && !input.context.timedOut { return 2 }
-        if !problems.isEmpty { return 1 }
+        if !problems.isEmpty || console.guestBailOut != nil { return 1 }
+        if input.passthrough {
+            if !ending.problems.isEmpty { return 1 }
+            let code = console.guestExitCode ?? 1
+            let t = Totals(cases)
+            if t.failed + t.errors > 0 && code != 2 { return 1 }
+            return [0, 1, 2, 4].contains(code) ? code : 1
+        }
         if cases.isEmpty, let g = console.guestExitCode { return g }
         return Totals(cases).exitCode(strict: input.context.strict)
     }
@@ -304,6 +335,33 @@ public enum VMVerdict {
         extra += preamble.map { $0.hasPrefix("#") ? $0 : "# " + $0 }
         extra += (report.problems ?? []).map { "# problem: \($0)" }
         lines.insert(contentsOf: extra, at: min(1, lines.count))
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The KTAP document of a guest command other than a planned `run` (its
+    /// own, passed through from the console's facts): a result with kernel
+    /// trouble becomes "not ok N name # kernel WARN: <trouble>", a case that
+    /// hit trouble and never reported gets such a line, and the ending adds
+    /// "Bail out! …" or "# ringfence-vm: <problem>" lines; the host's facts
+    /// (when known) follow the version line.
+    public static func passthroughKTAP(_ c: ConsoleVerdict, ending: ConsoleEnding, host: HostFacts?) -> String {
+        var lines = c.sawKTAP ? c.document : ["KTAP version 1"] + c.document
+        for r in c.results {
+            guard let t = r.trouble else { continue }
+            var desc = Substring(r.rest)
+            if let hash = desc.firstRange(of: " #") { desc = desc[..<hash.lowerBound] }
+            lines[r.index] = "not ok \(r.number)\(desc) # kernel WARN: \(t)"
+        }
+        for (n, t) in c.unreportedTrouble.sorted(by: { $0.key < $1.key }) {
+            let name = c.markerIDs[n].map { $0.isEmpty ? "" : " " + $0 } ?? ""
+            lines.append("not ok \(n)\(name) # kernel WARN: \(t)")
+        }
+        if let b = ending.bail {
+            lines.append(b)
+        } else if c.guestBailOut == nil {
+            lines += ending.problems.map { "# ringfence-vm: " + $0 }
+        }
+        if let h = host { lines.insert(contentsOf: hostLines(h).map { "# " + $0 }, at: min(1, lines.count)) }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -4,14 +4,25 @@ import XCTest
 
 /// Fixture console logs, as a QEMU serial port records them (CRLF, printk
 /// time stamps, firmware noise before the kernel): what the console shows
-/// (ConsoleVerdict), and the exit code the one judge gives a guest command
-/// other than a planned `run` (its own KTAP passed through).
+/// (ConsoleVerdict, facts only), and the KTAP and exit code the one judge
+/// gives a guest command other than a planned `run` (its own KTAP passed
+/// through, VMVerdict.passthroughKTAP).
 final class ConsoleVerdictTests: XCTestCase {
     /// The one judge, as `ringfence verdict` calls it on a log without results.json.
     static func judge(_ log: String, timedOut: Bool = false) -> VMJudgement {
         var context = VMVerdict.Context()
         context.timedOut = timedOut
         return VMVerdict.judge(log: log, plan: nil, host: nil, context: context)
+    }
+
+    /// The passed-through KTAP document the one judge prints, line by line.
+    static func ktapLines(_ log: String, timedOut: Bool = false) -> [String] {
+        judge(log, timedOut: timedOut).ktap.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+    }
+
+    /// The problems a passed-through KTAP states.
+    static func problems(_ log: String, timedOut: Bool = false) -> [String] {
+        judge(log, timedOut: timedOut).problems
     }
 
     static func crlf(_ s: String) -> String {
@@ -43,8 +54,9 @@ final class ConsoleVerdictTests: XCTestCase {
         let v = ConsoleVerdict.evaluate(log: Self.clean)
         XCTAssertEqual(Self.judge(Self.clean).exitCode, 0)
         XCTAssertFalse(Self.judge(Self.clean).byReport, "no plan, no results.json: the guest's KTAP passes through")
-        XCTAssertEqual(v.problems, [])
-        XCTAssertEqual(v.ktapLines, [
+        XCTAssertEqual(Self.problems(Self.clean), [])
+        XCTAssertEqual(v.document, Self.ktapLines(Self.clean), "nothing to write in: the guest's own lines")
+        XCTAssertEqual(Self.ktapLines(Self.clean), [
             "KTAP version 1",
             "# module sctp: loaded",
             "# ringfence: init at 3.54 s",
@@ -60,7 +72,7 @@ final class ConsoleVerdictTests: XCTestCase {
         XCTAssertEqual(v.guestExitCode, 0)
         XCTAssertEqual(v.planned, 3)
         let t = Self.judge(Self.clean).report.totals
-        XCTAssertEqual([t.passed, t.failed, t.skipped, v.failed], [2, 0, 1, 0])
+        XCTAssertEqual([t.passed, t.failed, t.skipped], [2, 0, 1])
     }
 
     /// ringfence reports known bugs as KTAP TODO (expected failures): not a failure.
@@ -74,10 +86,10 @@ final class ConsoleVerdictTests: XCTestCase {
             """
         let v = Self.judge(log)
         let t = v.report.totals
-        XCTAssertEqual([t.passed, t.failed, t.skipped, t.xfail, v.console.failed], [1, 0, 0, 1, 0])
+        XCTAssertEqual([t.passed, t.failed, t.skipped, t.xfail], [1, 0, 0, 1])
         XCTAssertEqual(v.exitCode, 0)
         let broken = Self.judge(log.replacingOccurrences(of: " # TODO known bug: io_uring/net: mask socket type (7.3.2)", with: ""))
-        XCTAssertEqual(broken.console.failed, 1)
+        XCTAssertEqual(broken.report.totals.failed, 1)
         XCTAssertEqual(broken.exitCode, 1)
     }
 
@@ -114,15 +126,21 @@ final class ConsoleVerdictTests: XCTestCase {
     /// Without kmsg markers (a guest that printed none) trouble goes to the next result.
     func testWarnFailsTheNextResultWithoutMarkers() {
         let v = ConsoleVerdict.evaluate(log: Self.warnMidCase)
-        XCTAssertEqual(Self.judge(Self.warnMidCase).exitCode, 1)
-        XCTAssertTrue(v.ktapLines.contains(
+        let judged = Self.judge(Self.warnMidCase)
+        let lines = Self.ktapLines(Self.warnMidCase)
+        XCTAssertEqual(judged.exitCode, 1)
+        XCTAssertTrue(lines.contains(
             "not ok 2 deny-openat # kernel WARN: WARNING: CPU: 0 PID: 57 at io_uring/bpf_filter.c:88 io_uring_run_bpf_filters+0x1a/0x90"),
-            v.ktap)
-        XCTAssertTrue(v.ktapLines.contains("ok 1 setup-ring"))
-        XCTAssertTrue(v.ktapLines.contains("ok 3 allow-read"))
-        XCTAssertFalse(v.ktapLines.contains { $0.contains("Modules linked in") }, "kernel noise stays out")
-        XCTAssertTrue(v.ktapLines.contains { $0.hasPrefix("# kernel: WARNING: CPU: 0") })
-        XCTAssertEqual(v.failed, 1)
+            judged.ktap)
+        XCTAssertTrue(v.document.contains("ok 2 deny-openat"), "the facts keep the guest's own line")
+        XCTAssertEqual(v.results.map(\.trouble), [nil, "WARNING: CPU: 0 PID: 57 at io_uring/bpf_filter.c:88 io_uring_run_bpf_filters+0x1a/0x90", nil])
+        XCTAssertTrue(lines.contains("ok 1 setup-ring"))
+        XCTAssertTrue(lines.contains("ok 3 allow-read"))
+        XCTAssertFalse(lines.contains { $0.contains("Modules linked in") }, "kernel noise stays out")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("# kernel: WARNING: CPU: 0") })
+        // The report says what the KTAP says: that case failed.
+        XCTAssertEqual(judged.report.cases.map(\.status), [.pass, .fail, .pass])
+        XCTAssertTrue(judged.summary.contains("passed=2 failed=1 "), judged.summary)
     }
 
     func testWarnAfterResultIsAttributedToTheCaseThatEndedLast() {
@@ -142,8 +160,8 @@ final class ConsoleVerdictTests: XCTestCase {
         let v = ConsoleVerdict.evaluate(log: log)
         XCTAssertEqual(Self.judge(log).exitCode, 1)
         XCTAssertEqual(v.caseTrouble[1]?.note, "kernel trouble after case 1 ended (deferred work such as io_ring_exit_work)")
-        XCTAssertTrue(v.ktapLines.contains("not ok 1 teardown # kernel WARN: BUG: KASAN: use-after-free in io_ring_exit_work+0x10/0x20"), v.ktap)
-        XCTAssertTrue(v.ktapLines.contains("ok 2 next"))
+        XCTAssertTrue(Self.ktapLines(log).contains("not ok 1 teardown # kernel WARN: BUG: KASAN: use-after-free in io_ring_exit_work+0x10/0x20"), Self.judge(log).ktap)
+        XCTAssertTrue(Self.ktapLines(log).contains("ok 2 next"))
     }
 
     func testWarnWithoutAnnouncementGoesToTheNextResult() {
@@ -155,9 +173,8 @@ final class ConsoleVerdictTests: XCTestCase {
             not ok 2 second # SKIP whatever
             # ringfence-exit: 0
             """
-        let v = ConsoleVerdict.evaluate(log: log)
         XCTAssertEqual(Self.judge(log).exitCode, 1)
-        XCTAssertTrue(v.ktapLines.contains("not ok 2 second # kernel WARN: WARNING: CPU: 0 PID: 9 at mm/slub.c:1 x"), v.ktap)
+        XCTAssertTrue(Self.ktapLines(log).contains("not ok 2 second # kernel WARN: WARNING: CPU: 0 PID: 9 at mm/slub.c:1 x"), Self.judge(log).ktap)
     }
 
     static let panic = crlf(bootNoise + """
@@ -175,11 +192,12 @@ final class ConsoleVerdictTests: XCTestCase {
         """)
 
     func testPanicBailsOut() {
-        let v = ConsoleVerdict.evaluate(log: Self.panic)
-        XCTAssertEqual(Self.judge(Self.panic).exitCode, 1)
-        XCTAssertEqual(v.ktapLines.suffix(2), ["not ok 2 crash # kernel WARN: BUG: kernel NULL pointer dereference, address: 0000000000000008",
-                                              "Bail out! kernel panic: Kernel panic - not syncing: Fatal exception after 1 of 3 results"])
-        XCTAssertEqual(v.failed, 1)
+        let v = Self.judge(Self.panic)
+        XCTAssertEqual(v.exitCode, 1)
+        XCTAssertEqual(Self.ktapLines(Self.panic).suffix(2), ["not ok 2 crash # kernel WARN: BUG: kernel NULL pointer dereference, address: 0000000000000008",
+                                                             "Bail out! kernel panic: Kernel panic - not syncing: Fatal exception after 1 of 3 results"])
+        XCTAssertEqual(v.console.unreportedTrouble, [2: "BUG: kernel NULL pointer dereference, address: 0000000000000008"])
+        XCTAssertEqual(v.report.cases.map(\.status), [.pass, .fail], "case 2 is known from its marker")
         XCTAssertFalse(v.problems.isEmpty)
     }
 
@@ -192,31 +210,29 @@ final class ConsoleVerdictTests: XCTestCase {
         """)
 
     func testTruncatedPlanBailsOut() {
-        let v = ConsoleVerdict.evaluate(log: Self.truncated)
         XCTAssertEqual(Self.judge(Self.truncated).exitCode, 1)
-        XCTAssertEqual(v.ktapLines.last, "Bail out! console log ended after 2 of 4 results")
-        let t = ConsoleVerdict.evaluate(log: Self.truncated, timedOut: true)
-        XCTAssertEqual(t.ktapLines.last, "Bail out! timed out after 2 of 4 results")
+        XCTAssertEqual(Self.ktapLines(Self.truncated).last, "Bail out! console log ended after 2 of 4 results")
+        XCTAssertEqual(Self.ktapLines(Self.truncated, timedOut: true).last, "Bail out! timed out after 2 of 4 results")
         XCTAssertEqual(Self.judge(Self.truncated, timedOut: true).exitCode, 1)
     }
 
     func testMissingPlanOrMarkerNeverPasses() {
         let noPlan = "KTAP version 1\nok 1 a\n# ringfence-exit: 0\n"
         XCTAssertEqual(Self.judge(noPlan).exitCode, 1)
-        XCTAssertTrue(ConsoleVerdict.evaluate(log: noPlan).problems.contains("no KTAP plan line"))
+        XCTAssertTrue(Self.problems(noPlan).contains("no KTAP plan line"))
 
         let noMarker = "KTAP version 1\n1..1\nok 1 a\n"
-        let v = ConsoleVerdict.evaluate(log: noMarker)
         XCTAssertEqual(Self.judge(noMarker).exitCode, 1)
-        XCTAssertTrue(v.problems.contains { $0.contains("ringfence-exit") }, "\(v.problems)")
+        XCTAssertTrue(Self.problems(noMarker).contains { $0.contains("ringfence-exit") }, "\(Self.problems(noMarker))")
 
         let nothing = "SeaBIOS\n[    0.1] Linux version 7.3.4\n"
-        let n = ConsoleVerdict.evaluate(log: nothing)
+        let n = Self.judge(nothing).outcome.consoleEnding
         // Nothing from ringfence's init: the boot never reached it, an infrastructure ending (exit 2).
         XCTAssertEqual(Self.judge(nothing).exitCode, 2)
         XCTAssertNotNil(Self.judge(nothing).outcome.infrastructure)
-        XCTAssertEqual(n.ktapLines.first, "KTAP version 1")
-        XCTAssertEqual(n.ktapLines.last, "Bail out! console log ended before any KTAP output")
+        XCTAssertEqual(n.bail, "Bail out! console log ended before any KTAP output")
+        XCTAssertEqual(VMVerdict.passthroughKTAP(ConsoleVerdict.evaluate(log: nothing), ending: n, host: nil),
+                       "KTAP version 1\nBail out! console log ended before any KTAP output\n")
     }
 
     func testEmptyPlanAllSkipped() {
@@ -237,10 +253,9 @@ final class ConsoleVerdictTests: XCTestCase {
             [    5.400000] ringfence: end 2
             # ringfence-exit: 0
             """
-        let v = ConsoleVerdict.evaluate(log: log)
         XCTAssertEqual(Self.judge(log).exitCode, 1)
-        XCTAssertTrue(v.ktapLines.contains("not ok 1 ra # kernel WARN: WARNING: CPU: 0 PID: 70 at io_uring/register.c:12 x"), v.ktap)
-        XCTAssertTrue(v.ktapLines.contains("ok 2 after"))
+        XCTAssertTrue(Self.ktapLines(log).contains("not ok 1 ra # kernel WARN: WARNING: CPU: 0 PID: 70 at io_uring/register.c:12 x"), Self.judge(log).ktap)
+        XCTAssertTrue(Self.ktapLines(log).contains("ok 2 after"))
     }
 
     func testTimestampStripping() {

@@ -69,7 +69,7 @@ final class GuestResultsTests: XCTestCase {
         let files = GuestResults.extract(fromConsole: log)
         XCTAssertEqual(files["results.json"].map { String(decoding: $0, as: UTF8.self) }, json)
         XCTAssertEqual(files["bench.svg"].map { String(decoding: $0, as: UTF8.self) }, "<svg/>")
-        XCTAssertFalse(ConsoleVerdict.evaluate(log: log, timedOut: false).ktap.contains("ringfence-file"))
+        XCTAssertFalse(VMVerdict.judge(log: log, plan: nil, host: nil).ktap.contains("ringfence-file"))
     }
 
     func testEnvironmentFromTheCommandLine() {
