@@ -189,8 +189,8 @@ public enum VMVerdict {
                                         reason: "no result: \(endReason) while this case ran"))
             }
         }
-        // Without markers, trouble fails the next result the guest printed.
-        for (i, l) in console.caseLines.enumerated() where input.plan == nil && i < cases.count && console.caseTrouble[l.number] == nil {
+        // Without markers (a guest that wrote none), trouble fails the result the guest printed next.
+        for (i, l) in console.caseLines.enumerated() where i < cases.count && console.caseTrouble[l.number] == nil {
             guard let t = l.trouble else { continue }
             cases[i].status = .fail
             cases[i].reason = "kernel: \(t)"

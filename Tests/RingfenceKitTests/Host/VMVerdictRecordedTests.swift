@@ -138,6 +138,23 @@ final class VMVerdictRecordedTests: XCTestCase {
         }
     }
 
+    /// The same WARN on a console without the kmsg markers (a guest that
+    /// wrote none) fails the result printed next, case 1, in the report as in
+    /// the KTAP, with a plan (`ringfence vm`) and without (`ringfence verdict`);
+    /// it used to be ignored where the guest's results.json came back (exit 0).
+    func testARealWarnWithoutMarkersFailsTheNextResult() throws {
+        let stripped: (String) -> String = { $0.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n").filter { !$0.contains("ringfence: begin") && !$0.contains("ringfence: end") }
+            .joined(separator: "\n") }
+        for plan in [nil, try Self.selftestPlan(2)] {
+            let o = try Self.judge("warn-lkdtm", plan: plan, cut: stripped)
+            XCTAssertTrue(o.console.caseTrouble.isEmpty, "no markers, no attribution by them")
+            XCTAssertEqual(o.exitCode, 1, "plan: \(plan != nil)")
+            XCTAssertEqual(o.report.cases.map(\.status), [.fail, .pass], "plan: \(plan != nil)")
+            XCTAssertTrue(o.report.cases[0].reason?.hasPrefix("kernel: WARNING: drivers/misc/lkdtm/bugs.c:") == true, o.report.cases[0].reason ?? "")
+            try assertRenderingsAgree(o)
+        }
+    }
+
     func testRealPanicEndsTheRunAndReportsEveryPlannedCase() throws {
         let plan = try Self.selftestPlan(3)
         let o = try Self.judge("panic-in-case", plan: plan)
