@@ -160,7 +160,7 @@ public enum VMVerdict {
         } else {
             cases = lines.map { fromConsole($0, case: nil, name: descriptionOf($0.rest)) }
         }
-        cases = cases.map { KnownBugs.apply(input.context.knownBugs, to: $0, kernel: input.context.kernelVersion) }
+        cases = cases.map { KnownBugs.apply(input.context.knownBugs, to: $0, kernel: input.context.kernelVersion, arch: input.context.arch ?? input.host.arch) }
         return (cases, problems, kernel, "", (console.suiteSeconds ?? 0) * 1000)
     }
 
@@ -310,7 +310,7 @@ public enum VMVerdict {
     public static func hostLines(_ h: HostFacts) -> [String] {
         var out = ["host: kernel \(h.kernelRelease)" + (h.kernelPackage.map { " (\($0) \(h.kernelPackageVersion ?? ""))" } ?? "")
                    + (h.kernelImage.map { " image \($0)" } ?? ""),
-                   "host: accelerator \(h.accelerator)" + (h.tcgThreads.map { " (\($0)-threaded)" } ?? "")
+                   "host: " + (h.arch.map { "arch \($0)" + (h.executor.map { " (\($0))" } ?? "") + ", " } ?? "") + "accelerator \(h.accelerator)" + (h.tcgThreads.map { " (\($0)-threaded)" } ?? "")
                    + ", \(h.cpus) CPU(s), \(h.memoryMB) MiB, boot attempts \(h.bootAttempts)"
                    + (h.qemuVersion.map { ", \($0)" } ?? "")]
         if let d = h.configDigest { out.append("host: config sha256 \(d)") }
@@ -324,7 +324,10 @@ public enum VMVerdict {
         let t = report.totals
         var line = "boot=\(fmt(bootSeconds)) suite=\(fmt(suiteSeconds)) passed=\(t.passed) failed=\(t.failed + t.errors) skipped=\(t.skipped) xfail=\(t.xfail) xpass=\(t.xpass)"
         line += " planned=\(report.cases.count) exit=\(report.exitCode ?? -1)"
-        if let h = report.host { line += " accel=\(h.accelerator) boot_attempts=\(h.bootAttempts)" }
+        if let h = report.host {
+            line += " accel=\(h.accelerator) boot_attempts=\(h.bootAttempts)"
+            if let a = h.arch { line += " arch=\(a)" }
+        }
         line += "\n"
         for p in report.problems ?? [] { line += "problem: \(p)\n" }
         for n in report.host?.notes ?? [] { line += "note: \(n)\n" }
