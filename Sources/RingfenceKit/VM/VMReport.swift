@@ -145,8 +145,10 @@ public enum VMVerdict {
             }
             return (cases, problems, g.kernel, g.startedAt, g.durationMs)
         }
-        let kernel = KernelFacts(release: input.host.kernelRelease, version: "", bpfFilter: false, opcodeLast: 0,
+        var kernel = KernelFacts(release: input.host.kernelRelease, version: "", bpfFilter: false, opcodeLast: 0,
                                  contextSizes: [:], isRoot: true, loadedModules: [])
+        // The C kselftest's probe line (`ringfence export --kselftest`): "...; IORING_OP_LAST 65, filters yes".
+        if let probe = exportProbe(console.ktapLines) { kernel.opcodeLast = UInt32(probe.0); kernel.bpfFilter = probe.1 }
         var cases: [CaseResult] = []
         let lines = console.caseLines
         if let plan = input.plan {
@@ -283,6 +285,18 @@ public enum VMVerdict {
         if let c { return CaseResult(c, status: status, reason: reason, diagnostics: diags) }
         let n = name ?? ""
         return CaseResult(id: n, name: n, file: "", line: 0, status: status, reason: reason, diagnostics: diags)
+    }
+
+    /// IORING_OP_LAST and whether filters register, from the C kselftest's
+    /// header line (`# io_uring BPF filter cases (...); IORING_OP_LAST 65, filters yes`).
+    static func exportProbe(_ lines: [String]) -> (Int, Bool)? {
+        for l in lines.prefix(8) {
+            guard let r = l.range(of: "IORING_OP_LAST ") else { continue }
+            let rest = l[r.upperBound...]
+            guard let n = Int(rest.prefix { $0.isNumber }) else { continue }
+            return (n, rest.contains("filters yes"))
+        }
+        return nil
     }
 
     static func descriptionOf(_ rest: String) -> String {
