@@ -15,6 +15,15 @@ struct VMCommand: ParsableCommand {
         configuration under ${XDG_CACHE_HOME:-~/.cache}/ringfence on the mirror of the system's own apt
         sources; every .deb is checked against the SHA-256 of its index entry.
 
+        Other architectures (--arch arm64, --arch s390x): the cases are exported as C
+        (ringfence export --kselftest), cross-compiled statically (aarch64-linux-gnu-gcc,
+        s390x-linux-gnu-gcc) and booted as the only /init under qemu-system-aarch64 -machine virt
+        or qemu-system-s390x -machine s390-ccw-virtio (TCG). arm64 fetches Debian's cloud-arm64
+        kernel the same way (apt.arm64/ in the cache); s390x needs --build (linux-source-7.3 with
+        ci/ringfence.config and ci/ringfence-s390x.config, ARCH=s390) or --kernel IMAGE. The same
+        judge, exit codes and results files; results.json records the architecture. Default
+        results directory: ./out/<release>, with -<arch> added when the release does not name it.
+
         Results go to ./out/<kernel-release>/ (relative to the current directory): console.log,
         results.ktap, results.json, results.junit.xml, summary.txt, all rendered from one report.
         They appear only when the run has a verdict; an interrupted run leaves INCOMPLETE there.
