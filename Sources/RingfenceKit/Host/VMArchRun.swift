@@ -133,6 +133,14 @@ extension VMRunner {
         tail.append("# ringfence vm: \(t.passed) passed, \(t.failed + t.errors) failed, \(t.xfail) known bugs (xfail), \(t.xpass) xpass, \(t.skipped) skipped "
                     + "of \(judged.report.cases.count) exported (\(export.notExported.count) of \(cases.count) not exported: \(out.path)/\(KselftestExport.notExportedFile)); "
                     + "exit \(code); results in \(out.path)")
+        // Which failures the cases' little-endian assumptions explain (the export's BYTE-ORDER list).
+        let failed = judged.report.cases.filter { $0.status.isFailure }.map(\.id)
+        if !failed.isEmpty {
+            let byteOrder = Set(export.exported.filter { !KselftestExport.byteOrderDependence($0).isEmpty }.map(\.id))
+            let unlisted = failed.filter { !byteOrder.contains($0) }
+            tail.append("# ringfence vm: \(failed.count - unlisted.count) of \(failed.count) failures are listed in \(KselftestExport.byteOrderFile)"
+                        + (unlisted.isEmpty ? "" : "; not listed: " + unlisted.prefix(10).joined(separator: ", ") + (unlisted.count > 10 ? ", ..." : "")))
+        }
         for p in judged.problems { tail.append("# ringfence vm: problem: \(p)") }
         if boot.timedOut { tail.append("# ringfence vm: the VM was killed after the \(Int(options.timeout)) s timeout") }
         stdout(tail.joined(separator: "\n") + "\n")

@@ -32,6 +32,21 @@ final class ArchConsoleTests: XCTestCase {
         try assertArchRecorded(o, "arm64")
     }
 
+    /// Big-endian s390x: every failure is a case the export lists in
+    /// BYTE-ORDER (its filter reads a word whose value differs on big-endian).
+    func testS390xFailuresAreAllByteOrderCases() throws {
+        let (o, header) = try judge("kselftest-s390x")
+        XCTAssertEqual("\(o.exitCode)", header["expect-exit"])
+        XCTAssertEqual(o.report.cases.map(\.status.rawValue).joined(separator: " "), header["expect-statuses"])
+        let failed = o.report.cases.filter { $0.status == .fail }.map(\.id)
+        XCTAssertEqual(failed.count, 85)
+        let cases = try CaseLoader.load(directory: VMVerdictRecordedTests.root.deletingLastPathComponent().appendingPathComponent("cases").path)
+        let byteOrder = Set(cases.filter { !KselftestExport.byteOrderDependence($0).isEmpty }.map(\.id))
+        XCTAssertEqual(failed.filter { !byteOrder.contains($0) }, [], "failures BYTE-ORDER does not explain")
+        XCTAssertTrue(o.report.cases.allSatisfy { !($0.reason ?? "").hasPrefix("kernel:") }, "no kernel WARN or Oops attributed")
+        try assertArchRecorded(o, "s390x")
+    }
+
     func assertArchRecorded(_ o: VMJudgement, _ arch: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let json = try JSONDecoder().decode(RunReport.self, from: Data(try o.report.json().utf8))
         XCTAssertEqual(json.host?.arch, arch, "results.json", file: file, line: line)
