@@ -139,7 +139,8 @@ extension VMRunner {
             let byteOrder = Set(export.exported.filter { !KselftestExport.byteOrderDependence($0).isEmpty }.map(\.id))
             let unlisted = failed.filter { !byteOrder.contains($0) }
             tail.append("# ringfence vm: \(failed.count - unlisted.count) of \(failed.count) failures are listed in \(KselftestExport.byteOrderFile)"
-                        + (unlisted.isEmpty ? "" : "; not listed: " + unlisted.prefix(10).joined(separator: ", ") + (unlisted.count > 10 ? ", ..." : "")))
+                        + (unlisted.isEmpty ? "" : "; not listed: " + unlisted.prefix(10).joined(separator: ", ") + (unlisted.count > 10 ? ", ..." : ""))
+                        + (arch == .s390x ? "" : " (the list is about big-endian machines: on \(arch.rawValue) it explains nothing)"))
         }
         for p in judged.problems { tail.append("# ringfence vm: problem: \(p)") }
         if boot.timedOut { tail.append("# ringfence vm: the VM was killed after the \(Int(options.timeout)) s timeout") }
