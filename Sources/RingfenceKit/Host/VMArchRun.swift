@@ -68,27 +68,7 @@ extension VMRunner {
         settings.tcgThreads = options.tcgThreads
         let qv = qemuVersion(arch: arch)
         let tBoot0 = rf_now_ns()
-        var attempts = 0
-        var boot: BootOutcome
-        while true {
-            attempts += 1
-            say("booting \(kernel.release) on \(arch.rawValue) (\(arch.row.qemu) -machine \(arch.row.machine), tcg, \(settings.cpus) CPU(s), \(memory) MiB)"
-                + (attempts > 1 ? ", attempt \(attempts)" : ""))
-            boot = try self.boot(settings, qemuLog: out.staging + "/qemu.log", detectKVMFailure: false, endMarker: "# ringfence-exit:")
-            if let e = VMRunner.qemuFailure(boot, memoryMB: memory) { throw e }
-            if let silent = boot.silentFor {
-                throw HostError("the kernel printed nothing in \(Int(silent)) s (\(kernel.vmlinuz)): the image is damaged or not an \(arch.rawValue) kernel "
-                                + "\(arch.row.qemu) -machine \(arch.row.machine) can boot (console=\(arch.row.console)); rebuild or re-fetch it")
-            }
-            let verdict = ConsoleVerdict.evaluate(log: boot.console, timedOut: boot.timedOut)
-            if attempts == 1, let early = VMVerdict.bootFailure(verdict) {
-                say("the boot died before the kselftest's init started (\(early)): an infrastructure failure, booting once more")
-                notes.append("boot 1 died before the kselftest's init started (\(early)); booted again")
-                try? FileSystem.move(out.staging + "/console.log", to: out.staging + "/console.boot1.log")
-                continue
-            }
-            break
-        }
+        let (boot, attempts) = try bootExported(settings, kernel: kernel, out: out, notes: &notes)
         let vmSeconds = since(tBoot0)
         if boot.noPowerOff {
             say("warning: the guest finished but did not power off within \(Int(options.powerOffGrace)) s; stopped it (\(arch.row.powerOff) did not end QEMU)")
@@ -126,13 +106,52 @@ extension VMRunner {
         }
         let code = try publish(judged, to: out)
         stdout(judged.ktap)
+        let tail = exportTail(judged, export: export, cases: cases, kernel: kernel, code: code, out: out.path, timedOut: boot.timedOut,
+                              times: String(format: "VM %.2f s, total %.2f s (kernel %.2f s, export and cross-compile %.2f s)", vmSeconds, since(t0), tKernel, tBuild))
+        stdout(tail.joined(separator: "\n") + "\n")
+        return code
+    }
+
+    /// Boots until there is a console to judge: a boot that died before the
+    /// program's init is retried once (as on x86_64).
+    func bootExported(_ settings: QEMUSettings, kernel: Kernel, out: OutputDirectory, notes: inout [String]) throws -> (BootOutcome, Int) {
+        let arch = settings.arch
+        let memory = settings.memoryMB
+        var attempts = 0
+        var boot: BootOutcome
+        while true {
+            attempts += 1
+            say("booting \(kernel.release) on \(arch.rawValue) (\(arch.row.qemu) -machine \(arch.row.machine), tcg, \(settings.cpus) CPU(s), \(memory) MiB)"
+                + (attempts > 1 ? ", attempt \(attempts)" : ""))
+            boot = try self.boot(settings, qemuLog: out.staging + "/qemu.log", detectKVMFailure: false, endMarker: "# ringfence-exit:")
+            if let e = VMRunner.qemuFailure(boot, memoryMB: memory) { throw e }
+            if let silent = boot.silentFor {
+                throw HostError("the kernel printed nothing in \(Int(silent)) s (\(kernel.vmlinuz)): the image is damaged or not an \(arch.rawValue) kernel "
+                                + "\(arch.row.qemu) -machine \(arch.row.machine) can boot (console=\(arch.row.console)); rebuild or re-fetch it")
+            }
+            let verdict = ConsoleVerdict.evaluate(log: boot.console, timedOut: boot.timedOut)
+            if attempts == 1, let early = VMVerdict.bootFailure(verdict) {
+                say("the boot died before the kselftest's init started (\(early)): an infrastructure failure, booting once more")
+                notes.append("boot 1 died before the kselftest's init started (\(early)); booted again")
+                try? FileSystem.move(out.staging + "/console.log", to: out.staging + "/console.boot1.log")
+                continue
+            }
+            break
+        }
+        return (boot, attempts)
+    }
+
+    /// The lines after the KTAP document: times, totals, what BYTE-ORDER explains, problems.
+    func exportTail(_ judged: VMJudgement, export: KselftestExport, cases: [TestCase], kernel: Kernel, code: Int32, out: String,
+                    timedOut: Bool, times: String) -> [String] {
+        let arch = options.arch
         func fmt(_ d: Double?) -> String { d.map { String(format: "%.2f", $0) } ?? "?" }
         let t = judged.report.totals
         var tail = ["# ringfence vm: \(arch.rawValue), kernel \(kernel.release), tcg: boot \(fmt(judged.console.bootSeconds)) s, suite \(fmt(judged.console.suiteSeconds)) s, "
-                    + String(format: "VM %.2f s, total %.2f s (kernel %.2f s, export and cross-compile %.2f s)", vmSeconds, since(t0), tKernel, tBuild)]
+                    + times]
         tail.append("# ringfence vm: \(t.passed) passed, \(t.failed + t.errors) failed, \(t.xfail) known bugs (xfail), \(t.xpass) xpass, \(t.skipped) skipped "
-                    + "of \(judged.report.cases.count) exported (\(export.notExported.count) of \(cases.count) not exported: \(out.path)/\(KselftestExport.notExportedFile)); "
-                    + "exit \(code); results in \(out.path)")
+                    + "of \(judged.report.cases.count) exported (\(export.notExported.count) of \(cases.count) not exported: \(out)/\(KselftestExport.notExportedFile)); "
+                    + "exit \(code); results in \(out)")
         // Which failures the cases' little-endian assumptions explain (the export's BYTE-ORDER list).
         let failed = judged.report.cases.filter { $0.status.isFailure }.map(\.id)
         if !failed.isEmpty {
@@ -143,9 +162,8 @@ extension VMRunner {
                         + (arch == .s390x ? "" : " (the list is about big-endian machines: on \(arch.rawValue) it explains nothing)"))
         }
         for p in judged.problems { tail.append("# ringfence vm: problem: \(p)") }
-        if boot.timedOut { tail.append("# ringfence vm: the VM was killed after the \(Int(options.timeout)) s timeout") }
-        stdout(tail.joined(separator: "\n") + "\n")
-        return code
+        if timedOut { tail.append("# ringfence vm: the VM was killed after the \(Int(options.timeout)) s timeout") }
+        return tail
     }
 
     /// Exports the cases into `dir` and builds the program statically with
