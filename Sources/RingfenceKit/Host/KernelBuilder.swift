@@ -43,7 +43,10 @@ public struct KernelBuilder {
         // edited in the cache (or left by an older ringfence) is caught too.
         let config = KernelConfig.parse(try read(plan.configPath))
         var unmet: [String] = []
-        for f in frags { unmet += KernelConfig.unmet(fragment: f.entries, config: config).map { "\(f.path): \($0)" } }
+        for f in frags {
+            let wanted = f.entries.filter { !arch.row.inapplicableOptions.contains($0.option) }
+            unmet += KernelConfig.unmet(fragment: wanted, config: config).map { "\(f.path): \($0)" }
+        }
         if !unmet.isEmpty {
             unlink(plan.configPath)   // so the next run configures again
             throw HostError("the merged config \(plan.configPath) does not carry every fragment option (Kconfig dropped them; see \(log)):\n  "

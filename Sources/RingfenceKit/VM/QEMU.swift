@@ -31,6 +31,10 @@ public enum GuestArch: String, CaseIterable, Sendable, Equatable {
         public let crossPackages: [String]
         /// The kernel config fragment this architecture adds to ci/ringfence.config (under ci/).
         public let configFragment: String?
+        /// Options of ci/ringfence.config that do not exist on this
+        /// architecture (x86's UART console and ACPI power-off): a --build
+        /// does not require them; the architecture's own are in `configFragment`.
+        public var inapplicableOptions: [String] = []
     }
 
     public var row: Row {
@@ -50,7 +54,8 @@ public enum GuestArch: String, CaseIterable, Sendable, Equatable {
                        consoleDevice: "-device sclpconsole (SCLP VT220)", console: "ttysclp0", powerOff: "SCLP (signal quiesce, then stop)",
                        debianArch: "s390x", debianFlavour: nil, kernelArch: "s390", kernelImage: "arch/s390/boot/bzImage",
                        crossPrefix: "s390x-linux-gnu-", crossPackages: ["gcc-s390x-linux-gnu", "libc6-dev-s390x-cross"],
-                       configFragment: "ringfence-s390x.config")
+                       configFragment: "ringfence-s390x.config",
+                       inapplicableOptions: ["CONFIG_SERIAL_8250", "CONFIG_SERIAL_8250_CONSOLE", "CONFIG_ACPI"])
         }
     }
 

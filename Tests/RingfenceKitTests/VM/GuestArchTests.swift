@@ -29,6 +29,15 @@ final class GuestArchTests: XCTestCase {
         // Every fragment the table names exists under ci/.
         let ci = VMVerdictRecordedTests.root.deletingLastPathComponent().appendingPathComponent("ci").path
         for a in GuestArch.allCases { if let f = a.row.configFragment { XCTAssertTrue(FileManager.default.fileExists(atPath: ci + "/" + f), f) } }
+        // What a cross --build does not require of ci/ringfence.config is in that file, and no boot requirement of the architecture.
+        let base = (try? String(contentsOfFile: ci + "/ringfence.config", encoding: .utf8)) ?? ""
+        for a in GuestArch.allCases {
+            for o in a.row.inapplicableOptions {
+                XCTAssertTrue(base.contains("\n\(o)=y"), "\(a): \(o) is not in ci/ringfence.config")
+                XCTAssertFalse(KernelConfig.guestRequirements(for: a).map(\.option).contains(o), "\(a): \(o) is a boot requirement")
+            }
+        }
+        XCTAssertEqual(GuestArch.s390x.row.inapplicableOptions, ["CONFIG_SERIAL_8250", "CONFIG_SERIAL_8250_CONSOLE", "CONFIG_ACPI"])
     }
 
     /// x86_64's command line is the one ringfence always ran (default arch).
