@@ -21,33 +21,13 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/ringfence-faults-cli.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 ALLERR=$T/all-stderr
 : >"$ALLERR"
-n=0 fails=0
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-bad() {
-	n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n $1"; shift
-	for l in "$@"; do echo "# $l"; done
-	[[ -s $T/err ]] && head -n 20 "$T/err" | cut -c1-300 | sed "s/^/#   /"
-}
-
-# check NAME WANT-EXIT PATTERN [extra test...] -- COMMAND...: runs COMMAND
-# (killed after 30 s: a hang fails), wants its exit code and a line of its
-# stderr matching PATTERN (none wanted when empty); each extra test is a shell expression that must hold.
-check() {
-	local name=$1 want=$2 pattern=$3; shift 3
-	local extra=()
-	while [[ $1 != -- ]]; do extra+=("$1"); shift; done
-	shift
-	local rc=0
-	timeout -k 5 30 "$@" >"$T/out" 2>"$T/err" </dev/null || rc=$?
-	{ echo "### $name"; cat "$T/err"; } >>"$ALLERR"
-	local why=()
-	[[ $rc == 124 || $rc == 137 ]] && why+=("killed after 30 s (a hang)")
-	[[ $rc == "$want" ]] || why+=("exit $rc, want $want")
-	[[ -z $pattern ]] || grep -qE -- "$pattern" "$T/err" || why+=("no stderr line matches /$pattern/")
-	local e
-	for e in "${extra[@]}"; do eval "$e" || why+=("failed: $e"); done
-	if [[ ${#why[@]} == 0 ]]; then ok "$name"; else bad "$name" "${why[@]}"; fi
-}
+# check() (ci/lib/check.sh): a command killed after 30 s is a hang; PATTERN
+# must match a line of stderr; every stderr is kept for the last check.
+CHECK_TIMEOUT=30 CHECK_STREAMS=err CHECK_LOG=$ALLERR
+# shellcheck source=ci/lib/check.sh
+source "$ROOT/ci/lib/check.sh"
+PLAN=48
+echo "1..$PLAN"
 
 head -c 4096 /dev/zero >"$T/junk-kernel"   # ringfence vm reads the cases before the kernel
 CASE='- name: allow filter lets NOP complete
@@ -199,14 +179,14 @@ ctrl_c() {
 	# Up to 30 s for the build to start: under CI's load 5 s was once too
 	# short (the signal came before the stand-in swift, exit 2, 47 of 48).
 	for _ in $(seq 300); do [[ -e $T/built ]] && break; sleep 0.1; done
-	[[ -e $T/built ]] || { kill -KILL -- -"$pid" 2>/dev/null; wait "$pid"; bad "Ctrl-C during run-in-vm.sh's build exits 130" "the stand-in swift build never started within 30 s"; return; }
+	[[ -e $T/built ]] || { kill -KILL -- -"$pid" 2>/dev/null; wait "$pid"; bad "Ctrl-C during run-in-vm.sh's build exits 130" "exit 130" "the stand-in swift build never started within 30 s"; return; }
 	sleep 0.3
 	kill -INT -- -"$pid"
 	wait "$pid" || rc=$?
 	kill -KILL -- -"$pid" 2>/dev/null   # anything of that group still there
 	{ echo "### ctrl-c"; cat "$T/err"; } >>"$ALLERR"
 	if [[ $rc == 130 ]] && grep -q "interrupted while building" "$T/err"; then ok "Ctrl-C during run-in-vm.sh's build exits 130"
-	else bad "Ctrl-C during run-in-vm.sh's build exits 130" "exit $rc, want 130"; fi
+	else bad "Ctrl-C during run-in-vm.sh's build exits 130" "exit 130" "exit $rc, want 130"; fi
 }
 rm -f "$T/built"
 ctrl_c
@@ -214,10 +194,9 @@ ctrl_c
 # --- no Foundation error dump, no Swift trap in any message above ------------
 : >"$T/err"
 if grep -nE "NSCocoaErrorDomain|Error Domain=|Fatal error|Swift runtime failure" "$ALLERR" >"$T/err"; then
-	bad "no message above is a Foundation error dump or a Swift trap" "found in the stderr of the checks above:"
+	bad "no message above is a Foundation error dump or a Swift trap" "none" "found in the stderr of the checks above:"
 else
 	ok "no message above is a Foundation error dump or a Swift trap ($(grep -c '^###' "$ALLERR") commands' stderr)"
 fi
 
-echo "# faults-cli: $((n - fails)) of $n passed"
-((fails == 0))
+finish_checks faults-cli "$PLAN"

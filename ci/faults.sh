@@ -20,32 +20,20 @@ cleanup() {
 trap cleanup EXIT
 [[ -x $BIN ]] || { echo "faults: no $BIN; run ./run-in-vm.sh once first" >&2; exit 2; }
 SMALL=(--cases "$ROOT/ci/fixtures/cases" --filter smoke)   # guest args for a quick run
-n=0 fails=0
-TAB=$T/table
-ok() { n=$((n + 1)); echo "ok $n $1"; printf '| %s | %s | pass |\n' "$1" "$2" >>"$TAB"; }
-bad() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n $1"; printf '| %s | %s | FAIL |\n' "$1" "$2" >>"$TAB"; shift 2; for l in "$@"; do echo "# $l"; done; [[ -f $T/err ]] && sed 's/^/#   /' "$T/err" | tail -n 15; }
+CHECK_TABLE=$T/table
+# shellcheck source=ci/lib/check.sh
+source "$ROOT/ci/lib/check.sh"
 
 # No QEMU or ringfence started by this script is still running.
 no_strays() { ! pgrep -f "qemu-system.*ringfence-faults.${T##*.}" >/dev/null && ! pgrep -f "ringfence-faults.${T##*.}.*ringfence vm" >/dev/null; }
 # No partial download or half-unpacked kernel in a cache.
 cache_clean() { local c=$1; [[ -z $(ls -A "$c/debs/partial" 2>/dev/null) ]] && ! compgen -G "$c/kernels/.tmp-*" >/dev/null && ! compgen -G "$c/debs/*.part" >/dev/null; }
 
-# check NAME WANT-EXIT PATTERN [extra test...] -- COMMAND...
-check() {
-	local name=$1 want=$2 pattern=$3; shift 3
-	local extra=()
-	while [[ $1 != -- ]]; do extra+=("$1"); shift; done
-	shift
-	local rc=0
-	"$@" >"$T/out" 2>"$T/err" || rc=$?
-	local why=()
-	[[ $rc == "$want" ]] || why+=("exit $rc, want $want")
-	grep -qE -- "$pattern" "$T/err" "$T/out" || why+=("no line matches /$pattern/")
+# check() (ci/lib/check.sh) also wants: no QEMU or ringfence of this script
+# left running (unless ALLOW_RUNNING=1) and no partial file in the cache.
+check_also() {
 	[[ ${ALLOW_RUNNING:-0} == 1 ]] || no_strays || why+=("a QEMU or ringfence process is still running")
 	cache_clean "$CACHE" || why+=("partial file in $CACHE")
-	local e
-	for e in "${extra[@]}"; do eval "$e" || why+=("failed: $e"); done
-	if [[ ${#why[@]} == 0 ]]; then ok "$name" "exit $want, /$pattern/"; else bad "$name" "exit $want, /$pattern/" "${why[@]}"; fi
 }
 
 # signal_after NAME SIGNAL WAIT-PATTERN WANT-EXIT MSG-PATTERN [extra…] -- COMMAND…: sends SIGNAL once
@@ -70,7 +58,7 @@ signal_after() {
 	no_strays || why+=("a QEMU or ringfence process is still running")
 	local e
 	for e in "${extra[@]}"; do eval "$e" || why+=("failed: $e"); done
-	if [[ ${#why[@]} == 0 ]]; then ok "$name" "exit $want, /$pattern/"; else bad "$name" "exit $want, /$pattern/" "${why[@]}"; fi
+	verdict "$name" "exit $want, /$pattern/" "${why[@]}"
 }
 
 # warn_regresses RESULTS: `ringfence compare` reads RESULTS and, against a
@@ -95,7 +83,7 @@ fresh_cache() {
 PLAN=45
 echo "KTAP version 1"
 echo "1..$PLAN"
-printf '| fault | expected | result |\n|---|---|---|\n' >"$TAB"
+printf '| fault | expected | result |\n|---|---|---|\n' >"$CHECK_TABLE"
 O=$T/out-dirs
 
 # --- before anything runs ------------------------------------------------------
@@ -112,7 +100,7 @@ if mount -t tmpfs -o size=4m tmpfs "$T/full" 2>/dev/null; then
 	check "a nearly full disk under --out stops before boot (exit 2)" 2 "only .* MB free under" -- "${RUN[@]}" --out "$T/full/out"
 	umount "$T/full"
 else
-	n=$((n + 1)); echo "ok $n a nearly full disk under --out # SKIP cannot mount a tmpfs here"
+	skip "a nearly full disk under --out" "cannot mount a tmpfs here"
 fi
 
 KDIR=
@@ -205,7 +193,7 @@ for ((i = 0; i < 50; i++)); do pgrep -f "qemu-system.*$O/\.kill\.run-" >/dev/nul
 pgrep -f "qemu-system.*$O/\.kill\.run-" >/dev/null && { why+=("QEMU still running 5 s after its parent was killed"); pkill -9 -f "qemu-system.*$O/\.kill\.run-"; }
 [[ -d $O/.kill.run-$kpid ]] || why+=("no staging directory left to clean up (the check would prove nothing)")
 compgen -G "${TMPDIR:-/tmp}/ringfence-vm.$kpid.*" >/dev/null || why+=("no temporary directory left to clean up")
-if [[ ${#why[@]} == 0 ]]; then ok "SIGKILL of the host: QEMU gone within 5 s" "no QEMU"; else bad "SIGKILL of the host: QEMU gone within 5 s" "no QEMU" "${why[@]}"; fi
+verdict "SIGKILL of the host: QEMU gone within 5 s" "no QEMU" "${why[@]}"
 check "the next run removes what the killed run left (exit 0)" 0 "passed" '[[ ! -e $O/.kill.run-'$kpid' ]]' '! compgen -G "${TMPDIR:-/tmp}/ringfence-vm.'$kpid'.*" >/dev/null' \
 	-- "${RUN[@]}" --out "$O/kill" "${QUICKRUN[@]}"
 
@@ -252,14 +240,14 @@ AUTO=("$ROOT/run-in-vm.sh" --no-build --accel auto)
 QUICK=(-- run --cases /cases --filter 'registration/command-header*')
 if [[ ! -r /dev/kvm || ! -w /dev/kvm ]]; then
 	for what in "KVM that aborts falls back to TCG and is remembered" "a remembered KVM failure skips KVM"; do
-		n=$((n + 1)); echo "ok $n $what # SKIP no usable /dev/kvm"
+		skip "$what" "no usable /dev/kvm"
 	done
 else
 	rc=0
 	env XDG_CACHE_HOME="$C3" "${AUTO[@]}" --out "$O/kvm1" "${QUICK[@]}" >"$T/out" 2>"$T/err" || rc=$?
 	if [[ $rc == 0 ]] && ! grep -q "KVM did not work here" "$T/err" && grep -q "(kvm, " "$T/err"; then
 		for what in "KVM that aborts falls back to TCG and is remembered" "a remembered KVM failure skips KVM"; do
-			n=$((n + 1)); echo "ok $n $what # SKIP KVM works on this machine"
+			skip "$what" "KVM works on this machine"
 		done
 	else
 		why=()
@@ -268,8 +256,7 @@ else
 		grep -q "KVM did not work" "$O/kvm1/summary.txt" 2>/dev/null || why+=("no note in summary.txt")
 		[[ $(sed -n 3p "$C3/ringfence/kvm-failed" 2>/dev/null) == *error* ]] || why+=("no memo with QEMU's error in $C3/ringfence/kvm-failed")
 		no_strays || why+=("a QEMU or ringfence process is still running")
-		if [[ ${#why[@]} == 0 ]]; then ok "KVM that aborts falls back to TCG and is remembered (exit 0)" "exit 0, memo written"
-		else bad "KVM that aborts falls back to TCG and is remembered (exit 0)" "exit 0, memo written" "${why[@]}"; fi
+		verdict "KVM that aborts falls back to TCG and is remembered (exit 0)" "exit 0, memo written" "${why[@]}"
 		check "a remembered KVM failure skips KVM (exit 0)" 0 "booting .*\(tcg, " \
 			'! grep -q "(kvm, " "$T/err"' 'grep -q "KVM skipped: it failed on this machine before" "$O/kvm2/summary.txt"' \
 			-- env XDG_CACHE_HOME="$C3" "${AUTO[@]}" --out "$O/kvm2" "${QUICK[@]}"
@@ -277,7 +264,5 @@ else
 fi
 
 # A check that never ran is a failure too: the plan must match what ran.
-if [[ $n != "$PLAN" ]]; then echo "# faults: ran $n checks, the plan says $PLAN"; fails=$((fails + 1)); fi
-echo "# faults: $((n - fails)) passed, $fails failed"
-cp "$TAB" "${FAULTS_TABLE:-/dev/null}" 2>/dev/null
-[[ $fails == 0 ]]
+cp "$CHECK_TABLE" "${FAULTS_TABLE:-/dev/null}" 2>/dev/null
+finish_checks faults "$PLAN"

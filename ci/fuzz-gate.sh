@@ -17,6 +17,9 @@
 # feature). Options after -- go to every run-in-vm.sh call.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LABEL=fuzz-gate
+# shellcheck source=ci/lib/kernels.sh
+source "$ROOT/ci/lib/kernels.sh"
 
 usage() {
 	cat <<'USAGE'
@@ -43,27 +46,20 @@ KERNELS="7.0 7.1 7.2 rc 7.3" SEEDS="2301 2302 2303 2304 2305" TIME=30s FUZZARGS=
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
-	--kernels) [[ $# -ge 2 ]] || { echo "fuzz-gate: --kernels needs a value" >&2; exit 2; }; KERNELS=$2; shift 2 ;;
-	--seeds) [[ $# -ge 2 && $2 =~ ^[0-9\ ]+$ ]] || { echo "fuzz-gate: --seeds needs numbers" >&2; exit 2; }; SEEDS=$2; shift 2 ;;
-	--time) [[ $# -ge 2 ]] || { echo "fuzz-gate: --time needs a value" >&2; exit 2; }; TIME=$2; shift 2 ;;
-	--fuzz-args) [[ $# -ge 2 ]] || { echo "fuzz-gate: --fuzz-args needs a value" >&2; exit 2; }; FUZZARGS=$2; shift 2 ;;
-	--out) [[ $# -ge 2 ]] || { echo "fuzz-gate: --out needs a value" >&2; exit 2; }; OUT=$2; shift 2 ;;
-	--jobs) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] || { echo "fuzz-gate: --jobs needs a positive number" >&2; exit 2; }; JOBS=$2; shift 2 ;;
+	--kernels) need_value "$1" $#; KERNELS=$2; shift 2 ;;
+	--seeds) need_value "$1" $#; [[ $2 =~ ^[0-9\ ]+$ ]] || die2 "--seeds needs numbers"; SEEDS=$2; shift 2 ;;
+	--time) need_value "$1" $#; TIME=$2; shift 2 ;;
+	--fuzz-args) need_value "$1" $#; FUZZARGS=$2; shift 2 ;;
+	--out) need_value "$1" $#; OUT=$2; shift 2 ;;
+	--jobs) need_value "$1" $#; need_positive "$1" "$2"; JOBS=$2; shift 2 ;;
 	--) shift; EXTRA=("$@"); break ;;
 	*) echo "fuzz-gate: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
-mkdir -p "$OUT"
+claim_out "$OUT"
 
 # The kernel list and the release candidate as ci/matrix.sh finds them.
-NOBUILD=()
-for a in "${EXTRA[@]}"; do [[ $a == --no-build ]] && NOBUILD=(--no-build); done
-"$ROOT/run-in-vm.sh" "${NOBUILD[@]}" --list-kernels --experimental >/dev/null 2>&1 || true
-RC=
-for k in $KERNELS; do
-	[[ $k == rc ]] || continue
-	RC=$("$ROOT/run-in-vm.sh" --no-build --list-kernels --experimental 2>/dev/null | awk 'NR > 1 && $2 ~ /~rc/ { print $2; exit }')
-done
+prepare_kernels $KERNELS
 # From here on the binary is built: every run is --no-build.
 [[ ${#NOBUILD[@]} -gt 0 ]] || EXTRA=(--no-build "${EXTRA[@]}")
 # The VM's own timeout (300 s by default) must outlast the fuzzing time: add 300 s for
@@ -82,30 +78,19 @@ read -r -a seeds <<<"$SEEDS"
 [[ ${#seeds[@]} -gt 0 ]] || { echo "fuzz-gate: no seeds" >&2; exit 2; }
 seed_of() { local i=$1; [[ $i -lt ${#seeds[@]} ]] || i=$((${#seeds[@]} - 1)); echo "${seeds[$i]}"; }
 
-run_one() { # index kernel seed
-	local i=$1 k=$2 seed=$3 args=(--kernel-version "$2")
-	if [[ $k == rc ]]; then
-		[[ -n $RC ]] || { echo "fuzz-gate: [$i/$total] no release candidate in experimental" >&2; echo 2 >"$OUT/$k.code"; return; }
-		args=(--experimental --kernel-version "$RC")
-	fi
-	echo "fuzz-gate: [$i/$total] kernel $k: ./run-in-vm.sh ${args[*]} ${EXTRA[*]} --out $OUT/$k -- fuzz --seed $seed --time $TIME $FUZZARGS" >&2
+run_one() { # index kernel: the kernel's seed is the index'th of --seeds (the last one repeats)
+	local i=$1 k=$2 seed
+	seed=$(seed_of "$((i - 1))")
+	kernel_args "$k" || { echo "fuzz-gate: [$i/$total] no release candidate in experimental" >&2; echo 2 >"$OUT/$k.code"; return; }
+	echo "fuzz-gate: [$i/$total] kernel $k: ./run-in-vm.sh ${KARGS[*]} ${EXTRA[*]} --out $OUT/$k -- fuzz --seed $seed --time $TIME $FUZZARGS" >&2
 	local code=0
-	"$ROOT/run-in-vm.sh" "${args[@]}" "${EXTRA[@]}" --out "$OUT/$k" -- fuzz --seed "$seed" --time "$TIME" $FUZZARGS \
+	"$ROOT/run-in-vm.sh" "${KARGS[@]}" "${EXTRA[@]}" --out "$OUT/$k" -- fuzz --seed "$seed" --time "$TIME" $FUZZARGS \
 		>"$OUT/$k.ktap" 2>"$OUT/$k.err" || code=$?
 	echo "$code" >"$OUT/$k.code"
 }
 
-i=0
-for k in "$@"; do
-	rm -f "$OUT/$k.code"
-	if [[ $JOBS -le 1 ]]; then run_one "$((i + 1))" "$k" "$(seed_of "$i")"
-	else
-		while [[ $(jobs -rp | wc -l) -ge $JOBS ]]; do wait -n || true; done
-		run_one "$((i + 1))" "$k" "$(seed_of "$i")" &
-	fi
-	i=$((i + 1))
-done
-wait
+for k in "$@"; do rm -f "$OUT/$k.code"; done
+run_jobs "$JOBS" run_one "$@"
 
 # One line per kernel, in the order given.
 worst=0 i=0 cases_total=0 mismatches_total=0

@@ -7,6 +7,9 @@
 # errors. Options after -- go to every run-in-vm.sh call.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LABEL=matrix
+# shellcheck source=ci/lib/kernels.sh
+source "$ROOT/ci/lib/kernels.sh"
 
 usage() {
 	cat <<'USAGE'
@@ -32,22 +35,16 @@ while [[ $# -gt 0 ]]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	--all) ALL=1; shift ;;
-	--kernels) [[ $# -ge 2 ]] || { echo "matrix: --kernels needs a value" >&2; exit 2; }; KERNELS=$2; shift 2 ;;
-	--out) [[ $# -ge 2 ]] || { echo "matrix: --out needs a value" >&2; exit 2; }; OUT=$2; shift 2 ;;
-	--jobs) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] || { echo "matrix: --jobs needs a positive number" >&2; exit 2; }; JOBS=$2; shift 2 ;;
+	--kernels) need_value "$1" $#; KERNELS=$2; shift 2 ;;
+	--out) need_value "$1" $#; OUT=$2; shift 2 ;;
+	--jobs) need_value "$1" $#; need_positive "$1" "$2"; JOBS=$2; shift 2 ;;
 	--) shift; EXTRA=("$@"); break ;;
 	*) echo "matrix: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
-mkdir -p "$OUT"
-rm -f "$OUT"/*.json
+claim_out "$OUT"
 
-# The newest release candidate: first "~rc" upstream version in the list.
 NOBUILD=()
-newest_rc() {
-	"$ROOT/run-in-vm.sh" "${NOBUILD[@]}" --list-kernels --experimental 2>/dev/null | awk 'NR > 1 && $2 ~ /~rc/ { print $2; exit }'
-}
-
 # --all: IORING_REGISTER_BPF_FILTER arrived in 7.0, so every listed upstream
 # version from 7.0 on, oldest first.
 all_kernels() {
@@ -62,36 +59,22 @@ if [[ -n $ALL ]]; then
 fi
 set -- $KERNELS
 total=$# worst=0 results=()
-# The kernels' package indexes and downloads: once, before any parallel boot,
-# so concurrent runs never refresh the same cache.
-for a in "${EXTRA[@]}"; do [[ $a == --no-build ]] && NOBUILD=(--no-build); done
-"$ROOT/run-in-vm.sh" "${NOBUILD[@]}" --list-kernels --experimental >/dev/null 2>&1 || true
-RC=
-for k in "$@"; do [[ $k == rc ]] && RC=$(newest_rc); done
+prepare_kernels "$@"
 
 run_one() { # index kernel: one kernel's run; its exit code in $OUT/$k.code
-	local i=$1 k=$2 args=(--kernel-version "$2")
-	if [[ $k == rc ]]; then
-		[[ -n $RC ]] || { echo "matrix: [$i/$total] no release candidate in experimental, skipped" >&2; echo skip >"$OUT/$k.code"; return; }
-		args=(--experimental --kernel-version "$RC")
-	elif [[ $k == *~rc* ]]; then
-		args=(--experimental --kernel-version "$k")
-	fi
-	echo "matrix: [$i/$total] kernel $k: ./run-in-vm.sh ${args[*]}" >&2
+	local i=$1 k=$2
+	kernel_args "$k" || { echo "matrix: [$i/$total] no release candidate in experimental, skipped" >&2; echo skip >"$OUT/$k.code"; return; }
+	echo "matrix: [$i/$total] kernel $k: ./run-in-vm.sh ${KARGS[*]}" >&2
 	local code=0
-	"$ROOT/run-in-vm.sh" "${args[@]}" --out "$OUT/$k" --results "$OUT/$k.json" "${EXTRA[@]}" >"$OUT/$k.ktap" 2>"$OUT/$k.err" || code=$?
+	# An earlier run's results for this kernel go first (ringfence itself
+	# refuses to replace a file that is not a ringfence results file).
+	grep -qs '"tool" *: *"ringfence' "$OUT/$k.json" && rm -f "$OUT/$k.json"
+	"$ROOT/run-in-vm.sh" "${KARGS[@]}" --out "$OUT/$k" --results "$OUT/$k.json" "${EXTRA[@]}" >"$OUT/$k.ktap" 2>"$OUT/$k.err" || code=$?
 	echo "$code" >"$OUT/$k.code"
 }
 
-i=0
-for k in "$@"; do
-	i=$((i + 1))
-	rm -f "$OUT/$k.code"
-	if [[ $JOBS -le 1 ]]; then run_one "$i" "$k"; continue; fi
-	while [[ $(jobs -rp | wc -l) -ge $JOBS ]]; do wait -n || true; done
-	run_one "$i" "$k" &
-done
-wait
+for k in "$@"; do rm -f "$OUT/$k.code"; done
+run_jobs "$JOBS" run_one "$@"
 
 # Report in the order given, whatever order the runs finished in.
 i=0

@@ -25,20 +25,31 @@ public struct SelftestCostsCommand: ParsableCommand {
 
     public func run() throws {
         print("# ringfence selftest-costs: microseconds per operation, mean of \(count)")
-        func faults(_ who: __rusage_who) -> Int {
-            var u = rusage()
-            getrusage(__rusage_who_t(who.rawValue), &u)
-            return Int(u.ru_minflt)
-        }
-        func time(_ name: String, _ n: Int = count, _ body: () -> Void) {
-            let (p0, c0) = (faults(RUSAGE_SELF), faults(RUSAGE_CHILDREN))
-            let t0 = rf_now_ns()
-            for _ in 0..<n { body() }
-            let us = Double(rf_now_ns() - t0) / 1000 / Double(n)
-            let pf = Double(faults(RUSAGE_SELF) - p0) / Double(n), cf = Double(faults(RUSAGE_CHILDREN) - c0) / Double(n)
-            print("# cost \(name): " + cFormat("%.1f", us) + " us, page faults " + cFormat("%.1f", pf) + " here + " + cFormat("%.1f", cf) + " in children")
-            fflush(stdout)
-        }
+        processCosts()
+        ringCosts()
+        logAndStateCosts()
+    }
+
+    private static func faults(_ who: __rusage_who) -> Int {
+        var u = rusage()
+        getrusage(__rusage_who_t(who.rawValue), &u)
+        return Int(u.ru_minflt)
+    }
+
+    /// Runs `body` `n` times (default --count) and prints its mean time and page faults.
+    private func time(_ name: String, _ n: Int? = nil, _ body: () -> Void) {
+        let n = n ?? count
+        let (p0, c0) = (Self.faults(RUSAGE_SELF), Self.faults(RUSAGE_CHILDREN))
+        let t0 = rf_now_ns()
+        for _ in 0..<n { body() }
+        let us = Double(rf_now_ns() - t0) / 1000 / Double(n)
+        let pf = Double(Self.faults(RUSAGE_SELF) - p0) / Double(n), cf = Double(Self.faults(RUSAGE_CHILDREN) - c0) / Double(n)
+        print("# cost \(name): " + cFormat("%.1f", us) + " us, page faults " + cFormat("%.1f", pf) + " here + " + cFormat("%.1f", cf) + " in children")
+        fflush(stdout)
+    }
+
+    /// A syscall, fork and a LiveKernel child: what isolating a case costs.
+    private func processCosts() {
         time("getppid (a bare syscall)") { _ = getppid() }
         time("fork + exit + wait", max(count / 4, 1)) {
             let pid = fork()
@@ -58,6 +69,10 @@ public struct SelftestCostsCommand: ParsableCommand {
         time("LiveKernel fresh child (fork, pipe, exit, wait)", max(count / 4, 1)) {
             _ = LiveKernel().runInChild { _ in (true, []) }
         }
+    }
+
+    /// Rings, filter registration and a NOP: what a case's steps cost.
+    private func ringCosts() {
         time("io_uring set-up + close (8 entries)") {
             let k = LiveKernel()
             let fd = k.setupRing(entries: 8, flags: 0)
@@ -83,16 +98,18 @@ public struct SelftestCostsCommand: ParsableCommand {
         }
         time("assemble 'ld #0x5; ret #1'") { _ = try? Assembler.assemble("ld #0x5; ret #1") }
         time("registerCall (argument bytes, no syscall)") { _ = reg.registerCall(fd: 3, opcode: 0) }
-        do {
-            let k = LiveKernel()
-            let fd = k.setupRing(entries: 8, flags: 0)
-            let call = reg.registerCall(fd: fd, opcode: 0)
-            time("LiveKernel.register on an open ring (call prebuilt)") { _ = k.register(call) }
-            time("raw io_uring_register on an open ring") {
-                _ = rf_io_uring_register(fd, 99, nil, 0)
-            }
-            k.closeRing(fd)
+        let k = LiveKernel()
+        let fd = k.setupRing(entries: 8, flags: 0)
+        let call = reg.registerCall(fd: fd, opcode: 0)
+        time("LiveKernel.register on an open ring (call prebuilt)") { _ = k.register(call) }
+        time("raw io_uring_register on an open ring") {
+            _ = rf_io_uring_register(fd, 99, nil, 0)
         }
+        k.closeRing(fd)
+    }
+
+    /// Kernel log markers, the console, the taint and worker checks: what a case's bookkeeping costs.
+    private func logAndStateCosts() {
         let markers = KernelLogMarkers()
         time("kmsg marker (begin or end line)") { markers.write(KernelLogMarkers.begin(1, "costs:a-case-id-of-typical-length-for-the-console")) }
         time("kmsg marker, short (number only)") { markers.write("ringfence: begin 1") }

@@ -44,8 +44,9 @@ public struct LintCommand: ParsableCommand {
             warn("ringfence: \(e)")
             throw ExitCode(Exit.usage)
         }
-        // Cases that loaded still need a why: (CaseLint); those that did not are reported for what failed.
-        let errors = loaded.errors + CaseLint.missingWhy(loaded.cases)
+        // Cases that loaded still need a why: and byte-order-neutral loads (CaseLint);
+        // those that did not load are reported for what failed.
+        let errors = loaded.errors + CaseLint.missingWhy(loaded.cases) + CaseLint.byteOrder(loaded.cases)
         for e in errors { warn(e.description) }
         if !errors.isEmpty {
             let files = Set(errors.map(\.file)).count

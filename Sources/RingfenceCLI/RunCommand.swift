@@ -66,6 +66,51 @@ public struct RunCommand: ParsableCommand {
     public func run() throws {
         // Where the time goes: always in the VM guest, with --verbose elsewhere.
         let showPhases = verbose || rf_is_pid1 != 0
+        let plan = try loadPlan()
+        if showPhases { plan.phases.forEach { phase($0) } }
+        let (runner, taintAtStart) = makeRunner(facts: plan.facts)
+        let stream = KTAPStream(ids: plan.selected.map(\.id), facts: plan.facts, taintAtStart: taintAtStart)
+        let started = Date()
+        let t0 = rf_now_ns()
+        let cpu0 = PhaseTimes.machineCPU()
+        if format == .ktap { stream.header().forEach { emit($0) } }
+        let done = runCases(plan, runner: runner, stream: stream)
+        let elapsed = Double(rf_now_ns() - t0) / 1e6
+        let runNs = rf_now_ns() - t0
+        let totals = Totals(done)
+        let env = ProcessInfo.processInfo.environment
+        var report = RunReport(kernel: plan.facts, accelerator: env["RINGFENCE_ACCEL"],
+                               startedAt: iso8601(secondsSince1970: started.timeIntervalSince1970), durationMs: elapsed, cases: done)
+        report.configDigest = env["RINGFENCE_CONFIG_DIGEST"]
+        if let taintAtStart, taintAtStart != 0 { report.taintAtStart = taintAtStart }
+        try printReport(report, stream: stream, durationMs: elapsed)
+        if showPhases {
+            let ran = done.filter { $0.status != .skip }
+            let caseNs = UInt64(ran.reduce(0) { $0 + $1.durationMs } * 1e6)
+            // The machine's CPU split: in the guest, how much of the time is the
+            // kernel's (system) and how much ringfence's own code (user).
+            let cpu = PhaseTimes.cpuSplit(cpu0, PhaseTimes.machineCPU()).map { "; \(rf_is_pid1 != 0 ? "guest" : "machine") \($0)" } ?? ""
+            phase(PhaseTimes.line("cases-run", runNs, "\(ran.count) run, \(done.count - ran.count) skipped, \(runner.isolationSummary); "
+                                  + "sum of case durations \(PhaseTimes.seconds(caseNs)) s" + cpu))
+        }
+        try writeResults(report, showPhases: showPhases)
+        warn("ringfence: \(totals.summary)")
+        if strict && totals.xfail + totals.xpass > 0 && totals.exitCode(strict: false) == 0 {
+            warn("ringfence: --strict: known bugs (xfail) and stale known-bug entries (xpass) fail the run")
+        }
+        throw ExitCode(totals.exitCode(strict: strict))
+    }
+
+    /// What a run starts from: the selected cases, the known-bug baseline, the kernel's
+    /// facts, and the phase lines saying what each took.
+    private struct Plan {
+        var selected: [TestCase]
+        var baseline: [KnownBug]
+        var facts: KernelFacts
+        var phases: [String]
+    }
+
+    private func loadPlan() throws -> Plan {
         var phases: [String] = []
         if let t0 = ProcessInfo.processInfo.environment["RINGFENCE_SUITE_T0_NS"].flatMap(UInt64.init) {
             phases.append(PhaseTimes.line("cli-start", rf_now_ns() &- t0, "supervisor fork, Swift runtime, argument parsing"))
@@ -83,13 +128,17 @@ public struct RunCommand: ParsableCommand {
         phases.append(PhaseTimes.line("known-bugs-load", bugsNs, "\(baseline.count) entries"))
         let (facts, probeNs) = PhaseTimes.measure { KernelProbe.probe() }
         phases.append(PhaseTimes.line("kernel-probe", probeNs, "opcodeLast \(facts.opcodeLast)"))
-        if showPhases { phases.forEach { phase($0) } }
+        return Plan(selected: selected, baseline: baseline, facts: facts, phases: phases)
+    }
+
+    /// The runner with this command's options, kernel log markers and taint watch; and
+    /// the taint at start (nil where the kernel does not say).
+    private func makeRunner(facts: KernelFacts) -> (Runner, UInt64?) {
         var options = RunOptions()
         options.timeout = timeout
         options.exhaustive = exhaustive
         options.isolateAll = isolateAll
         let runner = Runner(facts: facts, options: options)
-        let kernelVersion = KernelVersion.running(release: facts.release, version: facts.version)
         runner.loadModule = ModuleHook.load
         if (announce || rf_is_pid1 != 0) && KernelLogMarkers.available() {
             runner.markers = KernelLogMarkers()
@@ -97,16 +146,17 @@ public struct RunCommand: ParsableCommand {
         }
         let taintAtStart = KernelTaint.read()
         if taintAtStart != nil { runner.readTaint = { KernelTaint.read() } }
-        let stream = KTAPStream(ids: selected.map(\.id), facts: facts, taintAtStart: taintAtStart)
-        let started = Date()
-        let t0 = rf_now_ns()
-        let cpu0 = PhaseTimes.machineCPU()
-        if format == .ktap { stream.header().forEach { emit($0) } }
-        // Results arrive in completion order; the stream prints them in plan order.
-        var collected = [CaseResult?](repeating: nil, count: selected.count)
+        return (runner, taintAtStart)
+    }
+
+    /// Runs the plan, judging each result against the baseline. Results arrive in
+    /// completion order; the stream prints them in plan order.
+    private func runCases(_ plan: Plan, runner: Runner, stream: KTAPStream) -> [CaseResult] {
+        let kernelVersion = KernelVersion.running(release: plan.facts.release, version: plan.facts.version)
+        var collected = [CaseResult?](repeating: nil, count: plan.selected.count)
         var count = 0
-        runner.runAll(selected, jobs: jobs ?? Self.defaultJobs, started: { _ in }, finished: { i, r in
-            let judged = KnownBugs.apply(baseline, to: r, kernel: kernelVersion)
+        runner.runAll(plan.selected, jobs: jobs ?? Self.defaultJobs, started: { _ in }, finished: { i, r in
+            let judged = KnownBugs.apply(plan.baseline, to: r, kernel: kernelVersion)
             collected[i] = judged
             count += 1
             let lines = stream.add(i, judged)
@@ -114,60 +164,45 @@ public struct RunCommand: ParsableCommand {
                 lines.forEach { emit($0) }
                 if verbose { emit(KTAPWriter.indent + "# \(cFormat("%.1f", judged.durationMs)) ms \(judged.id)") }
             } else if isatty(2) != 0 {
-                warn("[\(count)/\(selected.count)] \(judged.status.rawValue) \(judged.id)")
+                warn("[\(count)/\(plan.selected.count)] \(judged.status.rawValue) \(judged.id)")
             }
         })
-        let done = collected.compactMap { $0 }
-        let elapsed = Double(rf_now_ns() - t0) / 1e6
-        let runNs = rf_now_ns() - t0
-        let totals = Totals(done)
-        let env = ProcessInfo.processInfo.environment
-        var report = RunReport(kernel: facts, accelerator: env["RINGFENCE_ACCEL"],
-                               startedAt: iso8601(secondsSince1970: started.timeIntervalSince1970), durationMs: elapsed, cases: done)
-        report.configDigest = env["RINGFENCE_CONFIG_DIGEST"]
-        if let taintAtStart, taintAtStart != 0 { report.taintAtStart = taintAtStart }
-        if format == .ktap {
+        return collected.compactMap { $0 }
+    }
+
+    /// The run's end on stdout: KTAP's totals (with --verbose the slowest cases), or the JSON or JUnit document.
+    private func printReport(_ report: RunReport, stream: KTAPStream, durationMs: Double) throws {
+        switch format {
+        case .ktap:
             if verbose {
                 emit("# slowest cases:")
-                for r in done.sorted(by: { $0.durationMs > $1.durationMs }).prefix(10) {
+                for r in report.cases.sorted(by: { $0.durationMs > $1.durationMs }).prefix(10) {
                     emit("#   \(cFormat("%8.1f", r.durationMs)) ms  \(r.id)")
                 }
             }
-            stream.finish(durationMs: elapsed).forEach { emit($0) }
-        } else if format == .json {
+            stream.finish(durationMs: durationMs).forEach { emit($0) }
+        case .json:
             print(try report.json())
-        } else {
+        case .junit:
             print(JUnitWriter().document(report))
         }
-        if showPhases {
-            let ran = done.filter { $0.status != .skip }
-            let caseNs = UInt64(ran.reduce(0) { $0 + $1.durationMs } * 1e6)
-            // The machine's CPU split: in the guest, how much of the time is the
-            // kernel's (system) and how much ringfence's own code (user).
-            let cpu = PhaseTimes.cpuSplit(cpu0, PhaseTimes.machineCPU()).map { "; \(rf_is_pid1 != 0 ? "guest" : "machine") \($0)" } ?? ""
-            phase(PhaseTimes.line("cases-run", runNs, "\(ran.count) run, \(done.count - ran.count) skipped, \(runner.isolationSummary); "
-                                  + "sum of case durations \(PhaseTimes.seconds(caseNs)) s" + cpu))
-        }
-        // In the VM guest the results always go out over the console (GuestResults).
-        if let path = results ?? (rf_is_pid1 != 0 ? GuestResults.path : nil) {
-            let (_, writeNs) = try PhaseTimes.measure {
-                // The guest's own copy crosses the console to the host, which
-                // knows each case's name and location: the transfer form.
-                let toHost = results == nil
-                do {
-                    try Data(report.json(pretty: rf_is_pid1 == 0, transferForm: toHost).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-                } catch {
-                    warn("ringfence: --results \(path): cannot write (\(writableFileProblem(path) ?? "disk full?")); the KTAP above has the results")
-                    throw ExitCode(Exit.usage)
-                }
+    }
+
+    /// --results, and in the VM guest always: the results go out over the console (GuestResults).
+    private func writeResults(_ report: RunReport, showPhases: Bool) throws {
+        guard let path = results ?? (rf_is_pid1 != 0 ? GuestResults.path : nil) else { return }
+        let (_, writeNs) = try PhaseTimes.measure {
+            // The guest's own copy crosses the console to the host, which
+            // knows each case's name and location: the transfer form.
+            let toHost = results == nil
+            do {
+                try Data(report.json(pretty: rf_is_pid1 == 0, transferForm: toHost).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            } catch {
+                warn("ringfence: --results \(path): cannot write (\(writableFileProblem(path) ?? "disk full?")); the KTAP above has the results")
+                throw ExitCode(Exit.usage)
             }
-            if showPhases { phase(PhaseTimes.line("results-write", writeNs)) }
         }
-        warn("ringfence: \(totals.summary)")
-        if strict && totals.xfail + totals.xpass > 0 && totals.exitCode(strict: false) == 0 {
-            warn("ringfence: --strict: known bugs (xfail) and stale known-bug entries (xpass) fail the run")
-        }
-        throw ExitCode(totals.exitCode(strict: strict))
+        if showPhases { phase(PhaseTimes.line("results-write", writeNs)) }
     }
 
     /// The default baseline may be absent (an empty one); a file named with

@@ -21,7 +21,7 @@ final class DisassemblerTests: XCTestCase {
             { 0x08, 0, 0, 0 }; ja +1; ld [user_data.hi]; add #10; ret #1, +1; ret a
             """.replacingOccurrences(of: "ret #1, +1", with: "{ 0x06, 1, 0, 1 }"))
         XCTAssertEqual(Disassembler.listing(program).split(separator: "\n").map(String.init), [
-            "(000) ld       [8]  // opcode, sqe_flags, pdu_size",
+            "(000) ld       [8]  // opcode, sqe_flags, pdu_size, pad.0",
             "(001) and      #0xff",
             "(002) jeq      #0x1             jt 4    jf 5",
             "(003) ret      #1",
@@ -49,7 +49,7 @@ final class DisassemblerTests: XCTestCase {
             BPFInstruction(code: 0x99, jt: 1, jf: 2, k: 3),
         ]
         XCTAssertEqual(Disassembler.source(program), """
-                   ld [8]  // opcode, sqe_flags, pdu_size
+                   ld [8]  // opcode, sqe_flags, pdu_size, pad.0
                    jeq #0x1, L2, L3
             L2:    ret #0x1
             L3:    jgt x, +9, L4

@@ -34,21 +34,105 @@ final class KselftestExportTests: XCTestCase {
         // The program: its source above, each instruction with its disassembly beside it.
         XCTAssertTrue(c.contains("\t *   ret #1\n"), c)
         XCTAssertTrue(c.contains("{ 0x6, 0, 0, 0x1 }, /* (000) ret      #1 */\n"), c)
-        // A sub-word field: the word load, the shift and the mask, exactly as the Swift assembler emits them.
-        XCTAssertTrue(c.contains("{ 0x20, 0, 0, 0x8 }, /* (000) ld       [8]  // opcode, sqe_flags, pdu_size */"), c)
-        XCTAssertTrue(c.contains("{ 0x74, 0, 0, 0x8 }, /* (001) rsh      #8 */"), c)
-        XCTAssertTrue(c.contains("{ 0x54, 0, 0, 0xff }, /* (002) and      #0xff */"), c)
+        // A sub-word field: the word load, the shift and the mask, for each byte order under #if.
+        XCTAssertTrue(c.contains("""
+            #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            \t\tstatic const struct sock_filter prog[] = {
+            \t\t\t{ 0x20, 0, 0, 0x8 }, /* (000) ld       [8]  // opcode, sqe_flags, pdu_size, pad.0 */
+            \t\t\t{ 0x74, 0, 0, 0x10 }, /* (001) rsh      #16 */
+            \t\t\t{ 0x54, 0, 0, 0xff }, /* (002) and      #0xff */
+            \t\t\t{ 0x16, 0, 0, 0x0 }, /* (003) ret      a */
+            \t\t};
+            #else
+            \t\tstatic const struct sock_filter prog[] = {
+            \t\t\t{ 0x20, 0, 0, 0x8 }, /* (000) ld       [8]  // opcode, sqe_flags, pdu_size, pad.0 */
+            \t\t\t{ 0x74, 0, 0, 0x8 }, /* (001) rsh      #8 */
+            \t\t\t{ 0x54, 0, 0, 0xff }, /* (002) and      #0xff */
+            \t\t\t{ 0x16, 0, 0, 0x0 }, /* (003) ret      a */
+            \t\t};
+            #endif
+            """), c)
+        // `ret #1` is the same on both orders: written once.
+        XCTAssertEqual(c.components(separatedBy: "#if __BYTE_ORDER__").count, 2, c)
         XCTAssertTrue(c.contains(".expect_errno = 22 /* EINVAL */"), c)
         XCTAssertTrue(c.contains("{ 7ull, RF_EXACTLY, -13 /* -EACCES */ },"), c)
         XCTAssertTrue(c.contains("\t{ \"submission/x:stacked-allow-then-deny-is-denied\", case_1, 10000, { { RF_REQ_OPCODE, 0, \"NOP\" } } },\n"), c)
         XCTAssertEqual(Set(e.files.map(\.name)), ["io_uring_bpf_filter.c", "ringfence_rt.h", "io_uring_bpf_filter.h", "Makefile", "config", "settings", "NOT-EXPORTED", "BYTE-ORDER"])
-        // It loads [sqe_flags] (word 8) and submits: its verdict depends on byte order.
-        XCTAssertEqual(KselftestExport.byteOrderDependence(cases[0]), ["opcode/sqe_flags/pdu_size: u8 fields of one word (the shift differs)"])
-        XCTAssertTrue(file(e, "BYTE-ORDER").contains("submission/x:stacked-allow-then-deny-is-denied\topcode/sqe_flags/pdu_size"), file(e, "BYTE-ORDER"))
+        // Named fields compile for each order: the case is byte-order neutral and not in BYTE-ORDER.
+        XCTAssertEqual(KselftestExport.byteOrderDependence(cases[0]), [])
+        XCTAssertFalse(file(e, "BYTE-ORDER").contains("submission/x"), file(e, "BYTE-ORDER"))
+    }
+
+    /// A case that declares its byte order is listed in BYTE-ORDER and carries
+    /// the requirement that skips it on the other order; #O_LARGEFILE is the target's.
+    func testDeclaredByteOrderAndLargefile() throws {
+        let cases = try CaseLoader.load(yaml: """
+            - name: the word at 8 as little-endian reads it
+              why: io_uring_populate_bpf_ctx() fills bytes 8..11
+              byte_order: { order: little, reason: "shows the word's layout" }
+              steps:
+                - register: { opcode: NOP, program: "ld [8]; jeq #0, ok; ret #0; ok: ret #1" }
+                - submit: [ { op: NOP, user_data: 1 } ]
+                  expect: { cqes: [ { user_data: 1, res: 0 } ] }
+            - name: largefile
+              why: __io_openat_prep() ORs in O_LARGEFILE
+              steps:
+                - register: { opcode: OPENAT, program: "ld [open.flags]; jeq #O_CLOEXEC|O_LARGEFILE, ok; ret #0; ok: ret #1" }
+            - name: per-arch open flags
+              why: build_open_how() keeps the flags
+              steps:
+                - register: { opcode: OPENAT2, program: "ld [open.flags]; jeq #O_DIRECTORY|O_LARGEFILE, ok; ret #0; ok: ret #1" }
+                - submit: [ { op: OPENAT, path: "/", open_flags: O_DIRECTORY|O_CLOEXEC, user_data: 1 }, { op: OPENAT2, path: "/", open_flags: O_DIRECTORY, user_data: 2 } ]
+                  expect: { cqes: [ { user_data: 1, res: ok }, { user_data: 2, res: ok } ] }
+            """, file: "context/z.yaml")
+        XCTAssertEqual(cases[0].byteOrder, DeclaredByteOrder(order: .little, reason: "shows the word's layout"))
+        XCTAssertEqual(cases[0].byteOrder?.skipReason(on: .big), "the case holds on little-endian machines only (byte_order: shows the word's layout)")
+        XCTAssertNil(cases[0].byteOrder?.skipReason(on: .little))
+        XCTAssertEqual(CaseLint.byteOrder(cases), [], "a declared case may load raw words")
+        let e = KselftestExport(cases: cases)
+        XCTAssertEqual(file(e, "BYTE-ORDER").split(separator: "\n").filter { !$0.hasPrefix("#") },
+                       ["context/z:the-word-at-8-as-little-endian-reads-it\tlittle\tshows the word's layout"])
+        let c = file(e, "io_uring_bpf_filter.c")
+        XCTAssertTrue(c.contains("{ RF_REQ_BYTE_ORDER, 0 /* little-endian */, \"shows the word\'s layout\" }"), c)
+        XCTAssertTrue(c.contains("{ 0x15, 1, 0, 0x80000 | RF_O_LARGEFILE }, /* (001) jeq      #0x88000 "), c)
+        // Open flags whose value is per architecture: the target's C names, in filters and in SQEs.
+        XCTAssertTrue(c.contains("{ 0x15, 1, 0, 0x0 | O_DIRECTORY | RF_O_LARGEFILE }, /* (001) jeq      #0x18000 "), c)
+        XCTAssertTrue(c.contains(".op_flags = 0x80000 | O_DIRECTORY /* x86_64: 0x90000 */"), c)
+        XCTAssertTrue(c.contains(".how_flags_x86 = 0x10000, .how_flags_arch = O_DIRECTORY"), c)
+    }
+
+    /// Lint: a raw load of a sub-word word in a case that submits, with file:line and the named field to write.
+    func testLintRejectsRawSubWordLoadsInCasesThatSubmit() throws {
+        let cases = try CaseLoader.load(yaml: """
+            - name: raw flags
+              why: x
+              steps:
+                - register:
+                    opcode: NOP
+                    program: |
+                      ld [8]
+                      rsh #8
+                      ret a
+                - submit: [ { op: NOP, user_data: 1 } ]
+                  expect: { cqes: [ { user_data: 1, res: 0 } ] }
+            - name: raw but only registers
+              why: x
+              steps:
+                - register: { opcode: NOP, program: "ld [0]; ret a" }
+            """, file: "context/w.yaml")
+        let errors = CaseLint.byteOrder(cases)
+        XCTAssertEqual(errors.count, 1)
+        XCTAssertEqual(errors.first?.file, "context/w.yaml")
+        XCTAssertEqual(errors.first?.line, 7)
+        XCTAssertTrue(errors.first?.description.contains("write ld [opcode], ld [sqe_flags], ld [pdu_size] or ld [pad.0]") == true, errors.first?.description ?? "")
     }
 
     func testCasesTheCFormCannotExpressAreListedWithTheReason() throws {
         let cases = try CaseLoader.load(yaml: """
+            - name: in a new image
+              steps:
+                - exec:
+                    - register: { task: true, opcode: NOP, program: "ret #1" }
             - name: in a user namespace
               steps:
                 - user_namespace: true
@@ -58,12 +142,14 @@ final class KselftestExportTests: XCTestCase {
                 - register: { opcode: NOP, program: "ret #1" }
             """, file: "lifecycle/y.yaml")
         let e = KselftestExport(cases: cases)
-        XCTAssertEqual(e.exported.map(\.id), ["lifecycle/y:plain"])
-        XCTAssertEqual(e.notExported, [.init(id: "lifecycle/y:in-a-user-namespace", reason: "user_namespace: is not in the C form yet")])
+        XCTAssertEqual(e.exported.map(\.id), ["lifecycle/y:in-a-user-namespace", "lifecycle/y:plain"])
+        XCTAssertEqual(e.notExported, [.init(id: "lifecycle/y:in-a-new-image", reason: "exec: needs the steps in a new image; the C form has none yet")])
         let list = file(e, KselftestExport.notExportedFile)
-        XCTAssertTrue(list.contains("# 1 of 2 cases exported"), list)
-        XCTAssertTrue(list.contains("lifecycle/y:in-a-user-namespace\tuser_namespace: is not in the C form yet\n"), list)
-        XCTAssertFalse(file(e, "io_uring_bpf_filter.c").contains("in-a-user-namespace"))
+        XCTAssertTrue(list.contains("# 2 of 3 cases exported"), list)
+        XCTAssertTrue(list.contains("lifecycle/y:in-a-new-image\texec: needs the steps in a new image; the C form has none yet\n"), list)
+        XCTAssertFalse(file(e, "io_uring_bpf_filter.c").contains("in-a-new-image"))
+        // user_namespace: is unshare(CLONE_NEWUSER) in the case's forked process.
+        XCTAssertTrue(file(e, "io_uring_bpf_filter.c").contains("\tif (rf_user_namespace())\n"))
     }
 
     /// Every case of cases/ is exported or listed, and at least 90 % of the standard tier is exported.

@@ -67,7 +67,7 @@ import PropertyBased
         let k = ReferenceKernel()
         let ring = k.setupRing(entries: 8, flags: 0)
         M.register(k, ring: ring, M.registration(opcode: "NOP", M.denyIfUserData(2)))
-        let link = RequestModel.iosqeLink
+        let link = SQEFlags.ioLink.rawValue
         let out = k.submit(ring: ring, sqes: [M.nop(1, flags: link), M.nop(2, flags: link), M.nop(3), M.nop(4)],
                            expecting: 4, timeoutMs: 0)
         let r = M.results(out)
@@ -221,7 +221,7 @@ import PropertyBased
             Issue.record("prep failed"); return
         }
         let ctx = ContextBuilder.build(opcode: 18, requestFlags: req.flags, userData: 0, payload: req.payload, semantics: .upstream)
-        #expect(ctx[9] == RequestModel.iosqeAsync)
+        #expect(ctx[9] == SQEFlags.async.rawValue)
         #expect(ctx[10] == 24)
         // O_LARGEFILE added on 64-bit, mode kept for O_CREAT
         #expect(ByteImage(bytes: ctx).load(UInt64.self, at: 16) == 0o100 | 1 | 0o100000)
@@ -237,11 +237,11 @@ import PropertyBased
         let ring = k.setupRing(entries: 8, flags: 0)
         var sock = M.socket(3, domain: 2, type: 1)
         sock.fileIndex = 1
-        sock.flags = RequestModel.iosqeLink
+        sock.flags = SQEFlags.ioLink.rawValue
         let r = M.results(k.submit(ring: ring, sqes: [sock, M.nop(4)], expecting: 2, timeoutMs: 0))
         #expect(r[3] == -Errno.ENXIO && r[4] == 0)
         // ...and CQE_SKIP_SUCCESS hides its -ENXIO completion.
-        sock.flags = RequestModel.iosqeCQESkip
+        sock.flags = SQEFlags.cqeSkipSuccess.rawValue
         sock.userData = 5
         let out = k.submit(ring: ring, sqes: [sock], expecting: 0, timeoutMs: 0)
         #expect(out.submitted == 1 && out.cqes.isEmpty)
@@ -251,7 +251,7 @@ import PropertyBased
 /// io_connect_bpf_populate()'s addr_len rules, on the bytes a filter would load.
 @Suite struct ModelConnectContextTests {
     static func ctx(_ addr: [UInt8], len: Int32, semantics: KernelSemantics = .upstream) -> ByteImage {
-        ByteImage(bytes: ContextBuilder.build(opcode: 16, requestFlags: 0, userData: 0,
+        ByteImage(bytes: ContextBuilder.build(opcode: 16, requestFlags: [], userData: 0,
                                               payload: .connect(addrLen: len, address: Array(addr.prefix(Int(max(0, len))))),
                                               semantics: semantics))
     }
@@ -304,7 +304,7 @@ import PropertyBased
         func run(_ s: KernelSemantics) -> Int32? {
             let k = ReferenceKernel(semantics: s)
             let ring = k.setupRing(entries: 8, flags: 0)
-            #expect(M.results(k.submit(ring: ring, sqes: [M.nop(1, flags: RequestModel.iosqeDrain)], expecting: 1, timeoutMs: 0))[1] == 0)
+            #expect(M.results(k.submit(ring: ring, sqes: [M.nop(1, flags: SQEFlags.ioDrain.rawValue)], expecting: 1, timeoutMs: 0))[1] == 0)
             M.register(k, ring: ring, M.registration(opcode: "NOP", M.allowIfSqeFlagsHave(0x10)))   // IOSQE_ASYNC
             return M.results(k.submit(ring: ring, sqes: [M.nop(2)], expecting: 1, timeoutMs: 0))[2]
         }
@@ -318,7 +318,7 @@ import PropertyBased
     /// shows IOSQE_ASYNC (REQ_F_FORCE_ASYNC) even in a later io_uring_enter.
     @Test func aFailedDrainRequestLeavesAsyncForTheNextRequest() {
         let (k, ring) = Self.ringAllowingSqeFlagsEqualToUserData()
-        var bad = M.nop(2, flags: RequestModel.iosqeDrain)
+        var bad = M.nop(2, flags: SQEFlags.ioDrain.rawValue)
         bad.opFlags = 0x100   // unknown nop_flags: prep fails with EINVAL after io_init_drain
         #expect(M.results(k.submit(ring: ring, sqes: [bad], expecting: 1, timeoutMs: 0))[2] == -Errno.EINVAL)
         #expect(M.results(k.submit(ring: ring, sqes: [M.nop(0x10)], expecting: 1, timeoutMs: 0))[0x10] == 0)
@@ -328,7 +328,7 @@ import PropertyBased
 
     @Test func aCompletedDrainRequestClearsIt() {
         let (k, ring) = Self.ringAllowingSqeFlagsEqualToUserData()
-        let r = M.results(k.submit(ring: ring, sqes: [M.nop(0x12, flags: RequestModel.iosqeDrain), M.nop(0x10)], expecting: 2, timeoutMs: 0))
+        let r = M.results(k.submit(ring: ring, sqes: [M.nop(0x12, flags: SQEFlags.ioDrain.rawValue), M.nop(0x10)], expecting: 2, timeoutMs: 0))
         #expect(r[0x12] == 0 && r[0x10] == 0)
         #expect(M.results(k.submit(ring: ring, sqes: [M.nop(0x100000000)], expecting: 1, timeoutMs: 0))[0x100000000] == 0)
     }
@@ -339,10 +339,10 @@ extension ModelDrainTests {
     /// DRAIN_ACTIVE at init; only queueing the finished chain would, so its tail sees ASYNC too.
     @Test func aLinkAfterAFailedDrainShowsAsyncOnEveryMember() {
         let (k, ring) = Self.ringAllowingSqeFlagsEqualToUserData()
-        var bad = M.nop(2, flags: RequestModel.iosqeDrain)
+        var bad = M.nop(2, flags: SQEFlags.ioDrain.rawValue)
         bad.opFlags = 0x100
         _ = k.submit(ring: ring, sqes: [bad], expecting: 1, timeoutMs: 0)
-        let r = M.results(k.submit(ring: ring, sqes: [M.nop(0x14, flags: RequestModel.iosqeLink), M.nop(0x10)], expecting: 2, timeoutMs: 0))
+        let r = M.results(k.submit(ring: ring, sqes: [M.nop(0x14, flags: SQEFlags.ioLink.rawValue), M.nop(0x10)], expecting: 2, timeoutMs: 0))
         #expect(r[0x14] == 0 && r[0x10] == 0)
     }
 }

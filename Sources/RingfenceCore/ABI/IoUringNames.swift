@@ -1,37 +1,13 @@
 // Names case files may use for io_uring constants other than opcodes,
-// taken from Linux 7.3's include/uapi/linux/io_uring.h.
+// taken from Linux 7.3's include/uapi/linux/io_uring.h; the flag names come
+// from the OptionSets in IoUringFlags.swift.
 
 public enum IoUringNames {
-    /// IORING_SETUP_* bits, without the prefix.
-    public static let setupFlags: [String: UInt32] = [
-        "IOPOLL": 1 << 0,
-        "SQPOLL": 1 << 1,
-        "SQ_AFF": 1 << 2,
-        "CQSIZE": 1 << 3,
-        "CLAMP": 1 << 4,
-        "ATTACH_WQ": 1 << 5,
-        "R_DISABLED": 1 << 6,
-        "SUBMIT_ALL": 1 << 7,
-        "COOP_TASKRUN": 1 << 8,
-        "TASKRUN_FLAG": 1 << 9,
-        "SQE128": 1 << 10,
-        "CQE32": 1 << 11,
-        "SINGLE_ISSUER": 1 << 12,
-        "DEFER_TASKRUN": 1 << 13,
-        "NO_MMAP": 1 << 14,
-        "REGISTERED_FD_ONLY": 1 << 15,
-        "NO_SQARRAY": 1 << 16,
-        "HYBRID_IOPOLL": 1 << 17,
-        "CQE_MIXED": 1 << 18,
-        "SQE_MIXED": 1 << 19,
-        "SQ_REWIND": 1 << 20,
-    ]
+    /// IORING_SETUP_* bits, without the prefix (SetupFlags.names).
+    public static let setupFlags: [String: SetupFlags] = Dictionary(uniqueKeysWithValues: SetupFlags.names)
 
-    /// IOSQE_* bits, without the prefix.
-    public static let sqeFlags: [String: UInt8] = [
-        "FIXED_FILE": 1 << 0, "IO_DRAIN": 1 << 1, "IO_LINK": 1 << 2, "IO_HARDLINK": 1 << 3,
-        "ASYNC": 1 << 4, "BUFFER_SELECT": 1 << 5, "CQE_SKIP_SUCCESS": 1 << 6,
-    ]
+    /// IOSQE_* bits, without the prefix (SQEFlags.names).
+    public static let sqeFlags: [String: SQEFlags] = Dictionary(uniqueKeysWithValues: SQEFlags.names)
 
     /// io_uring_register(2) opcodes, without the IORING_REGISTER_ / IORING_ prefix.
     public static let registerOps: [String: UInt32] = [
@@ -79,5 +55,11 @@ public enum IoUringNames {
     public static func lookup<T>(_ name: String, in table: [String: T], prefix: String) -> T? {
         let bare = name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : name
         return table[bare.uppercased()]
+    }
+
+    /// A flag's bits by name from an OptionSet's table, as a case field stores them.
+    public static func lookup<F: OptionSet>(_ name: String, in table: [String: F], prefix: String) -> F.RawValue? {
+        let flag: F? = lookup(name, in: table, prefix: prefix)
+        return flag?.rawValue
     }
 }

@@ -7,7 +7,10 @@
 //   - `ld [field]` names an io_uring_bpf_ctx field (see ContextField) and
 //     expands to `ld [word]`, `rsh #shift` (if any), `and #mask` (if any);
 //   - immediates may be symbolic: `#AF_INET`, `#O_CREAT|O_EXCL`,
-//     `#IORING_OP_SOCKET`, `#htons(80)`, `#ipv4(127.0.0.1)`;
+//     `#IORING_OP_SOCKET`, `#htons(80)`, `#ipv4(127.0.0.1)`, `#ipv6(::1)[3]`,
+//     `#O_LARGEFILE`;
+//   - named fields and the byte-order helpers are computed for the target's
+//     byte order (`assemble(_:byteOrder:)`, little-endian unless told);
 //   - numbers are decimal, 0x hex, 0b binary or 0o octal; `010` is refused
 //     because bpf_asm would read it as octal; negative numbers wrap to u32;
 //   - jump targets are labels or relative offsets `+N`; a label with no
@@ -16,8 +19,39 @@
 // Nothing the kernel might refuse is refused here (ldh, mod, ret x, jumps
 // past the end, > 4096 instructions): only what cannot be encoded.
 
+/// What a program is assembled for: the byte order (named fields,
+/// `#htons`, `#ipv4`, `#ipv6`) and the architecture's `O_LARGEFILE`, which the
+/// kernel ORs into open flags (force_o_largefile()): 0x8000 in
+/// include/uapi/asm-generic/fcntl.h (x86_64, s390x), 0x20000 in
+/// arch/arm64/include/uapi/asm/fcntl.h. The exporter assembles with
+/// `oLargefile: 0` as well to find the instructions that carry it.
+public struct AsmTarget: Sendable, Equatable {
+    public var byteOrder: ByteOrder
+    public var oLargefile: UInt32
+    /// Values for the open flags whose value is per architecture
+    /// (SymbolicConstant.archOpenFlags), where they differ from x86_64's.
+    public var openFlags: [String: UInt32] = [:]
+    public init(byteOrder: ByteOrder = .little, oLargefile: UInt32 = AsmTarget.x86OLargefile) {
+        self.byteOrder = byteOrder
+        self.oLargefile = oLargefile
+    }
+    /// O_LARGEFILE of x86_64 (asm-generic), the host the Swift guest runs on.
+    public static let x86OLargefile: UInt32 = 0x8000
+    public static let host = AsmTarget(byteOrder: .host)
+}
+
 public enum Assembler {
     public static func assemble(_ source: String) throws -> [BPFInstruction] {
+        try assemble(source, target: AsmTarget())
+    }
+
+    /// The program for a machine of `byteOrder` (little-endian: the host the
+    /// Swift guest runs on). Both orders give the same number of instructions.
+    public static func assemble(_ source: String, byteOrder: ByteOrder) throws -> [BPFInstruction] {
+        try assemble(source, target: AsmTarget(byteOrder: byteOrder))
+    }
+
+    public static func assemble(_ source: String, target: AsmTarget) throws -> [BPFInstruction] {
         var program: [(pending: PendingInstruction, line: Int)] = []
         var labels: [String: Int] = [:]
         for statement in statements(source) {
@@ -30,7 +64,7 @@ public enum Assembler {
                     text = rest
                 }
                 guard !text.isEmpty else { continue }
-                for p in try instruction(text) { program.append((p, statement.line)) }
+                for p in try instruction(text, target) { program.append((p, statement.line)) }
             } catch let e as OperandError {
                 throw AssemblyError(line: statement.line, message: e.message)
             }
@@ -43,12 +77,32 @@ public enum Assembler {
 
     /// The value of an immediate as a case file writes it, with or without
     /// the leading `#`: "80", "#htons(80)", "O_CREAT|O_EXCL", "ipv4(10.0.0.1)".
-    public static func immediate(_ text: String) throws -> UInt32 {
+    public static func immediate(_ text: String, target: AsmTarget = AsmTarget()) throws -> UInt32 {
         var t = Substring(text.filter { !$0.isWhitespace })
         if t.first == "#" { t = t.dropFirst() }
-        do { return try Operands.immediate(t) } catch let e as OperandError {
+        do { return try Operands.immediate(t, target) } catch let e as OperandError {
             throw AssemblyError(line: 1, message: e.message)
         }
+    }
+
+    /// Every raw `ld [k]` (an absolute context load written as a number, not
+    /// a named field) in `source`, with its program line. Lint uses it: such a
+    /// load reads the same word on every byte order, which for a sub-word field
+    /// or a u64 half is not the same field (ContextField.orderDependentWord).
+    public static func rawContextLoads(_ source: String) -> [(line: Int, offset: UInt32)] {
+        var out: [(line: Int, offset: UInt32)] = []
+        for statement in statements(source) {
+            var text = statement.text
+            while let colon = text.firstIndex(of: ":"), !text[..<colon].contains("("),
+                  Operands.isIdentifier(trim(text[..<colon])) {
+                text = trim(text[text.index(after: colon)...])
+            }
+            let end = text.firstIndex { $0.isWhitespace } ?? text.endIndex
+            guard text[..<end].lowercased() == "ld" else { continue }
+            let op = Substring(text[end...].filter { !$0.isWhitespace })
+            if case .absolute(let k)? = try? Operands.bracket(op) { out.append((statement.line, k)) }
+        }
+        return out
     }
 
     struct Statement { let line: Int; let text: Substring }
@@ -75,24 +129,25 @@ public enum Assembler {
 
     /// `name: rest` -> (name, rest); nil when the statement has no label.
     private static func splitLabel(_ text: Substring) throws -> (String, Substring)? {
-        guard let colon = text.firstIndex(of: ":") else { return nil }
+        // A colon inside an operand (`#ipv6(fe80::1)[0]`) is not a label's.
+        guard let colon = text.firstIndex(of: ":"), !text[..<colon].contains("(") else { return nil }
         let name = trim(text[..<colon])
         guard Operands.isIdentifier(name) else { throw OperandError("bad label '\(name)'") }
         return (String(name), trim(text[text.index(after: colon)...]))
     }
 
-    private static func instruction(_ text: Substring) throws -> [PendingInstruction] {
-        if text.first == "{" { return [PendingInstruction(insn: try raw(text))] }
+    private static func instruction(_ text: Substring, _ t: AsmTarget) throws -> [PendingInstruction] {
+        if text.first == "{" { return [PendingInstruction(insn: try raw(text, t))] }
         let mnemonicEnd = text.firstIndex { $0.isWhitespace } ?? text.endIndex
         let mnemonic = String(text[..<mnemonicEnd])
         let rest = text[mnemonicEnd...].filter { !$0.isWhitespace }
         let operands = rest.isEmpty ? [] : rest.split(separator: ",", omittingEmptySubsequences: false)
-        return try Mnemonics.encode(mnemonic, operands)
+        return try Mnemonics.encode(mnemonic, operands, t)
     }
 
     /// `{ code, jt, jf, k }` (bpf_asm -c output, trailing comma allowed):
     /// emitted as written, never validated, so cases can send anything.
-    private static func raw(_ text: Substring) throws -> BPFInstruction {
+    private static func raw(_ text: Substring, _ t: AsmTarget) throws -> BPFInstruction {
         var body = text.filter { !$0.isWhitespace }[...]
         if body.hasSuffix(",") { body = body.dropLast() }
         guard body.hasPrefix("{"), body.hasSuffix("}") else {
@@ -107,7 +162,7 @@ public enum Assembler {
         let jf = try Operands.number(fields[2])
         guard code <= 0xffff else { throw OperandError("raw code \(fields[0]) does not fit in 16 bits") }
         guard jt <= 0xff, jf <= 0xff else { throw OperandError("raw jt/jf must be 0...255") }
-        let k = try Operands.immediate(fields[3].first == "#" ? fields[3].dropFirst() : fields[3])
+        let k = try Operands.immediate(fields[3].first == "#" ? fields[3].dropFirst() : fields[3], t)
         return BPFInstruction(code: UInt16(code), jt: UInt8(jt), jf: UInt8(jf), k: k)
     }
 

@@ -32,40 +32,60 @@ enum Operands {
 
     /// The text after `#`: terms joined by `|`, each a number, a symbolic
     /// constant, `htons(N)` or `ipv4(a.b.c.d)`.
-    static func immediate(_ text: Substring) throws -> UInt32 {
+    static func immediate(_ text: Substring, _ t: AsmTarget) throws -> UInt32 {
         guard !text.isEmpty else { throw OperandError("missing value after '#'") }
         var value: UInt32 = 0
         for term in text.split(separator: "|", omittingEmptySubsequences: false) {
-            value |= try self.term(term)
+            value |= try self.term(term, t)
         }
         return value
     }
 
-    private static func term(_ term: Substring) throws -> UInt32 {
+    private static func term(_ term: Substring, _ t: AsmTarget) throws -> UInt32 {
         let lower = term.lowercased()
         if lower.hasPrefix("htons("), lower.hasSuffix(")") {
             let port = try number(term.dropFirst(6).dropLast())
             guard port <= 0xffff else { throw OperandError("htons(\(term.dropFirst(6).dropLast())): port must fit in 16 bits") }
-            return SymbolicConstant.htons(UInt16(port))
+            return SymbolicConstant.htons(UInt16(port), t.byteOrder)
         }
         if lower.hasPrefix("ipv4("), lower.hasSuffix(")") {
-            guard let addr = SymbolicConstant.ipv4(String(term.dropFirst(5).dropLast())) else {
+            guard let addr = SymbolicConstant.ipv4(String(term.dropFirst(5).dropLast()), t.byteOrder) else {
                 throw OperandError("bad address in '\(term)': expected ipv4(a.b.c.d)")
             }
             return addr
         }
+        if lower.hasPrefix("ipv6("), let close = lower.lastIndex(of: ")") {
+            return try ipv6Word(term, close: close, t)
+        }
+        if lower == "o_largefile" { return t.oLargefile }
+        if let v = t.openFlags[term.uppercased()] { return v }
         if let first = term.first, first.isNumber || first == "-" || first == "+" {
             return try number(term)
         }
         if let value = SymbolicConstant.value(String(term)) { return value }
-        throw OperandError("unknown constant '\(term)': expected a number, htons(N), ipv4(a.b.c.d) "
+        throw OperandError("unknown constant '\(term)': expected a number, htons(N), ipv4(a.b.c.d), ipv6(ADDR)[N] "
             + "or one of AF_*, SOCK_*, O_*, RESOLVE_*, IOSQE_*, IORING_OP_*")
     }
 
+    /// `ipv6(ADDR)[N]`: word N (0-3) of an IPv6 address as a native load of
+    /// its network-order bytes reads it (compare with connect.v6_addr.N).
+    private static func ipv6Word(_ term: Substring, close: String.Index, _ t: AsmTarget) throws -> UInt32 {
+        let lower = term.lowercased()
+        let addr = String(lower[lower.index(lower.startIndex, offsetBy: 5)..<close])
+        let rest = lower[lower.index(after: close)...]
+        guard rest.hasPrefix("["), rest.hasSuffix("]"), let n = Int(rest.dropFirst().dropLast()), (0...3).contains(n) else {
+            throw OperandError("'\(term)': name the word, ipv6(ADDR)[N] with N 0-3 (connect.v6_addr.N)")
+        }
+        guard let bytes = SymbolicConstant.ipv6(addr) else {
+            throw OperandError("bad address in '\(term)': expected an IPv6 address such as fe80::1")
+        }
+        return t.byteOrder.word(Array(bytes[4 * n..<4 * n + 4]))
+    }
+
     /// `#value`, or nil when the operand does not start with `#`.
-    static func hashImmediate(_ op: Substring) throws -> UInt32? {
+    static func hashImmediate(_ op: Substring, _ t: AsmTarget) throws -> UInt32? {
         guard op.first == "#" else { return nil }
-        return try immediate(op.dropFirst())
+        return try immediate(op.dropFirst(), t)
     }
 
     static func isX(_ op: Substring) -> Bool { ["x", "%x"].contains(op.lowercased()) }

@@ -7,8 +7,9 @@ public enum Disassembler {
         insns.enumerated().map { line($1, pc: $0) }.joined(separator: "\n")
     }
 
-    /// `(002) jeq      #0x1             jt 3    jf 4`
-    public static func line(_ insn: BPFInstruction, pc: Int) -> String {
+    /// `(002) jeq      #0x1             jt 3    jf 4`; a context load is
+    /// annotated with the fields it reads on a machine of `byteOrder`.
+    public static func line(_ insn: BPFInstruction, pc: Int, byteOrder: ByteOrder = .little) -> String {
         let prefix = "(" + pad(String(pc), 3, zero: true) + ") "
         guard let form = InstructionForm(insn) else { return prefix + pad("raw", 8) + " " + raw(insn) }
         // Like tcpdump: arithmetic and return values in decimal, the rest in hex.
@@ -22,7 +23,7 @@ public enum Disassembler {
                 + " jt " + pad(String(pc + 1 + Int(jt)), 5) + "jf " + String(pc + 1 + Int(jf))
         }
         let body = operand.isEmpty ? form.mnemonic : pad(form.mnemonic, 8) + " " + operand
-        return prefix + body + fieldComment(insn)
+        return prefix + body + fieldComment(insn, byteOrder)
     }
 
     /// bpf_asm text; jumps inside the program get labels `L<pc>`, jumps past
@@ -40,7 +41,7 @@ public enum Disassembler {
             guard let form = InstructionForm(insn) else { lines.append(raw(insn)); continue }
             let operand = text(form.operand, hexImmediate: true)
             switch form.jump {
-            case .none: lines.append((operand.isEmpty ? form.mnemonic : form.mnemonic + " " + operand) + fieldComment(insn))
+            case .none: lines.append((operand.isEmpty ? form.mnemonic : form.mnemonic + " " + operand) + fieldComment(insn, .little))
             case .always(let k): lines.append("ja " + dest(Int(k)))
             case .conditional(let jt, let jf):
                 lines.append("\(form.mnemonic) \(operand), \(dest(Int(jt))), \(dest(Int(jf)))")
@@ -72,9 +73,9 @@ public enum Disassembler {
     }
 
     /// Names of the context fields an aligned `ld [k]` reads, as a comment.
-    private static func fieldComment(_ insn: BPFInstruction) -> String {
+    private static func fieldComment(_ insn: BPFInstruction, _ order: ByteOrder) -> String {
         guard insn.code == BPF.LD | BPF.W | BPF.ABS else { return "" }
-        let names = ContextField.all.filter { $0.wordOffset == insn.k }.map(\.name)
+        let names = ContextField.all.filter { $0.access(order).wordOffset == insn.k }.map(\.name)
         return names.isEmpty ? "" : "  // " + names.joined(separator: ", ")
     }
 

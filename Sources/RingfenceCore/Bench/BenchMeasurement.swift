@@ -58,7 +58,7 @@ enum BenchMeasurement {
         if let e = setUp(config, opcode: opcode, ring: nil, kernel: kernel) { return .failure(BenchError(text: e)) }
         let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
         var params = io_uring_params()
-        params.flags = config.kind == .legacyRestrictions ? (1 << 6) : 0   // IORING_SETUP_R_DISABLED
+        params.flags = config.kind == .legacyRestrictions ? SetupFlags.rDisabled.rawValue : 0
         let entries = UInt32(batches.max() ?? 1)
         let r = io_uring_queue_init_params(entries, ring, &params)
         if r < 0 { return .failure(BenchError(text: "io_uring_queue_init: \(Errno.describe(result: r))")) }

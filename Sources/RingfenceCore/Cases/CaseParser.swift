@@ -34,7 +34,7 @@ struct CaseParser {
     nonisolated(unsafe) private static var assembled: [String: [BPFInstruction]] = [:]
     private static let assembledLock = ProcessLock()
 
-    private static let caseKeys: Set<String> = ["name", "why", "requires", "timeout", "tier", "steps", "inject"]
+    private static let caseKeys: Set<String> = ["name", "why", "requires", "timeout", "tier", "steps", "inject", "byte_order"]
     private static let stepActions: Set<String> = ["setup", "register", "restrict", "enable", "submit", "fork",
                                                    "no_new_privs", "drop_privileges", "close", "taint",
                                                    "thread", "exec", "spawn", "user_namespace", "send_ring"]
@@ -97,13 +97,29 @@ struct CaseParser {
         }
         let why = dict["why"].flatMap { w in attempt { try w.string() } }
         let timeout = dict["timeout"].flatMap { t in attempt { try caseTimeout(t) } }
+        let byteOrder = dict["byte_order"].flatMap { b in attempt { try declaredByteOrder(b) } }
         try CaseFileErrors.check(errors.enumerated().sorted { ($0.element.line, $0.offset) < ($1.element.line, $1.offset) }.map(\.element))
         var c = TestCase(
             id: CaseLoader.caseID(file: file, name: name), name: name,
             why: why, location: SourceLocation(file: file, line: f.line),
             requires: requires, steps: steps, timeout: timeout, tier: tier)
         c.injection = injection
+        c.byteOrder = byteOrder
         return c
+    }
+
+    /// `byte_order: { order: little, reason: "..." }`: the case holds only on
+    /// machines of that byte order (docs/writing-cases.md, "Byte order").
+    private func declaredByteOrder(_ f: YAMLField) throws -> DeclaredByteOrder {
+        let usage = "write byte_order: { order: little, reason: \"why the case cannot be byte-order neutral\" } (or order: big)"
+        guard f.node.kind == .mapping else { throw f.error(usage) }
+        let fields = Dictionary(try f.mapping(allowed: ["order", "reason"]), uniquingKeysWith: { a, _ in a })
+        guard let o = fields["order"] else { throw f.error("byte_order needs 'order' (little or big); " + usage) }
+        guard let order = ByteOrder(rawValue: try o.string()) else { throw o.error("order is little or big") }
+        guard let r = fields["reason"], case let reason = try r.string(), !reason.trimmingBlanks().isEmpty else {
+            throw f.error("byte_order needs a 'reason': say why the case cannot use named fields; " + usage)
+        }
+        return DeclaredByteOrder(order: order, reason: reason)
     }
 
     /// `inject: { step: K, errno: [ENOMEM], if_failed: [steps], max: 400 }`.
@@ -477,6 +493,10 @@ struct CaseParser {
         }
         guard let programField else { throw f.error("'register' needs a 'program'") }
         r.programSource = try programField.string()
+        // Raw `ld [k]` loads, for lint's byte-order rule (CaseLint.byteOrder).
+        r.rawLoads = Assembler.rawContextLoads(r.programSource).map {
+            RawContextLoad(location: SourceLocation(file: file, line: programLine(programField, $0.line)), offset: $0.offset)
+        }
         do {
             if let sweep {
                 guard r.programSource.contains("$" + sweep.variable) || sweepRef?.opcodeFromVariable == true else {
@@ -605,7 +625,13 @@ struct CaseParser {
         // Typed helpers first, raw fields after so they can override.
         if opName == "OPENAT" || opName == "OPENAT2" { s.fd = -100 }  // AT_FDCWD
         if let p = dict["path"] { s.addrPayload = Array(try p.string().utf8) + [0] }
-        let openFlags: UInt64 = try dict["open_flags"]?.flags(UInt64.self, names: { symbols($0) }, what: "O_ flag") ?? 0
+        let archNames = Set(SymbolicConstant.archOpenFlags.map(\.name))
+        var archUsed: [String] = []
+        let openFlags: UInt64 = try dict["open_flags"]?.flags(UInt64.self, names: { n in
+            if archNames.contains(n.uppercased()) && !archUsed.contains(n.uppercased()) { archUsed.append(n.uppercased()) }
+            return symbols(n)
+        }, what: "O_ flag") ?? 0
+        s.archOpenFlags = archUsed
         let mode: UInt64 = try dict["mode"]?.integer(UInt64.self) ?? 0
         let resolve: UInt64 = try dict["resolve"]?.flags(UInt64.self, names: { symbols($0) }, what: "RESOLVE_ flag") ?? 0
         if opName == "OPENAT2" {
@@ -657,7 +683,7 @@ struct CaseParser {
             case "off": s.off = try v.integer(); s.offPayload = nil
             case "addr": s.addr = try v.integer(); s.addrPayload = nil
             case "len": s.len = try v.integer()
-            case "op_flags": s.opFlags = try v.integer(symbols: symbols)
+            case "op_flags": s.opFlags = try v.integer(symbols: symbols); s.archOpenFlags = []
             case "buf_index": s.bufIndex = try v.integer()
             case "personality": s.personality = try v.integer()
             case "file_index": s.fileIndex = try v.integer()

@@ -35,6 +35,8 @@ public struct TestCase: Sendable {
     public var tier: Tier = .standard
     /// `inject:`: run one step with the N-th allocation failing, for N = 1, 2, …
     public var injection: FaultInjection?
+    /// `byte_order:`: the case holds only on machines of this byte order.
+    public var byteOrder: DeclaredByteOrder?
 }
 
 /// A case's `inject:` block (docs/writing-cases.md, "Allocation failures"):
@@ -136,6 +138,8 @@ public struct FilterRegistration: Sendable {
     public var nrArgs: UInt32 = 1
     /// Pass the ring through IORING_REGISTER_USE_REGISTERED_RING.
     public var useRegisteredRing = false
+    /// The program's raw `ld [k]` loads (not named fields), for lint.
+    public var rawLoads: [RawContextLoad] = []
     public init() {}
 }
 
@@ -194,6 +198,10 @@ public struct SQESpec: Sendable, Equatable {
     public var addrPayload: [UInt8]?
     /// Bytes whose address goes into `off` (addr2), e.g. OPENAT2's open_how.
     public var offPayload: [UInt8]?
+    /// The open flags whose value is per architecture that `open_flags:`
+    /// names (SymbolicConstant.archOpenFlags; x86_64 values above), so the
+    /// exporter can write them as the target's C names.
+    public var archOpenFlags: [String] = []
     /// A socket the backend creates; its fd goes into `fd` (CONNECT).
     public var socketForFD: SocketSpec?
     /// A pipe the backend creates and keeps open until the case ends; this end

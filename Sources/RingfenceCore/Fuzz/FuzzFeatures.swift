@@ -21,11 +21,11 @@ public struct FuzzFeatures: Sendable, Equatable {
         cases += 1
         var seen = Set<String>()
         func note(_ n: String) { if seen.insert(n).inserted { bump(n) } }
-        if c.ringFlags & 2 != 0 { note("ring:SQPOLL") }
-        if c.ringFlags & 1 != 0 { note("ring:IOPOLL") }
-        if c.ringFlags & 0x80 != 0 { note("ring:SUBMIT_ALL") }
-        if c.ringFlags & 0x40 != 0 { note("ring:R_DISABLED") }
-        if c.ringFlags & 0x42 == 0x42 { note("ring:SQPOLL+R_DISABLED") }
+        if c.ringFlags & SetupFlags.sqpoll.rawValue != 0 { note("ring:SQPOLL") }
+        if c.ringFlags & SetupFlags.iopoll.rawValue != 0 { note("ring:IOPOLL") }
+        if c.ringFlags & SetupFlags.submitAll.rawValue != 0 { note("ring:SUBMIT_ALL") }
+        if c.ringFlags & SetupFlags.rDisabled.rawValue != 0 { note("ring:R_DISABLED") }
+        if SetupFlags(rawValue: c.ringFlags).isSuperset(of: [.sqpoll, .rDisabled]) { note("ring:SQPOLL+R_DISABLED") }
         if c.usesTask { note("task-level") }
         for a in c.actions {
             switch a {
@@ -44,10 +44,10 @@ public struct FuzzFeatures: Sendable, Equatable {
             case .submit(let sqes):
                 for s in sqes {
                     note("op:" + Opcode.name(s.opcode))
-                    if s.flags & 0x0c != 0 { note("sqe:link") }
-                    if s.flags & 0x02 != 0 { note("sqe:DRAIN") }
-                    if s.flags & 0x10 != 0 { note("sqe:ASYNC") }
-                    if s.flags & 0x01 != 0 { note("sqe:FIXED_FILE") }
+                    if s.flags & SQEFlags.link.rawValue != 0 { note("sqe:link") }
+                    if s.flags & SQEFlags.ioDrain.rawValue != 0 { note("sqe:DRAIN") }
+                    if s.flags & SQEFlags.async.rawValue != 0 { note("sqe:ASYNC") }
+                    if s.flags & SQEFlags.fixedFile.rawValue != 0 { note("sqe:FIXED_FILE") }
                 }
             }
         }

@@ -19,9 +19,9 @@ public struct FuzzGenerator {
         var rng = SplitMix64.forCase(seed: seed, index: index)
         var c = FuzzCase()
         c.index = index
-        if rng.chance(30) { c.ringFlags |= 1 << 7 }   // SUBMIT_ALL
-        if rng.chance(4) { c.ringFlags |= 1 << 1 }    // SQPOLL
-        else if rng.chance(3) { c.ringFlags |= 1 }    // IOPOLL
+        if rng.chance(30) { c.ringFlags |= SetupFlags.submitAll.rawValue }
+        if rng.chance(4) { c.ringFlags |= SetupFlags.sqpoll.rawValue }
+        else if rng.chance(3) { c.ringFlags |= SetupFlags.iopoll.rawValue }
         let taskCase = rng.chance(8)
         // The SQEs first, so programs can compare against values they carry.
         let batches = (0..<(1 + rng.below(2))).map { b in sqeBatch(&rng, base: UInt64(b * 8)) }
@@ -38,7 +38,7 @@ public struct FuzzGenerator {
             c.actions.append(.setup)
         } else if rng.chance(10) {
             // legacy restrictions on an R_DISABLED ring, a filter maybe registered before them
-            c.ringFlags |= 1 << 6
+            c.ringFlags |= SetupFlags.rDisabled.rawValue
             c.actions.append(.setup)
             if rng.chance(40) { c.actions.append(.register(registration(&rng, pool: &pool, target: .ring("main")))) }
             c.actions.append(.restrict(restrictions(&rng, ops: usedOps, target: .ring("main"))))
@@ -86,8 +86,8 @@ public struct FuzzGenerator {
             out.append(s)
         }
         // CQE_SKIP_SUCCESS inside a link is left out (REQ_F_SKIP_LINK_CQES is not modelled)
-        if out.contains(where: { $0.flags & 0x0c != 0 }) {
-            for i in out.indices where out[i].flags & 64 != 0 { out[i].flags &= ~64 }
+        if out.contains(where: { $0.flags & SQEFlags.link.rawValue != 0 }) {
+            for i in out.indices where out[i].flags & SQEFlags.cqeSkipSuccess.rawValue != 0 { out[i].flags &= ~SQEFlags.cqeSkipSuccess.rawValue }
         }
         return out
     }

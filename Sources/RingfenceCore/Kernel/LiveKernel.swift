@@ -255,7 +255,7 @@ public final class LiveKernel: KernelBackend {
         // A datagram socket to the child, for send_ring; serviced while the child runs,
         // because for pidfd_getfd the child waits, alive, until the parent has its fd.
         var sv: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, 2 /* SOCK_DGRAM */ | 0o2000000 /* SOCK_CLOEXEC */, 0, &sv) == 0 else {
+        guard socketpair(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sv) == 0 else {
             return (false, ["socketpair: \(Errno.name(errno))"])
         }
         var fds: [Int32] = [0, 0]

@@ -21,20 +21,18 @@ public enum RequestPayload: Equatable, Sendable {
 }
 
 public enum ContextBuilder {
-    /// SQE_VALID_FLAGS (io_uring/io_uring.h): every IOSQE_* bit up to CQE_SKIP_SUCCESS.
-    public static let sqeValidFlags: UInt8 = 0x7f
     static let sockTypeMask: Int32 = 0xf
     static let afInet: UInt16 = 2, afInet6: UInt16 = 10
     /// SIN6_LEN_RFC2133: the IPv6 stack accepts this short sockaddr_in6.
     static let sin6LenRFC2133: Int32 = 24
 
-    public static func build(opcode: UInt32, requestFlags: UInt8, userData: UInt64, payload: RequestPayload,
+    public static func build(opcode: UInt32, requestFlags: SQEFlags, userData: UInt64, payload: RequestPayload,
                              semantics: KernelSemantics) -> [UInt8] {
         typealias C = FilterABI.Context
         var img = ByteImage(size: C.size)
         img.store(userData, at: C.userData)
         img.store(UInt8(truncatingIfNeeded: opcode), at: C.opcode)
-        img.store(requestFlags & sqeValidFlags, at: C.sqeFlags)
+        img.store(requestFlags.intersection(.valid).rawValue, at: C.sqeFlags)
         let pdu = semantics.contextSize(opcode: opcode)
         guard pdu > 0 else { return img.bytes }
         img.store(pdu, at: C.pduSize)

@@ -16,10 +16,6 @@ public final class ReferenceKernel: KernelBackend {
     public static let registerLast: UInt32 = 38
     static let registerRingFDs: UInt32 = 20
     static let ringFDRegMax = 16
-    static let setupRDisabled: UInt32 = 1 << 6, setupSingleIssuer: UInt32 = 1 << 12, setupSubmitAll: UInt32 = 1 << 7
-    static let setupClamp: UInt32 = 1 << 4, setupSQPoll: UInt32 = 1 << 1, setupSQAff: UInt32 = 1 << 2
-    static let setupCQSize: UInt32 = 1 << 3, setupAttachWQ: UInt32 = 1 << 5, setupDeferTaskrun: UInt32 = 1 << 13
-    static let setupNoMmap: UInt32 = 1 << 14, setupRegisteredFDOnly: UInt32 = 1 << 15
     /// The address the model gives a placed filter program (any non-zero value would do).
     static let programToken: UInt64 = 0x7f00_dead_0000
 
@@ -39,7 +35,7 @@ public final class ReferenceKernel: KernelBackend {
 
     /// struct io_ring_ctx, as far as filters and restrictions go.
     final class Ring {
-        let setupFlags: UInt32
+        let setupFlags: SetupFlags
         let sqEntries: Int
         var disabled: Bool
         var restrictions = Restrictions()
@@ -55,9 +51,9 @@ public final class ReferenceKernel: KernelBackend {
         var sharedTaskFilterSet: Int?
         /// SQEs written to the SQ ring and not yet consumed by the kernel.
         var pending: [(SQESpec, SQEMemory)] = []
-        init(setupFlags: UInt32, sqEntries: Int) {
+        init(setupFlags: SetupFlags, sqEntries: Int) {
             self.setupFlags = setupFlags; self.sqEntries = sqEntries
-            disabled = setupFlags & ReferenceKernel.setupRDisabled != 0
+            disabled = setupFlags.contains(.rDisabled)
         }
     }
 
@@ -117,32 +113,33 @@ public final class ReferenceKernel: KernelBackend {
 
     // MARK: KernelBackend
 
-    public func setupRing(entries: UInt32, flags: UInt32) -> Int32 {
+    public func setupRing(entries: UInt32, flags rawFlags: UInt32) -> Int32 {
         // io_uring_sanitise_params()
-        func has(_ bit: UInt32) -> Bool { flags & bit != 0 }
-        if flags >> 21 != 0 { return -Errno.EINVAL }
-        if has(1 << 20) && (has(Self.setupSQPoll) || !has(1 << 16)) { return -Errno.EINVAL }      // SQ_REWIND
-        if has(Self.setupRegisteredFDOnly) && !has(Self.setupNoMmap) { return -Errno.EINVAL }
-        if has(Self.setupSQPoll) && flags & (1 << 8 | 1 << 9 | Self.setupDeferTaskrun) != 0 { return -Errno.EINVAL }
-        if has(1 << 9) && flags & (1 << 8 | Self.setupDeferTaskrun) == 0 { return -Errno.EINVAL }  // TASKRUN_FLAG
-        if has(1 << 17) && !has(RequestModel.setupIOPoll) { return -Errno.EINVAL }                 // HYBRID_IOPOLL
-        if has(Self.setupDeferTaskrun) && !has(Self.setupSingleIssuer) { return -Errno.EINVAL }
-        if has(RequestModel.setupCQE32) && has(RequestModel.setupCQEMixed) { return -Errno.EINVAL }
-        if has(RequestModel.setupSQE128) && has(1 << 19) { return -Errno.EINVAL }
+        let flags = SetupFlags(rawValue: rawFlags)
+        func has(_ bit: SetupFlags) -> Bool { flags.contains(bit) }
+        if !flags.isSubset(of: .known) { return -Errno.EINVAL }
+        if has(.sqRewind) && (has(.sqpoll) || !has(.noSQArray)) { return -Errno.EINVAL }
+        if has(.registeredFDOnly) && !has(.noMmap) { return -Errno.EINVAL }
+        if has(.sqpoll) && !flags.isDisjoint(with: [.coopTaskrun, .taskrunFlag, .deferTaskrun]) { return -Errno.EINVAL }
+        if has(.taskrunFlag) && flags.isDisjoint(with: [.coopTaskrun, .deferTaskrun]) { return -Errno.EINVAL }
+        if has(.hybridIOPoll) && !has(.iopoll) { return -Errno.EINVAL }
+        if has(.deferTaskrun) && !has(.singleIssuer) { return -Errno.EINVAL }
+        if has(.cqe32) && has(.cqeMixed) { return -Errno.EINVAL }
+        if has(.sqe128) && has(.sqeMixed) { return -Errno.EINVAL }
         // io_uring_fill_params()
         var n = entries
         if n == 0 { return -Errno.EINVAL }
         if n > 32768 {
-            if !has(Self.setupClamp) { return -Errno.EINVAL }
+            if !has(.clamp) { return -Errno.EINVAL }
             n = 32768
         }
-        if has(Self.setupCQSize) { return -Errno.EINVAL }      // liburing passes cq_entries 0
-        if has(Self.setupAttachWQ) { return -Errno.EINVAL }    // wq_fd 0 is not a ring
-        if has(Self.setupSQAff) && !has(Self.setupSQPoll) { return -Errno.EINVAL }
+        if has(.cqSize) { return -Errno.EINVAL }      // liburing passes cq_entries 0
+        if has(.attachWQ) { return -Errno.EINVAL }    // wq_fd 0 is not a ring
+        if has(.sqAff) && !has(.sqpoll) { return -Errno.EINVAL }
         var size = 1
         while size < Int(n) { size <<= 1 }
         let ring = Ring(setupFlags: flags, sqEntries: size)
-        if flags & Self.setupSingleIssuer != 0 && !ring.disabled { ring.submitterTask = task.id }
+        if has(.singleIssuer) && !ring.disabled { ring.submitterTask = task.id }
         // io_uring_create -> io_ctx_restriction_clone(ctx, current->io_uring_restrict)
         if let src = task.restrict {
             ring.restrictions = src
@@ -299,7 +296,7 @@ public final class ReferenceKernel: KernelBackend {
         case FilterABI.registerEnableRings:
             if !arg.isNull || call.nrArgs != 0 { return -Errno.EINVAL }
             if !ring.disabled { return -Errno.EBADFD }
-            if ring.setupFlags & Self.setupSingleIssuer != 0 { ring.submitterTask = task.id }
+            if ring.setupFlags.contains(.singleIssuer) { ring.submitterTask = task.id }
             ring.disabled = false
             return 0
         case FilterABI.registerRestrictions:
@@ -412,18 +409,18 @@ public final class ReferenceKernel: KernelBackend {
         if reg.load(UInt16.self, at: R.cmdFlags) != 0 || reg.load(UInt32.self, at: R.resv) != 0 { return -Errno.EINVAL }
         let f = R.filter
         let opcode = reg.load(UInt32.self, at: f + F.opcode)
-        let flags = reg.load(UInt32.self, at: f + F.flags)
+        let flags = FilterABI.Flag(rawValue: reg.load(UInt32.self, at: f + F.flags))
         let filterLen = reg.load(UInt32.self, at: f + F.filterLen)
         let pduSize = reg.load(UInt8.self, at: f + F.pduSize)
         if opcode >= semantics.opcodeLast { return -Errno.EINVAL }
-        if flags & ~FilterABI.Flag.known.rawValue != 0 { return -Errno.EINVAL }
+        if !flags.isSubset(of: .known) { return -Errno.EINVAL }
         if raw[(f + F.resv)..<(f + F.resv + F.resvCount)].contains(where: { $0 != 0 }) { return -Errno.EINVAL }
         if raw[(f + F.resv2)..<(f + F.resv2 + 8 * F.resv2Count)].contains(where: { $0 != 0 }) { return -Errno.EINVAL }
         if filterLen == 0 || filterLen > UInt32(FilterABI.maxInstructions) { return -Errno.EINVAL }
         let kernelSize = semantics.contextSize(opcode: opcode)
         var ret: Int32 = 0
         if pduSize == kernelSize {
-        } else if flags & FilterABI.Flag.sizeStrict.rawValue != 0 {
+        } else if flags.contains(.sizeStrict) {
             ret = -Errno.EMSGSIZE
         } else if pduSize > kernelSize {
             ret = -Errno.EMSGSIZE
@@ -448,7 +445,7 @@ public final class ReferenceKernel: KernelBackend {
         case .success(let program):
             var table = res.filters ?? FilterTable()
             table.install(InstalledFilter(id: world.nextFilterID, program: program), opcode: opcode,
-                          denyRest: flags & FilterABI.Flag.denyRest.rawValue != 0, opcodeLast: semantics.opcodeLast)
+                          denyRest: flags.contains(.denyRest), opcodeLast: semantics.opcodeLast)
             world.nextFilterID += 1
             res.filters = table
             return 0
@@ -506,10 +503,21 @@ public final class ReferenceKernel: KernelBackend {
 
     private struct LinkMember {
         var userData: UInt64
-        var flags: UInt8
+        var flags: SQEFlags
         var res: Int32 = 0
         var failed = false
         var request: PreparedRequest?
+    }
+
+    /// One io_submit_sqes() call's progress: the ring state io_init_req() reads and
+    /// writes, the link being assembled, and what decides whether DRAIN_ACTIVE ends.
+    private struct SubmitPass {
+        var state: InitState
+        var link: [LinkMember] = []
+        var consumed = 0
+        /// Where the chain being assembled began (0: with the first SQE this enter consumed).
+        var chainStart = 0
+        var drainQueued = false
     }
 
     /// io_uring_enter -> io_submit_sqes for everything pending; returns the count consumed or -errno.
@@ -517,88 +525,98 @@ public final class ReferenceKernel: KernelBackend {
         if ring.disabled { return -Errno.EBADFD }
         if let t = ring.submitterTask, t != task.id { return -Errno.EEXIST }
         if task.registeredRings == nil { task.registeredRings = [:] }   // io_uring_add_tctx_node
-        var state = InitState(opRestricted: ring.opRestricted, restrictions: ring.restrictions,
-                              drainActive: ring.drainActive, drainNext: ring.drainNext, drainDisabled: ring.drainDisabled,
-                              setupFlags: ring.setupFlags)
-        let linkFlags = RequestModel.iosqeLink | RequestModel.iosqeHardlink
-        var link: [LinkMember] = []
-        var consumed = 0
-        var drainQueued = false
-        // io_queue_sqe_fallback() -> io_drain_req() while DRAIN_ACTIVE: a drain request waits
-        // in the defer list (it completes after this submission and, since 7.3.2, the flush
-        // clears DRAIN_ACTIVE). Anything else clears DRAIN_ACTIVE only if io_queue_deferred()
-        // takes it off the list at once, which it does only when
-        // ctx->nr_req_allocated == ctx->nr_drained: nothing outside the defer list is alive.
-        // Every earlier request of this io_submit_sqes() call still is (one that failed at init
-        // waits in submit_state.compl_reqs, freed by io_submit_state_end()'s flush; one that
-        // was started waits for task work), so only a chain that begins with the first SQE this
-        // enter consumed clears it; any later one stays deferred and the flag stays set (same
-        // code in 7.2.13 and 7.3.4; fuzz seed 2313 case 45778). A failed chain goes to
-        // io_req_defer_failed() instead and leaves it set.
-        var chainStart = 0
-        func queue(_ chain: [LinkMember]) {
-            if !chain[0].failed {
-                if chain.contains(where: { $0.flags & RequestModel.iosqeDrain != 0 }) { drainQueued = true }
-                else if state.drainActive && !drainQueued && chainStart == 0 { state.drainActive = false }
-            }
-            flush(chain, &cqes)
-        }
+        var pass = SubmitPass(state: InitState(opRestricted: ring.opRestricted, restrictions: ring.restrictions,
+                                               drainActive: ring.drainActive, drainNext: ring.drainNext,
+                                               drainDisabled: ring.drainDisabled, setupFlags: ring.setupFlags))
         // With SQPOLL the SQ thread keeps calling io_submit_sqes() until the ring is empty, so
         // a failed SQE never leaves the rest behind; liburing reports every flushed SQE.
-        let sqpoll = ring.setupFlags & Self.setupSQPoll != 0
-        let submitAll = ring.setupFlags & Self.setupSubmitAll != 0 || sqpoll
+        let sqpoll = ring.setupFlags.contains(.sqpoll)
+        let submitAll = ring.setupFlags.contains(.submitAll) || sqpoll
         let flushed = ring.pending.count
         for (spec, memory) in ring.pending {
-            if link.isEmpty { chainStart = consumed }
-            consumed += 1
-            let opcode: UInt32 = { if case .number(let n) = spec.opcode { return n }; return 255 }()
-            state.linkHeadPresent = !link.isEmpty
-            var result = RequestModel.initRequest(spec, opcode: opcode, memory: memory, state: &state, semantics: semantics)
-            if case .success(let req) = result, let table = ring.restrictions.filters {
-                let verdict = table.evaluate(opcode: opcode) {
-                    ContextBuilder.build(opcode: opcode, requestFlags: req.flags, userData: req.userData,
-                                         payload: req.payload, semantics: semantics)
-                }
-                if case .denied = verdict { result = .failure(.init(errno: Errno.EACCES, flags: req.flags)) }
-            }
-            switch result {
-            case .failure(let failure):
-                // io_submit_fail_init
-                let m = LinkMember(userData: spec.userData, flags: failure.flags, res: -failure.errno, failed: true)
-                if !link.isEmpty && !link[0].failed { link[0].failed = true; link[0].res = -Errno.ECANCELED }
-                if failure.flags & linkFlags == 0 {
-                    if !link.isEmpty {
-                        link.append(m)
-                        queue(link)
-                        link = []
-                    } else {
-                        cqes.append(CQE(userData: m.userData, res: m.res))
-                    }
-                    // io_submit_sqes stops here unless IORING_SETUP_SUBMIT_ALL (below)
-                } else {
-                    link.append(m)
-                }
-            case .success(let req):
-                let m = LinkMember(userData: req.userData, flags: req.flags, request: req)
-                if !link.isEmpty {
-                    link.append(m)
-                    if req.flags & linkFlags != 0 { continue }
-                    queue(link)
-                    link = []
-                } else if req.flags & linkFlags != 0 {
-                    link = [m]
-                } else {
-                    queue([m])
-                }
-            }
-            if case .failure(let f) = result, f.flags & linkFlags == 0, !submitAll { break }
+            if pass.link.isEmpty { pass.chainStart = pass.consumed }
+            pass.consumed += 1
+            pass.state.linkHeadPresent = !pass.link.isEmpty
+            let result = initAndFilter(spec, memory, ring: ring, state: &pass.state)
+            submit(result, spec, &pass, &cqes)
+            // io_submit_sqes stops at a failed SQE unless IORING_SETUP_SUBMIT_ALL
+            if case .failure(let f) = result, f.flags.isDisjoint(with: .link), !submitAll { break }
         }
-        if !link.isEmpty { queue(link) }
-        ring.pending.removeFirst(consumed)
-        ring.drainNext = state.drainNext
-        ring.drainDisabled = state.drainDisabled
-        ring.drainActive = drainQueued && semantics.completedDrainEndsTheDrain ? false : state.drainActive
-        return Int32(sqpoll ? flushed : consumed)
+        if !pass.link.isEmpty { queue(pass.link, &pass, &cqes) }
+        ring.pending.removeFirst(pass.consumed)
+        ring.drainNext = pass.state.drainNext
+        ring.drainDisabled = pass.state.drainDisabled
+        ring.drainActive = pass.drainQueued && semantics.completedDrainEndsTheDrain ? false : pass.state.drainActive
+        return Int32(sqpoll ? flushed : pass.consumed)
+    }
+
+    /// io_init_req(), then the ring's filters (io_submit_sqe runs them after prep).
+    private func initAndFilter(_ spec: SQESpec, _ memory: SQEMemory, ring: Ring,
+                               state: inout InitState) -> Result<PreparedRequest, RequestModel.InitFailure> {
+        let opcode: UInt32 = { if case .number(let n) = spec.opcode { return n }; return 255 }()
+        let result = RequestModel.initRequest(spec, opcode: opcode, memory: memory, state: &state, semantics: semantics)
+        guard case .success(let req) = result, let table = ring.restrictions.filters else { return result }
+        let verdict = table.evaluate(opcode: opcode) {
+            ContextBuilder.build(opcode: opcode, requestFlags: req.flags, userData: req.userData,
+                                 payload: req.payload, semantics: semantics)
+        }
+        if case .denied = verdict { return .failure(.init(errno: Errno.EACCES, flags: req.flags)) }
+        return result
+    }
+
+    /// io_submit_sqe()'s link handling: a request joins the link being assembled, ends it,
+    /// or goes alone; a failed one (io_submit_fail_init) fails the link's head.
+    private func submit(_ result: Result<PreparedRequest, RequestModel.InitFailure>, _ spec: SQESpec,
+                        _ pass: inout SubmitPass, _ cqes: inout [CQE]) {
+        switch result {
+        case .failure(let failure):
+            let m = LinkMember(userData: spec.userData, flags: failure.flags, res: -failure.errno, failed: true)
+            if !pass.link.isEmpty && !pass.link[0].failed { pass.link[0].failed = true; pass.link[0].res = -Errno.ECANCELED }
+            if failure.flags.isDisjoint(with: .link) {
+                if !pass.link.isEmpty {
+                    pass.link.append(m)
+                    queue(pass.link, &pass, &cqes)
+                    pass.link = []
+                } else {
+                    cqes.append(CQE(userData: m.userData, res: m.res))
+                }
+            } else {
+                pass.link.append(m)
+            }
+        case .success(let req):
+            let m = LinkMember(userData: req.userData, flags: req.flags, request: req)
+            if !pass.link.isEmpty {
+                pass.link.append(m)
+                if !req.flags.isDisjoint(with: .link) { return }
+                queue(pass.link, &pass, &cqes)
+                pass.link = []
+            } else if !req.flags.isDisjoint(with: .link) {
+                pass.link = [m]
+            } else {
+                queue([m], &pass, &cqes)
+            }
+        }
+    }
+
+    /// Queues a chain (or one request) and flushes it.
+    ///
+    /// io_queue_sqe_fallback() -> io_drain_req() while DRAIN_ACTIVE: a drain request waits
+    /// in the defer list (it completes after this submission and, since 7.3.2, the flush
+    /// clears DRAIN_ACTIVE). Anything else clears DRAIN_ACTIVE only if io_queue_deferred()
+    /// takes it off the list at once, which it does only when
+    /// ctx->nr_req_allocated == ctx->nr_drained: nothing outside the defer list is alive.
+    /// Every earlier request of this io_submit_sqes() call still is (one that failed at init
+    /// waits in submit_state.compl_reqs, freed by io_submit_state_end()'s flush; one that
+    /// was started waits for task work), so only a chain that begins with the first SQE this
+    /// enter consumed clears it; any later one stays deferred and the flag stays set (same
+    /// code in 7.2.13 and 7.3.4; fuzz seed 2313 case 45778). A failed chain goes to
+    /// io_req_defer_failed() instead and leaves it set.
+    private func queue(_ chain: [LinkMember], _ pass: inout SubmitPass, _ cqes: inout [CQE]) {
+        if !chain[0].failed {
+            if chain.contains(where: { $0.flags.contains(.ioDrain) }) { pass.drainQueued = true }
+            else if pass.state.drainActive && !pass.drainQueued && pass.chainStart == 0 { pass.state.drainActive = false }
+        }
+        flush(chain, &cqes)
     }
 
     /// Runs (or fails) a link chain, or one request, and posts its CQEs.
@@ -612,10 +630,10 @@ public final class ReferenceKernel: KernelBackend {
             if cancelRest { cqes.append(CQE(userData: m.userData, res: -Errno.ECANCELED)); continue }
             let res = execute(m.request!)
             let failed = OperationOutcome.setsFail(m.request!.action, res: res)
-            if failed || m.flags & RequestModel.iosqeCQESkip == 0 {
+            if failed || !m.flags.contains(.cqeSkipSuccess) {
                 cqes.append(CQE(userData: m.userData, res: res))
             }
-            if failed && m.flags & RequestModel.iosqeHardlink == 0 { cancelRest = true }
+            if failed && !m.flags.contains(.ioHardlink) { cancelRest = true }
         }
     }
 
@@ -623,7 +641,7 @@ public final class ReferenceKernel: KernelBackend {
     public private(set) var lastResultExact = true
     private func execute(_ req: PreparedRequest) -> Int32 {
         // io_assign_file(): no files are registered, so a fixed file never resolves
-        if OpcodeDef.of(req.opcode).needsFile && req.flags & RequestModel.iosqeFixedFile != 0 {
+        if OpcodeDef.of(req.opcode).needsFile && req.flags.contains(.fixedFile) {
             lastResultExact = true
             return -Errno.EBADF
         }

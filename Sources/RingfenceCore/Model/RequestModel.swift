@@ -16,7 +16,7 @@ import Glibc
 public struct PreparedRequest: Equatable, Sendable {
     public var opcode: UInt32
     /// req->flags' low byte: the SQE flags plus bits init/prep set (REQ_F_FORCE_ASYNC...).
-    public var flags: UInt8
+    public var flags: SQEFlags
     public var userData: UInt64
     public var payload: RequestPayload
     var action: Action
@@ -42,7 +42,7 @@ struct InitState {
     var opRestricted = false
     var restrictions = Restrictions()
     var drainActive = false, drainNext = false, drainDisabled = false
-    var setupFlags: UInt32 = 0
+    var setupFlags: SetupFlags = []
     /// A link is being assembled (ctx->submit_state.link.head != NULL).
     var linkHeadPresent = false
     /// Set by io_init_drain on the head of the link being assembled.
@@ -59,27 +59,25 @@ struct SQEMemory {
 }
 
 enum RequestModel {
-    static let iosqeFixedFile: UInt8 = 1, iosqeDrain: UInt8 = 2, iosqeLink: UInt8 = 4, iosqeHardlink: UInt8 = 8
-    static let iosqeAsync: UInt8 = 16, iosqeBufferSelect: UInt8 = 32, iosqeCQESkip: UInt8 = 64
-    static let sqeCommonFlags: UInt8 = iosqeFixedFile | iosqeLink | iosqeHardlink | iosqeAsync
-    static let setupIOPoll: UInt32 = 1, setupSQE128: UInt32 = 1 << 10, setupCQE32: UInt32 = 1 << 11, setupCQEMixed: UInt32 = 1 << 18
+    /// SQE_COMMON_FLAGS (io_uring/io_uring.c): the bits io_init_req() checks nothing more for.
+    static let sqeCommonFlags: SQEFlags = [.fixedFile, .ioLink, .ioHardlink, .async]
 
     /// io_init_req() + def->prep(): the prepared request, or the errno and the req->flags at failure.
     static func initRequest(_ sqe: SQESpec, opcode: UInt32, memory: SQEMemory, state: inout InitState,
                             semantics: KernelSemantics) -> Result<PreparedRequest, InitFailure> {
-        let sqeFlags = sqe.flags
+        let sqeFlags = SQEFlags(rawValue: sqe.flags)
         var flags = sqeFlags
         func fail(_ e: Int32) -> Result<PreparedRequest, InitFailure> { .failure(InitFailure(errno: e, flags: flags)) }
         guard opcode < semantics.opcodeLast else { return fail(Errno.EINVAL) }
         let def = OpcodeDef.of(opcode)
-        if def.is128 && state.setupFlags & setupSQE128 == 0 {
+        if def.is128 && !state.setupFlags.contains(.sqe128) {
             return fail(Errno.EINVAL)   // SQE_MIXED rings are not modelled
         }
-        if sqeFlags & ~sqeCommonFlags != 0 {
-            if sqeFlags & ~ContextBuilder.sqeValidFlags != 0 { return fail(Errno.EINVAL) }
-            if sqeFlags & iosqeBufferSelect != 0 && !def.bufferSelect { return fail(Errno.EOPNOTSUPP) }
-            if sqeFlags & iosqeCQESkip != 0 { state.drainDisabled = true }
-            if sqeFlags & iosqeDrain != 0 {
+        if !sqeFlags.isSubset(of: sqeCommonFlags) {
+            if !sqeFlags.isSubset(of: .valid) { return fail(Errno.EINVAL) }
+            if sqeFlags.contains(.bufferSelect) && !def.bufferSelect { return fail(Errno.EOPNOTSUPP) }
+            if sqeFlags.contains(.cqeSkipSuccess) { state.drainDisabled = true }
+            if sqeFlags.contains(.ioDrain) {
                 if state.drainDisabled { return fail(Errno.EOPNOTSUPP) }
                 state.drainActive = true
                 if state.linkHeadPresent { state.headNeedsDrain = true; state.drainNext = true }
@@ -89,156 +87,208 @@ enum RequestModel {
             if !allowedByRestrictions(opcode: opcode, sqeFlags: sqeFlags, state.restrictions, opRestricted: state.opRestricted) {
                 return fail(Errno.EACCES)
             }
-            if state.drainActive { flags |= iosqeAsync }
+            if state.drainActive { flags.insert(.async) }
             if state.drainNext && !state.linkHeadPresent {
                 state.drainNext = false
                 state.drainActive = true
-                flags |= iosqeDrain | iosqeAsync
+                flags.formUnion([.ioDrain, .async])
             }
         }
         if !def.ioprio && sqe.ioprio != 0 { return fail(Errno.EINVAL) }
-        if !def.iopoll && state.setupFlags & setupIOPoll != 0 { return fail(Errno.EINVAL) }
+        if !def.iopoll && state.setupFlags.contains(.iopoll) { return fail(Errno.EINVAL) }
         if sqe.personality != 0 { return fail(Errno.EINVAL) }   // no personalities are registered
-        return prep(sqe, opcode: opcode, flags: flags, memory: memory, state: state, semantics: semantics)
+        var prep = OpcodePrep(sqe: sqe, opcode: opcode, memory: memory, state: state, semantics: semantics, flags: flags)
+        return prep.run()
     }
 
-    struct InitFailure: Error { var errno: Int32; var flags: UInt8 }
+    struct InitFailure: Error { var errno: Int32; var flags: SQEFlags }
 
     /// io_check_restriction().
-    static func allowedByRestrictions(opcode: UInt32, sqeFlags: UInt8, _ r: Restrictions, opRestricted: Bool) -> Bool {
+    static func allowedByRestrictions(opcode: UInt32, sqeFlags: SQEFlags, _ r: Restrictions, opRestricted: Bool) -> Bool {
         guard opRestricted else { return true }
         guard opcode < 256, r.sqeOps.contains(UInt8(opcode)) else { return false }
-        if sqeFlags & r.sqeFlagsRequired != r.sqeFlagsRequired { return false }
-        if sqeFlags & ~(r.sqeFlagsAllowed | r.sqeFlagsRequired) != 0 { return false }
+        let required = SQEFlags(rawValue: r.sqeFlagsRequired), allowed = SQEFlags(rawValue: r.sqeFlagsAllowed)
+        if !sqeFlags.isSuperset(of: required) { return false }
+        if !sqeFlags.isSubset(of: allowed.union(required)) { return false }
         return true
     }
 
-    // O_* (include/uapi/asm-generic/fcntl.h, x86-64)
-    static let oCreat: UInt64 = 1 << 6, oTrunc: UInt64 = 1 << 9, oLargefile: UInt64 = 1 << 15, oDirect: UInt64 = 1 << 14
-    static let oDirectory: UInt64 = 1 << 16, oNofollow: UInt64 = 1 << 17, oCloexec: UInt64 = 1 << 19
-    static let oPath: UInt64 = 1 << 21, oTmpfile: UInt64 = 1 << 22, oEmptypath: UInt64 = 1 << 26
     /// VALID_OPEN_FLAGS (include/linux/fcntl.h).
-    static let validOpenFlags: UInt64 = 0o3 | oCreat | (1 << 7) | (1 << 8) | oTrunc | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13)
-        | (1 << 14) | oLargefile | oDirectory | oNofollow | (1 << 18) | oCloexec | (1 << 20) | oPath | oTmpfile | oEmptypath
+    static let validOpenFlags: OpenFlags = [.accMode, .creat, .excl, .noctty, .trunc, .append, .nonblock, .dsync,
+                                            .fasync, .direct, .largefile, .directory, .nofollow, .noatime, .cloexec,
+                                            .sync, .path, .tmpfile, .emptyPath]
     /// O_PATH_FLAGS (fs/open.c).
-    static let oPathFlags: UInt64 = oDirectory | oNofollow | oPath | oCloexec | oEmptypath
+    static let oPathFlags: OpenFlags = [.directory, .nofollow, .path, .cloexec, .emptyPath]
+}
 
-    static func prep(_ sqe: SQESpec, opcode: UInt32, flags inFlags: UInt8, memory: SQEMemory,
-                     state: InitState, semantics: KernelSemantics) -> Result<PreparedRequest, InitFailure> {
-        var flags = inFlags
-        func fail(_ e: Int32) -> Result<PreparedRequest, InitFailure> { .failure(InitFailure(errno: e, flags: flags)) }
-        func ok(_ payload: RequestPayload, _ action: PreparedRequest.Action) -> Result<PreparedRequest, InitFailure> {
-            .success(PreparedRequest(opcode: opcode, flags: flags, userData: sqe.userData, payload: payload, action: action))
-        }
-        let addrNonZero = sqe.addr != 0 || memory.addrPayload != nil
+/// One request through its opcode's def->prep(), one method an opcode family;
+/// `flags` is req->flags, which prep may add REQ_F_FORCE_ASYNC (IOSQE_ASYNC) or
+/// REQ_F_FIXED_FILE to. Prep is modelled exactly for the opcodes ringfence's cases
+/// and the fuzzer use; the others pass.
+struct OpcodePrep {
+    typealias Outcome = Result<PreparedRequest, RequestModel.InitFailure>
+    let sqe: SQESpec
+    let opcode: UInt32
+    let memory: SQEMemory
+    let state: InitState
+    let semantics: KernelSemantics
+    var flags: SQEFlags
+
+    var addrNonZero: Bool { sqe.addr != 0 || memory.addrPayload != nil }
+    var fixedFile: Bool { flags.contains(.fixedFile) }
+
+    func fail(_ e: Int32) -> Outcome { .failure(RequestModel.InitFailure(errno: e, flags: flags)) }
+    func ok(_ payload: RequestPayload, _ action: PreparedRequest.Action) -> Outcome {
+        .success(PreparedRequest(opcode: opcode, flags: flags, userData: sqe.userData, payload: payload, action: action))
+    }
+
+    mutating func run() -> Outcome {
         switch Opcode.name(opcode) {
-        case "NOP":   // io_nop_prep (io_uring/nop.c)
-            let nopFlags = sqe.opFlags
-            if nopFlags & ~UInt32(0x3f) != 0 { return fail(Errno.EINVAL) }
-            let result: Int32 = nopFlags & 1 != 0 ? Int32(bitPattern: sqe.len) : 0
-            let fileFD: Int32? = nopFlags & 2 != 0 ? memory.fd : nil
-            let nopFixedFile = nopFlags & 4 != 0
-            if nopFixedFile && semantics.nopFixedFileSetAtPrep { flags |= iosqeFixedFile }
-            if nopFlags & 0x20 != 0 && state.setupFlags & (setupCQE32 | setupCQEMixed) == 0 { return fail(Errno.EINVAL) }
-            // Before the leak fix io_nop() chose the file table by its own flag, not REQ_F_FIXED_FILE.
-            let fixedFile = semantics.nopFixedFileSetAtPrep ? flags & iosqeFixedFile != 0 : nopFixedFile
-            return ok(.none, .nop(result: result, fileFD: fileFD, fixedFile: fixedFile, fixedBuffer: nopFlags & 8 != 0))
-
-        case "SOCKET":   // io_socket_prep (io_uring/net.c)
-            if addrNonZero || sqe.opFlags != 0 || sqe.bufIndex != 0 { return fail(Errno.EINVAL) }
-            let domain = memory.fd, type = Int32(truncatingIfNeeded: sqe.off), proto = Int32(bitPattern: sqe.len)
-            let sockFlags = type & ~ContextBuilder.sockTypeMask
-            let sockCloexec: Int32 = 0o2000000, sockNonblock: Int32 = 0o4000
-            if sqe.fileIndex != 0 && sockFlags & sockCloexec != 0 { return fail(Errno.EINVAL) }
-            if sockFlags & ~(sockCloexec | sockNonblock) != 0 { return fail(Errno.EINVAL) }
-            return ok(.socket(domain: domain, type: type, proto: proto), .socket(domain: domain, type: type, proto: proto, fileSlot: sqe.fileIndex))
-
-        case "OPENAT", "OPENAT2":
-            var how: (flags: UInt64, mode: UInt64, resolve: UInt64)
-            if opcode == Opcode.openat {
-                // io_openat_prep: build_open_how(int flags, umode_t mode)
-                let f = UInt64(UInt32(truncatingIfNeeded: sqe.opFlags)) & validOpenFlags
-                var h = (flags: f, mode: UInt64(UInt16(truncatingIfNeeded: sqe.len)) & 0o7777, resolve: UInt64(0))
-                if h.flags & oPath != 0 { h.flags &= oPathFlags }
-                if h.flags & (oCreat | oTmpfile) == 0 { h.mode = 0 }
-                how = h
-            } else {
-                // io_openat2_prep: copy_struct_from_user(&how, 24, addr2, len)
-                let len = Int(sqe.len)
-                if len < 24 { return fail(Errno.EINVAL) }
-                guard var bytes = memory.offPayload else { return fail(Errno.EFAULT) }
-                if len > 24 {
-                    // trailing bytes must be zero; the model's memory past the payload reads as zero
-                    if bytes.count > 24, bytes[24..<min(len, bytes.count)].contains(where: { $0 != 0 }) { return fail(Errno.E2BIG) }
-                }
-                bytes += Array(repeating: 0, count: max(0, 24 - bytes.count))
-                let img = ByteImage(bytes: bytes)
-                how = (img.load(UInt64.self, at: 0), img.load(UInt64.self, at: 8), img.load(UInt64.self, at: 16))
-            }
-            // __io_openat_prep
-            if sqe.bufIndex != 0 { return fail(Errno.EINVAL) }
-            if flags & iosqeFixedFile != 0 { return fail(Errno.EBADF) }
-            if how.flags & oPath == 0 { how.flags |= oLargefile }   // force_o_largefile() on 64-bit
-            guard let path = memory.addrPayload else { return fail(Errno.EFAULT) }
-            let name = Array(path.prefix(while: { $0 != 0 }))
-            // delayed_getname() passes no LOOKUP_EMPTY: an empty path is ENOENT even with O_EMPTYPATH
-            if name.isEmpty { return fail(Errno.ENOENT) }
-            if sqe.fileIndex != 0 && how.flags & oCloexec != 0 { return fail(Errno.EINVAL) }
-            if how.flags & (oTrunc | oCreat | oTmpfile) != 0 { flags |= iosqeAsync }
-            return ok(.open(flags: how.flags, mode: how.mode, resolve: how.resolve),
-                      .open(dfd: memory.fd, path: name, flags: how.flags, mode: how.mode, resolve: how.resolve, fileSlot: sqe.fileIndex))
-
-        case "CONNECT":   // io_connect_prep (io_uring/net.c) + move_addr_to_kernel
-            if sqe.len != 0 || sqe.bufIndex != 0 || sqe.opFlags != 0 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
-            let addrLen = Int32(truncatingIfNeeded: sqe.off)
-            if addrLen < 0 || addrLen > 128 { return fail(Errno.EINVAL) }
-            var address: [UInt8] = []
-            if addrLen > 0 {
-                guard let p = memory.addrPayload else { return fail(Errno.EFAULT) }
-                address = Array(p.prefix(Int(addrLen))) + Array(repeating: 0, count: max(0, Int(addrLen) - p.count))
-            }
-            return ok(.connect(addrLen: addrLen, address: address), .connect(fd: memory.fd, address: address))
-
-        case "FSYNC":   // io_fsync_prep (io_uring/sync.c)
-            if addrNonZero || sqe.bufIndex != 0 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
-            if sqe.opFlags & ~UInt32(1) != 0 { return fail(Errno.EINVAL) }
-            if Int64(bitPattern: sqe.off) < 0 { return fail(Errno.EINVAL) }
-            flags |= iosqeAsync
-            return ok(.none, .fsync(fd: memory.fd))
-
-        case "CLOSE":   // io_close_prep (io_uring/openclose.c)
-            if sqe.off != 0 || addrNonZero || sqe.len != 0 || sqe.opFlags != 0 || sqe.bufIndex != 0 { return fail(Errno.EINVAL) }
-            if flags & iosqeFixedFile != 0 { return fail(Errno.EBADF) }
-            if sqe.fileIndex != 0 && memory.fd != 0 { return fail(Errno.EINVAL) }
-            return ok(.none, .close(fd: memory.fd))
-
-        case "FADVISE":   // io_fadvise_prep (io_uring/advise.c)
-            if sqe.bufIndex != 0 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
-            // POSIX_FADV_NORMAL/RANDOM/SEQUENTIAL run inline, other advice is forced async
-            if sqe.opFlags > 2 { flags |= iosqeAsync }
-            return ok(.none, .unmodelled(needsFile: true, fd: memory.fd, fixedFile: flags & iosqeFixedFile != 0))
-
-        case "URING_CMD", "URING_CMD128":   // io_uring_cmd_prep (io_uring/uring_cmd.c)
-            if sqe.off >> 32 != 0 { return fail(Errno.EINVAL) }   // sqe->__pad1, beside cmd_op
-            let cmdFlags = sqe.opFlags   // sqe->uring_cmd_flags
-            if cmdFlags & ~UInt32(3) != 0 { return fail(Errno.EINVAL) }   // IORING_URING_CMD_MASK: FIXED | MULTISHOT
-            if cmdFlags & 1 != 0 && cmdFlags & 2 != 0 { return fail(Errno.EINVAL) }
-            if (cmdFlags & 2 != 0) != (flags & iosqeBufferSelect != 0) { return fail(Errno.EINVAL) }
-            return ok(.none, .uringCmd(fd: memory.fd, fixedFile: flags & iosqeFixedFile != 0))
-
-        case "TIMEOUT":   // __io_timeout_prep (io_uring/timeout.c), IORING_TIMEOUT_* flags not modelled
-            if sqe.addr3 != 0 { return fail(Errno.EINVAL) }
-            if sqe.bufIndex != 0 || sqe.len != 1 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
-            if sqe.opFlags & ~UInt32(0x01 | 0x04 | 0x08 | 0x20 | 0x40 | 0x80) != 0 { return fail(Errno.EINVAL) }
-            guard let ts = memory.addrPayload, ts.count >= 16 else { return fail(Errno.EFAULT) }
-            let t = ByteImage(bytes: ts)
-            let sec = Int64(bitPattern: t.load(UInt64.self, at: 0)), nsec = Int64(bitPattern: t.load(UInt64.self, at: 8))
-            if sec < 0 || nsec < 0 || nsec >= 1_000_000_000 { return fail(Errno.EINVAL) }
-            return ok(.none, .timeout)
-
+        case "NOP": return nop()
+        case "SOCKET": return socket()
+        case "OPENAT", "OPENAT2": return open()
+        case "CONNECT": return connect()
+        case "FSYNC": return fsync()
+        case "CLOSE": return close()
+        case "FADVISE": return fadvise()
+        case "URING_CMD", "URING_CMD128": return uringCmd()
+        case "TIMEOUT": return timeout()
         default:
-            return ok(.none, .unmodelled(needsFile: OpcodeDef.of(opcode).needsFile, fd: memory.fd, fixedFile: flags & iosqeFixedFile != 0))
+            return ok(.none, .unmodelled(needsFile: OpcodeDef.of(opcode).needsFile, fd: memory.fd, fixedFile: fixedFile))
         }
+    }
+
+    /// io_nop_prep (io_uring/nop.c).
+    mutating func nop() -> Outcome {
+        let nopFlags = NopFlags(rawValue: sqe.opFlags)
+        if !nopFlags.isSubset(of: .valid) { return fail(Errno.EINVAL) }
+        let result: Int32 = nopFlags.contains(.injectResult) ? Int32(bitPattern: sqe.len) : 0
+        let fileFD: Int32? = nopFlags.contains(.file) ? memory.fd : nil
+        let nopFixedFile = nopFlags.contains(.fixedFile)
+        if nopFixedFile && semantics.nopFixedFileSetAtPrep { flags.insert(.fixedFile) }
+        if nopFlags.contains(.cqe32) && state.setupFlags.isDisjoint(with: [.cqe32, .cqeMixed]) { return fail(Errno.EINVAL) }
+        // Before the leak fix io_nop() chose the file table by its own flag, not REQ_F_FIXED_FILE.
+        let fixed = semantics.nopFixedFileSetAtPrep ? fixedFile : nopFixedFile
+        return ok(.none, .nop(result: result, fileFD: fileFD, fixedFile: fixed, fixedBuffer: nopFlags.contains(.fixedBuffer)))
+    }
+
+    /// io_socket_prep (io_uring/net.c).
+    func socket() -> Outcome {
+        if addrNonZero || sqe.opFlags != 0 || sqe.bufIndex != 0 { return fail(Errno.EINVAL) }
+        let domain = memory.fd, type = Int32(truncatingIfNeeded: sqe.off), proto = Int32(bitPattern: sqe.len)
+        let sockFlags = type & ~ContextBuilder.sockTypeMask
+        let sockCloexec = Int32(SOCK_CLOEXEC.rawValue), sockNonblock = Int32(SOCK_NONBLOCK.rawValue)
+        if sqe.fileIndex != 0 && sockFlags & sockCloexec != 0 { return fail(Errno.EINVAL) }
+        if sockFlags & ~(sockCloexec | sockNonblock) != 0 { return fail(Errno.EINVAL) }
+        return ok(.socket(domain: domain, type: type, proto: proto), .socket(domain: domain, type: type, proto: proto, fileSlot: sqe.fileIndex))
+    }
+
+    /// io_openat_prep / io_openat2_prep, then __io_openat_prep (io_uring/openclose.c).
+    mutating func open() -> Outcome {
+        let how: (flags: OpenFlags, mode: UInt64, resolve: UInt64)
+        switch opcode == Opcode.openat ? .success(openHow()) : openat2How() {
+        case .success(let h): how = h
+        case .failure(let e): return fail(e.errno)
+        }
+        var openFlags = how.flags
+        if sqe.bufIndex != 0 { return fail(Errno.EINVAL) }
+        if fixedFile { return fail(Errno.EBADF) }
+        if !openFlags.contains(.path) { openFlags.insert(.largefile) }   // force_o_largefile() on 64-bit
+        guard let path = memory.addrPayload else { return fail(Errno.EFAULT) }
+        let name = Array(path.prefix(while: { $0 != 0 }))
+        // delayed_getname() passes no LOOKUP_EMPTY: an empty path is ENOENT even with O_EMPTYPATH
+        if name.isEmpty { return fail(Errno.ENOENT) }
+        if sqe.fileIndex != 0 && openFlags.contains(.cloexec) { return fail(Errno.EINVAL) }
+        if !openFlags.isDisjoint(with: [.trunc, .creat, .tmpfile]) { flags.insert(.async) }
+        let f = openFlags.rawValue
+        return ok(.open(flags: f, mode: how.mode, resolve: how.resolve),
+                  .open(dfd: memory.fd, path: name, flags: f, mode: how.mode, resolve: how.resolve, fileSlot: sqe.fileIndex))
+    }
+
+    /// io_openat_prep: build_open_how(int flags, umode_t mode).
+    func openHow() -> (flags: OpenFlags, mode: UInt64, resolve: UInt64) {
+        let f = OpenFlags(rawValue: UInt64(UInt32(truncatingIfNeeded: sqe.opFlags))).intersection(RequestModel.validOpenFlags)
+        var h = (flags: f, mode: UInt64(UInt16(truncatingIfNeeded: sqe.len)) & 0o7777, resolve: UInt64(0))
+        if h.flags.contains(.path) { h.flags.formIntersection(RequestModel.oPathFlags) }
+        if h.flags.isDisjoint(with: [.creat, .tmpfile]) { h.mode = 0 }
+        return h
+    }
+
+    struct PrepError: Error { var errno: Int32 }
+
+    /// io_openat2_prep: copy_struct_from_user(&how, 24, addr2, len).
+    func openat2How() -> Result<(flags: OpenFlags, mode: UInt64, resolve: UInt64), PrepError> {
+        let len = Int(sqe.len)
+        if len < 24 { return .failure(PrepError(errno: Errno.EINVAL)) }
+        guard var bytes = memory.offPayload else { return .failure(PrepError(errno: Errno.EFAULT)) }
+        if len > 24 {
+            // trailing bytes must be zero; the model's memory past the payload reads as zero
+            if bytes.count > 24, bytes[24..<min(len, bytes.count)].contains(where: { $0 != 0 }) { return .failure(PrepError(errno: Errno.E2BIG)) }
+        }
+        bytes += Array(repeating: 0, count: max(0, 24 - bytes.count))
+        let img = ByteImage(bytes: bytes)
+        return .success((OpenFlags(rawValue: img.load(UInt64.self, at: 0)), img.load(UInt64.self, at: 8), img.load(UInt64.self, at: 16)))
+    }
+
+    /// io_connect_prep (io_uring/net.c) + move_addr_to_kernel.
+    func connect() -> Outcome {
+        if sqe.len != 0 || sqe.bufIndex != 0 || sqe.opFlags != 0 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
+        let addrLen = Int32(truncatingIfNeeded: sqe.off)
+        if addrLen < 0 || addrLen > 128 { return fail(Errno.EINVAL) }
+        var address: [UInt8] = []
+        if addrLen > 0 {
+            guard let p = memory.addrPayload else { return fail(Errno.EFAULT) }
+            address = Array(p.prefix(Int(addrLen))) + Array(repeating: 0, count: max(0, Int(addrLen) - p.count))
+        }
+        return ok(.connect(addrLen: addrLen, address: address), .connect(fd: memory.fd, address: address))
+    }
+
+    /// io_fsync_prep (io_uring/sync.c).
+    mutating func fsync() -> Outcome {
+        if addrNonZero || sqe.bufIndex != 0 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
+        if !FsyncFlags(rawValue: sqe.opFlags).isSubset(of: .datasync) { return fail(Errno.EINVAL) }
+        if Int64(bitPattern: sqe.off) < 0 { return fail(Errno.EINVAL) }
+        flags.insert(.async)
+        return ok(.none, .fsync(fd: memory.fd))
+    }
+
+    /// io_close_prep (io_uring/openclose.c).
+    func close() -> Outcome {
+        if sqe.off != 0 || addrNonZero || sqe.len != 0 || sqe.opFlags != 0 || sqe.bufIndex != 0 { return fail(Errno.EINVAL) }
+        if fixedFile { return fail(Errno.EBADF) }
+        if sqe.fileIndex != 0 && memory.fd != 0 { return fail(Errno.EINVAL) }
+        return ok(.none, .close(fd: memory.fd))
+    }
+
+    /// io_fadvise_prep (io_uring/advise.c).
+    mutating func fadvise() -> Outcome {
+        if sqe.bufIndex != 0 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
+        // POSIX_FADV_NORMAL/RANDOM/SEQUENTIAL run inline, other advice is forced async
+        if sqe.opFlags > 2 { flags.insert(.async) }
+        return ok(.none, .unmodelled(needsFile: true, fd: memory.fd, fixedFile: fixedFile))
+    }
+
+    /// io_uring_cmd_prep (io_uring/uring_cmd.c).
+    func uringCmd() -> Outcome {
+        if sqe.off >> 32 != 0 { return fail(Errno.EINVAL) }   // sqe->__pad1, beside cmd_op
+        let cmdFlags = UringCmdFlags(rawValue: sqe.opFlags)   // sqe->uring_cmd_flags
+        if !cmdFlags.isSubset(of: .mask) { return fail(Errno.EINVAL) }
+        if cmdFlags.contains(.fixed) && cmdFlags.contains(.multishot) { return fail(Errno.EINVAL) }
+        if cmdFlags.contains(.multishot) != flags.contains(.bufferSelect) { return fail(Errno.EINVAL) }
+        return ok(.none, .uringCmd(fd: memory.fd, fixedFile: fixedFile))
+    }
+
+    /// __io_timeout_prep (io_uring/timeout.c), IORING_TIMEOUT_* flags not modelled.
+    func timeout() -> Outcome {
+        if sqe.addr3 != 0 { return fail(Errno.EINVAL) }
+        if sqe.bufIndex != 0 || sqe.len != 1 || sqe.fileIndex != 0 { return fail(Errno.EINVAL) }
+        let accepted: TimeoutFlags = [.abs, .boottime, .realtime, .etimeSuccess, .multishot, .immediateArg]
+        if !TimeoutFlags(rawValue: sqe.opFlags).isSubset(of: accepted) { return fail(Errno.EINVAL) }
+        guard let ts = memory.addrPayload, ts.count >= 16 else { return fail(Errno.EFAULT) }
+        let t = ByteImage(bytes: ts)
+        let sec = Int64(bitPattern: t.load(UInt64.self, at: 0)), nsec = Int64(bitPattern: t.load(UInt64.self, at: 8))
+        if sec < 0 || nsec < 0 || nsec >= 1_000_000_000 { return fail(Errno.EINVAL) }
+        return ok(.none, .timeout)
     }
 }
 
@@ -301,49 +351,49 @@ enum OperationOutcome {
     /// filesystem the model runs on (the guest's, when fuzzing in the VM).
     static func openResult(dfd: Int32, path: [UInt8], flags how: UInt64, mode: UInt64, resolve: UInt64,
                            nextFD: () -> Int32) -> Int32 {
-        typealias R = RequestModel
-        let openat2Regular: UInt64 = 1 << 32
-        let flags = how & ~R.oCloexec
-        if flags & ~(R.validOpenFlags | openat2Regular) != 0 { return -Errno.EINVAL }
-        if resolve & ~0x3f != 0 { return -Errno.EINVAL }
-        if resolve & 0x08 != 0 && resolve & 0x10 != 0 { return -Errno.EINVAL }
-        let creates = flags & (R.oCreat | R.oTmpfile) != 0
+        let flags = OpenFlags(rawValue: how).subtracting(.cloexec)
+        let resolve = ResolveFlags(rawValue: resolve)
+        if !flags.isSubset(of: RequestModel.validOpenFlags.union(.openat2Regular)) { return -Errno.EINVAL }
+        if !resolve.isSubset(of: .valid) { return -Errno.EINVAL }
+        if resolve.isSuperset(of: [.beneath, .inRoot]) { return -Errno.EINVAL }
+        let creates = !flags.isDisjoint(with: [.creat, .tmpfile])
         if creates ? mode & ~0o7777 != 0 : mode != 0 { return -Errno.EINVAL }
-        if flags & (R.oDirectory | R.oCreat) == (R.oDirectory | R.oCreat) { return -Errno.EINVAL }
-        let accWrite = flags & 3 == 1 || flags & 3 == 2 || flags & R.oTrunc != 0
-        if flags & R.oTmpfile != 0 && (flags & R.oDirectory == 0 || flags & 3 == 0) { return -Errno.EINVAL }
-        if flags & (R.oDirectory | openat2Regular) == (R.oDirectory | openat2Regular) { return -Errno.EINVAL }
-        if flags & R.oPath != 0 && flags & ~R.oPathFlags != 0 { return -Errno.EINVAL }
+        if flags.isSuperset(of: [.directory, .creat]) { return -Errno.EINVAL }
+        let access = flags.intersection(.accMode)
+        let accWrite = access == .writeOnly || access == .readWrite || flags.contains(.trunc)
+        if flags.contains(.tmpfile) && (!flags.contains(.directory) || access.isEmpty) { return -Errno.EINVAL }
+        if flags.isSuperset(of: [.directory, .openat2Regular]) { return -Errno.EINVAL }
+        if flags.contains(.path) && !flags.isSubset(of: RequestModel.oPathFlags) { return -Errno.EINVAL }
 
         let p = String(decoding: path, as: UTF8.self)
         if !p.hasPrefix("/") && dfd != -100 { return dfd < 0 ? -Errno.EBADF : -Errno.ENOTDIR }
-        if resolve & 0x08 != 0 && p.hasPrefix("/") { return -Errno.EXDEV }           // RESOLVE_BENEATH
+        if resolve.contains(.beneath) && p.hasPrefix("/") { return -Errno.EXDEV }
         var st = stat()
         let exists = stat(p, &st) == 0
         let isDir = exists && (st.st_mode & S_IFMT) == S_IFDIR
         var lst = stat()
         let isLink = lstat(p, &lst) == 0 && (lst.st_mode & S_IFMT) == S_IFLNK
         // RESOLVE_NO_SYMLINKS: only a link that would be followed (O_NOFOLLOW is handled below)
-        if resolve & 0x04 != 0 && isLink && flags & R.oNofollow == 0 { return -Errno.ELOOP }
+        if resolve.contains(.noSymlinks) && isLink && !flags.contains(.nofollow) { return -Errno.ELOOP }
         // RESOLVE_CACHED: LOOKUP_CACHED gives up (-EAGAIN, not retried) on what RCU walk cannot
         // finish; assumed: following a symlink or anything on procfs
-        if resolve & 0x20 != 0 && (isLink || p.hasPrefix("/proc/")) && !(flags & R.oNofollow != 0 && flags & R.oPath != 0) {
+        if resolve.contains(.cached) && (isLink || p.hasPrefix("/proc/")) && !flags.isSuperset(of: [.nofollow, .path]) {
             return -Errno.EAGAIN
         }
         var root = stat()
-        if resolve & 0x01 != 0, exists, stat("/", &root) == 0, root.st_dev != st.st_dev { return -Errno.EXDEV }  // RESOLVE_NO_XDEV
-        if flags & R.oNofollow != 0 && isLink && flags & R.oCreat == 0 {
+        if resolve.contains(.noXdev), exists, stat("/", &root) == 0, root.st_dev != st.st_dev { return -Errno.EXDEV }
+        if flags.contains(.nofollow) && isLink && !flags.contains(.creat) {
             // the last component is the link itself: only O_PATH opens it
-            if flags & R.oPath == 0 { return -Errno.ELOOP }
-            return flags & R.oDirectory != 0 ? -Errno.ENOTDIR : nextFD()
+            if !flags.contains(.path) { return -Errno.ELOOP }
+            return flags.contains(.directory) ? -Errno.ENOTDIR : nextFD()
         }
-        if flags & R.oTmpfile != 0 {
+        if flags.contains(.tmpfile) {
             if !exists { return -Errno.ENOENT }
             return isDir ? nextFD() : -Errno.ENOTDIR
         }
-        if flags & R.oCreat != 0 {
+        if flags.contains(.creat) {
             if exists {
-                if flags & (1 << 7) != 0 { return -Errno.EEXIST }                     // O_EXCL
+                if flags.contains(.excl) { return -Errno.EEXIST }
                 if isDir { return -Errno.EISDIR }
                 return nextFD()
             }
@@ -354,12 +404,12 @@ enum OperationOutcome {
             return (pst.st_mode & S_IFMT) == S_IFDIR ? nextFD() : -Errno.ENOTDIR
         }
         if !exists { return -Errno.ENOENT }
-        if flags & R.oDirectory != 0 && !isDir { return -Errno.ENOTDIR }
-        if isDir && accWrite && flags & R.oPath == 0 { return -Errno.EISDIR }
-        if flags & openat2Regular != 0 && (st.st_mode & S_IFMT) != S_IFREG && flags & R.oPath == 0 { return -Errno.EFTYPE }
+        if flags.contains(.directory) && !isDir { return -Errno.ENOTDIR }
+        if isDir && accWrite && !flags.contains(.path) { return -Errno.EISDIR }
+        if flags.contains(.openat2Regular) && (st.st_mode & S_IFMT) != S_IFREG && !flags.contains(.path) { return -Errno.EFTYPE }
         // do_dentry_open(): O_DIRECT needs FMODE_CAN_ODIRECT, which only regular files of
         // some filesystems set (assumed: every regular file; never directories, devices, procfs)
-        if flags & R.oDirect != 0 && flags & R.oPath == 0 && ((st.st_mode & S_IFMT) != S_IFREG || p.hasPrefix("/proc/")) {
+        if flags.contains(.direct) && !flags.contains(.path) && ((st.st_mode & S_IFMT) != S_IFREG || p.hasPrefix("/proc/")) {
             return -Errno.EINVAL
         }
         return nextFD()

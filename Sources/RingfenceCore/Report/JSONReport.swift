@@ -19,7 +19,7 @@ public struct RunReport: Codable, Sendable {
     public var taintAtStart: UInt64?
     public var startedAt: String
     public var durationMs: Double
-    public var totals: TotalsRecord
+    public var totals: Totals
     public var cases: [CaseResult]
     /// Facts the host runner knows (accelerator, kernel package, QEMU, boot
     /// attempts); set by `ringfence vm`, absent from a plain `ringfence run`.
@@ -30,49 +30,13 @@ public struct RunReport: Codable, Sendable {
     /// The exit code `ringfence vm` gave this run (0/1/2/4).
     public var exitCode: Int32?
 
-    /// The same numbers as KTAP's `# Totals:` line and the closing summary.
-    /// Results files before 0.2 had `knownBugs` (now `xfail`) and no `xpass`.
-    public struct TotalsRecord: Codable, Sendable, Equatable {
-        public var passed, failed, skipped, xfail, xpass, errors: Int
-
-        public init(_ t: Totals) {
-            passed = t.passed; failed = t.failed; skipped = t.skipped; xfail = t.xfail; xpass = t.xpass; errors = t.errors
-        }
-
-        private enum CodingKeys: String, CodingKey { case passed, failed, skipped, xfail, xpass, errors, knownBugs }
-
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            passed = try c.decode(Int.self, forKey: .passed)
-            failed = try c.decode(Int.self, forKey: .failed)
-            skipped = try c.decode(Int.self, forKey: .skipped)
-            errors = try c.decode(Int.self, forKey: .errors)
-            xfail = try c.decodeIfPresent(Int.self, forKey: .xfail) ?? c.decodeIfPresent(Int.self, forKey: .knownBugs) ?? 0
-            xpass = try c.decodeIfPresent(Int.self, forKey: .xpass) ?? 0
-        }
-
-        public func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(passed, forKey: .passed)
-            try c.encode(failed, forKey: .failed)
-            try c.encode(skipped, forKey: .skipped)
-            try c.encode(xfail, forKey: .xfail)
-            try c.encode(xpass, forKey: .xpass)
-            try c.encode(errors, forKey: .errors)
-        }
-
-        public var totals: Totals {
-            Totals(passed: passed, failed: failed, skipped: skipped, xfail: xfail, xpass: xpass, errors: errors)
-        }
-    }
-
     public init(kernel: KernelFacts, accelerator: String?, startedAt: String, durationMs: Double, cases: [CaseResult]) {
         self.kernel = kernel
         self.accelerator = accelerator
         self.startedAt = startedAt
         self.durationMs = durationMs
         self.cases = cases
-        totals = TotalsRecord(Totals(cases))
+        totals = Totals(cases)
     }
 
     /// Pretty for people; compact where every byte costs (the guest's serial console).
@@ -87,7 +51,7 @@ public struct RunReport: Codable, Sendable {
 
     /// Recomputes the totals after the cases changed.
     public mutating func recount() {
-        totals = TotalsRecord(Totals(cases))
+        totals = Totals(cases)
     }
 
     /// Throws a ResultsFileError: what is wrong with the file and what to do,

@@ -89,6 +89,7 @@ public final class Runner {
                 continue
             }
         }
+        if let why = c.byteOrder?.skipReason(on: .host) { return why }
         // After the kernel checks: a kernel without the feature is the reason that matters.
         if c.tier == .exhaustive && !options.exhaustive {
             return "exhaustive tier: ringfence run --exhaustive (run-in-vm.sh --exhaustive)"

@@ -75,7 +75,7 @@ public struct KselftestExport {
     static func unsupported(_ steps: [Step]) -> String? {
         for s in steps {
             switch s {
-            case .ring, .register, .restrict, .enableRings, .submit, .closeRing, .setNoNewPrivs, .dropPrivileges:
+            case .ring, .restrict, .enableRings, .submit, .closeRing, .setNoNewPrivs, .dropPrivileges:
                 if case .restrict(let r, _, _) = s, case .rawFD = r.target { return "restrict: on a raw fd" }
                 if case .submit(_, let sqes, let e, _) = s {
                     if sqes.count > 16 { return "a submit of more than 16 SQEs" }
@@ -83,15 +83,21 @@ public struct KselftestExport {
                 }
                 continue
             case .sweep(let sw, let reg, _, _):
-                if KselftestExport.sweepSlots(sw, reg.programSource) == nil {
+                guard let little = KselftestExport.sweepSlots(sw, reg.programSource) else {
                     return "a for: sweep whose variable is not a whole instruction field (\(sw.variable) inside an expression)"
                 }
+                guard let big = KselftestExport.sweepSlots(sw, reg.programSource, target: AsmTarget(byteOrder: .big)),
+                      big.slots.map(\.0) == little.slots.map(\.0), big.slots.map(\.1) == little.slots.map(\.1) else {
+                    return "a for: sweep whose big-endian program patches other slots"
+                }
+            case .register(let reg, _, _):
+                if (try? ProgramVariants(reg)) == nil { return "a program that does not assemble for big-endian as long as for little-endian" }
             case .fork(let inner, _):
                 if let why = unsupported(inner) { return why }
             case .thread(let inner, _):
                 if let why = unsupported(inner) { return why }
             case .exec(let e, _): return "\(e.spawn ? "spawn" : "exec"): needs the steps in a new image; the C form has none yet"
-            case .userNamespace: return "user_namespace: is not in the C form yet"
+            case .userNamespace: continue
             case .sendRing: return "send_ring: (SCM_RIGHTS / pidfd_getfd to the parent) is not in the C form yet"
             case .taint: return "taint: is a harness self-test step"
             }
@@ -101,14 +107,14 @@ public struct KselftestExport {
 
     /// Which fields of the template carry the sweep's variable (SweepProgram's
     /// two-probe analysis), or nil when it is not a whole field.
-    static func sweepSlots(_ sw: Sweep, _ source: String) -> (program: [BPFInstruction], slots: [(Int, String)])? {
+    static func sweepSlots(_ sw: Sweep, _ source: String, target: AsmTarget = AsmTarget()) -> (program: [BPFInstruction], slots: [(Int, String)])? {
         guard source.contains("$" + sw.variable) else {
-            guard let p = try? Assembler.assemble(source) else { return nil }
+            guard let p = try? Assembler.assemble(source, target: target) else { return nil }
             return (p, [])
         }
         let (v1, v2): (UInt32, UInt32) = (0x24, 0x38)
-        guard let a = try? Assembler.assemble(sw.substitute(source, v1)),
-              let b = try? Assembler.assemble(sw.substitute(source, v2)), a.count == b.count else { return nil }
+        guard let a = try? Assembler.assemble(sw.substitute(source, v1), target: target),
+              let b = try? Assembler.assemble(sw.substitute(source, v2), target: target), a.count == b.count else { return nil }
         var slots: [(Int, String)] = []
         for i in a.indices {
             let pairs: [(String, UInt32, UInt32)] = [("RF_CODE", UInt32(a[i].code), UInt32(b[i].code)), ("RF_JT", UInt32(a[i].jt), UInt32(b[i].jt)),
@@ -130,52 +136,21 @@ public struct KselftestExport {
     // MARK: byte order
 
     /// Why a case's verdict depends on the machine's byte order (empty: it
-    /// does not): a filter that runs (the case submits) loads a context word
-    /// whose value differs on a big-endian machine — a half of a u64
-    /// (user_data, open_how), the word holding the u8 fields (opcode,
-    /// sqe_flags, pdu_size: the assembler's shift is little-endian), or a
-    /// network-order CONNECT field compared with a constant computed for
-    /// little-endian.
+    /// does not). Programs are assembled for both byte orders (named fields
+    /// and #htons/#ipv4/#ipv6 are computed for each), and lint refuses raw
+    /// loads of sub-word fields and u64 halves in a case that submits, so
+    /// only a case that declares `byte_order:` depends on it; it is skipped
+    /// on machines of the other order.
     public static func byteOrderDependence(_ c: TestCase) -> [String] {
-        var reasons: [String] = []
-        var submits = false
-        func add(_ r: String) { if !reasons.contains(r) { reasons.append(r) } }
-        func scan(_ steps: [Step]) {
-            for s in steps {
-                switch s {
-                case .submit(_, let sqes, _, _): if !sqes.isEmpty { submits = true }
-                case .register(let reg, _, _): check(reg, reg.program)
-                case .sweep(_, let reg, _, _):
-                    if let t = sweepSlots(.init(variable: "", values: []), reg.programSource)?.program { check(reg, t) }
-                case .fork(let inner, _), .thread(let inner, _): scan(inner)
-                case .exec(let e, _): scan(e.before); scan(e.steps)
-                default: break
-                }
-            }
-        }
-        func check(_ reg: FilterRegistration, _ program: [BPFInstruction]) {
-            let op: UInt32? = { if case .number(let n) = reg.opcode { return n }; return nil }()
-            for insn in program where insn.code == BPF.LD | BPF.W | BPF.ABS {
-                switch insn.k {
-                case 0, 4: add("user_data: a u64 read as two 32-bit words (.lo/.hi swap places)")
-                case 8: add("opcode/sqe_flags/pdu_size: u8 fields of one word (the shift differs)")
-                case 16...36 where op == 18 || op == 28: add("open_how: u64 fields read as two 32-bit words")
-                case 20 where op == 16: add("connect.port: a __be16 in a word (the mask differs)")
-                case 24...36 where op == 16: add("connect address: network-order bytes read as a native word (#ipv4() is computed little-endian)")
-                default: break
-                }
-            }
-        }
-        scan(c.steps)
-        return submits ? reasons : []
+        guard let d = c.byteOrder else { return [] }
+        return ["holds on \(d.order) machines only: \(d.reason)"]
     }
 
     static func byteOrderText(_ cases: [TestCase]) -> String {
-        var s = "# Exported cases whose verdict depends on the machine's byte order (docs/architectures.md):\n"
-        s += "# a filter that runs reads a context word whose value differs on big-endian. id, then why.\n"
+        var s = "# Exported cases that declare a byte order (byte_order: in the case file; docs/architectures.md):\n"
+        s += "# each runs on machines of that order and is skipped on the other. id, order, reason.\n"
         for c in cases {
-            let r = byteOrderDependence(c)
-            if !r.isEmpty { s += "\(c.id)\t\(r.joined(separator: "; "))\n" }
+            if let d = c.byteOrder { s += "\(c.id)\t\(d.order.rawValue)\t\(d.reason)\n" }
         }
         return s
     }
@@ -348,6 +323,7 @@ struct CaseGenerator {
             }
         }
         if testCase.tier == .exhaustive { reqs.append("{ RF_REQ_EXHAUSTIVE, 0, 0 }") }
+        if let d = testCase.byteOrder { reqs.append("{ RF_REQ_BYTE_ORDER, \(d.order == .big ? 1 : 0) /* \(d.order) */, \(C.string(d.reason)) }") }
         let timeout = Int((testCase.timeout ?? 10) * 1000)
         return "\t{ \(C.string(testCase.id)), \(function), \(timeout), { \(reqs.joined(separator: ", ")) } },\n"
     }
@@ -382,132 +358,13 @@ struct CaseGenerator {
 
     mutating func step(_ s: Step, indent i: String) -> String {
         switch s {
-        case .ring(let spec, let errno, _):
-            var out = "\(i){\n\(i)\tint fd = rf_setup(&c->rings[\(ringRef(spec.name))], \(spec.entries), 0x\(String(spec.flags, radix: 16)));\n"
-            out += fail(i + "\t", "rf_expect(fd, \(errno ?? 0), \"io_uring_setup\")")
-            if spec.registerFD {
-                out += "\(i)\tif (fd >= 0 && rf_register_ring_fd(&c->rings[\(ringRef(spec.name))]) < 0) {\n"
-                out += "\(i)\t\trf_diag(\"IORING_REGISTER_RING_FDS failed\");\n\(i)\t\treturn -1;\n\(i)\t}\n"
-            }
-            return out + "\(i)}\n"
-
-        case .register(let reg, let expect, _):
-            var out = "\(i){\n"
-            out += program("prog", reg.program, source: reg.programSource, indent: i + "\t")
-            out += target(reg.target, registered: reg.useRegisteredRing, indent: i + "\t")
-            out += registerSpec(reg, expect, programLength: reg.program.count, indent: i + "\t")
-            out += fail(i + "\t", "rf_register(c, &t, &s)")
-            return out + "\(i)}\n"
-
-        case .sweep(let sw, let reg, let expect, _):
-            let (tmpl, slots) = KselftestExport.sweepSlots(sw, reg.programSource)!
-            var out = "\(i){\n"
-            out += program("prog", tmpl, source: reg.programSource, indent: i + "\t",
-                           note: "assembled with $\(sw.variable) = 0x24; the sweep patches the slots below")
-            out += "\(i)\tstatic const struct rf_slot slots[] = { \(slots.map { "{ \($0.0), \($0.1) }" }.joined(separator: ", "))\(slots.isEmpty ? "{ 0, RF_K }" : "") };\n"
-            var sweepInit: [String] = [".variable = \(C.string(sw.variable))", ".slots = slots", ".nslots = \(slots.count)"]
-            if sw.opcodeFromVariable { sweepInit.append(".opcode_from_variable = 1") }
-            if let r = sw.rangeToLast {
-                sweepInit += [".to_last = 1", ".lo = \(r.lo)", ".minus = \(r.minus)", ".step = \(r.step)"]
-                let ex = sw.except.sorted()
-                out += "\(i)\tstatic const uint32_t except[] = { \(ex.isEmpty ? "0" : ex.map(String.init).joined(separator: ", ")) };\n"
-                sweepInit += [".except = except", ".nexcept = \(ex.count)"]
-            } else {
-                let runs = C.runs(sw.values)
-                out += "\(i)\tstatic const struct rf_run runs[] = {\n"
-                for r in runs { out += "\(i)\t\t{ 0x\(String(r.lo, radix: 16)), 0x\(String(r.hi, radix: 16)), \(r.step) },\n" }
-                out += "\(i)\t};\n"
-                sweepInit += [".runs = runs", ".nruns = \(runs.count)"]
-            }
-            out += "\(i)\tstatic const struct rf_sweep sw = { \(sweepInit.joined(separator: ", ")) };\n"
-            out += target(reg.target, registered: reg.useRegisteredRing, indent: i + "\t")
-            out += registerSpec(reg, expect, programLength: tmpl.count, indent: i + "\t")
-            out += fail(i + "\t", "rf_run_sweep(c, &t, &s, &sw)")
-            return out + "\(i)}\n"
-
-        case .restrict(let spec, let errno, _):
-            var out = "\(i){\n"
-            var entries: [String] = []
-            entries += spec.registerOps.map { "{ .opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = \($0) }" }
-            entries += spec.sqeOps.map { "{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = \($0) }" }
-            if let a = spec.sqeFlagsAllowed { entries.append("{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = 0x\(String(a, radix: 16)) }") }
-            if let r = spec.sqeFlagsRequired { entries.append("{ .opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = 0x\(String(r, radix: 16)) }") }
-            out += "\(i)\tstatic const struct io_uring_restriction res[] = {\n"
-            for e in entries { out += "\(i)\t\t\(e),\n" }
-            if entries.isEmpty { out += "\(i)\t\t{ 0 },\n" }
-            out += "\(i)\t};\n"
-            if spec.target == .task {
-                out += "\(i)\tstatic const struct io_uring_task_restriction hdr = { .flags = \(spec.taskFlags), .nr_res = \(entries.count), "
-                out += ".resv = { \(spec.taskResv.prefix(3).map(String.init).joined(separator: ", ")) } };\n"
-                out += fail(i + "\t", "rf_restrict(c, -1, res, \(entries.count), &hdr, \(spec.nrArgs ?? 1), \(errno ?? 0))")
-            } else if case .ring(let name) = spec.target {
-                out += fail(i + "\t", "rf_restrict(c, \(ringRef(name)), res, \(entries.count), NULL, \(spec.nrArgs ?? UInt32(entries.count)), \(errno ?? 0))")
-            } else {
-                out += "\(i)\treturn -1; /* a raw fd target for restrictions */\n"
-            }
-            return out + "\(i)}\n"
-
+        case .ring(let spec, let errno, _): return ringStep(spec, errno, indent: i)
+        case .register(let reg, let expect, _): return registerStep(reg, expect, indent: i)
+        case .sweep(let sw, let reg, let expect, _): return sweepStep(sw, reg, expect, indent: i)
+        case .restrict(let spec, let errno, _): return restrictStep(spec, errno, indent: i)
         case .enableRings(let name, let errno, _):
             return fail(i, "rf_enable(c, \(ringRef(name)), \(errno ?? 0))")
-
-        case .submit(let name, let sqes, let expect, _):
-            var out = "\(i){\n"
-            var payloads = 0
-            var specs: [String] = []
-            for q in sqes {
-                var f: [String] = []
-                switch q.opcode {
-                case .number(let n): f.append(".opcode = \(n) /* \(C.comment(Opcode.name(n))) */")
-                case .last(let plus): f.append(".opcode = RF_LAST | \(plus) /* IORING_OP_LAST + \(plus) */")
-                }
-                if q.flags != 0 { f.append(".flags = 0x\(String(q.flags, radix: 16))") }
-                if q.ioprio != 0 { f.append(".ioprio = \(q.ioprio)") }
-                f.append(".fd = \(q.fd)")
-                if q.off != 0 { f.append(".off = 0x\(String(q.off, radix: 16))ull") }
-                if q.addr != 0 { f.append(".addr = 0x\(String(q.addr, radix: 16))ull") }
-                if q.len != 0 { f.append(".len = \(q.len)") }
-                if q.opFlags != 0 { f.append(".op_flags = 0x\(String(q.opFlags, radix: 16))") }
-                f.append(".user_data = \(q.userData)ull")
-                if q.bufIndex != 0 { f.append(".buf_index = \(q.bufIndex)") }
-                if q.personality != 0 { f.append(".personality = \(q.personality)") }
-                if q.fileIndex != 0 { f.append(".file_index = \(q.fileIndex)") }
-                if q.addr3 != 0 { f.append(".addr3 = 0x\(String(q.addr3, radix: 16))ull") }
-                if let p = q.addrPayload {
-                    payloads += 1
-                    out += "\(i)\tstatic const unsigned char payload\(payloads)[] = { \(C.bytes(p)) };\(C.payloadNote(p))\n"
-                    f.append(".addr_payload = payload\(payloads), .addr_payload_len = \(p.count)")
-                    if q.socketForFD != nil { f.append(".addr_le = RF_LE_SOCKADDR") }
-                    else if case .number(let op) = q.opcode, op == 11 || op == 15, p.count == 16 { f.append(".addr_le = RF_LE_U64S") }
-                }
-                if let p = q.offPayload {
-                    payloads += 1
-                    out += "\(i)\tstatic const unsigned char payload\(payloads)[] = { \(C.bytes(p)) }; /* struct open_how, little-endian */\n"
-                    f.append(".off_payload = payload\(payloads), .off_payload_len = \(p.count), .off_le = RF_LE_U64S")
-                }
-                if let s = q.socketForFD { f.append(".socket = 1, .domain = \(s.domain), .type = \(s.type), .proto = \(s.proto)") }
-                f.append(".pipe_end = \(q.pipeEndForFD ?? -1)")
-                f.append(".ring_fd = \(q.ringForFD.map { ringRef($0) } ?? "-1")")
-                specs.append(f.joined(separator: ", "))
-            }
-            out += "\(i)\tstatic const struct rf_sqe_spec sqes[] = {\n"
-            for sp in specs { out += "\(i)\t\t{ \(sp) },\n" }
-            if specs.isEmpty { out += "\(i)\t\t{ .pipe_end = -1, .ring_fd = -1 },\n" }
-            out += "\(i)\t};\n"
-            out += "\(i)\tstatic const struct rf_cqe_expect want[] = {\n"
-            for w in expect.cqes {
-                let m: String
-                switch w.res {
-                case .exactly(let v): m = "RF_EXACTLY, \(v)\(v < 0 ? " /* -\(Errno.name(-v)) */" : "")"
-                case .success: m = "RF_SUCCESS, 0"
-                case .notDenied: m = "RF_ALLOWED, 0"
-                case .any: m = "RF_ANY, 0"
-                }
-                out += "\(i)\t\t{ \(w.userData)ull, \(m) },\n"
-            }
-            if expect.cqes.isEmpty { out += "\(i)\t\t{ 0, RF_ANY, 0 },\n" }
-            out += "\(i)\t};\n"
-            out += fail(i + "\t", "rf_submit(c, \(ringRef(name)), sqes, \(sqes.count), \(expect.submitted == nil ? 0 : 1), \(expect.submitted ?? 0), want, \(expect.cqes.count))")
-            return out + "\(i)}\n"
+        case .submit(let name, let sqes, let expect, _): return submitStep(name, sqes, expect, indent: i)
 
         case .fork(let inner, _):
             return fail(i, "rf_fork(c, \(nested(inner, kind: "fork", runs: "run in the child")))")
@@ -521,9 +378,159 @@ struct CaseGenerator {
             return fail(i, "rf_no_new_privs()")
         case .dropPrivileges:
             return fail(i, "rf_drop_privileges()")
+        case .userNamespace:
+            return fail(i, "rf_user_namespace()")
         default:
             return "\(i)return -1; /* not exported */\n"
         }
+    }
+
+    func ringStep(_ spec: RingSpec, _ errno: Int32?, indent i: String) -> String {
+        var out = "\(i){\n\(i)\tint fd = rf_setup(&c->rings[\(ringRef(spec.name))], \(spec.entries), 0x\(String(spec.flags, radix: 16)));\n"
+        out += fail(i + "\t", "rf_expect(fd, \(errno ?? 0), \"io_uring_setup\")")
+        if spec.registerFD {
+            out += "\(i)\tif (fd >= 0 && rf_register_ring_fd(&c->rings[\(ringRef(spec.name))]) < 0) {\n"
+            out += "\(i)\t\trf_diag(\"IORING_REGISTER_RING_FDS failed\");\n\(i)\t\treturn -1;\n\(i)\t}\n"
+        }
+        return out + "\(i)}\n"
+    }
+
+    func registerStep(_ reg: FilterRegistration, _ expect: RegisterExpectation, indent i: String) -> String {
+        var out = "\(i){\n"
+        out += program("prog", try! ProgramVariants(reg), source: reg.programSource, indent: i + "\t")
+        out += target(reg.target, registered: reg.useRegisteredRing, indent: i + "\t")
+        out += registerSpec(reg, expect, programLength: reg.program.count, indent: i + "\t")
+        out += fail(i + "\t", "rf_register(c, &t, &s)")
+        return out + "\(i)}\n"
+    }
+
+    /// A `for:` sweep: the template once, the slots its variable is patched into, the values.
+    func sweepStep(_ sw: Sweep, _ reg: FilterRegistration, _ expect: RegisterExpectation, indent i: String) -> String {
+        let (tmpl, slots) = KselftestExport.sweepSlots(sw, reg.programSource)!
+        let big = KselftestExport.sweepSlots(sw, reg.programSource, target: AsmTarget(byteOrder: .big))!.program
+        var out = "\(i){\n"
+        out += program("prog", ProgramVariants(little: tmpl, big: big), source: reg.programSource, indent: i + "\t",
+                       note: "assembled with $\(sw.variable) = 0x24; the sweep patches the slots below")
+        out += "\(i)\tstatic const struct rf_slot slots[] = { \(slots.map { "{ \($0.0), \($0.1) }" }.joined(separator: ", "))\(slots.isEmpty ? "{ 0, RF_K }" : "") };\n"
+        var sweepInit: [String] = [".variable = \(C.string(sw.variable))", ".slots = slots", ".nslots = \(slots.count)"]
+        if sw.opcodeFromVariable { sweepInit.append(".opcode_from_variable = 1") }
+        if let r = sw.rangeToLast {
+            sweepInit += [".to_last = 1", ".lo = \(r.lo)", ".minus = \(r.minus)", ".step = \(r.step)"]
+            let ex = sw.except.sorted()
+            out += "\(i)\tstatic const uint32_t except[] = { \(ex.isEmpty ? "0" : ex.map(String.init).joined(separator: ", ")) };\n"
+            sweepInit += [".except = except", ".nexcept = \(ex.count)"]
+        } else {
+            let runs = C.runs(sw.values)
+            out += "\(i)\tstatic const struct rf_run runs[] = {\n"
+            for r in runs { out += "\(i)\t\t{ 0x\(String(r.lo, radix: 16)), 0x\(String(r.hi, radix: 16)), \(r.step) },\n" }
+            out += "\(i)\t};\n"
+            sweepInit += [".runs = runs", ".nruns = \(runs.count)"]
+        }
+        out += "\(i)\tstatic const struct rf_sweep sw = { \(sweepInit.joined(separator: ", ")) };\n"
+        out += target(reg.target, registered: reg.useRegisteredRing, indent: i + "\t")
+        out += registerSpec(reg, expect, programLength: tmpl.count, indent: i + "\t")
+        out += fail(i + "\t", "rf_run_sweep(c, &t, &s, &sw)")
+        return out + "\(i)}\n"
+    }
+
+    func restrictStep(_ spec: RestrictionSpec, _ errno: Int32?, indent i: String) -> String {
+        var out = "\(i){\n"
+        var entries: [String] = []
+        entries += spec.registerOps.map { "{ .opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = \($0) }" }
+        entries += spec.sqeOps.map { "{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = \($0) }" }
+        if let a = spec.sqeFlagsAllowed { entries.append("{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = 0x\(String(a, radix: 16)) }") }
+        if let r = spec.sqeFlagsRequired { entries.append("{ .opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = 0x\(String(r, radix: 16)) }") }
+        out += "\(i)\tstatic const struct io_uring_restriction res[] = {\n"
+        for e in entries { out += "\(i)\t\t\(e),\n" }
+        if entries.isEmpty { out += "\(i)\t\t{ 0 },\n" }
+        out += "\(i)\t};\n"
+        if spec.target == .task {
+            out += "\(i)\tstatic const struct io_uring_task_restriction hdr = { .flags = \(spec.taskFlags), .nr_res = \(entries.count), "
+            out += ".resv = { \(spec.taskResv.prefix(3).map(String.init).joined(separator: ", ")) } };\n"
+            out += fail(i + "\t", "rf_restrict(c, -1, res, \(entries.count), &hdr, \(spec.nrArgs ?? 1), \(errno ?? 0))")
+        } else if case .ring(let name) = spec.target {
+            out += fail(i + "\t", "rf_restrict(c, \(ringRef(name)), res, \(entries.count), NULL, \(spec.nrArgs ?? UInt32(entries.count)), \(errno ?? 0))")
+        } else {
+            out += "\(i)\treturn -1; /* a raw fd target for restrictions */\n"
+        }
+        return out + "\(i)}\n"
+    }
+
+    func submitStep(_ name: String, _ sqes: [SQESpec], _ expect: SubmitExpectation, indent i: String) -> String {
+        var out = "\(i){\n"
+        var payloads = 0
+        var specs: [String] = []
+        for q in sqes { specs.append(sqeFields(q, payloads: &payloads, out: &out, indent: i).joined(separator: ", ")) }
+        out += "\(i)\tstatic const struct rf_sqe_spec sqes[] = {\n"
+        for sp in specs { out += "\(i)\t\t{ \(sp) },\n" }
+        if specs.isEmpty { out += "\(i)\t\t{ .pipe_end = -1, .ring_fd = -1 },\n" }
+        out += "\(i)\t};\n"
+        out += cqeExpectations(expect, indent: i)
+        out += fail(i + "\t", "rf_submit(c, \(ringRef(name)), sqes, \(sqes.count), \(expect.submitted == nil ? 0 : 1), \(expect.submitted ?? 0), want, \(expect.cqes.count))")
+        return out + "\(i)}\n"
+    }
+
+    /// One SQE's designated initialisers; its payloads are written to `out` as static arrays.
+    func sqeFields(_ q: SQESpec, payloads: inout Int, out: inout String, indent i: String) -> [String] {
+        var f: [String] = []
+        switch q.opcode {
+        case .number(let n): f.append(".opcode = \(n) /* \(C.comment(Opcode.name(n))) */")
+        case .last(let plus): f.append(".opcode = RF_LAST | \(plus) /* IORING_OP_LAST + \(plus) */")
+        }
+        if q.flags != 0 { f.append(".flags = 0x\(String(q.flags, radix: 16))") }
+        if q.ioprio != 0 { f.append(".ioprio = \(q.ioprio)") }
+        f.append(".fd = \(q.fd)")
+        if q.off != 0 { f.append(".off = 0x\(String(q.off, radix: 16))ull") }
+        if q.addr != 0 { f.append(".addr = 0x\(String(q.addr, radix: 16))ull") }
+        if q.len != 0 { f.append(".len = \(q.len)") }
+        // Open flags whose value is per architecture: the target's C names (<fcntl.h>).
+        let archC = SymbolicConstant.archOpenFlags.filter { q.archOpenFlags.contains($0.name) }.map(\.c).joined(separator: " | ")
+        let archX86 = q.archOpenFlags.compactMap { SymbolicConstant.value($0) }.reduce(0, |)
+        if !archC.isEmpty && q.offPayload == nil {
+            f.append(".op_flags = 0x\(String(q.opFlags & ~archX86, radix: 16)) | \(archC) /* x86_64: 0x\(String(q.opFlags, radix: 16)) */")
+        } else if q.opFlags != 0 { f.append(".op_flags = 0x\(String(q.opFlags, radix: 16))") }
+        if !archC.isEmpty, q.offPayload != nil {
+            f.append(".how_flags_x86 = 0x\(String(archX86, radix: 16)), .how_flags_arch = \(archC)")
+        }
+        f.append(".user_data = \(q.userData)ull")
+        if q.bufIndex != 0 { f.append(".buf_index = \(q.bufIndex)") }
+        if q.personality != 0 { f.append(".personality = \(q.personality)") }
+        if q.fileIndex != 0 { f.append(".file_index = \(q.fileIndex)") }
+        if q.addr3 != 0 { f.append(".addr3 = 0x\(String(q.addr3, radix: 16))ull") }
+        if let p = q.addrPayload {
+            payloads += 1
+            out += "\(i)\tstatic const unsigned char payload\(payloads)[] = { \(C.bytes(p)) };\(C.payloadNote(p))\n"
+            f.append(".addr_payload = payload\(payloads), .addr_payload_len = \(p.count)")
+            if q.socketForFD != nil { f.append(".addr_le = RF_LE_SOCKADDR") }
+            else if case .number(let op) = q.opcode, op == 11 || op == 15, p.count == 16 { f.append(".addr_le = RF_LE_U64S") }
+        }
+        if let p = q.offPayload {
+            payloads += 1
+            out += "\(i)\tstatic const unsigned char payload\(payloads)[] = { \(C.bytes(p)) }; /* struct open_how, little-endian */\n"
+            f.append(".off_payload = payload\(payloads), .off_payload_len = \(p.count), .off_le = RF_LE_U64S")
+        }
+        if let s = q.socketForFD { f.append(".socket = 1, .domain = \(s.domain), .type = \(s.type), .proto = \(s.proto)") }
+        f.append(".pipe_end = \(q.pipeEndForFD ?? -1)")
+        f.append(".ring_fd = \(q.ringForFD.map { ringRef($0) } ?? "-1")")
+        return f
+    }
+
+    func cqeExpectations(_ expect: SubmitExpectation, indent i: String) -> String {
+        var out = ""
+        out += "\(i)\tstatic const struct rf_cqe_expect want[] = {\n"
+        for w in expect.cqes {
+            let m: String
+            switch w.res {
+            case .exactly(let v): m = "RF_EXACTLY, \(v)\(v < 0 ? " /* -\(Errno.name(-v)) */" : "")"
+            case .success: m = "RF_SUCCESS, 0"
+            case .notDenied: m = "RF_ALLOWED, 0"
+            case .any: m = "RF_ANY, 0"
+            }
+            out += "\(i)\t\t{ \(w.userData)ull, \(m) },\n"
+        }
+        if expect.cqes.isEmpty { out += "\(i)\t\t{ 0, RF_ANY, 0 },\n" }
+        out += "\(i)\t};\n"
+        return out
     }
 
     func target(_ t: RegisterTarget, registered: Bool, indent i: String) -> String {
@@ -574,28 +581,83 @@ struct CaseGenerator {
     }
 
     /// The program as a `struct sock_filter` initialiser: the case's text
-    /// above it, each instruction's disassembly beside it.
-    func program(_ name: String, _ insns: [BPFInstruction], source: String, indent i: String, note: String? = nil) -> String {
+    /// above it, each instruction's disassembly beside it. A program that
+    /// differs between byte orders is written twice, under `#if
+    /// __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__`, the source text once.
+    func program(_ name: String, _ v: ProgramVariants, source: String, indent i: String, note: String? = nil) -> String {
         var out = "\(i)/*\n"
         for line in source.split(separator: "\n", omittingEmptySubsequences: false) where !line.trimmingCharacters(in: .whitespaces).isEmpty {
             out += "\(i) *   \(C.comment(String(line)))\n"
         }
         if let note { out += "\(i) * (\(C.comment(note)))\n" }
+        if !v.arch.isEmpty { out += "\(i) * (open flags are the target's, from <fcntl.h> and RF_O_LARGEFILE; the disassembly shows x86_64's values)\n" }
         out += "\(i) */\n"
-        out += "\(i)static const struct sock_filter \(name)[] = {\n"
-        if insns.count > 64, Set(insns.dropLast()).count == 1 {
+        guard v.little != v.big else {
+            return out + initialiser(name, v.little, .little, v.arch, indent: i)
+        }
+        out += "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n"
+        out += initialiser(name, v.big, .big, v.arch, indent: i)
+        out += "#else\n"
+        out += initialiser(name, v.little, .little, v.arch, indent: i)
+        return out + "#endif\n"
+    }
+
+    func initialiser(_ name: String, _ insns: [BPFInstruction], _ order: ByteOrder, _ arch: [Int: (little: UInt32, big: UInt32, names: [String])], indent i: String) -> String {
+        func entry(_ pc: Int) -> String {
+            let insn = insns[pc]
+            let k = arch[pc].map { "0x\(String(order == .big ? $0.big : $0.little, radix: 16)) | \($0.names.joined(separator: " | "))" } ?? "0x\(String(insn.k, radix: 16))"
+            return "{ 0x\(String(insn.code, radix: 16)), \(insn.jt), \(insn.jf), \(k) }"
+        }
+        var out = "\(i)static const struct sock_filter \(name)[] = {\n"
+        if insns.count > 64, Set(insns.dropLast()).count == 1, arch.isEmpty {
             // `padded_to`: a long run of the same instruction, then the program.
             let pad = insns.count - 1
-            out += "\(i)\t/* \(pad) x \(C.comment(Disassembler.line(insns[0], pc: 0))) */\n"
-            out += "\(i)\t[0 ... \(pad - 1)] = { 0x\(String(insns[0].code, radix: 16)), \(insns[0].jt), \(insns[0].jf), 0x\(String(insns[0].k, radix: 16)) },\n"
-            out += "\(i)\t{ 0x\(String(insns[pad].code, radix: 16)), \(insns[pad].jt), \(insns[pad].jf), 0x\(String(insns[pad].k, radix: 16)) }, /* \(C.comment(Disassembler.line(insns[pad], pc: pad))) */\n"
+            out += "\(i)\t/* \(pad) x \(C.comment(Disassembler.line(insns[0], pc: 0, byteOrder: order))) */\n"
+            out += "\(i)\t[0 ... \(pad - 1)] = \(entry(0)),\n"
+            out += "\(i)\t\(entry(pad)), /* \(C.comment(Disassembler.line(insns[pad], pc: pad, byteOrder: order))) */\n"
         } else {
-            for (pc, insn) in insns.enumerated() {
-                out += "\(i)\t{ 0x\(String(insn.code, radix: 16)), \(insn.jt), \(insn.jf), 0x\(String(insn.k, radix: 16)) }, /* \(C.comment(Disassembler.line(insn, pc: pc))) */\n"
+            for pc in insns.indices {
+                out += "\(i)\t\(entry(pc)), /* \(C.comment(Disassembler.line(insns[pc], pc: pc, byteOrder: order))) */\n"
             }
         }
         if insns.isEmpty { out += "\(i)\t{ 0, 0, 0, 0 }, /* (the case sends no instructions) */\n" }
         return out + "\(i)};\n"
+    }
+}
+
+/// A registration's program for each target: little- and big-endian, and
+/// the instructions whose k carries an open flag whose value is per
+/// architecture (#O_LARGEFILE, #O_DIRECTORY, …: SymbolicConstant.archOpenFlags),
+/// with k without them per order and the C names to OR in; found by
+/// assembling again with each such flag 0.
+struct ProgramVariants {
+    var little: [BPFInstruction]
+    var big: [BPFInstruction]
+    var arch: [Int: (little: UInt32, big: UInt32, names: [String])] = [:]
+
+    init(little: [BPFInstruction], big: [BPFInstruction]) {
+        self.little = little
+        self.big = big
+    }
+
+    init(_ reg: FilterRegistration) throws {
+        little = reg.program
+        big = try reg.program(for: AsmTarget(byteOrder: .big))
+        guard big.count == little.count else { throw AssemblyError(line: 1, message: "big-endian program length differs") }
+        let upper = reg.programSource.uppercased()
+        let used = SymbolicConstant.archOpenFlags.filter { upper.contains($0.name) }
+        guard !used.isEmpty else { return }
+        func without(_ names: [String], _ order: ByteOrder) throws -> [BPFInstruction] {
+            var t = AsmTarget(byteOrder: order)
+            for n in names { if n == "O_LARGEFILE" { t.oLargefile = 0 } else { t.openFlags[n] = 0 } }
+            return try reg.program(for: t)
+        }
+        let l0 = try without(used.map(\.name), .little), b0 = try without(used.map(\.name), .big)
+        for pc in little.indices where l0[pc].k != little[pc].k {
+            var names: [String] = []
+            for f in used where try without([f.name], .little)[pc].k != little[pc].k { names.append(f.c) }
+            arch[pc] = (l0[pc].k, b0[pc].k, names)
+        }
     }
 }
 

@@ -21,6 +21,7 @@ enum KselftestRuntime {
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -50,6 +51,24 @@ enum KselftestRuntime {
 #define __NR_io_uring_setup 425
 #define __NR_io_uring_enter 426
 #define __NR_io_uring_register 427
+#endif
+
+/*
+ * O_LARGEFILE as the kernel ORs it into open flags (force_o_largefile() in
+ * __io_openat_prep()): the architecture's value from the kernel's
+ * asm/fcntl.h. glibc's <fcntl.h> defines O_LARGEFILE as 0 on 64-bit, and the
+ * kernel's <asm/fcntl.h> clashes with it, so the values are written here
+ * (Linux 7.3: include/uapi/asm-generic/fcntl.h, arch/arm64/include/uapi/asm/fcntl.h).
+ * Filters that write #O_LARGEFILE use RF_O_LARGEFILE.
+ */
+#if defined(__aarch64__) || defined(__arm__) || defined(__m68k__)
+#define RF_O_LARGEFILE 0x20000u
+#elif defined(__x86_64__) || defined(__i386__) || defined(__s390__) || defined(__riscv) || defined(__loongarch__)
+#define RF_O_LARGEFILE 0x8000u
+#elif defined(__powerpc__)
+#define RF_O_LARGEFILE 0x10000u
+#else
+#error "RF_O_LARGEFILE: add this architecture's O_LARGEFILE from the kernel's arch/*/include/uapi/asm/fcntl.h"
 #endif
 
 #define RF_MAX_RINGS 8
@@ -574,6 +593,8 @@ struct rf_sqe_spec {
 	int domain, type, proto;
 	int pipe_end;                  /* -1, or 0/1: that end of a new pipe for fd */
 	int ring_fd;                   /* -1, or a ring index whose fd goes into fd */
+	uint64_t how_flags_x86;        /* open_how.flags: these x86_64 bits of the payload ... */
+	uint64_t how_flags_arch;       /* ... are this architecture's (O_DIRECTORY, O_NOFOLLOW, ...) */
 };
 
 /*
@@ -733,8 +754,13 @@ static int rf_submit(struct rf_ctx *c, int ring, const struct rf_sqe_spec *specs
 		uint64_t addr = s->addr, off = s->off;
 		if (s->addr_payload && npayloads < 32)
 			addr = rf_payload_copy(&payloads[npayloads++], s->addr_payload, s->addr_payload_len, s->addr_le);
-		if (s->off_payload && npayloads < 32)
+		if (s->off_payload && npayloads < 32) {
 			off = rf_payload_copy(&payloads[npayloads++], s->off_payload, s->off_payload_len, s->off_le);
+			if (s->how_flags_x86 && s->off_payload_len >= 8) {
+				uint64_t *how_flags = payloads[npayloads - 1];
+				*how_flags = (*how_flags & ~s->how_flags_x86) | s->how_flags_arch;
+			}
+		}
 		memset(sqe, 0, r->sqe_size);
 		sqe->opcode = (uint8_t)rf_opcode(s->opcode);
 		sqe->flags = s->flags;
@@ -873,6 +899,15 @@ static int rf_drop_privileges(void)
 	return -1;
 }
 
+/* user_namespace: a new user namespace (the case's process is single-threaded: it was forked for the case) */
+static int rf_user_namespace(void)
+{
+	if (unshare(CLONE_NEWUSER) == 0)
+		return 0;
+	rf_diag("unshare(CLONE_NEWUSER): %s", rf_res(-errno));
+	return -1;
+}
+
 /* ---- probing the kernel once, before any case ---- */
 
 static void rf_probe(void)
@@ -903,7 +938,7 @@ static void rf_probe(void)
 
 /* ---- the table of cases and the KTAP driver ---- */
 
-enum rf_req_kind { RF_REQ_NONE, RF_REQ_ROOT, RF_REQ_OPCODE, RF_REQ_CONTEXT, RF_REQ_EXHAUSTIVE };
+enum rf_req_kind { RF_REQ_NONE, RF_REQ_ROOT, RF_REQ_OPCODE, RF_REQ_CONTEXT, RF_REQ_EXHAUSTIVE, RF_REQ_BYTE_ORDER };
 struct rf_req { enum rf_req_kind kind; unsigned op; const char *name; };
 
 struct rf_case {
@@ -918,7 +953,7 @@ static int rf_exhaustive;
 /* NULL when the case can run here, or the SKIP reason (the Swift runner's words). */
 static const char *rf_unmet(const struct rf_case *t)
 {
-	static char buf[160];
+	static char buf[320];
 	if (!rf_facts.bpf_filter)
 		return "kernel lacks IORING_REGISTER_BPF_FILTER";
 	for (int i = 0; i < 8 && t->reqs[i].kind != RF_REQ_NONE; i++) {
@@ -937,6 +972,17 @@ static const char *rf_unmet(const struct rf_case *t)
 		case RF_REQ_CONTEXT:
 			if (q->op >= 256 || rf_facts.ctx_size[q->op] == 0) {
 				snprintf(buf, sizeof(buf), "kernel gives %s no filter context", q->name);
+				return buf;
+			}
+			break;
+		case RF_REQ_BYTE_ORDER:
+			/* op: 1 the case holds on big-endian machines only, 0 little-endian; name: the case's reason */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+			if (q->op == 0) {
+#else
+			if (q->op == 1) {
+#endif
+				snprintf(buf, sizeof(buf), "the case holds on %s-endian machines only (byte_order: %s)", q->op ? "big" : "little", q->name);
 				return buf;
 			}
 			break;
