@@ -26,7 +26,7 @@ ALLERR=$T/all-stderr
 CHECK_TIMEOUT=30 CHECK_STREAMS=err CHECK_LOG=$ALLERR
 # shellcheck source=ci/lib/check.sh
 source "$ROOT/ci/lib/check.sh"
-PLAN=48
+PLAN=52
 echo "1..$PLAN"
 
 head -c 4096 /dev/zero >"$T/junk-kernel"   # ringfence vm reads the cases before the kernel
