@@ -3,6 +3,8 @@
 # then hand every argument to `ringfence vm`, which owns the host side:
 # kernel download and cache, initramfs, QEMU, verdict, results.
 # `./run-in-vm.sh --help` lists the options; docs/run-in-vm.md explains them.
+# Other architectures pass through too: ./run-in-vm.sh --arch arm64,
+# ./run-in-vm.sh --arch s390x --build (docs/architectures.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BIN=$ROOT/.build-release/release/ringfence
@@ -20,6 +22,9 @@ if [[ $info == 1 ]]; then
 	usage: ./run-in-vm.sh [--no-build] [ringfence vm options] [-- guest-args]
 	Builds ringfence (swift build -c release --static-swift-stdlib --scratch-path .build-release),
 	then runs \`ringfence vm\`: boots a Linux >= 7.0 kernel in QEMU and runs the suite in it.
+	  --arch x86_64|arm64|s390x   the guest's architecture (default x86_64). arm64 boots Debian's
+	                              cloud-arm64 kernel, s390x needs --build (or --kernel IMAGE); both run
+	                              the cases exported as C, cross-compiled (docs/architectures.md).
 	Not built yet, so this is the short help; after a first run, --help lists every option.
 	See docs/run-in-vm.md.
 	EOF

@@ -4,7 +4,8 @@
 # and says what to do (issue 20): symbolic-link loops in a cases directory,
 # case files with several errors, out-of-range numbers, results files that
 # are missing or directories, a compare gate that tested nothing, negative
-# numbers, run-in-vm.sh's --help and Ctrl-C. The last check greps every
+# numbers, vm --arch without a kernel or a cross compiler, run-in-vm.sh's
+# --help and Ctrl-C. The last check greps every
 # captured stderr for a Foundation error dump or a Swift trap.
 # Prints KTAP-ish lines (ok N name / not ok N name); exits 1 when one failed.
 # Needs no VM and no kernel; about a minute.
@@ -25,7 +26,7 @@ ALLERR=$T/all-stderr
 CHECK_TIMEOUT=30 CHECK_STREAMS=err CHECK_LOG=$ALLERR
 # shellcheck source=ci/lib/check.sh
 source "$ROOT/ci/lib/check.sh"
-PLAN=48
+PLAN=52
 echo "1..$PLAN"
 
 head -c 4096 /dev/zero >"$T/junk-kernel"   # ringfence vm reads the cases before the kernel
@@ -127,6 +128,21 @@ check "run --timeout -1 says the range, not 'Missing value'" 2 "--timeout must b
 check "run --jobs -3 says the range, not 'Missing value'" 2 "--jobs must be 1 to 64" '! grep -q "Missing value" "$T/err"' -- "$BIN" run --jobs -3
 check "vm --cpus -1 says the range, not 'Missing value'" 2 "--cpus wants 1 to 64, not -1" '! grep -q "Missing value" "$T/err"' -- "$BIN" vm --cpus -1
 check "vm --timeout -5 says the range, not 'Missing value'" 2 "--timeout wants a positive number" '! grep -q "Missing value" "$T/err"' -- "$BIN" vm --timeout -5
+
+# --- vm --arch: what a foreign architecture needs is named, exit 2 -----------
+check "vm --arch s390x without --build or --kernel says which (exit 2)" 2 "--arch s390x needs --build .* or --kernel IMAGE: Debian's s390x kernel packages are in the index but not on the mirror" \
+	-- "$BIN" vm --arch s390x --cases "$ROOT/ci/fixtures/cases"
+check "vm --arch arm64 refuses the Swift guest's options by name (exit 2)" 2 "--arch arm64 runs the cases exported as C, not the Swift guest: --bench, --guest-binary do not go with it" \
+	-- "$BIN" vm --arch arm64 --bench --guest-binary /bin/true --cases "$ROOT/ci/fixtures/cases"
+check "vm --arch mips lists the architectures (exit 2)" 2 "Please provide one of 'x86_64', 'arm64' or 's390x'" -- "$BIN" vm --arch mips
+# No cross compiler: a PATH with every other tool the run needs, but not aarch64-linux-gnu-gcc.
+mkdir -p "$T/nocross"
+for tool in make qemu-system-aarch64 apt-get dpkg-deb; do
+	p=$(command -v "$tool") && ln -sf "$p" "$T/nocross/$tool"
+done
+check "vm --arch arm64 without the cross compiler names its Debian package (exit 2)" 2 \
+	"aarch64-linux-gnu-gcc not found \(the cases are cross-compiled statically for arm64\); install: apt-get install -y --no-install-recommends make gcc-aarch64-linux-gnu libc6-dev-arm64-cross" \
+	'[[ ! -e "$T/arch-out" ]]' -- env PATH="$T/nocross" "$BIN" vm --arch arm64 --kernel "$T/junk-kernel" --cases "$ROOT/ci/fixtures/cases" --out "$T/arch-out"
 
 # --- run-in-vm.sh: --help never builds, Ctrl-C while building is 130 ---------
 mkdir -p "$T/fake" "$T/bare"

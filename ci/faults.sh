@@ -80,7 +80,7 @@ fresh_cache() {
 	mkdir -p "$c/apt/lists" && cp -a "$CACHE/configs" "$c/"
 }
 
-PLAN=44
+PLAN=45
 echo "KTAP version 1"
 echo "1..$PLAN"
 printf '| fault | expected | result |\n|---|---|---|\n' >"$CHECK_TABLE"
@@ -216,6 +216,11 @@ check "a damaged bzImage (64 KiB zeroed) is infrastructure, exit 2 within 30 s" 
 	'[[ $(( $(date +%s) - t0 )) -le 30 ]]' '[[ -f $O/dmg/INCOMPLETE && ! -e $O/dmg/results.json ]]' -- "${RUN[@]}" --kernel "$T/damaged-bzImage" --out "$O/dmg" "${QUICKRUN[@]}"
 head -c 3000000 "$KDIR/vmlinuz" >"$T/short-bzImage"
 check "a truncated bzImage is refused before the boot (exit 2)" 2 "truncated: 3000000 bytes" '! grep -q booting "$T/err"' -- "${RUN[@]}" --kernel "$T/short-bzImage" --out "$O/short" "${QUICKRUN[@]}"
+# --arch: the x86 kernel under qemu-system-aarch64 never prints a line; the
+# silence ends the run (60 s), naming the architecture, not a timeout later.
+check "--arch arm64 with an x86 bzImage: silence is infrastructure, exit 2 naming the architecture" 2 \
+	"printed nothing in [0-9]+ s .*not an arm64 kernel qemu-system-aarch64 -machine virt can boot" \
+	'[[ -f $O/arm64-x86/INCOMPLETE && ! -e $O/arm64-x86/results.json ]]' -- "${RUN[@]}" --arch arm64 --kernel "$KDIR/vmlinuz" --out "$O/arm64-x86"
 
 # --bisect: git bisect run's contract (0 good, 1 bad, 125 skip).
 mkdir -p "$T/badtree"; printf 'all:\n\tfalse\n%%:\n\t@echo "this tree does not build" >&2; false\n' >"$T/badtree/Makefile"

@@ -23,11 +23,12 @@ expect_exit() {
 	else echo "# exit $rc (want $code), pattern '$pattern'"; fail "$name"; fi
 }
 
-PLAN=29
+PLAN=31
 echo "KTAP version 1"
 echo "1..$PLAN"
 
 rc=0; "$SCRIPT" --help >"$T/out" 2>"$T/err" || rc=$?
+cp "$T/out" "$T/help"
 if [[ $rc == 0 ]] && grep -q -- '--kernel-version' "$T/out" && grep -q -- '--accel <accel>' "$T/out" && grep -q 'Exit codes' "$T/out"; then pass "--help"; else fail "--help"; fi
 expect_exit 2 "Unknown option '--bogus'" "unknown option" -- "$SCRIPT" --bogus
 expect_exit 2 "The value 'warp' is invalid for '--accel" "bad --accel" -- "$SCRIPT" --accel warp
@@ -40,6 +41,9 @@ expect_exit 2 'does not go with --kernel' "--list-kernels with --kernel" -- "$SC
 expect_exit 2 'go with --kernel' "--modules without --kernel" -- "$SCRIPT" --modules /tmp
 expect_exit 2 'no such file' "missing --kernel file" -- "$SCRIPT" --kernel "$T/nope"
 expect_exit 2 'no such directory' "missing --cases dir" -- "$SCRIPT" --cases "$T/nope"
+# --arch passes through to ringfence vm, and --help documents it.
+if grep -q -- '--arch <ARCH>' "$T/help" && grep -q 'Other architectures (--arch arm64, --arch s390x)' "$T/help"; then pass "--help documents --arch"; else fail "--help documents --arch"; fi
+expect_exit 2 '--arch s390x needs --build' "--arch s390x without --build or --kernel" -- "$SCRIPT" --no-build --arch s390x --cases "$CASES"
 
 # No QEMU on PATH: a set-up error, with the apt line to fix it.
 mkdir -p "$T/bin"

@@ -15,6 +15,15 @@ struct VMCommand: ParsableCommand {
         configuration under ${XDG_CACHE_HOME:-~/.cache}/ringfence on the mirror of the system's own apt
         sources; every .deb is checked against the SHA-256 of its index entry.
 
+        Other architectures (--arch arm64, --arch s390x): the cases are exported as C
+        (ringfence export --kselftest), cross-compiled statically (aarch64-linux-gnu-gcc,
+        s390x-linux-gnu-gcc) and booted as the only /init under qemu-system-aarch64 -machine virt
+        or qemu-system-s390x -machine s390-ccw-virtio (TCG). arm64 fetches Debian's cloud-arm64
+        kernel the same way (apt.arm64/ in the cache); s390x needs --build (linux-source-7.3 with
+        ci/ringfence.config and ci/ringfence-s390x.config, ARCH=s390) or --kernel IMAGE. The same
+        judge, exit codes and results files; results.json records the architecture. Default
+        results directory: ./out/<release>, with -<arch> added when the release does not name it.
+
         Results go to ./out/<kernel-release>/ (relative to the current directory): console.log,
         results.ktap, results.json, results.junit.xml, summary.txt, all rendered from one report.
         They appear only when the run has a verdict; an interrupted run leaves INCOMPLETE there.
@@ -62,14 +71,69 @@ struct VMCommand: ParsableCommand {
         if suite.bench && !guestArguments.isEmpty { throw ValidationError("--bench replaces the guest arguments; give one or the other") }
         if !["none", "gzip"].contains(vm.initrdCompression) { throw ValidationError("--initrd-compression must be none or gzip") }
         if vm.repeat < 1 || vm.repeat > 10000 { throw ValidationError("--repeat wants 1 to 10000") }
+        try validateArch()
         if !vm.bareBoot && !kernel.listKernels && kernel.fetchSource == nil && !FileSystem.isDirectory(suite.casesDirectory)
             && !(FileManager.default.fileExists(atPath: suite.casesDirectory) && (suite.casesDirectory.hasSuffix(".yaml") || suite.casesDirectory.hasSuffix(".yml"))) {
             throw ValidationError("--cases \(suite.casesDirectory): no such directory or .yaml case file; name the cases directory or one case file")
         }
     }
 
+    /// What --arch arm64|s390x does not go with: the Swift guest's options,
+    /// KVM, modules; s390x has no Debian kernel to fetch.
+    func validateArch() throws {
+        let arch = vm.arch
+        guard arch != .x86_64 else { return }
+        let name = "--arch \(arch.rawValue)"
+        if arch.row.debianFlavour == nil && !tree.build && kernel.kernel == nil && kernel.fetchSource == nil {
+            throw ValidationError("\(name) needs --build (a kernel cross-built from linux-source-7.3 with ci/ringfence.config and ci/\(arch.row.configFragment ?? "")) "
+                                  + "or --kernel IMAGE: Debian's \(arch.rawValue) kernel packages are in the index but not on the mirror")
+        }
+        if arch.row.debianFlavour == nil && (kernel.kernelVersion != nil || kernel.listKernels) {
+            throw ValidationError("\(name) has no Debian kernels (--kernel-version, --list-kernels); use --build or --kernel IMAGE")
+        }
+        var refused: [String] = []
+        if vm.bareBoot { refused.append("--bare-boot") }
+        if suite.bench { refused.append("--bench") }
+        if !guestArguments.isEmpty { refused.append("guest arguments after --") }
+        if kernel.modules != nil { refused.append("--modules") }
+        if suite.writeInitramfs != nil { refused.append("--write-initramfs") }
+        if suite.guestBinary != nil { refused.append("--guest-binary") }
+        if tree.hunt || tree.coverage || tree.debug { refused.append("--hunt, --coverage and --debug") }
+        if vm.accel == .kvm { refused.append("--accel kvm (a foreign architecture runs under TCG)") }
+        if vm.initrdCompression != "none" { refused.append("--initrd-compression") }
+        if !refused.isEmpty {
+            throw ValidationError("\(name) runs the cases exported as C, not the Swift guest: \(refused.joined(separator: ", ")) "
+                                  + "\(refused.count == 1 ? "does" : "do") not go with it (docs/architectures.md, \"ringfence vm --arch\")")
+        }
+    }
+
     func run() throws {
         Signals.trap()
+        var o = options()
+        if !vm.bareBoot && !kernel.listKernels && kernel.fetchSource == nil {
+            if vm.arch == .x86_64 { try plan(&o) } else { try loadKnownBugs(&o) }
+        }
+        let store = KernelStore(root: KernelStore.defaultRoot(), arch: vm.arch)
+        store.mirror = kernel.mirror
+        store.refresh = kernel.refresh
+        let runner = VMRunner(options: o, store: store, say: { warn("ringfence vm: " + $0) })
+        defer { runner.cleanup() }
+        do {
+            try preflight(o)
+            throw ExitCode(try stages(runner, store: store))
+        } catch let e as HostError {
+            runner.cleanup()
+            if e.code >= 128 {
+                warn("ringfence vm: \(e.message); stopped QEMU and every child, kept no partial download or kernel")
+            } else {
+                warn("ringfence vm: error: \(e.message)")
+            }
+            throw ExitCode(e.code)
+        }
+    }
+
+    /// The run's options from the command line.
+    func options() -> VMRunOptions {
         var o = VMRunOptions()
         o.kernelVersion = kernel.kernelVersion
         o.experimental = kernel.experimental
@@ -82,6 +146,8 @@ struct VMCommand: ParsableCommand {
         o.tcgThreads = vm.tcgThreads
         o.timeout = vm.timeout
         o.cpus = vm.cpus
+        o.arch = vm.arch
+        o.exhaustive = suite.exhaustive
         o.guestBinary = suite.guestBinary.map(FileSystem.absolute)
         o.memoryMB = vm.memory.flatMap(QEMUSettings.parseMemory)
         o.gzipInitrd = vm.initrdCompression == "gzip"
@@ -99,76 +165,94 @@ struct VMCommand: ParsableCommand {
             o.guestArguments = ["run", "--announce", "--cases", "/cases"]
         }
         if suite.exhaustive { o.guestArguments.append("--exhaustive") }
-        if !vm.bareBoot && !kernel.listKernels && kernel.fetchSource == nil { try plan(&o) }
+        return o
+    }
 
-        let store = KernelStore(root: KernelStore.defaultRoot())
-        store.mirror = kernel.mirror
-        store.refresh = kernel.refresh
-        let runner = VMRunner(options: o, store: store, say: { warn("ringfence vm: " + $0) })
-        defer { runner.cleanup() }
-        do {
-            try preflight(o)
-            if kernel.listKernels {
-                print(try runner.listKernels(), terminator: "")
-                return
-            }
-            if let v = kernel.fetchSource {
-                try store.lock()
-                defer { store.unlock() }
-                try store.updateIndexes()
-                print(try store.installSource(prefix: v == "newest" ? nil : v))
-                return
-            }
-            if vm.bareBoot {
-                let code = try runner.bareBoots(repeat: vm.repeat) { print($0, terminator: ""); fflush(stdout) }
-                throw ExitCode(code)
-            }
-            var builtPlan: KernelBuild.Plan?
-            if tree.build {
-                let ci = Self.projectRoot + "/ci"
-                let source: String
-                if let t = tree.tree { source = absolute(t) } else {
-                    try store.lock()
-                    defer { store.unlock() }
-                    try store.updateIndexes()
-                    source = try store.installSource()
-                }
-                var b = KernelBuilder(tree: source, fragments: [ci + "/ringfence.config"] + (tree.hunt ? [ci + "/ringfence-hunt.config"] : [])
-                                          + (tree.debug ? [ci + "/ringfence-debug.config"] : [])
-                                          + (tree.coverage ? [ci + "/ringfence-coverage.config"] : []),
-                                      cacheRoot: store.root, jobs: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
-                                      say: { warn("ringfence vm: " + $0) })
-                b.baseConfig = tree.baseConfig.map(absolute)
-                let plan = try b.build()
-                builtPlan = plan
-                runner.options.kernelImage = plan.kernelPath
-                runner.options.configFile = plan.configPath
-                if tree.coverage { runner.options.extraKernelParameters.append(GuestCommandLine.gcovKey + "=1") }
-                if tree.hunt && vm.memory == nil { runner.options.memoryMB = 2048 }   // KASAN's shadow memory
-                if tree.debug && !tree.hunt && vm.memory == nil { runner.options.memoryMB = 1024 }   // kmemleak's object pool
-                if tree.debug { runner.options.extraKernelParameters.append(GuestCommandLine.kmemleakKey + "=1") }
-            }
-            let code = try runner.run { print($0, terminator: ""); fflush(stdout) }
-            if tree.coverage, let plan = builtPlan {
-                let outDir = suite.out ?? "out/" + (BzImage.release(FileManager.default.contents(atPath: plan.kernelPath) ?? Data()) ?? "kernel")
-                let archive = outDir + "/" + GcovCollector.archiveName
-                guard FileManager.default.fileExists(atPath: archive) else {
-                    throw HostError("--coverage: the guest sent no \(GcovCollector.archiveName) (see \(outDir)/console.log)")
-                }
-                let report = try HostProcess.check(["bash", Self.projectRoot + "/ci/coverage.sh", "report", plan.outputDirectory, archive, outDir + "/coverage"],
-                                                   phase: "computing coverage", timeout: 1800)
-                warn(report.trimmingCharacters(in: .whitespacesAndNewlines))
-                try OutputDirectory.record(try OutputDirectory.resolve(outDir, shown: outDir), adding: ["coverage"])
-            }
-            throw ExitCode(code)
-        } catch let e as HostError {
-            runner.cleanup()
-            if e.code >= 128 {
-                warn("ringfence vm: \(e.message); stopped QEMU and every child, kept no partial download or kernel")
-            } else {
-                warn("ringfence vm: error: \(e.message)")
-            }
-            throw ExitCode(e.code)
+    /// The stages after the checks: list, fetch, bare boots, or build (with
+    /// --build), run and coverage. Returns the exit code.
+    func stages(_ runner: VMRunner, store: KernelStore) throws -> Int32 {
+        if kernel.listKernels {
+            print(try runner.listKernels(), terminator: "")
+            return 0
+        }
+        if let v = kernel.fetchSource {
+            try store.lock()
+            defer { store.unlock() }
+            try store.updateIndexes()
+            print(try store.installSource(prefix: v == "newest" ? nil : v))
+            return 0
+        }
+        if vm.bareBoot {
+            return try runner.bareBoots(repeat: vm.repeat) { print($0, terminator: ""); fflush(stdout) }
+        }
+        let builtPlan = tree.build ? try buildKernel(runner, store: store) : nil
+        if vm.arch != .x86_64 {
+            let cases = try loadCases(runner.options.casesDir)
+            return try runner.runExported(cases: cases) { print($0, terminator: ""); fflush(stdout) }
+        }
+        let code = try runner.run { print($0, terminator: ""); fflush(stdout) }
+        if tree.coverage, let plan = builtPlan { try coverageReport(plan) }
+        return code
+    }
+
+    /// --build: the kernel from --tree or Debian's newest linux-source, with
+    /// ci/ringfence.config (and the architecture's and the flags' fragments)
+    /// merged; sets the runner's kernel to it.
+    func buildKernel(_ runner: VMRunner, store: KernelStore) throws -> KernelBuild.Plan {
+        let ci = Self.projectRoot + "/ci"
+        let source: String
+        if let t = tree.tree { source = absolute(t) } else {
+            // linux-source-* is Architecture: all; the amd64 index has it (and the tree is shared).
+            let sources = KernelStore(root: store.root)
+            sources.mirror = store.mirror
+            sources.refresh = store.refresh
+            sources.log = store.log
+            try sources.lock()
+            defer { sources.unlock() }
+            try sources.updateIndexes()
+            source = try sources.installSource()
+        }
+        var fragments = [ci + "/ringfence.config"]
+        if let f = vm.arch.row.configFragment { fragments.append(ci + "/" + f) }
+        if tree.hunt { fragments.append(ci + "/ringfence-hunt.config") }
+        if tree.debug { fragments.append(ci + "/ringfence-debug.config") }
+        if tree.coverage { fragments.append(ci + "/ringfence-coverage.config") }
+        var b = KernelBuilder(tree: source, fragments: fragments, cacheRoot: store.root,
+                              jobs: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))), say: { warn("ringfence vm: " + $0) })
+        b.baseConfig = tree.baseConfig.map(absolute)
+        b.arch = vm.arch
+        let plan = try b.build()
+        runner.options.kernelImage = plan.kernelPath
+        runner.options.configFile = plan.configPath
+        if tree.coverage { runner.options.extraKernelParameters.append(GuestCommandLine.gcovKey + "=1") }
+        if tree.hunt && vm.memory == nil { runner.options.memoryMB = 2048 }   // KASAN's shadow memory
+        if tree.debug && !tree.hunt && vm.memory == nil { runner.options.memoryMB = 1024 }   // kmemleak's object pool
+        if tree.debug { runner.options.extraKernelParameters.append(GuestCommandLine.kmemleakKey + "=1") }
+        return plan
+    }
+
+    /// --coverage: lcov.info, HTML and the per-function summary from the
+    /// gcov archive the guest sent.
+    func coverageReport(_ plan: KernelBuild.Plan) throws {
+        let outDir = suite.out ?? "out/" + (BzImage.release(FileManager.default.contents(atPath: plan.kernelPath) ?? Data()) ?? "kernel")
+        let archive = outDir + "/" + GcovCollector.archiveName
+        guard FileManager.default.fileExists(atPath: archive) else {
+            throw HostError("--coverage: the guest sent no \(GcovCollector.archiveName) (see \(outDir)/console.log)")
+        }
+        let report = try HostProcess.check(["bash", Self.projectRoot + "/ci/coverage.sh", "report", plan.outputDirectory, archive, outDir + "/coverage"],
+                                           phase: "computing coverage", timeout: 1800)
+        warn(report.trimmingCharacters(in: .whitespacesAndNewlines))
+        try OutputDirectory.record(try OutputDirectory.resolve(outDir, shown: outDir), adding: ["coverage"])
+    }
+
+    /// An --arch run's known bugs: cases/known-bugs.yaml beside the cases
+    /// (entries scoped with `arches:` apply only there).
+    func loadKnownBugs(_ o: inout VMRunOptions) throws {
+        let path = o.casesDir + "/" + KnownBugs.fileName
+        guard FileSystem.isDirectory(o.casesDir), FileManager.default.fileExists(atPath: path) else { return }
+        do { o.knownBugs = try KnownBugs.load(path: path, compose: YAMLCompose.composer, required: true) } catch let e as CaseFileError {
+            warn("ringfence: \(e)")
+            throw ExitCode(Exit.usage)
         }
     }
 
@@ -198,6 +282,46 @@ struct VMCommand: ParsableCommand {
 
     /// Checks that need no kernel: tools, and that --out and --results can be written.
     func preflight(_ o: VMRunOptions) throws {
+        if vm.arch != .x86_64 { try preflightArch(o) } else { try preflightTools(o) }
+        if kernel.listKernels || kernel.fetchSource != nil { return }
+        if let out = o.out {
+            // Refused before anything is downloaded or written: a directory
+            // holding files ringfence did not write (README, "Where results go").
+            let p = try OutputDirectory.resolve(out, shown: "--out \(out)")
+            try OutputDirectory.checkUsable(p, shown: "--out \(out)")
+            try FileSystem.checkWritable((p as NSString).deletingLastPathComponent, what: "--out \(out)")
+        } else if o.writeInitramfs == nil {
+            try FileSystem.checkWritable(absolute("out"), what: "./out (the default --out)")
+        }
+        if let r = o.results { try VMRunner.checkResultsTarget(r) }
+    }
+
+    /// The tools of an --arch run: its QEMU, the cross compiler (and make),
+    /// apt for a Debian kernel, the kernel build's tools with --build.
+    func preflightArch(_ o: VMRunOptions) throws {
+        let row = vm.arch.row
+        if kernel.listKernels { return try need(["apt-get"], packages: ["apt"]) }
+        if kernel.fetchSource != nil { return try need(["apt-get", "dpkg-deb", "tar", "xz"], packages: ["apt", "dpkg", "tar", "xz-utils"]) }
+        try need(["make", row.crossPrefix + "gcc"], packages: ["make"] + row.crossPackages,
+                 why: "the cases are cross-compiled statically for \(vm.arch.rawValue)")
+        try need([row.qemu], packages: [row.qemuPackage], why: "the \(vm.arch.rawValue) guest runs under \(row.qemu)")
+        if o.kernelImage == nil && !tree.build { try need(["apt-get", "dpkg-deb"], packages: ["apt", "dpkg"]) }
+        if tree.build {
+            try need(["gcc", "flex", "bison", "bc", "perl", "tar", "xz"], packages: ["build-essential", "flex", "bison", "bc", "libelf-dev", "libssl-dev"],
+                     why: "--build compiles the kernel")
+        }
+    }
+
+    /// Stops (exit 2) naming the Debian packages when a tool is not on PATH.
+    func need(_ tools: [String], packages: [String], why: String? = nil) throws {
+        let missing = tools.filter { HostProcess.which($0) == nil }
+        guard !missing.isEmpty else { return }
+        throw HostError("\(missing.joined(separator: ", ")) not found" + (why.map { " (\($0))" } ?? "")
+                        + "; install: apt-get install -y --no-install-recommends \(packages.joined(separator: " "))")
+    }
+
+    /// The tools of an x86_64 run (the Swift guest).
+    func preflightTools(_ o: VMRunOptions) throws {
         var tools = ["qemu-system-x86_64", "strip", "ldd", "sha256sum"]
         if o.kernelImage == nil { tools += ["apt-get", "dpkg-deb"] }
         if !o.modules.isEmpty { tools += ["depmod", "xz", "zstd"] }
@@ -211,17 +335,6 @@ struct VMCommand: ParsableCommand {
             throw HostError("\(missing.joined(separator: ", ")) not found; install: apt-get install -y --no-install-recommends qemu-system-x86 binutils kmod xz-utils zstd cpio"
                             + (tree.build ? " build-essential flex bison bc libelf-dev libssl-dev" : "") + (tree.coverage ? " lcov" : ""))
         }
-        if kernel.listKernels || kernel.fetchSource != nil { return }
-        if let out = o.out {
-            // Refused before anything is downloaded or written: a directory
-            // holding files ringfence did not write (README, "Where results go").
-            let p = try OutputDirectory.resolve(out, shown: "--out \(out)")
-            try OutputDirectory.checkUsable(p, shown: "--out \(out)")
-            try FileSystem.checkWritable((p as NSString).deletingLastPathComponent, what: "--out \(out)")
-        } else if o.writeInitramfs == nil {
-            try FileSystem.checkWritable(absolute("out"), what: "./out (the default --out)")
-        }
-        if let r = o.results { try VMRunner.checkResultsTarget(r) }
     }
 
     func absolute(_ p: String) -> String { FileSystem.absolute(p) }
@@ -277,6 +390,8 @@ struct KernelOptions: ParsableArguments {
 }
 
 struct MachineOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Guest architecture: x86_64 (default: the Swift guest), arm64 (Debian's cloud-arm64 kernel) or s390x (big-endian; needs --build or --kernel). arm64 and s390x run the cases exported as C (ringfence export --kselftest), cross-compiled statically, under TCG; see docs/architectures.md.", valueName: "ARCH"))
+    var arch: GuestArch = .x86_64
     @Option(help: "Accelerator: auto (KVM when /dev/kvm works and has not failed here before, else TCG), kvm or tcg.")
     var accel: VMRunOptions.Accel = .auto
     @Option(help: "TCG threading with --cpus > 1: single (one host thread for all guest CPUs; default) or multi (faster, but see the boot-flake rates in docs/performance.md).")
@@ -321,4 +436,5 @@ struct SuiteOptions: ParsableArguments {
 }
 
 extension VMRunOptions.Accel: ExpressibleByArgument {}
+extension GuestArch: ExpressibleByArgument {}
 extension QEMUSettings.TCGThreads: ExpressibleByArgument {}

@@ -22,14 +22,38 @@ public struct KnownBug: Sendable {
     /// Where the fix is documented (changelog, commit id, list thread).
     public var source: String
     public var location: SourceLocation
+    /// The architectures the departure is seen on (`arches:`), for a bug
+    /// that really is architecture-specific; nil (absent) means every one.
+    public var arches: [String]? = nil
 
     public func applies(to kernel: KernelVersion) -> Bool {
         kernels.contains { $0.contains(kernel) }
+    }
+
+    /// `applies(to:)` on the architecture `arch` (nil: the machine this runs on).
+    public func applies(to kernel: KernelVersion, arch: String?) -> Bool {
+        applies(to: kernel) && (arches.map { $0.contains(arch ?? KnownBugs.thisMachine) } ?? true)
     }
 }
 
 public enum KnownBugs {
     public static let fileName = "known-bugs.yaml"
+
+    /// The names `arches:` accepts: `ringfence vm --arch`'s (GuestArch.names).
+    public static let arches = ["x86_64", "arm64", "s390x"]
+
+    /// The architecture this process runs on, in `arches`' names.
+    public static var thisMachine: String {
+        #if arch(x86_64)
+        return "x86_64"
+        #elseif arch(arm64)
+        return "arm64"
+        #elseif arch(s390x)
+        return "s390x"
+        #else
+        return "unknown"
+        #endif
+    }
 
     /// The baseline at `path`: from the compiled suite beside it when there
     /// is one (the VM guest), else the YAML file composed by `compose`.
@@ -62,11 +86,24 @@ public enum KnownBugs {
         return try YAMLField(node: node, file: file, path: "").sequence().map { entry in
             var id: String?, fix: String?, source: String?
             var kernels: [VersionRange] = []
-            for (key, v) in try entry.mapping(allowed: ["case", "kernels", "fix", "source"]) {
+            var arches: [String]?
+            for (key, v) in try entry.mapping(allowed: ["case", "kernels", "fix", "source", "arches"]) {
                 switch key {
                 case "case": id = try v.string()
                 case "fix": fix = try v.string()
                 case "source": source = try v.string()
+                case "arches":
+                    let names = try v.sequence().map { item -> String in
+                        let name = try item.string()
+                        guard KnownBugs.arches.contains(name) else {
+                            throw item.error("unknown architecture '\(name)'; arches: takes \(KnownBugs.arches.joined(separator: ", "))")
+                        }
+                        return name
+                    }
+                    guard !names.isEmpty else {
+                        throw v.error("'arches' is empty; list the architectures the departure is seen on, or leave 'arches' out for all")
+                    }
+                    arches = names
                 default:
                     kernels = try v.sequence().map { item in
                         guard let r = VersionRange(try item.string()) else {
@@ -81,15 +118,17 @@ public enum KnownBugs {
             guard let source, !source.isEmpty else { throw entry.error("an entry needs 'source' (where the fix is documented)") }
             guard !kernels.isEmpty else { throw entry.error("an entry needs 'kernels' (affected upstream versions)") }
             return KnownBug(caseID: id, kernels: kernels, fix: fix, source: source,
-                            location: SourceLocation(file: file, line: entry.line))
+                            location: SourceLocation(file: file, line: entry.line), arches: arches)
         }
     }
 
     /// Applies the baseline to a result: a matched failure becomes .xfail, a
     /// matched pass becomes .xpass (the entry is stale for this kernel). A
     /// case that tainted the kernel stays a failure: no entry excuses that.
-    public static func apply(_ bugs: [KnownBug], to result: CaseResult, kernel: KernelVersion?) -> CaseResult {
-        guard let kernel, let bug = bugs.first(where: { $0.caseID == result.id && $0.applies(to: kernel) }) else { return result }
+    /// `arch`: the architecture the case ran on (nil: this machine's); an
+    /// entry with `arches:` applies only there.
+    public static func apply(_ bugs: [KnownBug], to result: CaseResult, kernel: KernelVersion?, arch: String? = nil) -> CaseResult {
+        guard let kernel, let bug = bugs.first(where: { $0.caseID == result.id && $0.applies(to: kernel, arch: arch) }) else { return result }
         var r = result
         if r.status.isFailure {
             if r.taint != nil {

@@ -9,6 +9,12 @@ import Foundation
 public struct HostFacts: Codable, Sendable, Equatable {
     /// "tcg" or "kvm".
     public var accelerator: String
+    /// The guest's architecture (`ringfence vm --arch`: x86_64, arm64, s390x);
+    /// nil in results written before it was recorded.
+    public var arch: String?
+    /// What ran as /init: "swift" (ringfence-guest) or "kselftest" (the
+    /// cases exported as C and cross-compiled, `ringfence export --kselftest`).
+    public var executor: String?
     /// "single" or "multi" under TCG.
     public var tcgThreads: String?
     public var kernelRelease: String

@@ -23,6 +23,12 @@ public struct JUnitWriter {
         out.append("  <testsuite name=\"ringfence on \(escape(report.kernel.release))\" tests=\"\(report.cases.count)\" "
                    + "failures=\"\(t.failed)\" errors=\"\(t.errors)\" skipped=\"\(t.skipped + t.xfail)\" "
                    + "time=\"\(seconds(report.durationMs))\" timestamp=\"\(escape(report.startedAt))\">")
+        if let h = report.host, h.arch != nil || h.executor != nil {
+            out.append("    <properties>")
+            if let a = h.arch { out.append("      <property name=\"arch\" value=\"\(escape(a))\"/>") }
+            if let e = h.executor { out.append("      <property name=\"executor\" value=\"\(escape(e))\"/>") }
+            out.append("    </properties>")
+        }
         for c in report.cases {
             let classname = c.file.hasSuffix(".yaml") ? String(c.file.dropLast(5)) : c.file
             out.append("    <testcase classname=\"\(escape(classname))\" name=\"\(escape(c.name))\" time=\"\(seconds(c.durationMs))\">")

@@ -80,6 +80,27 @@ public enum KernelConfig {
         return options
     }
 
+    /// What a C kselftest /init on `arch` needs (`ringfence vm --arch`): the
+    /// architecture-neutral part of `guestRequirements` (no 8250 UART, no
+    /// ACPI, no Swift runtime) and the architecture's console; x86_64 is
+    /// `guestRequirements` itself.
+    public static func guestRequirements(for arch: GuestArch) -> [Requirement] {
+        let neutral = ["CONFIG_64BIT", "CONFIG_BINFMT_ELF", "CONFIG_BLK_DEV_INITRD", "CONFIG_TTY", "CONFIG_PRINTK", "CONFIG_PROC_FS",
+                       "CONFIG_DEVTMPFS", "CONFIG_MULTIUSER", "CONFIG_IO_URING", "CONFIG_NET", "CONFIG_BPF", "CONFIG_IO_URING_BPF"]
+        let common = guestRequirements.filter { neutral.contains($0.option) }.map {
+            $0.option == "CONFIG_64BIT" ? Requirement("CONFIG_64BIT", "/init is a 64-bit \(arch.rawValue) ELF binary") : $0
+        }
+        switch arch {
+        case .x86_64: return guestRequirements
+        case .arm64:
+            return common + [Requirement("CONFIG_SERIAL_AMBA_PL011", "QEMU virt's serial port is a PL011 UART (console=ttyAMA0)"),
+                             Requirement("CONFIG_SERIAL_AMBA_PL011_CONSOLE", "kernel messages and the KTAP results go to the PL011 console")]
+        case .s390x:
+            return common + [Requirement("CONFIG_SCLP_VT220_TTY", "QEMU's -device sclpconsole is the SCLP VT220 console (console=ttysclp0)"),
+                             Requirement("CONFIG_SCLP_VT220_CONSOLE", "kernel messages and the KTAP results go to the SCLP console (ci/ringfence-s390x.config)")]
+        }
+    }
+
     /// The requirements `config` does not meet (value other than "y",
     /// including absent), in the list's order.
     public static func missing(in config: [String: String], requirements: [Requirement] = guestRequirements) -> [Requirement] {
@@ -200,7 +221,9 @@ public enum KernelBuild {
         public let build: [Command]
         /// Then check `KernelConfig.unmet(fragment:config:)` of `<O>/.config`.
         public var configPath: String { outputDirectory + "/.config" }
-        public var kernelPath: String { outputDirectory + "/arch/x86/boot/bzImage" }
+        /// The image `make` leaves, relative to the output directory (GuestArch.Row.kernelImage).
+        public var image = "arch/x86/boot/bzImage"
+        public var kernelPath: String { outputDirectory + "/" + image }
     }
 
     /// A fragment as the cache key sees it: its options in order, one
@@ -220,8 +243,12 @@ public enum KernelBuild {
     ///   for `make tinyconfig`.
     public static func plan(tree: String, fragments: [(path: String, entries: [KernelConfig.FragmentEntry])],
                             baseConfig: (path: String, contents: String)? = nil,
-                            cacheRoot: String, jobs: Int = 2) -> Plan {
+                            cacheRoot: String, jobs: Int = 2, arch: GuestArch = .x86_64) -> Plan {
         var keyInput = "tree\0\(tree)\0"
+        // x86_64 keeps the key it always had (its build directories stay valid).
+        if arch != .x86_64 { keyInput += "arch\0\(arch.rawValue)\0" }
+        // A cross build: ARCH= and CROSS_COMPILE= on every make (merge_config.sh reads ARCH from the environment).
+        let cross = arch == .x86_64 ? [] : ["ARCH=\(arch.row.kernelArch)", "CROSS_COMPILE=\(arch.row.crossPrefix)"]
         for f in fragments { keyInput += "fragment\0\(normalised(f.entries))\0" }
         if let b = baseConfig { keyInput += "base\0\(b.contents)\0" }
         let key = fnv1a64Hex(keyInput)
@@ -231,13 +258,17 @@ public enum KernelBuild {
         if let b = baseConfig {
             base = b.path
         } else {
-            configure.append(Command(argv: ["make", "O=\(out)", "tinyconfig"], directory: tree))
+            configure.append(Command(argv: ["make", "O=\(out)"] + cross + ["tinyconfig"], directory: tree))
             base = out + "/.config"
         }
-        configure.append(Command(argv: ["scripts/kconfig/merge_config.sh", "-m", "-O", out, base] + fragments.map(\.path), directory: tree))
-        configure.append(Command(argv: ["make", "O=\(out)", "olddefconfig"], directory: tree))
-        let make = ["make", "O=\(out)", "-j\(max(1, jobs))", "bzImage"]
-        return Plan(outputDirectory: out, key: key, configure: configure, build: [Command(argv: make, directory: tree)])
+        let merge = ["scripts/kconfig/merge_config.sh", "-m", "-O", out, base] + fragments.map(\.path)
+        configure.append(Command(argv: arch == .x86_64 ? merge : ["env"] + cross + merge, directory: tree))
+        configure.append(Command(argv: ["make", "O=\(out)"] + cross + ["olddefconfig"], directory: tree))
+        let target = (arch.row.kernelImage as NSString).lastPathComponent
+        let make = ["make", "O=\(out)"] + cross + ["-j\(max(1, jobs))", target]
+        var plan = Plan(outputDirectory: out, key: key, configure: configure, build: [Command(argv: make, directory: tree)])
+        plan.image = arch.row.kernelImage
+        return plan
     }
 
     static func fnv1a64Hex(_ s: String) -> String {

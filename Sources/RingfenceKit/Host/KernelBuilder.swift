@@ -12,6 +12,8 @@ public struct KernelBuilder {
     public var baseConfig: String?
     public var cacheRoot: String
     public var jobs: Int
+    /// The target: a cross build (ARCH=, CROSS_COMPILE=) for arm64 and s390x.
+    public var arch: GuestArch = .x86_64
     public var say: (String) -> Void
 
     public init(tree: String, fragments: [String], cacheRoot: String, jobs: Int, say: @escaping (String) -> Void) {
@@ -30,20 +32,25 @@ public struct KernelBuilder {
             }
         }
         let base = try baseConfig.map { (path: $0, contents: try read($0)) }
-        let plan = KernelBuild.plan(tree: tree, fragments: frags, baseConfig: base, cacheRoot: cacheRoot, jobs: jobs)
+        let plan = KernelBuild.plan(tree: tree, fragments: frags, baseConfig: base, cacheRoot: cacheRoot, jobs: jobs, arch: arch)
         try FileSystem.makeDirectory(plan.outputDirectory)
         let log = plan.outputDirectory + "/ringfence-build.log"
         if !FileManager.default.fileExists(atPath: plan.configPath) {
             say("configuring \(tree) in \(plan.outputDirectory)")
             for c in plan.configure { try run(c, log: log, phase: "configuring the kernel") }
-            let config = KernelConfig.parse(try read(plan.configPath))
-            var unmet: [String] = []
-            for f in frags { unmet += KernelConfig.unmet(fragment: f.entries, config: config).map { "\(f.path): \($0)" } }
-            if !unmet.isEmpty {
-                unlink(plan.configPath)   // so the next run configures again
-                throw HostError("the merged config does not carry every fragment option (Kconfig dropped them; see \(log)):\n  "
-                                + unmet.joined(separator: "\n  "))
-            }
+        }
+        // Checked on every build, not only after configuring: a .config
+        // edited in the cache (or left by an older ringfence) is caught too.
+        let config = KernelConfig.parse(try read(plan.configPath))
+        var unmet: [String] = []
+        for f in frags {
+            let wanted = f.entries.filter { !arch.row.inapplicableOptions.contains($0.option) }
+            unmet += KernelConfig.unmet(fragment: wanted, config: config).map { "\(f.path): \($0)" }
+        }
+        if !unmet.isEmpty {
+            unlink(plan.configPath)   // so the next run configures again
+            throw HostError("the merged config \(plan.configPath) does not carry every fragment option (Kconfig dropped them; see \(log)):\n  "
+                            + unmet.joined(separator: "\n  "))
         }
         say("building \(plan.kernelPath) (make -j\(jobs); log \(log))")
         for c in plan.build { try run(c, log: log, phase: "building the kernel") }

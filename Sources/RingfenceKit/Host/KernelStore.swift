@@ -19,8 +19,12 @@ public final class KernelStore {
     public static let indexedSuites = ["sid", "trixie-backports", "experimental"]
     public var suites = ["sid", "trixie-backports"]
     public var log: (String) -> Void = { _ in }
+    /// The architecture of the kernels fetched (x86_64: cloud-amd64; arm64:
+    /// cloud-arm64 through its own apt configuration, apt.arm64/). Kernels,
+    /// configs and .debs share their directories: their names carry the architecture.
+    public let arch: GuestArch
 
-    public init(root: String) { self.root = root }
+    public init(root: String, arch: GuestArch = .x86_64) { self.root = root; self.arch = arch }
 
     public static func defaultRoot(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         let base = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
@@ -28,7 +32,9 @@ public final class KernelStore {
         return base + "/ringfence"
     }
 
-    var apt: String { root + "/apt" }
+    var apt: String { arch == .x86_64 ? root + "/apt" : root + "/apt.\(arch.row.debianArch)" }
+    var aptOptions: [String] { AptSources.privateOptions(dir: apt, architecture: arch.row.debianArch) }
+    var flavour: String { arch.row.debianFlavour ?? "cloud-amd64" }
     var debs: String { root + "/debs" }
     var configs: String { root + "/configs" }
     var kernels: String { root + "/kernels" }
@@ -92,7 +98,7 @@ public final class KernelStore {
         log("updating kernel package indexes (\(Self.indexedSuites.joined(separator: " ")))")
         try FileSystem.write(want, to: apt + "/sources.list")
         unlink(stamp)
-        let (code, out) = try HostProcess.run(["apt-get"] + AptSources.privateOptions(dir: apt) + ["-q", "update"],
+        let (code, out) = try HostProcess.run(["apt-get"] + aptOptions + ["-q", "update"],
                                               phase: "updating the kernel package indexes", timeout: 300)
         // apt-get update exits 0 on some fetch failures: read its output too.
         let failed = out.split(separator: "\n").contains { $0.hasPrefix("E:") || $0.hasPrefix("W: Failed to fetch") || $0.hasPrefix("Err:") }
@@ -104,11 +110,11 @@ public final class KernelStore {
         for old in (try? FileManager.default.contentsOfDirectory(atPath: apt + "/packages")) ?? [] where old.hasSuffix(".Packages") {
             unlink(apt + "/packages/" + old)
         }
-        for list in lists.sorted() where list.contains("_binary-amd64_Packages") {
+        for list in lists.sorted() where list.contains("_binary-\(arch.row.debianArch)_Packages") {
             guard let suite = KernelCatalog.suite(ofListFile: list) else { continue }
             let text = try HostProcess.check(["/usr/lib/apt/apt-helper", "cat-file", apt + "/lists/" + list],
                                              phase: "reading the kernel package index")
-            try FileSystem.writeAtomically(AptSources.kernelStanzas(text), to: "\(apt)/packages/\(suite).Packages")
+            try FileSystem.writeAtomically(AptSources.kernelStanzas(text, flavour: flavour), to: "\(apt)/packages/\(suite).Packages")
         }
         try FileSystem.write(format, to: formatFile)
         try FileSystem.write("", to: stamp)
@@ -120,7 +126,7 @@ public final class KernelStore {
             if let t = try? String(contentsOfFile: "\(apt)/packages/\(suite).Packages", encoding: .utf8) { indexes.append((suite, t)) }
         }
         guard !indexes.isEmpty else { throw HostError("no kernel package index for \(suites.joined(separator: " ")) (try --refresh)") }
-        return KernelCatalog(packagesBySuite: indexes)
+        return KernelCatalog(packagesBySuite: indexes, flavour: "-" + flavour)
     }
 
     /// The linux-source-X packages in the indexed suites, newest first.
@@ -195,7 +201,7 @@ public final class KernelStore {
         let partial = debs + "/partial/" + (file.split(separator: "/").last.map(String.init) ?? pkg.name)
         unlink(partial)
         log("downloading \(pkg.name) \(pkg.version)" + (pkg.size.map { " (\(FileSystem.megabytes($0)))" } ?? ""))
-        var argv = ["/usr/lib/apt/apt-helper"] + AptSources.privateOptions(dir: apt) + ["download-file", "\(mirror)/\(pkg.filename)", partial]
+        var argv = ["/usr/lib/apt/apt-helper"] + aptOptions + ["download-file", "\(mirror)/\(pkg.filename)", partial]
         if let h = pkg.sha256 { argv.append("SHA256:\(h)") }
         do {
             let (code, out) = try HostProcess.run(argv, phase: "downloading \(pkg.name)", timeout: 900)

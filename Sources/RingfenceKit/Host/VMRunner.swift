@@ -45,6 +45,11 @@ public struct VMRunOptions {
     public var strict = false
     /// Seconds to wait for power-off once the guest printed its exit marker.
     public var powerOffGrace: Double = 5
+    /// The guest's architecture (--arch): x86_64 runs the Swift guest; the
+    /// others the cases exported as C (`runExported`).
+    public var arch: GuestArch = .x86_64
+    /// --exhaustive for an --arch run (the C program's -e).
+    public var exhaustive = false
     public init() {}
 }
 
@@ -133,8 +138,15 @@ public final class VMRunner {
     public func resolveKernel() throws -> Kernel {
         if let image = options.kernelImage {
             guard let data = FileManager.default.contents(atPath: image) else { throw HostError("--kernel \(image): no such file") }
-            guard let release = BzImage.release(data) else { throw HostError("--kernel \(image) is not a bzImage (no HdrS header or release string)") }
-            if let damage = BzImage.damage(data) { throw HostError("--kernel \(image): \(damage); rebuild it") }
+            let release: String
+            if options.arch == .x86_64 {
+                guard let r = BzImage.release(data) else { throw HostError("--kernel \(image) is not a bzImage (no HdrS header or release string)") }
+                if let damage = BzImage.damage(data) { throw HostError("--kernel \(image): \(damage); rebuild it") }
+                release = r
+            } else {
+                // A compressed image without its build tree beside it: named by its file.
+                release = VMRunner.imageRelease(image, arch: options.arch) ?? (image as NSString).lastPathComponent
+            }
             var modroot: String?
             if let m = options.modulesDir {
                 guard FileSystem.isDirectory("\(m)/lib/modules/\(release)") else {
@@ -316,8 +328,8 @@ public final class VMRunner {
         return withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
-    public func qemuVersion() -> String? {
-        guard let out = try? HostProcess.run(["qemu-system-x86_64", "--version"], phase: "asking QEMU its version", timeout: 30),
+    public func qemuVersion(arch: GuestArch = .x86_64) -> String? {
+        guard let out = try? HostProcess.run([arch.row.qemu, "--version"], phase: "asking QEMU its version", timeout: 30),
               out.code == 0 else { return nil }
         return out.output.split(separator: "\n").first.map { String($0).trimmingSpaces() }
     }

@@ -72,6 +72,8 @@ extension VMRunner {
         var host = HostFacts(accelerator: booted.accel.rawValue, kernelRelease: kernel.release, bootAttempts: booted.attempts,
                              cpus: booted.settings.cpus, memoryMB: memory)
         host.tcgThreads = booted.accel == .tcg ? options.tcgThreads.rawValue : nil
+        host.arch = GuestArch.x86_64.rawValue
+        host.executor = "swift"
         host.kernelPackage = kernel.package
         host.kernelPackageVersion = kernel.packageVersion
         host.kernelImage = options.kernelImage.map(FileSystem.absolute)
@@ -132,11 +134,12 @@ extension VMRunner {
         let text = (try? String(contentsOfFile: cfg, encoding: .utf8)) ?? ""
         let feature: Set<String> = ["CONFIG_IO_URING", "CONFIG_NET", "CONFIG_BPF", "CONFIG_IO_URING_BPF"]
         let config = KernelConfig.parse(text)
-        let missing = KernelConfig.missing(in: config).filter { !feature.contains($0.option) }
+        let missing = KernelConfig.missing(in: config, requirements: KernelConfig.guestRequirements(for: options.arch)).filter { !feature.contains($0.option) }
         if !missing.isEmpty {
             throw HostError("\(cfg) lacks what the guest needs to boot and report, so it was not booted:\n"
                             + missing.map { "  \($0.option)=y: \($0.reason)" }.joined(separator: "\n")
-                            + "\n(merge ci/ringfence.config into the kernel's config: docs/kernel-tree.md)")
+                            + "\n(merge ci/ringfence.config" + (options.arch.row.configFragment.map { " and ci/\($0)" } ?? "")
+                            + " into the kernel's config: docs/kernel-tree.md)")
         }
         for r in KernelConfig.missing(in: config, requirements: KernelConfig.caseRequirements) {
             say("warning: \(kernel.release): \(r.option) is not y; \(r.reason): those cases will fail or skip")

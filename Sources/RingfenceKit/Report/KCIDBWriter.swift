@@ -81,10 +81,15 @@ public struct KCIDBWriter {
             "comment": "Linux \(k.release)" + (digest.map { ", .config sha256 \($0)" } ?? ""),
             "misc": ["kernel_release": k.release, "config_sha256": (digest ?? NSNull()) as Any] as [String: Any],
         ]
+        // KCIDB's build architecture: the guest's (`ringfence vm --arch`), when the host recorded it.
+        if let a = report.host?.arch { buildObj["architecture"] = a }
         // The kernel was built (ringfence tests a kernel someone built): v5 says PASS, v4.5 valid.
         if schema == .v5 { buildObj["status"] = "PASS" } else { buildObj["valid"] = true }
         var env: [String: Any] = ["comment": "\(report.tool) on Linux \(k.release)" + (report.accelerator.map { " (QEMU \($0))" } ?? "")]
-        env["misc"] = ["accelerator": (report.accelerator ?? NSNull()) as Any, "tool": report.tool] as [String: Any]
+        var envMisc: [String: Any] = ["accelerator": (report.accelerator ?? NSNull()) as Any, "tool": report.tool]
+        if let a = report.host?.arch { envMisc["arch"] = a }
+        if let e = report.host?.executor { envMisc["executor"] = e }
+        env["misc"] = envMisc
         var tests: [[String: Any]] = []
         var issues: [String: [String: Any]] = [:]
         var incidents: [[String: Any]] = []

@@ -54,26 +54,28 @@ public enum AptSources {
 
     /// apt options that point every state, cache and list at `dir`, so the
     /// system's apt state is never touched.
-    public static func privateOptions(dir: String) -> [String] {
+    public static func privateOptions(dir: String, architecture: String = "amd64") -> [String] {
         [("Dir::Etc::SourceList", "\(dir)/sources.list"), ("Dir::Etc::SourceParts", "/dev/null"),
          ("Dir::State::Lists", "\(dir)/lists"), ("Dir::Cache::Archives", "\(dir)/archives"),
          ("Dir::State::status", "\(dir)/status"), ("Dir::Cache::pkgcache", ""), ("Dir::Cache::srcpkgcache", ""),
-         ("APT::Architecture", "amd64"), ("Acquire::Languages", "none"), ("APT::Sandbox::User", "root"),
+         ("APT::Architecture", architecture), ("Acquire::Languages", "none"), ("APT::Sandbox::User", "root"),
          ("Acquire::http::Timeout", "30"), ("Acquire::Retries", "2")]
             .flatMap { ["-o", "\($0.0)=\($0.1)"] }
+            // A foreign architecture's indexes only (not the host's as well).
+            + (architecture == "amd64" ? [] : ["-o", "APT::Architectures=\(architecture)"])
     }
 
     /// Keeps the stanzas of the packages ringfence fetches (cloud-amd64
     /// kernels and linux-source-*) from a Packages text: the full indexes are
     /// tens of megabytes.
-    public static func kernelStanzas(_ text: String) -> String {
+    public static func kernelStanzas(_ text: String, flavour: String = "cloud-amd64") -> String {
         var out = ""
         for stanza in text.split(separator: "\n\n", omittingEmptySubsequences: true) {
             guard stanza.hasPrefix("Package: linux-") || stanza.hasPrefix("\nPackage: linux-") else { continue }
             let firstLine = stanza.drop { $0 == "\n" }.prefix { $0 != "\n" }
             let name = firstLine.dropFirst("Package: ".count)
             let kernel = (name.hasPrefix("linux-binary-") || name.hasPrefix("linux-modules-") || name.hasPrefix("linux-base-"))
-                && name.hasSuffix("-cloud-amd64")
+                && name.hasSuffix("-" + flavour)
             let source = name.hasPrefix("linux-source-")
             if kernel || source { out += stanza.drop { $0 == "\n" } + "\n\n" }
         }

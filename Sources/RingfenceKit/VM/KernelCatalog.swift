@@ -42,27 +42,29 @@ public struct KernelCatalog {
 
     public var kernels: [Kernel]
 
-    public init(kernels: [Kernel]) { self.kernels = kernels }
+    /// The release suffix this catalog holds ("-cloud-amd64", "-cloud-arm64").
+    public var flavour = "-cloud-amd64"
 
-    static let flavour = "-cloud-amd64"
+    public init(kernels: [Kernel]) { self.kernels = kernels }
     static let kinds = ["binary", "modules", "base"]
 
     /// Parses `Packages` texts, one per suite. Kernels without a binary
     /// package are dropped. Sorted newest first; for a release offered in
     /// several suites or versions, the newest version wins (ties: first suite given).
-    public init(packagesBySuite: [(suite: String, text: String)]) {
+    public init(packagesBySuite: [(suite: String, text: String)], flavour: String = "-cloud-amd64") {
+        self.flavour = flavour
         var byKey: [String: Kernel] = [:]   // key: release + " " + version
         var order: [String] = []
         for (suite, text) in packagesBySuite {
             for stanza in KernelCatalog.stanzas(text) {
                 guard let name = stanza["Package"], let ver = stanza["Version"], let file = stanza["Filename"],
-                      name.hasPrefix("linux-"), name.hasSuffix(KernelCatalog.flavour) else { continue }
+                      name.hasPrefix("linux-"), name.hasSuffix(flavour) else { continue }
                 let rest = name.dropFirst("linux-".count)
                 guard let dash = rest.firstIndex(of: "-") else { continue }
                 let kind = String(rest[..<dash])
                 guard KernelCatalog.kinds.contains(kind) else { continue }
                 let release = String(rest[rest.index(after: dash)...])
-                guard release.count > KernelCatalog.flavour.count, release.first?.isNumber == true else { continue }
+                guard release.count > flavour.count, release.first?.isNumber == true else { continue }
                 let pkg = Package(name: name, version: DebianVersion(ver), filename: file,
                                   size: stanza["Size"].flatMap { Int($0) }, sha256: stanza["SHA256"])
                 let key = release + " " + ver
@@ -120,7 +122,7 @@ public struct KernelCatalog {
     public func matching(_ query: String) -> [Kernel] {
         kernels.filter { k in
             if k.release == query || k.version.description == query || k.upstreamVersion == query { return true }
-            if k.release == query + KernelCatalog.flavour { return true }
+            if k.release == query + flavour { return true }
             let up = k.upstreamVersion
             return up.hasPrefix(query + ".") || up.hasPrefix(query + "~") || up.hasPrefix(query + "+")
         }

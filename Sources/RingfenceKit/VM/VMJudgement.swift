@@ -43,6 +43,8 @@ extension VMVerdict {
         /// name and locate the guest's transfer-form results by, by id.
         public var catalog: [TestCase]?
         public var knownBugs: [KnownBug] = []
+        /// The guest's architecture, for known bugs scoped with `arches:` (nil: this machine's).
+        public var arch: String?
         public var kernelVersion: KernelVersion?
         /// The host killed the VM at its global timeout.
         public var timedOut = false

@@ -158,8 +158,10 @@ public enum VMVerdict {
             }
             return (cases, problems, g.kernel, g.startedAt, g.durationMs)
         }
-        let kernel = KernelFacts(release: input.host.kernelRelease, version: "", bpfFilter: false, opcodeLast: 0,
+        var kernel = KernelFacts(release: input.host.kernelRelease, version: "", bpfFilter: false, opcodeLast: 0,
                                  contextSizes: [:], isRoot: true, loadedModules: [])
+        // The C kselftest's probe line (`ringfence export --kselftest`): "...; IORING_OP_LAST 65, filters yes".
+        if let probe = exportProbe(console.document) { kernel.opcodeLast = UInt32(probe.0); kernel.bpfFilter = probe.1 }
         var cases: [CaseResult] = []
         let lines = console.caseLines
         if let plan = input.plan {
@@ -173,7 +175,7 @@ public enum VMVerdict {
         } else {
             cases = lines.map { fromConsole($0, case: nil, name: descriptionOf($0.rest)) }
         }
-        cases = cases.map { KnownBugs.apply(input.context.knownBugs, to: $0, kernel: input.context.kernelVersion) }
+        cases = cases.map { KnownBugs.apply(input.context.knownBugs, to: $0, kernel: input.context.kernelVersion, arch: input.context.arch ?? input.host.arch) }
         return (cases, problems, kernel, "", (console.suiteSeconds ?? 0) * 1000)
     }
 
@@ -316,6 +318,18 @@ public enum VMVerdict {
         return CaseResult(id: n, name: n, file: "", line: 0, status: status, reason: reason, diagnostics: diags)
     }
 
+    /// IORING_OP_LAST and whether filters register, from the C kselftest's
+    /// header line (`# io_uring BPF filter cases (...); IORING_OP_LAST 65, filters yes`).
+    static func exportProbe(_ lines: [String]) -> (Int, Bool)? {
+        for l in lines.prefix(8) {
+            guard let r = l.range(of: "IORING_OP_LAST ") else { continue }
+            let rest = l[r.upperBound...]
+            guard let n = Int(rest.prefix { $0.isNumber }) else { continue }
+            return (n, rest.contains("filters yes"))
+        }
+        return nil
+    }
+
     static func descriptionOf(_ rest: String) -> String {
         var d = Substring(rest)
         if let hash = d.range(of: " #") { d = d[..<hash.lowerBound] }
@@ -368,7 +382,7 @@ public enum VMVerdict {
     public static func hostLines(_ h: HostFacts) -> [String] {
         var out = ["host: kernel \(h.kernelRelease)" + (h.kernelPackage.map { " (\($0) \(h.kernelPackageVersion ?? ""))" } ?? "")
                    + (h.kernelImage.map { " image \($0)" } ?? ""),
-                   "host: accelerator \(h.accelerator)" + (h.tcgThreads.map { " (\($0)-threaded)" } ?? "")
+                   "host: " + (h.arch.map { "arch \($0)" + (h.executor.map { " (\($0))" } ?? "") + ", " } ?? "") + "accelerator \(h.accelerator)" + (h.tcgThreads.map { " (\($0)-threaded)" } ?? "")
                    + ", \(h.cpus) CPU(s), \(h.memoryMB) MiB, boot attempts \(h.bootAttempts)"
                    + (h.qemuVersion.map { ", \($0)" } ?? "")]
         if let d = h.configDigest { out.append("host: config sha256 \(d)") }
@@ -382,7 +396,10 @@ public enum VMVerdict {
         let t = report.totals
         var line = "boot=\(fmt(bootSeconds)) suite=\(fmt(suiteSeconds)) passed=\(t.passed) failed=\(t.failed + t.errors) skipped=\(t.skipped) xfail=\(t.xfail) xpass=\(t.xpass)"
         line += " planned=\(report.cases.count) exit=\(report.exitCode ?? -1)"
-        if let h = report.host { line += " accel=\(h.accelerator) boot_attempts=\(h.bootAttempts)" }
+        if let h = report.host {
+            line += " accel=\(h.accelerator) boot_attempts=\(h.bootAttempts)"
+            if let a = h.arch { line += " arch=\(a)" }
+        }
         line += "\n"
         for p in report.problems ?? [] { line += "problem: \(p)\n" }
         for n in report.host?.notes ?? [] { line += "note: \(n)\n" }
