@@ -4,48 +4,6 @@ import Foundation
 import Glibc
 #endif
 
-/// Why a host-side step stopped: the message a user sees and the exit code
-/// (2 set-up error, 130/143 interrupted). `ringfence vm` prints
-/// "ringfence vm: <message>" and exits with `code`; never a Swift trace.
-public struct HostError: Error, CustomStringConvertible, Equatable {
-    public var message: String
-    public var code: Int32
-    public init(_ message: String, code: Int32 = 2) { self.message = message; self.code = code }
-    public var description: String { message }
-
-    /// SIGINT/SIGTERM/SIGHUP arrived while `phase` ran.
-    public static func interrupted(_ signal: Int32, during phase: String) -> HostError {
-        HostError("interrupted by \(Signals.name(signal)) while \(phase)", code: 128 + signal)
-    }
-}
-
-public enum Signals {
-    /// From now on SIGINT/SIGTERM/SIGHUP only set a flag that every wait checks.
-    public static func trap() { rf_trap_signals() }
-    /// The first trapped signal, or nil.
-    public static var caught: Int32? { let s = rf_caught_signal(); return s == 0 ? nil : s }
-
-    public static func name(_ s: Int32) -> String {
-        switch s {
-        case SIGINT: return "SIGINT"
-        case SIGTERM: return "SIGTERM"
-        case SIGHUP: return "SIGHUP"
-        case SIGKILL: return "SIGKILL"
-        case SIGSEGV: return "SIGSEGV"
-        case SIGILL: return "SIGILL"
-        case SIGABRT: return "SIGABRT"
-        case SIGTRAP: return "SIGTRAP"
-        case SIGBUS: return "SIGBUS"
-        default: return "signal \(s)"
-        }
-    }
-
-    /// Throws `HostError.interrupted` when a signal has arrived.
-    public static func check(_ phase: String) throws {
-        if let s = caught { throw HostError.interrupted(s, during: phase) }
-    }
-}
-
 /// A child process of the host runner: its own process group, output to
 /// files, polled so that a signal or a deadline can stop it at any time.
 public final class HostProcess {

@@ -4,76 +4,6 @@ import Foundation
 import Glibc
 #endif
 
-/// Everything `ringfence vm` needs to know; parsed and validated by the CLI.
-public struct VMRunOptions {
-    public enum Accel: String { case auto, kvm, tcg }
-    public var kernelVersion: String?
-    public var experimental = false
-    public var mirror: String?
-    public var refresh = false
-    public var kernelImage: String?
-    public var modulesDir: String?
-    public var configFile: String?
-    public var accel: Accel = .auto
-    public var tcgThreads: QEMUSettings.TCGThreads = .single
-    public var timeout: Double = 300
-    /// Guest CPUs; nil: host CPUs (at most 4) under KVM, one under TCG, where a
-    /// second CPU buys about 10% and brings multi-threaded TCG's cross-CPU
-    /// text-patching race (`Oops: int3`; see docs/performance.md).
-    public var cpus: Int?
-    public func guestCPUs(_ accel: QEMUSettings.Accelerator) -> Int {
-        cpus ?? (accel == .kvm ? max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))) : 1)
-    }
-    public var memoryMB: Int?
-    public var gzipInitrd = false
-    /// Appended to the kernel command line (--append).
-    public var extraKernelParameters: [String] = []
-    public var casesDir = "cases"
-    /// nil: ./out/<release>
-    public var out: String?
-    public var results: String?
-    public var writeInitramfs: String?
-    /// Arguments for the guest's ringfence; nil means `run --cases /cases`.
-    public var guestArguments: [String] = ["run", "--cases", "/cases"]
-    /// The guest's /init (nil: ringfence-guest beside this executable).
-    public var guestBinary: String?
-    /// The cases the guest will run, in plan order, when the host can tell.
-    public var plan: [TestCase]?
-    /// Modules the selected cases need.
-    public var modules: [String] = []
-    public var knownBugs: [KnownBug] = []
-    public var strict = false
-    /// Seconds to wait for power-off once the guest printed its exit marker.
-    public var powerOffGrace: Double = 5
-    /// The guest's architecture (--arch): x86_64 runs the Swift guest; the
-    /// others the cases exported as C (`runExported`).
-    public var arch: GuestArch = .x86_64
-    /// --exhaustive for an --arch run (the C program's -e).
-    public var exhaustive = false
-    public init() {}
-}
-
-/// A booted VM's raw outcome.
-public struct BootOutcome {
-    public var console: String
-    public var qemuLog: String
-    public var timedOut = false
-    /// QEMU's exit code, nil when ringfence killed it.
-    public var qemuExit: Int32?
-    /// The exit marker arrived but the guest did not power off in time.
-    public var noPowerOff = false
-    public var kvmFailed: String?
-    /// The kernel printed nothing for this many seconds after QEMU started
-    /// (a damaged image): QEMU was stopped.
-    public var silentFor: Double?
-    /// The x86 boot stub halted before the kernel started (its last line).
-    public var haltedEarly: String?
-    public var seconds: Double = 0
-    /// Seconds from QEMU's start to the guest's first line and to its exit marker.
-    public var firstGuestLine: Double?
-    public var exitMarker: Double?
-}
-
 /// The host side of a VM run: kernel, initramfs, QEMU, verdict, files.
 public final class VMRunner {
     public var options: VMRunOptions
@@ -510,34 +440,4 @@ public final class VMRunner {
             }
         }
     }
-}
-
-/// The release string of a bzImage (as `file` reads it): the kernel_version
-/// pointer at offset 0x20e of the setup header, + 0x200.
-public enum BzImage {
-    /// nil when the file is as long as its setup header says; else why not.
-    /// (setup_sects at 0x1f1, 0 meaning 4; syssize at 0x1f4 in 16-byte units.)
-    public static func damage(_ data: Data) -> String? {
-        let b = [UInt8](data.prefix(0x200 + 0x20))
-        guard b.count >= 0x1f8 else { return "\(data.count) bytes: too short for a bzImage setup header" }
-        let setupSects = b[0x1f1] == 0 ? 4 : Int(b[0x1f1])
-        let syssize = Int(b[0x1f4]) | Int(b[0x1f5]) << 8 | Int(b[0x1f6]) << 16 | Int(b[0x1f7]) << 24
-        let want = (setupSects + 1) * 512 + syssize * 16
-        return data.count < want ? "truncated: \(data.count) bytes, its header says \(want)" : nil
-    }
-
-    public static func release(_ data: Data) -> String? {
-        let b = [UInt8](data.prefix(65536))
-        guard b.count > 530, String(decoding: b[514..<518], as: UTF8.self) == "HdrS" else { return nil }
-        let off = Int(b[526]) | Int(b[527]) << 8
-        let start = off + 512
-        guard start < b.count else { return nil }
-        let text = b[start...].prefix { $0 != 0 && $0 != 32 }
-        let s = String(decoding: text, as: UTF8.self)
-        return s.isEmpty ? nil : s
-    }
-}
-
-extension String {
-    func padding(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
 }
