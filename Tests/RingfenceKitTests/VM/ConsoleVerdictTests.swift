@@ -258,6 +258,29 @@ final class ConsoleVerdictTests: XCTestCase {
         XCTAssertTrue(Self.ktapLines(log).contains("ok 2 after"))
     }
 
+    /// ConsoleVerdict reports facts only: every line of its document is a
+    /// line the console carried (kernel trouble noted as "# kernel: <line>"),
+    /// never a rewritten or synthesized result; the rewrite is the judge's
+    /// (VMVerdict.passthroughKTAP), on every recorded fixture.
+    func testTheConsolesDocumentIsTheGuestsOwnLines() throws {
+        for name in try RecordedConsole.names() {
+            let log = try RecordedConsole.load(name).log
+            let carried = Set(ConsoleVerdict.physicalLines(log).map { String(ConsoleVerdict.stripTimestamp($0).text).trimmingSpaces() })
+            let v = ConsoleVerdict.evaluate(log: log)
+            for line in v.document {
+                let own = line.hasPrefix("# kernel: ") ? String(line.dropFirst("# kernel: ".count)) : line
+                XCTAssertTrue(carried.contains(own.trimmingSpaces()), "\(name).log: '\(line)' is not a line of the console")
+            }
+            for r in v.results {
+                XCTAssertEqual(v.document[r.index], (r.ok ? "ok " : "not ok ") + "\(r.number)" + r.rest, "\(name).log")
+            }
+        }
+        // The warned-about result keeps the guest's words in the facts; the judge writes the WARN in.
+        let v = ConsoleVerdict.evaluate(log: Self.warnMidCase)
+        XCTAssertFalse(v.document.contains { $0.contains("# kernel WARN") }, "\(v.document)")
+        XCTAssertTrue(Self.judge(Self.warnMidCase).ktap.contains("not ok 2 deny-openat # kernel WARN: "))
+    }
+
     func testTimestampStripping() {
         XCTAssertEqual(ConsoleVerdict.stripTimestamp("[   12.345678] WARNING: x").text, "WARNING: x")
         XCTAssertEqual(ConsoleVerdict.stripTimestamp("[    1.000000][    T1] BUG: y").text, "BUG: y")
