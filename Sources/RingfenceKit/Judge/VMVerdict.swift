@@ -268,6 +268,10 @@ public enum VMVerdict {
     /// trouble no result carries, a missing plan, result or exit marker) or
     /// the guest's own "Bail out!"; then, judged by the report, `Totals.exitCode`
     /// of the cases; passed through, the guest's own code, 1 when a case failed.
+    /// (Where this differs from the console-side policy it replaced, the old
+    /// verdict was the lie: a guest "Bail out!" beside a results.json fails;
+    /// guest exit 2 with kernel trouble in a case is 1; a passed-through
+    /// "not ok N # SKIP" is a skip, as KTAP says. No fixture reaches these.)
     static func exitCode(_ input: Input, cases: [CaseResult], problems: [String], ending: ConsoleEnding, infrastructure: String?) -> Int32 {
         let console = input.console
         if infrastructure != nil || console.guestCrash != nil { return 2 }
