@@ -1,8 +1,8 @@
 // Runs a FuzzCase on a backend, step by step as the Executor would (the ring is made
 // at `.setup` or on first use), and records what came back as comparable tokens.
 
-public struct FuzzObservation: Equatable, Sendable, CustomStringConvertible {
-    public enum Event: Equatable, Sendable {
+public struct FuzzObservation: Equatable, Sendable, Codable, CustomStringConvertible {
+    public enum Event: Equatable, Sendable, Codable {
         case register(ret: Int32, pduWrittenBack: UInt8?)
         case setup(ret: Int32)
         case submit(submitted: Int32, cqes: [CQE])
