@@ -31,7 +31,7 @@ public struct RegisterOutcome: Sendable {
     public init(ret: Int32, argAfter: [UInt8]?) { self.ret = ret; self.argAfter = argAfter }
 }
 
-public struct CQE: Sendable, Equatable, Codable {
+public struct CQE: Sendable, Equatable {
     public var userData: UInt64
     public var res: Int32
     public var flags: UInt32
