@@ -36,24 +36,11 @@ public struct FuzzObservation: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// On a pipe (a PipeFrame from the fuzzer's batch child) an observation is one
-/// compact string, `R ret pdu|U ret|C ret what|S submitted user_data:res,...|W ms 0/1`:
-/// the synthesized form (an object per event, per CQE) made JSON coding cost
-/// about a tenth of the fuzzer's throughput in a TCG guest.
-extension FuzzObservation: Codable {
-    public init(from decoder: Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let o = FuzzObservation(compact: text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an observation: \(text.prefix(80))"))
-        }
-        self = o
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(compact)
-    }
-
+/// On the pipe from the fuzzer's batch child (one PipeFrame, a line per case) an
+/// observation is one compact line, `R ret pdu|U ret|C ret what|S submitted
+/// user_data:res,...|W ms 0/1`: a JSON list of observations cost about a tenth of the
+/// fuzzer's throughput in a TCG guest.
+extension FuzzObservation {
     var compact: String {
         (events.map { e -> String in
             switch e {
