@@ -273,11 +273,17 @@ import Testing
         o.events = [.register(ret: -22, pduWrittenBack: nil), .register(ret: 0, pduWrittenBack: 12), .setup(ret: 0),
                     .submit(submitted: 2, cqes: [CQE(userData: 0x1_0000_0001, res: -13), CQE(userData: 2, res: 0)]),
                     .submit(submitted: -77, cqes: [])]
-        #expect(FuzzObservationCoding.decode(FuzzObservationCoding.encode(o)) == o)
+        o.events.append(.call("restrict", ret: -1))
+        func piped(_ o: FuzzObservation) -> FuzzObservation? {
+            var r = PipeFrame.Reader()
+            r.append(PipeFrame.encode(o.compact))
+            return (try? r.finish(String.self).get()).flatMap { FuzzObservation(compact: $0) }
+        }
+        #expect(piped(o) == o)
         // the CQE wait travels too (a measurement: == looks at the events alone)
         o.cqeWaitMs = 1234
         o.cqeWaitTimedOut = true
-        let back = FuzzObservationCoding.decode(FuzzObservationCoding.encode(o))
+        let back = piped(o)
         #expect(back?.cqeWaitMs == 1234 && back?.cqeWaitTimedOut == true)
         var waits = CQEWaits()
         waits.add(o)

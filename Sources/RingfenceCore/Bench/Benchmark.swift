@@ -31,17 +31,19 @@ public struct Benchmark {
                            configs: configs, samples: samples, errors: errors)
     }
 
+    /// A measurement child's answer.
+    private struct ChildBench: Codable { var ns: [Double]; var error: String? }
+
     private func inChild(_ config: BenchConfig) -> Result<[Double], BenchError> {
-        guard let child = ChildChannel.runForked({
+        guard let child = PipeFrame.runForked({ () -> (value: ChildBench, exitCode: Int32) in
             switch BenchMeasurement.run(config, opcode: opcode, batches: batches, sqesPerBatchSize: sqesPerBatchSize) {
-            case .success(let ns): return ("OK " + ns.map { String($0) }.joined(separator: " "), 0)
-            case .failure(let e): return ("ERR " + e.text, 0)
+            case .success(let ns): return (ChildBench(ns: ns, error: nil), 0)
+            case .failure(let e): return (ChildBench(ns: [], error: e.text), 0)
             }
         }) else { return .failure(BenchError(text: "fork: \(Errno.name(errno))")) }
-        let text = child.output
-        if text.hasPrefix("OK ") {
-            return .success(text.dropFirst(3).split(separator: " ").compactMap { Double($0) })
+        switch child.frame {
+        case .success(let r): return r.error.map { .failure(BenchError(text: $0)) } ?? .success(r.ns)
+        case .failure(let e): return .failure(BenchError(text: "child died (status \(child.status)): \(e)"))
         }
-        return .failure(BenchError(text: text.hasPrefix("ERR ") ? String(text.dropFirst(4)) : "child died (status \(child.status))"))
     }
 }

@@ -275,11 +275,11 @@ public final class LiveKernel: KernelBackend {
             close(fds[0]); close(sv[0])
             parentSocket = sv[1]
             let result = body(self)
-            ChildChannel.write(result.diagnostics.joined(separator: "\n"), to: fds[1])
+            PipeFrame.write(ChildReport(ok: result.ok, diagnostics: result.diagnostics), to: fds[1])
             _exit(result.ok ? 0 : 1)
         }
         close(fds[1]); close(sv[1])
-        var output: [UInt8] = []
+        var output = PipeFrame.Reader()
         var problems: [String] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         var pipeOpen = true
@@ -290,7 +290,7 @@ public final class LiveKernel: KernelBackend {
             if pfds[1].revents & Int16(POLLIN) != 0 { serviceRingMessage(sv[0], child: pid, problems: &problems) }
             if pfds[0].revents != 0 {
                 let r = buf.withUnsafeMutableBytes { read(fds[0], $0.baseAddress!, $0.count) }
-                if r > 0 { output += buf[0..<r] } else if r < 0 && errno == EINTR { continue } else { pipeOpen = false }
+                if r > 0 { output.append(buf[0..<r]) } else if r < 0 && errno == EINTR { continue } else { pipeOpen = false }
             }
         }
         // Messages the child sent just before it ended.
@@ -298,7 +298,7 @@ public final class LiveKernel: KernelBackend {
         close(fds[0]); close(sv[0])
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return Self.judge((String(decoding: output, as: UTF8.self), status), extra: problems)
+        return Self.judge((output.finish(ChildReport.self), status), extra: problems)
     }
 
     /// One send_ring message from a child: [kind][fd as 4 bytes][io_uring_params][tag].
@@ -334,13 +334,23 @@ public final class LiveKernel: KernelBackend {
         return true
     }
 
-    static func judge(_ child: (output: String, status: Int32), extra: [String] = []) -> (ok: Bool, diagnostics: [String]) {
+    /// A child's verdict: its exit status (0: its steps held) and the
+    /// diagnostics of its report. Without a whole report the steps did not
+    /// hold; why is a diagnostic, unless the status already says (a signal).
+    static func judge(_ child: (frame: Result<ChildReport, PipeFrameError>, status: Int32), extra: [String] = []) -> (ok: Bool, diagnostics: [String]) {
         let status = child.status
         let exited = (status & 0x7f) == 0
         let code = (status >> 8) & 0xff
-        var diags = child.output.isEmpty ? [] : child.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var diags: [String] = []
+        var reported = true
+        switch child.frame {
+        case .success(let report): diags = report.diagnostics
+        case .failure(let error):
+            reported = false
+            if exited { diags.append("the child's report: \(error)") }
+        }
         if !exited { diags.append("child killed by signal \(status & 0x7f)") }
-        return (exited && code == 0 && extra.isEmpty, diags + extra)
+        return (exited && code == 0 && reported && extra.isEmpty, diags + extra)
     }
 
     public func sendRingToParent(_ ring: Int32, tag: String, via: RingPassing) -> Int32 {
@@ -425,22 +435,22 @@ public final class LiveKernel: KernelBackend {
             close(made.fds[0])
             close(fds[1])
             if r != 0 { close(fds[0]); return (false, ["posix_spawn: \(Errno.name(r))"]) }
-            let output = ChildChannel.readAll(from: fds[0])
+            let frame = PipeFrame.readToEnd(ChildReport.self, from: fds[0])
             close(fds[0])
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            return Self.judge((output, status))
+            return Self.judge((frame, status))
         }
-        guard let child = ChildChannel.runForked({ resultFD in
+        guard let child = PipeFrame.runForked({ resultFD -> (value: ChildReport, exitCode: Int32) in
             let (kept, pre) = prepare(self)
-            guard let kept else { return (pre.joined(separator: "\n"), 1) }
+            guard let kept else { return (ChildReport(ok: false, diagnostics: pre), 1) }
             let made = argv(resultFD: resultFD, kept: kept)
-            guard let args = made.argv else { return (made.diagnostics.joined(separator: "\n"), 1) }
+            guard let args = made.argv else { return (ChildReport(ok: false, diagnostics: made.diagnostics), 1) }
             for fd in made.fds { _ = rf_set_cloexec(fd, 0) }
             fflush(stdout)
             let cargs = args.map { strdup($0) } + [nil]
             execve("/proc/self/exe", cargs, environ)
-            return ("execve /proc/self/exe: \(Errno.name(errno))", 1)
+            return (ChildReport(ok: false, diagnostics: ["execve /proc/self/exe: \(Errno.name(errno))"]), 1)
         }) else { return (false, ["fork: \(Errno.name(errno))"]) }
         return Self.judge(child)
     }
@@ -451,58 +461,5 @@ extension SQESpec {
     var resolvedOpcode: UInt32 {
         if case .number(let n) = opcode { return n }
         return 255
-    }
-}
-
-/// Whole-buffer reads and writes over a pipe between a parent and its forked child.
-enum ChildChannel {
-    /// Runs `body` in a forked child that writes its text to the parent and
-    /// exits with its code; waits for it. nil when pipe or fork failed (errno says why).
-    static func runForked(_ body: () -> (text: String, exitCode: Int32)) -> (output: String, status: Int32)? {
-        runForked { (_: Int32) in body() }
-    }
-
-    /// The same; `body` gets the pipe's write end (an exec'd image reports through it).
-    static func runForked(_ body: (Int32) -> (text: String, exitCode: Int32)) -> (output: String, status: Int32)? {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return nil }
-        fflush(stdout)
-        let pid = rf_fork()
-        if pid < 0 {
-            close(fds[0]); close(fds[1])
-            return nil
-        }
-        if pid == 0 {
-            close(fds[0])
-            let (text, code) = body(fds[1])
-            write(text, to: fds[1])
-            _exit(code)
-        }
-        close(fds[1])
-        let output = readAll(from: fds[0])
-        close(fds[0])
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return (output, status)
-    }
-
-    static func write(_ text: String, to fd: Int32) {
-        var bytes = Array(text.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n <= 0 { break }
-            off += n
-        }
-    }
-
-    static func readAll(from fd: Int32) -> String {
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-            if n > 0 { out += buf[0..<n] } else if n < 0 && errno == EINTR { continue } else { break }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -8,9 +8,9 @@ import Glibc
 ///     /proc/self/exe --ringfence-exec-image MEMFD RESULT_FD OPCODE_LAST CQE_TIMEOUT_MS FILE [NAME=FD=PARAMS_HEX]...
 ///
 /// MEMFD holds the nested steps' YAML, compiled (CompiledCases, one file); each kept
-/// ring is mapped again with the io_uring_params its creator got. The diagnostics go
-/// to RESULT_FD (the pipe the parent reads, as for fork:), the verdict is the exit
-/// status (0 held, 1 did not).
+/// ring is mapped again with the io_uring_params its creator got. The report goes
+/// to RESULT_FD as one PipeFrame (the pipe the parent reads, as for fork:), the
+/// verdict is the exit status (0 held, 1 did not).
 public enum ExecImage {
     /// Runs and exits when `arguments` (without argv[0]) ask for an exec'd image; returns otherwise.
     public static func runIfRequested(_ arguments: [String]) {
@@ -22,7 +22,7 @@ public enum ExecImage {
             exit(2)
         }
         let (ok, diagnostics) = run(memfd: memfd, file: args[4], rings: Array(args.dropFirst(5)), opcodeLast: opcodeLast, timeout: timeout)
-        ChildChannel.write(diagnostics.joined(separator: "\n"), to: resultFD)
+        PipeFrame.write(ChildReport(ok: ok, diagnostics: diagnostics), to: resultFD)
         exit(ok ? 0 : 1)
     }
 

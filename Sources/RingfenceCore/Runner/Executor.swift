@@ -176,72 +176,11 @@ public final class Executor {
     private func execute(_ step: Step) -> [String]? {
         switch step {
         case .ring(let spec, let expected, _):
-            let fd = backend.setupRing(entries: spec.entries, flags: spec.flags)
-            if let failure = expectResult(fd, errno: expected, what: "io_uring_setup") { return failure }
-            if fd >= 0 {
-                if let old = rings[spec.name] { backend.closeRing(old) }
-                rings[spec.name] = fd
-                if spec.registerFD {
-                    let idx = backend.registerRingFD(fd)
-                    if idx < 0 { return ["IORING_REGISTER_RING_FDS failed: \(Errno.describe(result: idx))"] }
-                    registeredIndex[spec.name] = idx
-                }
-            }
-            return nil
-
-        case .sweep(let sweep, let template, let expect, _):
-            var mismatches: [String] = []
-            let values = sweep.resolvedValues(opcodeLast: opcodeLast)
-            if values.isEmpty { return ["the sweep has no values on this kernel"] }
-            let programs = SweepProgram(sweep: sweep, source: template.programSource)
-            for value in values {
-                var reg = template
-                if sweep.opcodeFromVariable { reg.opcode = .number(value) }
-                guard let program = programs.program(for: value) else {
-                    mismatches.append("\(sweep.variable)=0x\(String(value, radix: 16)): program does not assemble")
-                    continue
-                }
-                reg.program = program
-                // reg.programSource keeps `$variable`: only a failure's first line
-                // (never the program line) goes into the mismatch.
-                if let failure = execute(.register(reg, expect, step.location)) {
-                    mismatches.append("\(sweep.variable)=0x\(String(value, radix: 16)): \(failure[0])")
-                }
-            }
-            if mismatches.isEmpty { return nil }
-            return ["\(mismatches.count) of \(values.count) values differ"] + mismatches.prefix(20)
-                + (mismatches.count > 20 ? ["... \(mismatches.count - 20) more"] : [])
-
+            return setUpRing(spec, expected)
+        case .sweep(let sweep, let template, let expect, let location):
+            return runSweep(sweep, template, expect, location)
         case .register(let reg, let expect, _):
-            let fd: Int32
-            switch reg.target {
-            case .task: fd = -1
-            case .rawFD(let n): fd = n
-            case .ring(let name):
-                switch ring(name) {
-                case .failure(let f): return f.lines
-                case .success(let ringFD):
-                    if reg.useRegisteredRing {
-                        guard let idx = registeredIndex[name] else { return ["ring '\(name)' was not set up with register_fd: true"] }
-                        fd = idx
-                    } else {
-                        fd = ringFD
-                    }
-                }
-            }
-            let out = backend.register(reg.registerCall(fd: fd, opcode: resolve(reg.opcode)))
-            if var failure = expectResult(out.ret, errno: expect.errno, what: "IORING_REGISTER_BPF_FILTER") {
-                failure.append("program: \(reg.programSource.split(separator: "\n").joined(separator: "; "))")
-                return failure
-            }
-            if toleratedFailure != nil { return nil }
-            if let want = expect.pduSizeWrittenBack {
-                guard let after = out.argAfter else { return ["pdu_size: the argument buffer could not be read back"] }
-                let got = FilterRegistration.pduSize(in: after)
-                if got != want { return ["pdu_size written back: expected \(want), observed \(got)"] }
-            }
-            return nil
-
+            return register(reg, expect)
         case .restrict(let spec, let expected, _):
             var fd: Int32 = -1
             if case .ring(let name) = spec.target {
@@ -252,7 +191,6 @@ public final class Executor {
             }
             let out = backend.register(spec.registerCall(fd: fd))
             return expectResult(out.ret, errno: expected, what: "IORING_REGISTER_RESTRICTIONS")
-
         case .enableRings(let name, let expected, _):
             switch ring(name) {
             case .failure(let f): return f.lines
@@ -262,95 +200,17 @@ public final class Executor {
                 call.nrArgs = 0
                 return expectResult(backend.register(call).ret, errno: expected, what: "IORING_REGISTER_ENABLE_RINGS")
             }
-
         case .submit(let name, let specs, let expect, _):
-            let fd: Int32
-            switch ring(name) {
-            case .failure(let f): return f.lines
-            case .success(let r): fd = r
-            }
-            var sqes: [SQESpec] = []
-            for var s in specs {
-                s.opcode = .number(resolve(s.opcode))
-                if let target = s.ringForFD {
-                    switch ring(target) {
-                    case .failure(let f): return f.lines
-                    case .success(let r): s.fd = r
-                    }
-                }
-                sqes.append(s)
-            }
-            let out = backend.submit(ring: fd, sqes: sqes, expecting: expect.cqes.count, timeoutMs: cqeTimeoutMs)
-            return compare(out, expect)
-
+            return submit(name, specs, expect)
         case .fork(let steps, _):
-            let opcodeLast = self.opcodeLast, timeout = cqeTimeoutMs, rings = self.rings, indexes = registeredIndex
-            let result = backend.runInChild { child in
-                let inner = Executor(backend: child, opcodeLast: opcodeLast, cqeTimeoutMs: timeout)
-                inner.rings = rings
-                inner.registeredIndex = indexes
-                let o = inner.run(steps)
-                return (o.passed, o.diagnostics)
-            }
-            // Rings the child sent with send_ring are this process's now, by their `as` name.
-            for (tag, fd) in backend.takeReceivedRings() {
-                if let old = self.rings[tag] { backend.closeRing(old) }
-                self.rings[tag] = fd
-            }
-            // fork(2) itself failed with a tolerated errno (fault injection): no child ran.
-            if !result.ok, !tolerated.isEmpty, result.diagnostics.count == 1, result.diagnostics[0].hasPrefix("fork: "),
-               let e = Errno.number(String(result.diagnostics[0].dropFirst(6))), tolerated.contains(e) {
-                toleratedFailure = -e
-                return nil
-            }
-            return result.ok ? nil : ["in the forked child:"] + result.diagnostics.map { "  " + $0 }
-
+            return runForked(steps)
         case .thread(let steps, _):
-            let opcodeLast = self.opcodeLast, timeout = cqeTimeoutMs, rings = self.rings, indexes = registeredIndex
-            var after: (rings: [String: Int32], indexes: [String: Int32]) = (rings, indexes)
-            let result = backend.runInThread { same in
-                let inner = Executor(backend: same, opcodeLast: opcodeLast, cqeTimeoutMs: timeout)
-                inner.rings = rings
-                inner.registeredIndex = indexes
-                let o = inner.run(steps)
-                after = (inner.rings, inner.registeredIndex)
-                return (o.passed, o.diagnostics)
-            }
-            // One process: the rings the thread set up or closed are the case's.
-            self.rings = after.rings
-            registeredIndex = after.indexes
-            return result.ok ? nil : ["in the thread:"] + result.diagnostics.map { "  " + $0 }
-
+            return runThread(steps)
         case .exec(let spec, _):
-            let opcodeLast = self.opcodeLast, timeout = cqeTimeoutMs, rings = self.rings, indexes = registeredIndex
-            let plan = ExecPlan(spawn: spec.spawn, payload: CompiledCases.encode([(spec.file, spec.node)]), file: spec.file,
-                                opcodeLast: opcodeLast, cqeTimeoutMs: timeout)
-            let result = backend.runInNewImage(plan, prepare: { here in
-                let inner = Executor(backend: here, opcodeLast: opcodeLast, cqeTimeoutMs: timeout)
-                inner.rings = rings
-                inner.registeredIndex = indexes
-                let o = inner.run(spec.before)
-                if !o.passed { return (nil, ["before the exec:"] + o.diagnostics.map { "  " + $0 }) }
-                var kept: [(name: String, fd: Int32)] = []
-                for name in spec.keep {
-                    switch inner.ring(name) {
-                    case .failure(let f): return (nil, f.lines)
-                    case .success(let fd): kept.append((name, fd))
-                    }
-                }
-                return (kept, [])
-            }, body: { image, kept in
-                let inner = Executor(backend: image, opcodeLast: opcodeLast, cqeTimeoutMs: timeout)
-                inner.rings = kept
-                let o = inner.run(spec.steps)
-                return (o.passed, o.diagnostics)
-            })
-            return result.ok ? nil : ["in the \(spec.spawn ? "spawned" : "exec'd") image:"] + result.diagnostics.map { "  " + $0 }
-
+            return runExec(spec)
         case .userNamespace:
             let r = backend.unshareUserNamespace()
             return r == 0 ? nil : ["unshare(CLONE_NEWUSER): \(Errno.describe(result: r))"]
-
         case .sendRing(let name, let alias, let via, let expected, _):
             switch ring(name) {
             case .failure(let f): return f.lines
@@ -358,23 +218,180 @@ public final class Executor {
                 let r = backend.sendRingToParent(fd, tag: alias, via: via)
                 return expectResult(r, errno: expected, what: "passing ring '\(name)' to the parent (\(via.rawValue))")
             }
-
         case .setNoNewPrivs:
             let r = backend.setNoNewPrivs()
             return r == 0 ? nil : ["prctl(PR_SET_NO_NEW_PRIVS): \(Errno.describe(result: r))"]
-
         case .dropPrivileges:
             let r = backend.dropPrivileges()
             return r == 0 ? nil : ["dropping privileges: \(Errno.describe(result: r))"]
-
         case .closeRing(let name, _):
             if let fd = rings.removeValue(forKey: name) { backend.closeRing(fd) }
             return nil
-
         case .taint(let mask, _):
             let r = backend.addTaint(mask)
             return r == 0 ? nil : ["writing \(mask) to /proc/sys/kernel/tainted: \(Errno.describe(result: r))"]
         }
+    }
+
+    // MARK: the steps, one kind each
+
+    private func setUpRing(_ spec: RingSpec, _ expected: Int32?) -> [String]? {
+        let fd = backend.setupRing(entries: spec.entries, flags: spec.flags)
+        if let failure = expectResult(fd, errno: expected, what: "io_uring_setup") { return failure }
+        if fd >= 0 {
+            if let old = rings[spec.name] { backend.closeRing(old) }
+            rings[spec.name] = fd
+            if spec.registerFD {
+                let idx = backend.registerRingFD(fd)
+                if idx < 0 { return ["IORING_REGISTER_RING_FDS failed: \(Errno.describe(result: idx))"] }
+                registeredIndex[spec.name] = idx
+            }
+        }
+        return nil
+    }
+
+    private func runSweep(_ sweep: Sweep, _ template: FilterRegistration, _ expect: RegisterExpectation, _ location: SourceLocation) -> [String]? {
+        var mismatches: [String] = []
+        let values = sweep.resolvedValues(opcodeLast: opcodeLast)
+        if values.isEmpty { return ["the sweep has no values on this kernel"] }
+        let programs = SweepProgram(sweep: sweep, source: template.programSource)
+        for value in values {
+            var reg = template
+            if sweep.opcodeFromVariable { reg.opcode = .number(value) }
+            guard let program = programs.program(for: value) else {
+                mismatches.append("\(sweep.variable)=0x\(String(value, radix: 16)): program does not assemble")
+                continue
+            }
+            reg.program = program
+            // reg.programSource keeps `$variable`: only a failure's first line
+            // (never the program line) goes into the mismatch.
+            if let failure = execute(.register(reg, expect, location)) {
+                mismatches.append("\(sweep.variable)=0x\(String(value, radix: 16)): \(failure[0])")
+            }
+        }
+        if mismatches.isEmpty { return nil }
+        return ["\(mismatches.count) of \(values.count) values differ"] + mismatches.prefix(20)
+            + (mismatches.count > 20 ? ["... \(mismatches.count - 20) more"] : [])
+    }
+
+    private func register(_ reg: FilterRegistration, _ expect: RegisterExpectation) -> [String]? {
+        let fd: Int32
+        switch reg.target {
+        case .task: fd = -1
+        case .rawFD(let n): fd = n
+        case .ring(let name):
+            switch ring(name) {
+            case .failure(let f): return f.lines
+            case .success(let ringFD):
+                if reg.useRegisteredRing {
+                    guard let idx = registeredIndex[name] else { return ["ring '\(name)' was not set up with register_fd: true"] }
+                    fd = idx
+                } else {
+                    fd = ringFD
+                }
+            }
+        }
+        let out = backend.register(reg.registerCall(fd: fd, opcode: resolve(reg.opcode)))
+        if var failure = expectResult(out.ret, errno: expect.errno, what: "IORING_REGISTER_BPF_FILTER") {
+            failure.append("program: \(reg.programSource.split(separator: "\n").joined(separator: "; "))")
+            return failure
+        }
+        if toleratedFailure != nil { return nil }
+        if let want = expect.pduSizeWrittenBack {
+            guard let after = out.argAfter else { return ["pdu_size: the argument buffer could not be read back"] }
+            let got = FilterRegistration.pduSize(in: after)
+            if got != want { return ["pdu_size written back: expected \(want), observed \(got)"] }
+        }
+        return nil
+    }
+
+    private func submit(_ name: String, _ specs: [SQESpec], _ expect: SubmitExpectation) -> [String]? {
+        let fd: Int32
+        switch ring(name) {
+        case .failure(let f): return f.lines
+        case .success(let r): fd = r
+        }
+        var sqes: [SQESpec] = []
+        for var s in specs {
+            s.opcode = .number(resolve(s.opcode))
+            if let target = s.ringForFD {
+                switch ring(target) {
+                case .failure(let f): return f.lines
+                case .success(let r): s.fd = r
+                }
+            }
+            sqes.append(s)
+        }
+        let out = backend.submit(ring: fd, sqes: sqes, expecting: expect.cqes.count, timeoutMs: cqeTimeoutMs)
+        return compare(out, expect)
+    }
+
+    /// An executor for nested steps on `backend` (a forked child, a thread, a
+    /// new image) that starts with this one's rings and registered indexes.
+    private static func nested(on backend: KernelBackend, opcodeLast: UInt32, cqeTimeoutMs: Int,
+                               rings: [String: Int32], indexes: [String: Int32] = [:]) -> Executor {
+        let inner = Executor(backend: backend, opcodeLast: opcodeLast, cqeTimeoutMs: cqeTimeoutMs)
+        inner.rings = rings
+        inner.registeredIndex = indexes
+        return inner
+    }
+
+    private func runForked(_ steps: [Step]) -> [String]? {
+        let opcodeLast = self.opcodeLast, timeout = cqeTimeoutMs, rings = self.rings, indexes = registeredIndex
+        let result = backend.runInChild { child in
+            let o = Self.nested(on: child, opcodeLast: opcodeLast, cqeTimeoutMs: timeout, rings: rings, indexes: indexes).run(steps)
+            return (o.passed, o.diagnostics)
+        }
+        // Rings the child sent with send_ring are this process's now, by their `as` name.
+        for (tag, fd) in backend.takeReceivedRings() {
+            if let old = self.rings[tag] { backend.closeRing(old) }
+            self.rings[tag] = fd
+        }
+        // fork(2) itself failed with a tolerated errno (fault injection): no child ran.
+        if !result.ok, !tolerated.isEmpty, result.diagnostics.count == 1, result.diagnostics[0].hasPrefix("fork: "),
+           let e = Errno.number(String(result.diagnostics[0].dropFirst(6))), tolerated.contains(e) {
+            toleratedFailure = -e
+            return nil
+        }
+        return result.ok ? nil : ["in the forked child:"] + result.diagnostics.map { "  " + $0 }
+    }
+
+    private func runThread(_ steps: [Step]) -> [String]? {
+        let opcodeLast = self.opcodeLast, timeout = cqeTimeoutMs, rings = self.rings, indexes = registeredIndex
+        var after: (rings: [String: Int32], indexes: [String: Int32]) = (rings, indexes)
+        let result = backend.runInThread { same in
+            let inner = Self.nested(on: same, opcodeLast: opcodeLast, cqeTimeoutMs: timeout, rings: rings, indexes: indexes)
+            let o = inner.run(steps)
+            after = (inner.rings, inner.registeredIndex)
+            return (o.passed, o.diagnostics)
+        }
+        // One process: the rings the thread set up or closed are the case's.
+        self.rings = after.rings
+        registeredIndex = after.indexes
+        return result.ok ? nil : ["in the thread:"] + result.diagnostics.map { "  " + $0 }
+    }
+
+    private func runExec(_ spec: ExecSpec) -> [String]? {
+        let opcodeLast = self.opcodeLast, timeout = cqeTimeoutMs, rings = self.rings, indexes = registeredIndex
+        let plan = ExecPlan(spawn: spec.spawn, payload: CompiledCases.encode([(spec.file, spec.node)]), file: spec.file,
+                            opcodeLast: opcodeLast, cqeTimeoutMs: timeout)
+        let result = backend.runInNewImage(plan, prepare: { here in
+            let inner = Self.nested(on: here, opcodeLast: opcodeLast, cqeTimeoutMs: timeout, rings: rings, indexes: indexes)
+            let o = inner.run(spec.before)
+            if !o.passed { return (nil, ["before the exec:"] + o.diagnostics.map { "  " + $0 }) }
+            var kept: [(name: String, fd: Int32)] = []
+            for name in spec.keep {
+                switch inner.ring(name) {
+                case .failure(let f): return (nil, f.lines)
+                case .success(let fd): kept.append((name, fd))
+                }
+            }
+            return (kept, [])
+        }, body: { image, kept in
+            let o = Self.nested(on: image, opcodeLast: opcodeLast, cqeTimeoutMs: timeout, rings: kept).run(spec.steps)
+            return (o.passed, o.diagnostics)
+        })
+        return result.ok ? nil : ["in the \(spec.spawn ? "spawned" : "exec'd") image:"] + result.diagnostics.map { "  " + $0 }
     }
 
     private func compare(_ out: SubmitOutcome, _ expect: SubmitExpectation) -> [String]? {

@@ -156,7 +156,8 @@ public final class Runner {
         let deadline: UInt64
         /// The taint mask just before the case started (nil: not checked).
         let taintBefore: UInt64?
-        var output: [UInt8] = []
+        /// The child's report as it arrives (PipeFrame, ChildReport).
+        var output = PipeFrame.Reader()
         /// Cases that ran at the same time as this one at some point: (index, id).
         var overlapping: [(Int, String)] = []
     }
@@ -181,7 +182,7 @@ public final class Runner {
             close(fds[0])
             _ = rf_setpgid_self()   // so a timeout kills the case's own children too
             let out = Executor(backend: makeBackend(), opcodeLast: facts.opcodeLast).run(c)
-            ChildChannel.write(([out.passed ? "PASS" : "FAIL"] + out.diagnostics).joined(separator: "\n"), to: fds[1])
+            PipeFrame.write(ChildReport(ok: out.passed, diagnostics: out.diagnostics), to: fds[1])
             _exit(0)
         }
         close(fds[1])
@@ -218,7 +219,7 @@ public final class Runner {
             for k in running.indices {
                 if pfds[k].revents != 0 {
                     let n = buf.withUnsafeMutableBytes { read(running[k].fd, $0.baseAddress!, $0.count) }
-                    if n > 0 { running[k].output += buf[0..<n]; continue }
+                    if n > 0 { running[k].output.append(buf[0..<n]); continue }
                     if n < 0 && errno == EINTR { continue }
                     done.append(k)
                 } else if rf_now_ns() >= running[k].deadline {
@@ -271,6 +272,13 @@ public final class Runner {
         return r
     }
 
+    /// Why a case's process gave no result: how it ended, and what was wrong
+    /// with its frame if it sent part of one.
+    static func crashReason(status: Int32, _ error: PipeFrameError) -> String {
+        let how = (status & 0x7f) != 0 ? PipeFrame.describe(status: status) : PipeFrame.describe(status: status) + " without a result"
+        return "case process \(how)" + (error == .noFrame ? "" : " (\(error))")
+    }
+
     /// Waits for a finished (or overdue) child and turns its output into a result.
     private func reap(_ child: Child) -> CaseResult {
         let c = child.testCase
@@ -284,14 +292,12 @@ public final class Runner {
         waitpid(child.pid, &status, 0)
         let ms = Double(rf_now_ns() - child.start) / 1e6
         if timedOut { return CaseResult(c, status: .timeout, reason: "\(Int(c.timeout ?? options.timeout)) seconds", durationMs: ms) }
-        var lines = String(decoding: child.output, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let verdict = lines.isEmpty ? "" : lines.removeFirst()
-        switch verdict {
-        case "PASS": return CaseResult(c, status: .pass, diagnostics: lines, durationMs: ms)
-        case "FAIL": return CaseResult(c, status: .fail, diagnostics: lines, durationMs: ms)
-        default:
-            let how = (status & 0x7f) != 0 ? "killed by signal \(status & 0x7f)" : "exited \((status >> 8) & 0xff) without a result"
-            return CaseResult(c, status: .crash, reason: "case process \(how)", durationMs: ms)
+        var output = child.output
+        switch output.finish(ChildReport.self) {
+        case .success(let report):
+            return CaseResult(c, status: report.ok ? .pass : .fail, diagnostics: report.diagnostics, durationMs: ms)
+        case .failure(let error):
+            return CaseResult(c, status: .crash, reason: Self.crashReason(status: status, error), durationMs: ms)
         }
     }
 }

@@ -194,7 +194,21 @@ final class WorkerPool {
         let toWorker: Int32
         let fromWorker: Int32
         var busy: (index: Int, start: UInt64, deadline: UInt64)?
-        var input: [UInt8] = []
+        var input = PipeFrame.Reader()
+    }
+
+    /// What the parent sends a worker (one PipeFrame each).
+    enum Command: Codable, Equatable {
+        /// Run the case at this index into `cases`.
+        case run(Int)
+        case quit
+    }
+
+    /// What a worker answers after each case (one PipeFrame).
+    struct Answer: Codable, Equatable {
+        /// What the worker's state check found left over; empty when clean.
+        var problems: [String]
+        var report: ChildReport
     }
 
     private var workers: [Worker] = []
@@ -207,22 +221,14 @@ final class WorkerPool {
 
     // MARK: the worker's side
 
-    private static let quit = UInt32.max
-
     private func workerMain(commands: Int32, answers: Int32) -> Never {
         _ = rf_setpgid_self()   // so a timeout kills whatever the case started too
         let baseline = WorkerState.current()
         while true {
-            var word: UInt32 = 0
-            guard Self.readFully(commands, &word, 4), word != Self.quit, Int(word) < cases.count else { _exit(0) }
-            let out = autoreleased { runCase(cases[Int(word)]) }
+            guard case .success(.run(let index)) = PipeFrame.read(Command.self, from: commands), cases.indices.contains(index) else { _exit(0) }
+            let out = autoreleased { runCase(cases[index]) }
             let problems = WorkerState.current().problems(comparedTo: baseline)
-            var text = problems.isEmpty ? "CLEAN" : "DIRTY " + problems.joined(separator: "; ")
-            text += "\n" + ([out.passed ? "PASS" : "FAIL"] + out.diagnostics).joined(separator: "\n")
-            let bytes = Array(text.utf8)
-            var frame = withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { Array($0) }
-            frame += bytes
-            ChildChannel.writeAll(frame, to: answers)
+            PipeFrame.write(Answer(problems: problems, report: ChildReport(ok: out.passed, diagnostics: out.diagnostics)), to: answers)
             if !problems.isEmpty { _exit(0) }   // the parent replaces a dirty worker
         }
     }
@@ -231,15 +237,6 @@ final class WorkerPool {
     /// (rings, pipes, payloads) are gone before the state check.
     @inline(never)
     private func autoreleased<T>(_ body: () -> T) -> T { body() }
-
-    static func readFully(_ fd: Int32, _ word: inout UInt32, _ count: Int) -> Bool {
-        var got = 0
-        while got < count {
-            let n = withUnsafeMutableBytes(of: &word) { read(fd, $0.baseAddress! + got, count - got) }
-            if n > 0 { got += n } else if n < 0 && errno == EINTR { continue } else { return false }
-        }
-        return true
-    }
 
     // MARK: the parent's side
 
@@ -271,8 +268,7 @@ final class WorkerPool {
             kill(-w.pid, SIGKILL)
             kill(w.pid, SIGKILL)
         } else {
-            var q = Self.quit
-            _ = withUnsafeBytes(of: &q) { write(w.toWorker, $0.baseAddress!, 4) }
+            PipeFrame.write(Command.quit, to: w.toWorker)
         }
         close(w.toWorker)
         close(w.fromWorker)
@@ -309,11 +305,8 @@ final class WorkerPool {
                         k = workers.count - 1
                     }
                     guard let k else { break }
-                    var word = UInt32(i)
                     let start = rf_now_ns()
-                    let wrote = withUnsafeBytes(of: &word) { write(workers[k].toWorker, $0.baseAddress!, 4) }
-                    let writeErrno = errno
-                    if wrote != 4 {
+                    if let writeError = PipeFrame.write(Command.run(i), to: workers[k].toWorker) {
                         // An idle worker that died between cases: the case never
                         // reached it. Replace the worker and hand the case out again.
                         retire(k, kill: true)
@@ -321,14 +314,14 @@ final class WorkerPool {
                         if lostWorkers <= 3 { continue }
                         pendingByLane[lane] = pendingByLane[lane].dropFirst()
                         started(i)
-                        finished(i, CaseResult(cases[i], status: .crash, reason: "could not hand the case to a worker: \(Errno.name(writeErrno))"))
+                        finished(i, CaseResult(cases[i], status: .crash, reason: "could not hand the case to a worker: \(writeError)"))
                         continue
                     }
                     pendingByLane[lane] = pendingByLane[lane].dropFirst()
                     started(i)
                     let timeout = cases[i].timeout ?? defaultTimeout
                     workers[k].busy = (i, start, start + UInt64(timeout * 1e9))
-                    workers[k].input = []
+                    workers[k].input = PipeFrame.Reader()
                 }
             }
             let busy = workers.indices.filter { workers[$0].busy != nil }
@@ -344,7 +337,7 @@ final class WorkerPool {
                 if pfds[p].revents != 0 {
                     let n = buf.withUnsafeMutableBytes { read(workers[k].fromWorker, $0.baseAddress!, $0.count) }
                     if n > 0 {
-                        workers[k].input += buf[0..<n]
+                        workers[k].input.append(buf[0..<n])
                         if let (j, r) = answer(k, eof: false) { finished(j, r) }
                     } else if !(n < 0 && errno == EINTR), let (j, r) = answer(k, eof: true) {
                         finished(j, r)
@@ -361,48 +354,34 @@ final class WorkerPool {
     private func answer(_ k: Int, eof: Bool, timedOut: Bool = false) -> (Int, CaseResult)? {
         guard let busy = workers[k].busy else { return nil }
         let c = cases[busy.index]
-        let input = workers[k].input
         let ms = { Double(rf_now_ns() - busy.start) / 1e6 }
         if timedOut {
             retire(k, kill: true)
             return (busy.index, CaseResult(c, status: .timeout, reason: "\(Int(c.timeout ?? defaultTimeout)) seconds", durationMs: ms()))
         }
-        var length: UInt32 = 0
-        if input.count >= 4 { length = input.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) } }
-        if input.count < 4 || input.count < 4 + Int(length) {
-            guard eof else { return nil }   // more to come
+        var input = workers[k].input
+        let frame = input.next(Answer.self)
+        guard case .success(let answer)? = frame else {
+            if frame == nil && !eof { return nil }   // more to come
             let pid = workers[k].pid
             kill(pid, SIGKILL)
             var st: Int32 = 0
             _ = workers.remove(at: k)
             while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
-            let how = (st & 0x7f) != 0 ? "killed by signal \(st & 0x7f)" : "exited \((st >> 8) & 0xff) without a result"
-            return (busy.index, CaseResult(c, status: .crash, reason: "case process \(how)", durationMs: ms()))
+            let error: PipeFrameError
+            if case .failure(let e)? = frame { error = e } else { error = input.endOfStream() }
+            return (busy.index, CaseResult(c, status: .crash, reason: Runner.crashReason(status: st, error), durationMs: ms()))
         }
-        var lines = String(decoding: input[4..<(4 + Int(length))], as: UTF8.self)
-            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let hygiene = lines.removeFirst()
-        let verdict = lines.isEmpty ? "" : lines.removeFirst()
-        var result = CaseResult(c, status: verdict == "PASS" ? .pass : .fail, diagnostics: lines, durationMs: ms())
+        var result = CaseResult(c, status: answer.report.ok ? .pass : .fail, diagnostics: answer.report.diagnostics, durationMs: ms())
         workers[k].busy = nil
-        workers[k].input = []
-        if hygiene != "CLEAN" {
-            let problems = String(hygiene.dropFirst("DIRTY ".count))
+        workers[k].input = input
+        if !answer.problems.isEmpty {
+            let problems = answer.problems.joined(separator: "; ")
             stats.dirty.append((c.id, [problems]))
             result.diagnostics.append("note: the shared worker was not clean after this case (\(problems)); it was replaced")
             retire(k, kill: false)
         }
         return (busy.index, result)
-    }
-}
-
-extension ChildChannel {
-    static func writeAll(_ bytes: [UInt8], to fd: Int32) {
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n > 0 { off += n } else if n < 0 && errno == EINTR { continue } else { break }
-        }
     }
 }
 
