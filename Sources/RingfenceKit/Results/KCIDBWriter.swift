@@ -67,74 +67,25 @@ public struct KCIDBWriter {
         // The release string alone does not tell 7.3~rc7 from 7.3 (both "7.3-cloud-amd64"): add the uname -v digest.
         let source = "linux-\(k.release)-\(Self.fnv1a(k.version))"
         let checkout = "\(origin):" + (checkoutID ?? source)
-        let digest = report.configDigest
-        let build = "\(origin):" + (buildID ?? source + (digest.map { "-config-\($0.prefix(16))" } ?? ""))
+        let build = "\(origin):" + (buildID ?? source + (report.configDigest.map { "-config-\($0.prefix(16))" } ?? ""))
         let run = "\(origin):\(k.release):\(report.startedAt)"
-        var checkoutObj: [String: Any] = [
-            "id": checkout, "origin": origin, "valid": true,
-            "comment": "Linux \(k.release) \(k.version)",
-            "misc": ["kernel_release": k.release, "kernel_version": k.version],
-        ]
-        checkoutObj["start_time"] = report.startedAt
-        var buildObj: [String: Any] = [
-            "id": build, "origin": origin, "checkout_id": checkout,
-            "comment": "Linux \(k.release)" + (digest.map { ", .config sha256 \($0)" } ?? ""),
-            "misc": ["kernel_release": k.release, "config_sha256": (digest ?? NSNull()) as Any] as [String: Any],
-        ]
-        // KCIDB's build architecture: the guest's (`ringfence vm --arch`), when the host recorded it.
-        if let a = report.host?.arch { buildObj["architecture"] = a }
-        // The kernel was built (ringfence tests a kernel someone built): v5 says PASS, v4.5 valid.
-        if schema == .v5 { buildObj["status"] = "PASS" } else { buildObj["valid"] = true }
-        var env: [String: Any] = ["comment": "\(report.tool) on Linux \(k.release)" + (report.accelerator.map { " (QEMU \($0))" } ?? "")]
-        var envMisc: [String: Any] = ["accelerator": (report.accelerator ?? NSNull()) as Any, "tool": report.tool]
-        if let a = report.host?.arch { envMisc["arch"] = a }
-        if let e = report.host?.executor { envMisc["executor"] = e }
-        env["misc"] = envMisc
+        let env = environment(report)
         var tests: [[String: Any]] = []
         var issues: [String: [String: Any]] = [:]
         var incidents: [[String: Any]] = []
         for c in report.cases {
             let testID = "\(run):\(c.id)"
-            var t: [String: Any] = [
-                "id": testID, "origin": origin, "build_id": build,
-                "path": Self.testPath(caseID: c.id),
-                "status": Self.status(c.status),
-                "comment": KTAPWriter.testName(c),
-                "start_time": report.startedAt,
-                "duration": c.durationMs / 1000,
-                "environment": env,
-            ]
-            var misc: [String: Any] = ["ringfence_status": c.status.rawValue, "case_id": c.id, "file": "\(c.file):\(c.line)"]
-            if let reason = c.reason { misc["reason"] = reason }
-            if let taint = c.taint { misc["taint"] = taint }
-            t["misc"] = misc
-            let excerpt = ([c.reason].compactMap { $0 } + c.diagnostics).joined(separator: "\n")
-            if !excerpt.isEmpty { t["log_excerpt"] = String(excerpt.prefix(16384)) }
-            if c.status == .xfail {
-                let fix = c.reason ?? "known bug"
-                if schema == .v4 {
-                    t["waived"] = true
-                } else {
-                    let issueID = "\(origin):known-bug:\(fix)"
-                    issues[issueID] = [
-                        "id": issueID, "version": 1, "origin": origin,
-                        "comment": "known kernel bug, fixed by: \(fix)",
-                        "culprit": ["code": true, "tool": false, "harness": false],
-                        "misc": ["fix": fix],
-                    ]
-                    incidents.append([
-                        "id": "\(testID):known-bug", "origin": origin, "issue_id": issueID, "issue_version": 1,
-                        "test_id": testID, "present": true,
-                        "comment": "expected failure (cases/known-bugs.yaml)",
-                    ])
-                }
+            tests.append(test(c, id: testID, build: build, startedAt: report.startedAt, environment: env))
+            if c.status == .xfail && schema != .v4 {
+                let (issue, incident) = knownBug(c, testID: testID)
+                issues[issue["id"] as! String] = issue
+                incidents.append(incident)
             }
-            tests.append(t)
         }
         var doc: [String: Any] = [
             "version": ["major": schema.version.major, "minor": schema.version.minor],
-            "checkouts": [checkoutObj],
-            "builds": [buildObj],
+            "checkouts": [checkoutObject(report, id: checkout)],
+            "builds": [buildObject(report, id: build, checkout: checkout)],
             "tests": tests,
         ]
         if !issues.isEmpty {
@@ -142,6 +93,78 @@ public struct KCIDBWriter {
             doc["incidents"] = incidents
         }
         return doc
+    }
+
+    func checkoutObject(_ report: RunReport, id: String) -> [String: Any] {
+        let k = report.kernel
+        return [
+            "id": id, "origin": origin, "valid": true,
+            "comment": "Linux \(k.release) \(k.version)",
+            "misc": ["kernel_release": k.release, "kernel_version": k.version],
+            "start_time": report.startedAt,
+        ]
+    }
+
+    func buildObject(_ report: RunReport, id: String, checkout: String) -> [String: Any] {
+        let k = report.kernel, digest = report.configDigest
+        var build: [String: Any] = [
+            "id": id, "origin": origin, "checkout_id": checkout,
+            "comment": "Linux \(k.release)" + (digest.map { ", .config sha256 \($0)" } ?? ""),
+            "misc": ["kernel_release": k.release, "config_sha256": (digest ?? NSNull()) as Any] as [String: Any],
+        ]
+        // KCIDB's build architecture: the guest's (`ringfence vm --arch`), when the host recorded it.
+        if let a = report.host?.arch { build["architecture"] = a }
+        // The kernel was built (ringfence tests a kernel someone built): v5 says PASS, v4.5 valid.
+        if schema == .v5 { build["status"] = "PASS" } else { build["valid"] = true }
+        return build
+    }
+
+    func environment(_ report: RunReport) -> [String: Any] {
+        var env: [String: Any] = ["comment": "\(report.tool) on Linux \(report.kernel.release)" + (report.accelerator.map { " (QEMU \($0))" } ?? "")]
+        var misc: [String: Any] = ["accelerator": (report.accelerator ?? NSNull()) as Any, "tool": report.tool]
+        if let a = report.host?.arch { misc["arch"] = a }
+        if let e = report.host?.executor { misc["executor"] = e }
+        env["misc"] = misc
+        return env
+    }
+
+    func test(_ c: CaseResult, id: String, build: String, startedAt: String, environment: [String: Any]) -> [String: Any] {
+        var t: [String: Any] = [
+            "id": id, "origin": origin, "build_id": build,
+            "path": Self.testPath(caseID: c.id),
+            "status": Self.status(c.status),
+            "comment": KTAPWriter.testName(c),
+            "start_time": startedAt,
+            "duration": c.durationMs / 1000,
+            "environment": environment,
+        ]
+        var misc: [String: Any] = ["ringfence_status": c.status.rawValue, "case_id": c.id, "file": "\(c.file):\(c.line)"]
+        if let reason = c.reason { misc["reason"] = reason }
+        if let taint = c.taint { misc["taint"] = taint }
+        t["misc"] = misc
+        let excerpt = ([c.reason].compactMap { $0 } + c.diagnostics).joined(separator: "\n")
+        if !excerpt.isEmpty { t["log_excerpt"] = String(excerpt.prefix(16384)) }
+        // v4 has no issues: a known bug is a waived failure there.
+        if c.status == .xfail && schema == .v4 { t["waived"] = true }
+        return t
+    }
+
+    /// A known bug (xfail) in v5: its issue (one per fix) and this test's incident.
+    func knownBug(_ c: CaseResult, testID: String) -> (issue: [String: Any], incident: [String: Any]) {
+        let fix = c.reason ?? "known bug"
+        let issueID = "\(origin):known-bug:\(fix)"
+        let issue: [String: Any] = [
+            "id": issueID, "version": 1, "origin": origin,
+            "comment": "known kernel bug, fixed by: \(fix)",
+            "culprit": ["code": true, "tool": false, "harness": false],
+            "misc": ["fix": fix],
+        ]
+        let incident: [String: Any] = [
+            "id": "\(testID):known-bug", "origin": origin, "issue_id": issueID, "issue_version": 1,
+            "test_id": testID, "present": true,
+            "comment": "expected failure (cases/known-bugs.yaml)",
+        ]
+        return (issue, incident)
     }
 
     public func json(_ report: RunReport, pretty: Bool = true) throws -> String {
