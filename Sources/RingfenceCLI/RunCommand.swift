@@ -78,10 +78,9 @@ public struct RunCommand: ParsableCommand {
         let elapsed = Double(rf_now_ns() - t0) / 1e6
         let runNs = rf_now_ns() - t0
         let totals = Totals(done)
-        let env = ProcessInfo.processInfo.environment
-        var report = RunReport(kernel: plan.facts, accelerator: env["RINGFENCE_ACCEL"],
+        // The accelerator and the .config digest are the host's facts: `ringfence vm` adds them (VMVerdict).
+        var report = RunReport(kernel: plan.facts, accelerator: nil,
                                startedAt: iso8601(secondsSince1970: started.timeIntervalSince1970), durationMs: elapsed, cases: done)
-        report.configDigest = env["RINGFENCE_CONFIG_DIGEST"]
         if let taintAtStart, taintAtStart != 0 { report.taintAtStart = taintAtStart }
         try printReport(report, stream: stream, durationMs: elapsed)
         if showPhases {

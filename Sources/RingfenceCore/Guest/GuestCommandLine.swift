@@ -121,20 +121,6 @@ public enum GuestCommandLine {
         return result ?? nil
     }
 
-    /// `ringfence.accel=tcg`, `ringfence.config=<sha256>`: facts only the host
-    /// knows, handed to the guest's results file as environment variables.
-    public static let environmentKeys = ["ringfence.accel": "RINGFENCE_ACCEL", "ringfence.config": "RINGFENCE_CONFIG_DIGEST"]
-
-    public static func environment(cmdline: String) -> [String: String] {
-        var env: [String: String] = [:]
-        for p in parameters(cmdline) {
-            for (key, variable) in environmentKeys where p.hasPrefix(key + "=") {
-                env[variable] = String(p.dropFirst(key.count + 1))
-            }
-        }
-        return env
-    }
-
     /// Module names from `ringfence.modules=a,b` (empty when absent).
     public static func modules(cmdline: String) -> [String] {
         var names: [String] = []

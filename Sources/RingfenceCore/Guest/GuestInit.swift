@@ -26,7 +26,6 @@ public enum GuestInit {
         setenv("HOME", "/", 0)
         setenv("TERM", "dumb", 0)
         let cmdline = readFile("/proc/cmdline") ?? ""
-        for (name, value) in GuestCommandLine.environment(cmdline: cmdline) { setenv(name, value, 1) }
         mkdir(GuestResults.directory, 0o755)
 
         var code: Int32 = 2

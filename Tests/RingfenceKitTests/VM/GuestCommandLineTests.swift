@@ -71,9 +71,4 @@ final class GuestResultsTests: XCTestCase {
         XCTAssertEqual(files["bench.svg"].map { String(decoding: $0, as: UTF8.self) }, "<svg/>")
         XCTAssertFalse(VMVerdict.judge(log: log, plan: nil, host: nil).ktap.contains("ringfence-file"))
     }
-
-    func testEnvironmentFromTheCommandLine() {
-        let env = GuestCommandLine.environment(cmdline: "console=ttyS0 ringfence.accel=tcg ringfence.config=abc123\n")
-        XCTAssertEqual(env, ["RINGFENCE_ACCEL": "tcg", "RINGFENCE_CONFIG_DIGEST": "abc123"])
-    }
 }
