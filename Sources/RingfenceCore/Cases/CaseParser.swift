@@ -240,19 +240,7 @@ struct CaseParser {
             guard try body.bool() else { throw body.error("user_namespace: true is the only form") }
             return .userNamespace(loc)
         case "send_ring":
-            let errno = try errnoOnly(expect)
-            if body.node.kind == .scalar { let r = try body.string(); return .sendRing(ring: r, as: r, via: .scmRights, expectErrno: errno, loc) }
-            var ring = ringName, alias: String?, via = RingPassing.scmRights
-            for (key, v) in try body.mapping(allowed: ["ring", "as", "via"]) {
-                switch key {
-                case "ring": ring = try v.string()
-                case "as": alias = try v.string()
-                default:
-                    guard let p = RingPassing(rawValue: try v.string()) else { throw v.error("via is scm_rights or pidfd_getfd") }
-                    via = p
-                }
-            }
-            return .sendRing(ring: ring, as: alias ?? ring, via: via, expectErrno: errno, loc)
+            return try sendRing(body, ring: ringName, expectErrno: try errnoOnly(expect), loc)
         case "no_new_privs":
             return .setNoNewPrivs(loc)
         case "drop_privileges":
@@ -261,17 +249,91 @@ struct CaseParser {
             return .closeRing(body.isNull ? ringName : try body.string(), loc)
         case "taint":
             if expect != nil { throw f.error("'taint' takes no 'expect'") }
-            var mask: UInt64 = 0
-            for ch in try body.string() where ch != " " {
-                guard let bit = KernelTaint.bit(forLetter: ch) else {
-                    throw body.error("unknown taint letter '\(ch)' (the kernel's: \(KernelTaint.flags.map { String($0.letter) }.joined()))")
-                }
-                mask |= 1 << UInt64(bit)
-            }
-            if mask == 0 { throw body.error("taint needs at least one letter, e.g. U") }
-            return .taint(mask, loc)
+            return .taint(try taintMask(body), loc)
         default:
             throw f.error("unknown action '\(action)'")
+        }
+    }
+
+    /// `send_ring: NAME` or `send_ring: { ring, as, via: scm_rights|pidfd_getfd }`.
+    private func sendRing(_ body: YAMLField, ring ringName: String, expectErrno errno: Int32?, _ loc: SourceLocation) throws -> Step {
+        if body.node.kind == .scalar { let r = try body.string(); return .sendRing(ring: r, as: r, via: .scmRights, expectErrno: errno, loc) }
+        var ring = ringName, alias: String?, via = RingPassing.scmRights
+        for (key, v) in try body.mapping(allowed: ["ring", "as", "via"]) {
+            switch key {
+            case "ring": ring = try v.string()
+            case "as": alias = try v.string()
+            default:
+                guard let p = RingPassing(rawValue: try v.string()) else { throw v.error("via is scm_rights or pidfd_getfd") }
+                via = p
+            }
+        }
+        return .sendRing(ring: ring, as: alias ?? ring, via: via, expectErrno: errno, loc)
+    }
+
+    /// `taint: "UW"`: the kernel's taint letters as a mask of /proc/sys/kernel/tainted bits.
+    private func taintMask(_ body: YAMLField) throws -> UInt64 {
+        var mask: UInt64 = 0
+        for ch in try body.string() where ch != " " {
+            guard let bit = KernelTaint.bit(forLetter: ch) else {
+                throw body.error("unknown taint letter '\(ch)' (the kernel's: \(KernelTaint.flags.map { String($0.letter) }.joined()))")
+            }
+            mask |= 1 << UInt64(bit)
+        }
+        if mask == 0 { throw body.error("taint needs at least one letter, e.g. U") }
+        return mask
+    }
+
+    /// OPENAT/OPENAT2's typed fields: `open_flags`, `mode`, `resolve` (OPENAT2:
+    /// an open_how at off, how_size bytes, `how_tail` in its last byte).
+    private func openFields(_ dict: [String: YAMLField], opName: String, into s: inout SQESpec) throws {
+        let symbols: (String) -> UInt64? = { SymbolicConstant.value($0).map(UInt64.init) }
+        let archNames = Set(SymbolicConstant.archOpenFlags.map(\.name))
+        var archUsed: [String] = []
+        let openFlags: UInt64 = try dict["open_flags"]?.flags(UInt64.self, names: { n in
+            if archNames.contains(n.uppercased()) && !archUsed.contains(n.uppercased()) { archUsed.append(n.uppercased()) }
+            return symbols(n)
+        }, what: "O_ flag") ?? 0
+        s.archOpenFlags = archUsed
+        let mode: UInt64 = try dict["mode"]?.integer(UInt64.self) ?? 0
+        let resolve: UInt64 = try dict["resolve"]?.flags(UInt64.self, names: { symbols($0) }, what: "RESOLVE_ flag") ?? 0
+        if opName == "OPENAT2" {
+            var how = ByteImage(size: 24)
+            how.store(openFlags, at: 0); how.store(mode, at: 8); how.store(resolve, at: 16)
+            s.len = try dict["how_size"]?.integer() ?? 24
+            // The kernel reads how_size bytes (copy_struct_from_user): pad with
+            // zeroes, or put how_tail in the last byte past the 24 known ones.
+            var bytes = how.bytes + Array(repeating: 0, count: max(0, Int(s.len) - 24))
+            if let t = dict["how_tail"] {
+                guard s.len > 24 else { throw t.error("how_tail needs how_size > 24") }
+                bytes[Int(s.len) - 1] = try t.integer()
+            }
+            s.offPayload = bytes
+        } else if dict["open_flags"] != nil || dict["mode"] != nil {
+            s.opFlags = UInt32(truncatingIfNeeded: openFlags)
+            s.len = UInt32(truncatingIfNeeded: mode)
+        }
+    }
+
+    /// The raw SQE fields, applied after the typed helpers so they override them.
+    private func rawField(_ key: String, _ v: YAMLField, into s: inout SQESpec) throws {
+        let symbols: (String) -> UInt64? = { SymbolicConstant.value($0).map(UInt64.init) }
+        switch key {
+        case "user_data": s.userData = try v.integer()
+        case "flags": s.flags = try sqeFlags(v)
+        case "ioprio": s.ioprio = try v.integer()
+        case "fd": s.fd = try v.integer(); s.socketForFD = nil; s.pipeEndForFD = nil
+        case "off": s.off = try v.integer(); s.offPayload = nil
+        case "addr": s.addr = try v.integer(); s.addrPayload = nil
+        case "len": s.len = try v.integer()
+        case "op_flags": s.opFlags = try v.integer(symbols: symbols); s.archOpenFlags = []
+        case "buf_index": s.bufIndex = try v.integer()
+        case "personality": s.personality = try v.integer()
+        case "file_index": s.fileIndex = try v.integer()
+        case "addr3": s.addr3 = try v.integer()
+        case "addr_len": s.off = try v.integer()
+        case "ring_fd": s.ringForFD = try v.string(); s.socketForFD = nil; s.pipeEndForFD = nil
+        default: break
         }
     }
 
@@ -625,31 +687,7 @@ struct CaseParser {
         // Typed helpers first, raw fields after so they can override.
         if opName == "OPENAT" || opName == "OPENAT2" { s.fd = -100 }  // AT_FDCWD
         if let p = dict["path"] { s.addrPayload = Array(try p.string().utf8) + [0] }
-        let archNames = Set(SymbolicConstant.archOpenFlags.map(\.name))
-        var archUsed: [String] = []
-        let openFlags: UInt64 = try dict["open_flags"]?.flags(UInt64.self, names: { n in
-            if archNames.contains(n.uppercased()) && !archUsed.contains(n.uppercased()) { archUsed.append(n.uppercased()) }
-            return symbols(n)
-        }, what: "O_ flag") ?? 0
-        s.archOpenFlags = archUsed
-        let mode: UInt64 = try dict["mode"]?.integer(UInt64.self) ?? 0
-        let resolve: UInt64 = try dict["resolve"]?.flags(UInt64.self, names: { symbols($0) }, what: "RESOLVE_ flag") ?? 0
-        if opName == "OPENAT2" {
-            var how = ByteImage(size: 24)
-            how.store(openFlags, at: 0); how.store(mode, at: 8); how.store(resolve, at: 16)
-            s.len = try dict["how_size"]?.integer() ?? 24
-            // The kernel reads how_size bytes (copy_struct_from_user): pad with
-            // zeroes, or put how_tail in the last byte past the 24 known ones.
-            var bytes = how.bytes + Array(repeating: 0, count: max(0, Int(s.len) - 24))
-            if let t = dict["how_tail"] {
-                guard s.len > 24 else { throw t.error("how_tail needs how_size > 24") }
-                bytes[Int(s.len) - 1] = try t.integer()
-            }
-            s.offPayload = bytes
-        } else if dict["open_flags"] != nil || dict["mode"] != nil {
-            s.opFlags = UInt32(truncatingIfNeeded: openFlags)
-            s.len = UInt32(truncatingIfNeeded: mode)
-        }
+        try openFields(dict, opName: opName, into: &s)
         if let d = dict["domain"] { s.fd = try d.integer(symbols: symbols) }
         if let t = dict["type"] { s.off = UInt64(try t.flags(UInt32.self, names: { symbols($0).flatMap { UInt32(exactly: $0) } }, what: "SOCK_ type")) }
         if let p = dict["protocol"] { s.len = try p.integer(symbols: symbols) }
@@ -674,25 +712,7 @@ struct CaseParser {
             s.addrPayload = addr
             s.off = UInt64(addr.count)
         }
-        for (key, v) in fields {
-            switch key {
-            case "user_data": s.userData = try v.integer()
-            case "flags": s.flags = try sqeFlags(v)
-            case "ioprio": s.ioprio = try v.integer()
-            case "fd": s.fd = try v.integer(); s.socketForFD = nil; s.pipeEndForFD = nil
-            case "off": s.off = try v.integer(); s.offPayload = nil
-            case "addr": s.addr = try v.integer(); s.addrPayload = nil
-            case "len": s.len = try v.integer()
-            case "op_flags": s.opFlags = try v.integer(symbols: symbols); s.archOpenFlags = []
-            case "buf_index": s.bufIndex = try v.integer()
-            case "personality": s.personality = try v.integer()
-            case "file_index": s.fileIndex = try v.integer()
-            case "addr3": s.addr3 = try v.integer()
-            case "addr_len": s.off = try v.integer()
-            case "ring_fd": s.ringForFD = try v.string(); s.socketForFD = nil; s.pipeEndForFD = nil
-            default: break
-            }
-        }
+        for (key, v) in fields { try rawField(key, v, into: &s) }
         return s
     }
 
