@@ -52,7 +52,7 @@ all_kernels() {
 		awk 'NR > 1 { split($2, v, /[.~]/); if (v[1] + 0 >= 7) print $2 }' | sort -V -u | tr '\n' ' '
 }
 if [[ -n $ALL ]]; then
-	for a in "${EXTRA[@]}"; do [[ $a == --no-build ]] && NOBUILD=(--no-build); done
+	set_nobuild
 	KERNELS=$(all_kernels)
 	[[ -n ${KERNELS// /} ]] || { echo "matrix: --all: no kernel >= 7.0 listed" >&2; exit 2; }
 	echo "matrix: --all: $KERNELS" >&2

@@ -34,14 +34,22 @@ claim_out() {
 	mkdir -p "$d" && echo "$LABEL" >"$d/.ringfence-ci-out" || die2 "cannot write to --out $d"
 }
 
-# prepare_kernels KERNEL...: sets NOBUILD (--no-build when the options after
-# -- have it), refreshes the package indexes once, before any parallel boot,
-# so concurrent runs never refresh the same cache, and sets RC to the newest
+# set_nobuild: NOBUILD is (--no-build) when the options after -- have it.
+set_nobuild() {
+	local a
+	NOBUILD=()
+	for a in "${EXTRA[@]}"; do [[ $a == --no-build ]] && NOBUILD=(--no-build); done
+	return 0
+}
+
+# prepare_kernels KERNEL...: sets NOBUILD (set_nobuild), refreshes the
+# package indexes once, before any parallel boot, so concurrent runs never
+# refresh the same cache, and sets RC to the newest
 # release candidate when "rc" is listed (empty when experimental has none).
 prepare_kernels() {
-	local a k
-	NOBUILD=() RC=
-	for a in "${EXTRA[@]}"; do [[ $a == --no-build ]] && NOBUILD=(--no-build); done
+	local k
+	RC=
+	set_nobuild
 	"$ROOT/run-in-vm.sh" "${NOBUILD[@]}" --list-kernels --experimental >/dev/null 2>&1 || true
 	for k in "$@"; do [[ $k == rc ]] && RC=$(newest_rc); done
 	return 0
