@@ -12,15 +12,7 @@ import Glibc
 /// recorded (`HostFacts.arch`).
 extension VMRunner {
     public func runExported(cases: [TestCase], stdout: (String) -> Void) throws -> Int32 {
-        do {
-            return try runExportedOnce(cases: cases, stdout: stdout)
-        } catch {
-            if let out = currentOut, !out.published {
-                out.abandon(reason: Signals.caught.map { "interrupted by \(Signals.name($0))" }
-                            ?? (error as? HostError)?.message ?? "stopped before a verdict by an error: \(error)")
-            }
-            throw error
-        }
+        try abandoningResultsOnError { try runExportedOnce(cases: cases, stdout: stdout) }
     }
 
     /// The default results directory of an --arch run: ./out/<release>,
@@ -74,28 +66,15 @@ extension VMRunner {
             say("warning: the guest finished but did not power off within \(Int(options.powerOffGrace)) s; stopped it (\(arch.row.powerOff) did not end QEMU)")
             notes.append("the guest did not power off after finishing; stopped by the host")
         }
-        var host = HostFacts(accelerator: "tcg", kernelRelease: kernel.release, bootAttempts: attempts, cpus: settings.cpus, memoryMB: memory)
-        host.arch = arch.rawValue
-        host.executor = "kselftest"
-        host.tcgThreads = options.tcgThreads.rawValue
-        host.kernelPackage = kernel.package
-        host.kernelPackageVersion = kernel.packageVersion
-        host.kernelImage = options.kernelImage.map(FileSystem.absolute)
-        host.configDigest = configDigest
-        host.qemuVersion = qv
-        host.vmSeconds = boot.seconds
         notes.append("the cases ran as the C kselftest (ringfence export --kselftest): \(export.exported.count) of \(cases.count) exported, "
                      + "\(export.notExported.count) not (NOT-EXPORTED in the export)")
-        host.notes = notes
+        let host = hostFacts(kernel: kernel, accel: .tcg, settings: settings, attempts: attempts, executor: "kselftest",
+                             configDigest: configDigest, qemuVersion: qv, vmSeconds: boot.seconds, notes: notes)
 
-        var context = VMVerdict.Context()
-        context.knownBugs = options.knownBugs
+        var context = judgeContext(boot, kernel: kernel)
         context.arch = arch.rawValue
-        context.kernelVersion = KernelVersion.running(release: kernel.release, version: kernel.packageVersion.map { "Debian " + $0 } ?? "")
-            ?? KernelVersion(kernel.release)
-        context.timedOut = boot.timedOut
-        context.timeoutSeconds = options.timeout
-        context.strict = options.strict
+        // A kernel built from linux-source is just "7.3.4": no Debian version to parse.
+        context.kernelVersion = context.kernelVersion ?? KernelVersion(kernel.release)
         let judged = VMVerdict.judge(log: boot.console, plan: export.exported, host: host, context: context)
         if let why = judged.outcome.infrastructure {
             throw HostError(why + (attempts > 1 ? " (after \(attempts) boots)" : "") + "; console log: \(out.path)/console.log")

@@ -9,10 +9,15 @@ extension VMRunner {
     /// one retry of a boot that died before init), the judged report, files.
     /// Returns the exit code; `HostError` for set-up errors and signals.
     public func run(stdout: (String) -> Void) throws -> Int32 {
+        try abandoningResultsOnError { try runOnce(stdout: stdout) }
+    }
+
+    /// Runs `body`; when it throws before the results directory was
+    /// published, the directory says why (INCOMPLETE), beside the console log.
+    func abandoningResultsOnError(_ body: () throws -> Int32) throws -> Int32 {
         do {
-            return try runOnce(stdout: stdout)
+            return try body()
         } catch {
-            // No verdict: the results directory says why, beside the console log.
             if let out = currentOut, !out.published {
                 out.abandon(reason: Signals.caught.map { "interrupted by \(Signals.name($0))" }
                             ?? (error as? HostError)?.message ?? "stopped before a verdict by an error: \(error)")
@@ -69,18 +74,8 @@ extension VMRunner {
             say("warning: the guest finished but did not power off within \(Int(options.powerOffGrace)) s; stopped it (\(cause))")
             notes.append("the guest did not power off after finishing; stopped by the host (\(cause))")
         }
-        var host = HostFacts(accelerator: booted.accel.rawValue, kernelRelease: kernel.release, bootAttempts: booted.attempts,
-                             cpus: booted.settings.cpus, memoryMB: memory)
-        host.tcgThreads = booted.accel == .tcg ? options.tcgThreads.rawValue : nil
-        host.arch = GuestArch.x86_64.rawValue
-        host.executor = "swift"
-        host.kernelPackage = kernel.package
-        host.kernelPackageVersion = kernel.packageVersion
-        host.kernelImage = options.kernelImage.map(FileSystem.absolute)
-        host.configDigest = configDigest
-        host.qemuVersion = qv
-        host.vmSeconds = booted.boot.seconds
-        host.notes = notes
+        let host = hostFacts(kernel: kernel, accel: booted.accel, settings: booted.settings, attempts: booted.attempts,
+                             executor: "swift", configDigest: configDigest, qemuVersion: qv, vmSeconds: booted.boot.seconds, notes: notes)
 
         let judged = judge(booted.boot, kernel: kernel, host: host, memory: memory, rawSize: rawSize)
         if let why = judged.outcome.infrastructure {
@@ -231,15 +226,40 @@ extension VMRunner {
 
     /// The one judge on this run's console (as `ringfence verdict` judges a saved one).
     func judge(_ boot: BootOutcome, kernel: Kernel, host: HostFacts, memory: Int, rawSize: Int) -> VMJudgement {
+        var context = judgeContext(boot, kernel: kernel)
+        let defaultMemory = QEMUSettings.defaultMemoryMB(initramfsBytes: rawSize)
+        if memory < defaultMemory { context.memoryDefaultMB = defaultMemory }
+        return VMVerdict.judge(log: boot.console, plan: options.guestArguments.first == "run" ? options.plan : nil, host: host, context: context)
+    }
+
+    /// What the host knows about this run, for results.json's `host`.
+    func hostFacts(kernel: Kernel, accel: QEMUSettings.Accelerator, settings: QEMUSettings, attempts: Int, executor: String,
+                   configDigest: String?, qemuVersion: String?, vmSeconds: Double, notes: [String]) -> HostFacts {
+        var host = HostFacts(accelerator: accel.rawValue, kernelRelease: kernel.release, bootAttempts: attempts,
+                             cpus: settings.cpus, memoryMB: settings.memoryMB)
+        host.tcgThreads = accel == .tcg ? options.tcgThreads.rawValue : nil
+        host.arch = settings.arch.rawValue
+        host.executor = executor
+        host.kernelPackage = kernel.package
+        host.kernelPackageVersion = kernel.packageVersion
+        host.kernelImage = options.kernelImage.map(FileSystem.absolute)
+        host.configDigest = configDigest
+        host.qemuVersion = qemuVersion
+        host.vmSeconds = vmSeconds
+        host.notes = notes
+        return host
+    }
+
+    /// The judge's context for this run's console: known bugs, the kernel's
+    /// version, the timeout, --strict.
+    func judgeContext(_ boot: BootOutcome, kernel: Kernel) -> VMVerdict.Context {
         var context = VMVerdict.Context()
         context.knownBugs = options.knownBugs
         context.kernelVersion = KernelVersion.running(release: kernel.release, version: kernel.packageVersion.map { "Debian " + $0 } ?? "")
         context.timedOut = boot.timedOut
         context.timeoutSeconds = options.timeout
         context.strict = options.strict
-        let defaultMemory = QEMUSettings.defaultMemoryMB(initramfsBytes: rawSize)
-        if memory < defaultMemory { context.memoryDefaultMB = defaultMemory }
-        return VMVerdict.judge(log: boot.console, plan: options.guestArguments.first == "run" ? options.plan : nil, host: host, context: context)
+        return context
     }
 
     /// Writes the results directory from the judgement alone and publishes it;
