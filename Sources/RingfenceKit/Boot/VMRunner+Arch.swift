@@ -79,7 +79,7 @@ extension VMRunner {
         if let why = judged.outcome.infrastructure {
             throw HostError(why + (attempts > 1 ? " (after \(attempts) boots)" : "") + "; console log: \(out.path)/console.log")
         }
-        // The export beside the results: NOT-EXPORTED and BYTE-ORDER explain what did not run and what byte order decides.
+        // The export beside the results: NOT-EXPORTED (what did not run) and BYTE-ORDER (the cases that declare a byte order).
         for f in [KselftestExport.notExportedFile, KselftestExport.byteOrderFile] {
             if let d = FileManager.default.contents(atPath: w + "/kselftest/" + f) { try FileSystem.write(d, to: out.staging + "/" + f) }
         }
@@ -120,7 +120,7 @@ extension VMRunner {
         return (boot, attempts)
     }
 
-    /// The lines after the KTAP document: times, totals, what BYTE-ORDER explains, problems.
+    /// The lines after the KTAP document: times, totals, problems.
     func exportTail(_ judged: VMJudgement, export: KselftestExport, cases: [TestCase], kernel: Kernel, code: Int32, out: String,
                     timedOut: Bool, times: String) -> [String] {
         let arch = options.arch
@@ -131,15 +131,6 @@ extension VMRunner {
         tail.append("# ringfence vm: \(t.passed) passed, \(t.failed + t.errors) failed, \(t.xfail) known bugs (xfail), \(t.xpass) xpass, \(t.skipped) skipped "
                     + "of \(judged.report.cases.count) exported (\(export.notExported.count) of \(cases.count) not exported: \(out)/\(KselftestExport.notExportedFile)); "
                     + "exit \(code); results in \(out)")
-        // Which failures the cases' little-endian assumptions explain (the export's BYTE-ORDER list).
-        let failed = judged.report.cases.filter { $0.status.isFailure }.map(\.id)
-        if !failed.isEmpty {
-            let byteOrder = Set(export.exported.filter { !KselftestExport.byteOrderDependence($0).isEmpty }.map(\.id))
-            let unlisted = failed.filter { !byteOrder.contains($0) }
-            tail.append("# ringfence vm: \(failed.count - unlisted.count) of \(failed.count) failures are listed in \(KselftestExport.byteOrderFile)"
-                        + (unlisted.isEmpty ? "" : "; not listed: " + unlisted.prefix(10).joined(separator: ", ") + (unlisted.count > 10 ? ", ..." : ""))
-                        + (arch == .s390x ? "" : " (the list is about big-endian machines: on \(arch.rawValue) it explains nothing)"))
-        }
         for p in judged.problems { tail.append("# ringfence vm: problem: \(p)") }
         if timedOut { tail.append("# ringfence vm: the VM was killed after the \(Int(options.timeout)) s timeout") }
         return tail
