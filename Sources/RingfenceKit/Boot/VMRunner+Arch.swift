@@ -150,7 +150,7 @@ extension VMRunner {
             throw HostError("cross-compiling the kselftest took more than 30 minutes; see \(log)")
         }
         if code != 0 {
-            let tail = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").suffix(15).map { "  " + $0 }.joined(separator: "\n")
+            let tail = HostProcess.logTail(log, lines: 15)
             throw HostError("\(argv.joined(separator: " ")) failed (exit \(code)); the end of its output:\n" + tail
                             + "\n(static linking needs the cross libc: apt-get install -y \(arch.row.crossPackages.joined(separator: " ")))")
         }

@@ -113,10 +113,21 @@ public final class HostProcess {
         let (code, out) = try run(argv, phase: phase, timeout: timeout)
         guard let c = code else { throw HostError("\(argv[0]) took longer than \(Int(timeout ?? 0)) s while \(phase)") }
         guard c == 0 else {
-            let tail = out.split(separator: "\n").suffix(8).map { "  " + $0 }.joined(separator: "\n")
+            let tail = indentedTail(out, lines: 8)
             throw HostError("\(argv.joined(separator: " ")) failed (exit \(c)) while \(phase)" + (tail.isEmpty ? "" : ":\n" + tail))
         }
         return out
+    }
+
+    /// The last `lines` lines of `text`, each indented by two spaces (the end
+    /// of a failed command's output in an error message).
+    public static func indentedTail(_ text: String, lines: Int) -> String {
+        text.split(separator: "\n").suffix(lines).map { "  " + $0 }.joined(separator: "\n")
+    }
+
+    /// `indentedTail` of a log file (empty when it cannot be read).
+    public static func logTail(_ path: String, lines: Int) -> String {
+        indentedTail((try? String(contentsOfFile: path, encoding: .utf8)) ?? "", lines: lines)
     }
 
     /// Whether `name` is an executable in PATH.

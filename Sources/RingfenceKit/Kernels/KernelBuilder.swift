@@ -62,7 +62,7 @@ public struct KernelBuilder {
         let p = try HostProcess(argv, stdout: log, stderr: log)
         guard let code = try p.wait(phase: phase, timeout: 7200) else { throw HostError("\(phase) took more than 2 hours; see \(log)") }
         if code != 0 {
-            let tail = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").suffix(15).map { "  " + $0 }.joined(separator: "\n")
+            let tail = HostProcess.logTail(log, lines: 15)
             throw HostError("\(c) failed (exit \(code)) while \(phase); the end of \(log):\n" + tail)
         }
     }

@@ -103,7 +103,7 @@ public final class KernelStore {
         // apt-get update exits 0 on some fetch failures: read its output too.
         let failed = out.split(separator: "\n").contains { $0.hasPrefix("E:") || $0.hasPrefix("W: Failed to fetch") || $0.hasPrefix("Err:") }
         if code != 0 || failed {
-            let tail = out.split(separator: "\n").suffix(10).map { "  " + $0 }.joined(separator: "\n")
+            let tail = HostProcess.indentedTail(out, lines: 10)
             throw HostError("apt-get update of the private kernel index failed" + (code == nil ? " (timed out)" : "") + ":\n" + tail)
         }
         let lists = (try? FileManager.default.contentsOfDirectory(atPath: apt + "/lists")) ?? []
@@ -207,7 +207,7 @@ public final class KernelStore {
             let (code, out) = try HostProcess.run(argv, phase: "downloading \(pkg.name)", timeout: 900)
             guard code == 0 else {
                 unlink(partial)
-                let tail = out.split(separator: "\n").suffix(6).map { "  " + $0 }.joined(separator: "\n")
+                let tail = HostProcess.indentedTail(out, lines: 6)
                 throw HostError("downloading \(pkg.name) \(pkg.version) failed" + (code == nil ? " (timed out after 900 s)" : "") + ":\n" + tail)
             }
         } catch {
