@@ -349,7 +349,7 @@ public final class LiveKernel: KernelBackend {
             reported = false
             if exited { diags.append("the child's report: \(error)") }
         }
-        if !exited { diags.append("child killed by signal \(status & 0x7f)") }
+        if !exited { diags.append("child " + PipeFrame.describe(status: status)) }
         return (exited && code == 0 && reported && extra.isEmpty, diags + extra)
     }
 
