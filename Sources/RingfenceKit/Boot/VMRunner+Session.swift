@@ -106,11 +106,7 @@ extension VMRunner {
         var tail = ["# ringfence vm: kernel \(kernel.release), accel \(accel == .kvm ? "kvm" : "tcg/\(options.tcgThreads.rawValue)"): "
                     + "boot \(fmt(verdict.bootSeconds)) s, suite \(fmt(verdict.suiteSeconds)) s, " + times]
         tail.append("# ringfence vm: \(t.passed) passed, \(t.failed + t.errors) failed, \(t.xfail) known bugs (xfail), \(t.xpass) xpass, \(t.skipped) skipped of \(judged.report.cases.count) planned; exit \(code); results in \(out)")
-        // A guest usage error has said what is wrong; "no KTAP" would only add noise.
-        let usage = code == 2 && !judged.outcome.guestMessage.isEmpty && verdict.guestCrash == nil
-        for p in judged.problems where !(usage && p.contains("no KTAP")) {
-            tail.append("# ringfence vm: problem: \(p)")
-        }
+        for p in judged.problems { tail.append("# ringfence vm: problem: \(p)") }
         if timedOut { tail.append("# ringfence vm: the VM was killed after the \(Int(options.timeout)) s timeout") }
         if judged.files["bench.svg"] != nil { tail.append("# ringfence vm: bench plot \(out)/bench.svg, data \(out)/bench.json") }
         return tail

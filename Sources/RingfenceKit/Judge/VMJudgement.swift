@@ -32,8 +32,9 @@ public struct VMJudgement {
         return r
     }
 
-    /// The run-level problems as the tail of the output states them.
-    public var problems: [String] { byReport ? outcome.problems : outcome.consoleEnding.problems }
+    /// The run's one list of problems: results.json, summary.txt, the KTAP
+    /// and the tail state these (`RunProblem.merged`).
+    public var problems: [String] { outcome.problems }
 }
 
 extension VMVerdict {
@@ -67,8 +68,7 @@ extension VMVerdict {
         let facts = host ?? guestReport.map { $0.host ?? HostFacts(accelerator: $0.accelerator ?? "unknown", kernelRelease: $0.kernel.release) }
             ?? HostFacts(accelerator: "unknown", kernelRelease: "unknown")
         let outcome = judge(Input(console: console, guestReport: guestReport, plan: plan, host: facts, context: context))
-        // A usage or case-file error has no cases to report: the guest's own KTAP then.
-        let byReport = (guestReport != nil || plan != nil) && !(outcome.exitCode == 2 && outcome.report.cases.isEmpty)
+        let byReport = !outcome.passedThrough
         let code = outcome.exitCode
         let ktap: String
         if let why = outcome.infrastructure {
@@ -80,7 +80,8 @@ extension VMVerdict {
         } else if byReport {
             ktap = VMVerdict.ktap(outcome.report, preamble: console.document.filter { $0.hasPrefix("# module ") })
         } else {
-            ktap = passthroughKTAP(console, ending: outcome.consoleEnding, host: host != nil || guestReport != nil ? facts : nil)
+            ktap = passthroughKTAP(console, ending: outcome.consoleEnding, problems: outcome.stated,
+                                   host: host != nil || guestReport != nil ? facts : nil)
         }
         var report = outcome.report
         report.exitCode = code
@@ -93,44 +94,53 @@ extension VMVerdict {
     /// document cannot be complete (a panic, results missing from the plan,
     /// no KTAP at all, the timeout).
     public struct ConsoleEnding: Equatable {
-        public var problems: [String] = []
+        var stated: [RunProblem] = []
         public var bail: String?
+        public var problems: [String] { stated.map(\.text) }
     }
 
     /// The console's facts as problems and a bail-out: kernel trouble no
     /// result carries, kmemleak, a missing plan, results or exit marker, a
-    /// panic, the timeout.
+    /// panic, the timeout. A guest usage error (exit 2, no results) has no
+    /// KTAP to miss: it has said what is wrong.
     static func consoleEnding(_ c: ConsoleVerdict, timedOut: Bool) -> ConsoleEnding {
-        var problems: [String] = []
-        var bail: String?
-        if !c.sawKTAP { problems.append("no KTAP output on the console") }
-        if let t = c.troubleAfterLastResult { problems.append("kernel trouble after the last result: \(t)") }
+        var problems: [RunProblem] = []
+        var bail: (text: String, topics: [RunProblem.Topic])?
+        let usage = c.guestExitCode == 2 && c.results.isEmpty && c.guestCrash == nil
+        if !c.sawKTAP && !usage { problems.append(RunProblem("no KTAP output on the console", .noKTAP)) }
+        if let t = c.troubleAfterLastResult { problems.append(RunProblem("kernel trouble after the last result: \(t)", .troubleAfterLastResult)) }
         // kmemleak after the suite: a leak through io_uring fails the run (not one case:
         // the allocation's time is not attributed to a case's markers).
-        if let p = ConsoleVerdict.kmemleakProblem(c.kmemleak) { problems.append(p) }
+        if let p = ConsoleVerdict.kmemleakProblem(c.kmemleak) { problems.append(RunProblem(p, .kmemleak)) }
         for (n, t) in c.unreportedTrouble.sorted(by: { $0.key < $1.key }) {
-            problems.append("kernel trouble in case \(n), which reported no result: \(t)")
+            problems.append(RunProblem("kernel trouble in case \(n), which reported no result: \(t)", .unreportedTrouble(case: n)))
         }
-        if let t = c.troubleBeforeSuite { problems.append("kernel trouble before the suite started: \(t)") }
+        if let t = c.troubleBeforeSuite { problems.append(RunProblem("kernel trouble before the suite started: \(t)", .troubleBeforeSuite)) }
         let numbers = Set(c.results.map(\.number))
-        if c.sawKTAP && c.planned == nil { problems.append("no KTAP plan line") }
+        if c.sawKTAP && c.planned == nil { problems.append(RunProblem("no KTAP plan line", .noPlanLine)) }
+        let ended: [RunProblem.Topic] = c.panic != nil ? [.panic, .exitMarker] : timedOut ? [.timeout, .exitMarker] : [.exitMarker]
         if let m = c.planned, c.guestBailOut == nil {
             let missing = (1...max(m, 1)).filter { !numbers.contains($0) }.count - (m == 0 ? 1 : 0)
             if missing > 0 {
                 let why = c.panic.map { "kernel panic: \($0)" } ?? (timedOut ? "timed out" : "console log ended")
-                bail = "Bail out! \(why) after \(numbers.count) of \(m) results"
+                bail = ("Bail out! \(why) after \(numbers.count) of \(m) results", ended + [.missingResults])
             }
         }
-        if bail == nil, let pn = c.panic { bail = "Bail out! kernel panic: \(pn)" }
+        if bail == nil, let pn = c.panic { bail = ("Bail out! kernel panic: \(pn)", [.panic, .exitMarker]) }
         if bail == nil && (!c.sawKTAP || timedOut) && c.guestExitCode == nil {
-            bail = "Bail out! " + (timedOut ? "timed out" : "console log ended") + (c.sawKTAP ? " before the suite finished" : " before any KTAP output")
-            problems.removeAll { $0 == "no KTAP output on the console" || $0 == "no KTAP plan line" }
+            bail = ("Bail out! " + (timedOut ? "timed out" : "console log ended") + (c.sawKTAP ? " before the suite finished" : " before any KTAP output"), ended)
+            problems.removeAll { $0.topics.contains(.noKTAP) || $0.topics.contains(.noPlanLine) }
         }
         if bail == nil && c.guestExitCode == nil {
-            problems.append(timedOut ? "timed out before the ringfence-exit marker" : "no '# ringfence-exit:' marker (guest did not finish)")
+            problems.append(timedOut ? RunProblem("timed out before the ringfence-exit marker", .timeout, .exitMarker)
+                                     : RunProblem("no '# ringfence-exit:' marker (guest did not finish)", .exitMarker))
         }
-        if bail == nil && timedOut && c.guestExitCode != nil { problems.append("timed out") }
-        if let b = bail { problems.append(String(b.dropFirst("Bail out! ".count))) }
-        return ConsoleEnding(problems: problems, bail: bail)
+        if bail == nil && timedOut && c.guestExitCode != nil { problems.append(RunProblem("timed out", .timeout)) }
+        if let b = bail {
+            var p = RunProblem(String(b.text.dropFirst("Bail out! ".count)))
+            p.topics = Set(b.topics)
+            problems.append(p)
+        }
+        return ConsoleEnding(stated: problems, bail: bail?.text)
     }
 }

@@ -34,7 +34,9 @@ public enum VMVerdict {
     public struct Outcome {
         public var report: RunReport
         public var exitCode: Int32
-        public var problems: [String]
+        /// The run's one list of problems (`RunProblem.merged`), also `report.problems`.
+        var stated: [RunProblem]
+        public var problems: [String] { stated.map(\.text) }
         /// A guest usage or case-file error: the guest's own words.
         public var guestMessage: [String]
         /// Set when the run ended for a reason outside the kernel under test's
@@ -44,6 +46,11 @@ public enum VMVerdict {
         public var infrastructure: String? = nil
         /// How the console ended, as a passed-through KTAP states it.
         public var consoleEnding = ConsoleEnding()
+        /// The guest's own KTAP is passed through: a guest command other than a
+        /// planned `run` that sent no results.json, or a usage or case-file
+        /// error (exit 2, no cases). Its problems then include the console's
+        /// ending, merged (`RunProblem.merged`).
+        public var passedThrough = false
     }
 
     /// How a run ended, the one classification behind the exit code, the
@@ -93,31 +100,33 @@ public enum VMVerdict {
     public static func judge(_ input: Input) -> Outcome {
         let console = input.console
         let endReason = self.endReason(input)
-        var (cases, problems, kernel, startedAt, duration) = caseResults(input, endReason: endReason)
-        blameKernelTrouble(on: &cases, input: input, endReason: endReason, problems: &problems)
-        problems += runProblems(input, cases: cases, problemsSoFar: problems)
+        var (cases, stated, kernel, startedAt, duration) = caseResults(input, endReason: endReason)
+        blameKernelTrouble(on: &cases, input: input, endReason: endReason, problems: &stated)
+        stated += runProblems(input, cases: cases, problemsSoFar: stated)
+        let ending = input.consoleEnding
+        // Passed through, the console's ending is stated first (as its KTAP ends), then what only the report knows.
+        if input.passthrough { stated = RunProblem.merged(ending.stated, stated) }
+        let infrastructure = infrastructureEnding(input)
+        let code = exitCode(input, cases: cases, problems: stated.map(\.text), infrastructure: infrastructure)
+        // A usage or case-file error has no cases to report: the guest's own KTAP then.
+        let passedThrough = input.passthrough || (code == 2 && cases.isEmpty && infrastructure == nil)
+        if passedThrough && !input.passthrough { stated = RunProblem.merged(ending.stated, stated) }
+        if let i = infrastructure { stated.insert(RunProblem("infrastructure: " + i), at: 0) }
 
         var report = RunReport(kernel: kernel, accelerator: input.host.accelerator, startedAt: startedAt,
-                               durationMs: duration, cases: cases)
+                               durationMs: duration, cases: infrastructure == nil ? cases : [])
         report.configDigest = input.host.configDigest
         report.host = input.host
-        report.problems = problems
+        report.problems = stated.map(\.text)
+        report.exitCode = code
         // The guest's own words, without a runtime's stack frames.
         let guestMessage = console.guestText.filter { line in
             !(line.first?.isNumber == true && line.contains("0x")) && line != "Current stack trace:"
         }
-        let infrastructure = infrastructureEnding(input)
-        let ending = input.consoleEnding
-        let code = exitCode(input, cases: cases, problems: problems, ending: ending, infrastructure: infrastructure)
-        if infrastructure != nil {
-            report.cases = []
-            report.recount()
-        }
-        report.exitCode = code
-        var outcome = Outcome(report: report, exitCode: code, problems: problems, guestMessage: guestMessage)
+        var outcome = Outcome(report: report, exitCode: code, stated: stated, guestMessage: guestMessage)
         outcome.infrastructure = infrastructure
         outcome.consoleEnding = ending
-        if let i = infrastructure { outcome.report.problems = ["infrastructure: " + i] + (outcome.report.problems ?? []) }
+        outcome.passedThrough = passedThrough
         return outcome
     }
 
@@ -134,9 +143,9 @@ public enum VMVerdict {
     /// The cases: the guest's results.json (named and located from the plan
     /// or the catalog), or else the console's result lines against the plan.
     static func caseResults(_ input: Input, endReason: String)
-        -> (cases: [CaseResult], problems: [String], kernel: KernelFacts, startedAt: String, durationMs: Double) {
+        -> (cases: [CaseResult], problems: [RunProblem], kernel: KernelFacts, startedAt: String, durationMs: Double) {
         let console = input.console
-        var problems: [String] = []
+        var problems: [RunProblem] = []
         if let g = input.guestReport {
             var cases = g.cases
             // The guest sends its results in the transfer form, without name,
@@ -153,7 +162,8 @@ public enum VMVerdict {
                     return named
                 }
                 if !unplanned.isEmpty {
-                    problems.append("the guest reported \(unplanned.count) case(s) the host did not plan: \(unplanned.prefix(3).joined(separator: ", "))")
+                    problems.append(RunProblem("the guest reported \(unplanned.count) case(s) the host did not plan: \(unplanned.prefix(3).joined(separator: ", "))",
+                                               .unplanned))
                 }
             }
             return (cases, problems, g.kernel, g.startedAt, g.durationMs)
@@ -170,7 +180,7 @@ public enum VMVerdict {
                              : CaseResult(c, status: .crash, reason: "no result: \(endReason) before this case reported"))
             }
             if lines.count < plan.count {
-                problems.append("\(endReason) after \(lines.count) of \(plan.count) results; the rest are reported as errors")
+                problems.append(RunProblem("\(endReason) after \(lines.count) of \(plan.count) results; the rest are reported as errors", .missingResults))
             }
         } else {
             cases = lines.map { fromConsole($0, case: nil, name: descriptionOf($0.rest)) }
@@ -182,7 +192,7 @@ public enum VMVerdict {
     /// The console overlay: kernel trouble fails the case the console's
     /// markers attribute it to; a case that was running when the run ended
     /// and never reported is known from its marker.
-    static func blameKernelTrouble(on cases: inout [CaseResult], input: Input, endReason: String, problems: inout [String]) {
+    static func blameKernelTrouble(on cases: inout [CaseResult], input: Input, endReason: String, problems: inout [RunProblem]) {
         let console = input.console
         if input.plan == nil {
             for n in console.caseTrouble.keys.sorted() where n == cases.count + 1 {
@@ -200,7 +210,8 @@ public enum VMVerdict {
         }
         for (n, t) in console.caseTrouble.sorted(by: { $0.key < $1.key }) {
             guard n >= 1 && n <= cases.count else {
-                problems.append("kernel trouble attributed to case \(n), which is not in the plan: \(t.first)")
+                problems.append(RunProblem("kernel trouble attributed to case \(n), which is not in the plan: \(t.first)",
+                                           .troubleOutsidePlan(case: n), .unreportedTrouble(case: n)))
                 continue
             }
             var r = cases[n - 1]
@@ -214,31 +225,32 @@ public enum VMVerdict {
     }
 
     /// Run-level problems the cases do not carry, in the order they are reported.
-    static func runProblems(_ input: Input, cases: [CaseResult], problemsSoFar: [String]) -> [String] {
+    static func runProblems(_ input: Input, cases: [CaseResult], problemsSoFar: [RunProblem]) -> [RunProblem] {
         let console = input.console
-        var problems: [String] = []
-        func anyPanic() -> Bool { (problemsSoFar + problems).contains { $0.contains("panic") } }
-        if let crash = console.guestCrash { problems.append("ringfence crashed in the guest: \(crash)") }
+        var problems: [RunProblem] = []
+        func anyPanic() -> Bool { (problemsSoFar + problems).contains { $0.text.contains("panic") } }
+        if let crash = console.guestCrash { problems.append(RunProblem("ringfence crashed in the guest: \(crash)", .guestCrash)) }
         if let early = console.troubleBeforeInit, !console.initStarted || console.caseLines.isEmpty, console.caseTrouble.isEmpty {
-            problems.append("kernel trouble before the suite started: \(early)")
+            problems.append(RunProblem("kernel trouble before the suite started: \(early)", .troubleBeforeSuite))
         }
         // Below the default memory a boot that never reached init is most
         // likely short of memory, whether the kernel said so (a splat before
         // init) or died in silence (too little RAM to decompress itself).
         if console.outOfMemory == nil, !console.initStarted, let want = input.context.memoryDefaultMB {
-            problems.append("the boot died before init with --memory \(input.host.memoryMB)M, less than the \(want)M this initramfs is given by default: raise --memory")
+            problems.append(RunProblem("the boot died before init with --memory \(input.host.memoryMB)M, less than the \(want)M this initramfs is given by default: raise --memory",
+                                       .lowMemoryBoot))
         }
-        if let oom = console.outOfMemory { problems.append(outOfMemoryText(oom, input)) }
-        if let panic = input.panicProblem, !anyPanic() { problems.append(panic) }
-        if input.context.timedOut { problems.append("timed out: the VM was killed after \(Int(input.context.timeoutSeconds)) s") }
+        if let oom = console.outOfMemory { problems.append(RunProblem(outOfMemoryText(oom, input), .outOfMemory)) }
+        if let panic = input.panicProblem, !anyPanic() { problems.append(RunProblem(panic, .panic)) }
+        if input.context.timedOut { problems.append(RunProblem("timed out: the VM was killed after \(Int(input.context.timeoutSeconds)) s", .timeout)) }
         // A leak is the kernel's, found after the suite: it fails the run (exit 1),
         // not one case (an allocation is not attributed to a case's markers).
-        if let p = ConsoleVerdict.kmemleakProblem(console.kmemleak) { problems.append(p) }
+        if let p = ConsoleVerdict.kmemleakProblem(console.kmemleak) { problems.append(RunProblem(p, .kmemleak)) }
         if console.guestExitCode == nil && !input.context.timedOut && console.guestCrash == nil && !anyPanic() {
-            problems.append("the guest never printed '# ringfence-exit:' (it did not finish)")
+            problems.append(RunProblem("the guest never printed '# ringfence-exit:' (it did not finish)", .exitMarker))
         }
         if input.guestReport == nil && input.plan == nil && cases.isEmpty && console.guestExitCode != 2 && !console.initStarted {
-            problems.append("no output from ringfence's init on the console")
+            problems.append(RunProblem("no output from ringfence's init on the console", .noInitOutput))
         }
         return problems
     }
@@ -264,21 +276,20 @@ public enum VMVerdict {
 
     /// The one exit policy (README, "Exit codes"): 2 for an infrastructure
     /// ending, a harness crash or a usage error (no cases); 1 for a run-level
-    /// problem (for a passed-through guest command also the console's own:
-    /// trouble no result carries, a missing plan, result or exit marker) or
+    /// problem (for a passed-through guest command these include the console's
+    /// own: trouble no result carries, a missing plan, result or exit marker) or
     /// the guest's own "Bail out!"; then, judged by the report, `Totals.exitCode`
     /// of the cases; passed through, the guest's own code, 1 when a case failed.
     /// (Where this differs from the console-side policy it replaced, the old
     /// verdict was the lie: a guest "Bail out!" beside a results.json fails;
     /// guest exit 2 with kernel trouble in a case is 1; a passed-through
     /// "not ok N # SKIP" is a skip, as KTAP says. No fixture reaches these.)
-    static func exitCode(_ input: Input, cases: [CaseResult], problems: [String], ending: ConsoleEnding, infrastructure: String?) -> Int32 {
+    static func exitCode(_ input: Input, cases: [CaseResult], problems: [String], infrastructure: String?) -> Int32 {
         let console = input.console
         if infrastructure != nil || console.guestCrash != nil { return 2 }
         if console.guestExitCode == 2 && cases.isEmpty && console.caseTrouble.isEmpty && !input.context.timedOut { return 2 }
         if !problems.isEmpty || console.guestBailOut != nil { return 1 }
         if input.passthrough {
-            if !ending.problems.isEmpty { return 1 }
             let code = console.guestExitCode ?? 1
             let t = Totals(cases)
             if t.failed + t.errors > 0 && code != 2 { return 1 }
@@ -360,9 +371,10 @@ public enum VMVerdict {
     /// own, passed through from the console's facts): a result with kernel
     /// trouble becomes "not ok N name # kernel WARN: <trouble>", a case that
     /// hit trouble and never reported gets such a line, and the ending adds
-    /// "Bail out! …" or "# ringfence-vm: <problem>" lines; the host's facts
-    /// (when known) follow the version line.
-    public static func passthroughKTAP(_ c: ConsoleVerdict, ending: ConsoleEnding, host: HostFacts?) -> String {
+    /// the run's other problems as "# ringfence-vm: <problem>" lines (before
+    /// any "Bail out!", the guest's own or the console ending's, which states
+    /// its own problem); the host's facts (when known) follow the version line.
+    static func passthroughKTAP(_ c: ConsoleVerdict, ending: ConsoleEnding, problems: [RunProblem], host: HostFacts?) -> String {
         var lines = c.sawKTAP ? c.document : ["KTAP version 1"] + c.document
         for r in c.results {
             guard let t = r.trouble else { continue }
@@ -374,11 +386,16 @@ public enum VMVerdict {
             let name = c.markerIDs[n].map { $0.isEmpty ? "" : " " + $0 } ?? ""
             lines.append("not ok \(n)\(name) # kernel WARN: \(t)")
         }
-        if let b = ending.bail {
-            lines.append(b)
-        } else if c.guestBailOut == nil {
-            lines += ending.problems.map { "# ringfence-vm: " + $0 }
+        let bailProblem = ending.bail.map { String($0.dropFirst("Bail out! ".count)) }
+        // Trouble in a case that never reported is stated by its "not ok" line above.
+        let stated = problems.filter { $0.text != bailProblem && !$0.topics.contains { if case .unreportedTrouble = $0 { return true }; return false } }
+            .map { "# ringfence-vm: " + $0.text }
+        if let guestBail = lines.firstIndex(where: { $0.hasPrefix("Bail out!") }) {
+            lines.insert(contentsOf: stated, at: guestBail)
+        } else {
+            lines += stated
         }
+        if let b = ending.bail { lines.append(b) }
         if let h = host { lines.insert(contentsOf: hostLines(h).map { "# " + $0 }, at: min(1, lines.count)) }
         return lines.joined(separator: "\n") + "\n"
     }

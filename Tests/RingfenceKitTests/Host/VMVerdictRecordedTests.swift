@@ -65,6 +65,45 @@ final class VMVerdictRecordedTests: XCTestCase {
         }
     }
 
+    /// A run has one list of problems (RunProblem.merged): results.json,
+    /// summary.txt, the KTAP (`# problem:` or, passed through, `# ringfence-vm:`
+    /// lines and the bail-out's own) and the tail (`VMJudgement.problems`)
+    /// state the same ones, on every fixture, as recorded and as if the host
+    /// had killed the VM at its timeout. (Before, a passed-through run printed
+    /// the console's problems in its KTAP and tail, and the report's in
+    /// summary.txt: a timed-out fuzz run said "timed out before the
+    /// ringfence-exit marker" in one and "timed out: the VM was killed after
+    /// 40 s" in the other.)
+    func testOneListOfProblemsInEveryOutput() throws {
+        for name in try RecordedConsole.names() {
+            let fixture = try RecordedConsole.load(name)
+            for timedOut in [fixture.header["timed-out"] == "yes", true] {
+                let o = try Self.judge(name, timedOut: timedOut)
+                let label = "\(name).log (timed out: \(timedOut))"
+                let listed = o.problems
+                XCTAssertEqual(o.report.problems ?? [], listed, "\(label): results.json")
+                let summary = o.summary.split(separator: "\n").filter { $0.hasPrefix("problem: ") }.map { String($0.dropFirst(9)) }
+                XCTAssertEqual(summary, listed, "\(label): summary.txt")
+                let ktap = o.ktap.split(separator: "\n").map(String.init)
+                var stated = ktap.compactMap { l -> String? in
+                    for prefix in ["# problem: ", "# ringfence-vm: "] where l.hasPrefix(prefix) { return String(l.dropFirst(prefix.count)) }
+                    return nil
+                }
+                if let bail = o.outcome.consoleEnding.bail, !o.byReport, o.outcome.infrastructure == nil,
+                   ktap.contains(bail) { stated.append(String(bail.dropFirst("Bail out! ".count))) }
+                // Passed through, trouble in a case that never reported is its own "not ok N … # kernel WARN: …" line.
+                for p in listed where !o.byReport && p.hasPrefix("kernel trouble in case ") {
+                    let n = p.dropFirst("kernel trouble in case ".count).prefix { $0.isNumber }
+                    let trouble = p[p.range(of: "which reported no result: ")!.upperBound...]
+                    if ktap.contains(where: { $0.hasPrefix("not ok \(n)") && $0.hasSuffix("# kernel WARN: \(trouble)") }) { stated.append(p) }
+                }
+                XCTAssertEqual(Set(stated), Set(listed), "\(label): KTAP\n\(o.ktap)")
+                XCTAssertEqual(Set(listed).count, listed.count, "\(label): a problem stated twice: \(listed)")
+                XCTAssertFalse(timedOut && listed.filter { $0.hasPrefix("timed out") }.count > 1, "\(label): the timeout stated twice: \(listed)")
+            }
+        }
+    }
+
     /// The status of every case must be the same in KTAP, JSON, JUnit and the summary.
     func assertRenderingsAgree(_ o: VMJudgement, file: StaticString = #filePath, line: UInt = #line) throws {
         let r = o.report

@@ -231,7 +231,7 @@ final class ConsoleVerdictTests: XCTestCase {
         XCTAssertEqual(Self.judge(nothing).exitCode, 2)
         XCTAssertNotNil(Self.judge(nothing).outcome.infrastructure)
         XCTAssertEqual(n.bail, "Bail out! console log ended before any KTAP output")
-        XCTAssertEqual(VMVerdict.passthroughKTAP(ConsoleVerdict.evaluate(log: nothing), ending: n, host: nil),
+        XCTAssertEqual(VMVerdict.passthroughKTAP(ConsoleVerdict.evaluate(log: nothing), ending: n, problems: n.stated, host: nil),
                        "KTAP version 1\nBail out! console log ended before any KTAP output\n")
     }
 
