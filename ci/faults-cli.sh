@@ -26,7 +26,7 @@ ALLERR=$T/all-stderr
 CHECK_TIMEOUT=30 CHECK_STREAMS=err CHECK_LOG=$ALLERR
 # shellcheck source=ci/lib/check.sh
 source "$ROOT/ci/lib/check.sh"
-PLAN=52
+PLAN=54
 echo "1..$PLAN"
 
 head -c 4096 /dev/zero >"$T/junk-kernel"   # ringfence vm reads the cases before the kernel
@@ -135,6 +135,10 @@ check "vm --arch s390x without --build or --kernel says which (exit 2)" 2 "--arc
 check "vm --arch arm64 refuses the Swift guest's options by name (exit 2)" 2 "--arch arm64 runs the cases exported as C, not the Swift guest: --bench, --guest-binary do not go with it" \
 	-- "$BIN" vm --arch arm64 --bench --guest-binary /bin/true --cases "$ROOT/ci/fixtures/cases"
 check "vm --arch mips lists the architectures (exit 2)" 2 "Please provide one of 'x86_64', 'arm64' or 's390x'" -- "$BIN" vm --arch mips
+check "vm --arch arm64 --executor swift: the Swift guest is x86_64's only (exit 2)" 2 "--executor swift runs on x86_64 only .*--arch arm64 runs the cases exported as C" \
+	-- "$BIN" vm --arch arm64 --executor swift --cases "$ROOT/ci/fixtures/cases"
+check "vm --executor kselftest refuses the Swift guest's options by name (exit 2)" 2 "--executor kselftest runs the cases exported as C, not the Swift guest: guest arguments after -- does not go with it" \
+	-- "$BIN" vm --executor kselftest --cases "$ROOT/ci/fixtures/cases" -- fuzz --time 5s
 # No cross compiler: a PATH with every other tool the run needs, but not aarch64-linux-gnu-gcc.
 mkdir -p "$T/nocross"
 for tool in make qemu-system-aarch64 apt-get dpkg-deb; do

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# ci/kselftest-agree.sh: the two executors agree. Exports the cases as C
-# (ringfence export --kselftest), builds them statically with gcc, boots the
-# binary as the only /init of an initramfs on a cached Debian kernel, judges
-# the console with ringfence's own verdict code (`ringfence verdict`), and
-# compares each exported case's status with the Swift runner's results.json
-# for the same kernel. docs/architectures.md explains it.
+# ci/kselftest-agree.sh: the two executors agree. Runs the cases exported as C
+# (`ringfence vm --executor kselftest`: ringfence export --kselftest, built
+# statically with gcc, booted as the only /init on the same cached Debian
+# kernel, judged by the one judge with the exported cases as the plan, the
+# path --arch arm64|s390x take) and the Swift guest (`ringfence vm`) on one
+# kernel, and compares each exported case's status in the two results.json.
+# docs/architectures.md explains it.
 #
-# Statuses compared: pass, fail, skip. The C program leaves known bugs to the
-# host judge, so a Swift `xfail` counts as `fail` and `xpass` as `pass`;
-# Swift `timeout`/`error` count as `fail`.
+# Statuses compared: pass, fail, skip. Both runs are judged with
+# cases/known-bugs.yaml, so `xfail` counts as `fail` and `xpass` as `pass` on
+# both sides; `timeout`/`error`/`crash` count as `fail`.
 #
 # Exit: 0 every exported case agrees; 1 a case differs, is missing on either
 # side, or the C run had no verdict; 2 set-up (no kernel, no compiler, bad
@@ -23,7 +24,7 @@ Usage: ci/kselftest-agree.sh [--kernel RELEASE] [--swift-results FILE] [--out DI
   --swift-results FILE   the Swift runner's results.json for that kernel;
                          without it, ./run-in-vm.sh --no-build --kernel-version V
                          --out DIR/swift makes one (V from RELEASE)
-  --swift-version V      run-in-vm.sh --kernel-version for the Swift run
+  --swift-version V      --kernel-version for both runs
                          (default: RELEASE up to '+'; 7.3~rc7 for a release candidate)
   --out DIR              default: ./out/kselftest-agree/RELEASE
   --ringfence BIN        default: the newer of .build-release/release/ringfence and .build/debug/ringfence
@@ -51,62 +52,38 @@ if [[ -z $RF ]]; then
 	[[ -x $RF && ! $ROOT/.build/debug/ringfence -nt $RF ]] || RF=$ROOT/.build/debug/ringfence
 fi
 [[ -x $RF ]] || { echo "kselftest-agree: no ringfence binary ($RF); swift build first" >&2; exit 2; }
-command -v gcc >/dev/null || { echo "kselftest-agree: gcc not found (apt-get install gcc)" >&2; exit 2; }
-command -v cpio >/dev/null || { echo "kselftest-agree: cpio not found (apt-get install cpio)" >&2; exit 2; }
+ver=${SVER:-${KREL%%+*}}
+[[ $ver == *-cloud-amd64 ]] && { echo "kselftest-agree: say which Debian version $KREL is with --swift-version (e.g. 7.3~rc7)" >&2; exit 2; }
 mkdir -p "$OUT"
 
-# 1. Export and build (static: the binary is the whole initramfs).
-rm -rf "$OUT/kselftest"
-"$RF" export --kselftest "$OUT/kselftest" --cases "$ROOT/cases"
-make -s -C "$OUT/kselftest" CC=gcc >/dev/null
-
-# 2. Initramfs: /init and /dev/console.
-rm -rf "$OUT/rootfs" && mkdir -p "$OUT/rootfs/dev"
-cp "$OUT/kselftest/io_uring_bpf_filter" "$OUT/rootfs/init"
-mknod "$OUT/rootfs/dev/console" c 5 1 2>/dev/null || true
-(cd "$OUT/rootfs" && find . | cpio -o -H newc --quiet) >"$OUT/initrd.cpio"
-
-# 3. Boot under QEMU (KVM when it works, TCG otherwise), as ringfence vm does.
-accel=tcg,thread=single cpu=max
-if [[ -w /dev/kvm ]] && [[ ! -e $CACHE/kvm-failed ]]; then accel=kvm cpu=host; fi
-start=$(date +%s.%N)
-timeout 900 qemu-system-x86_64 -nodefaults -no-user-config -nographic -no-reboot -machine pc -accel "$accel" -cpu "$cpu" \
-	-smp 1 -m 512M -kernel "$KERNEL" -initrd "$OUT/initrd.cpio" \
-	-append "console=ttyS0 panic=-1 loglevel=5 printk.time=1 rdinit=/init mitigations=off tsc=reliable no_timer_check i8042.noaux i8042.nokbd i8042.nopnp" \
-	-serial "file:$OUT/console.log" -monitor none -display none || true
-vm=$(echo "$(date +%s.%N) - $start" | bc)
-
-# 4. The same verdict code as x86_64's ringfence vm: KTAP, WARN attribution by the kmsg markers.
+# 1-4. The C executor: ringfence vm exports, compiles, boots and judges
+# (the same kernel store, --out rule, orphan handling and judge as every run).
 rc=0
-"$RF" verdict "$OUT/console.log" --summary "$OUT/summary.txt" >"$OUT/results.ktap" || rc=$?
-echo "kselftest-agree: C export on $KREL ($accel): VM ${vm%???????} s; $(head -1 "$OUT/summary.txt"); verdict exit $rc"
+"$RF" vm --executor kselftest --kernel-version "$ver" --cases "$ROOT/cases" --out "$OUT/c" >"$OUT/c.log" 2>&1 || rc=$?
+[[ $rc == 0 || $rc == 1 ]] || { echo "kselftest-agree: the C run did not finish (exit $rc); the end of $OUT/c.log:" >&2; tail -n 15 "$OUT/c.log" >&2; exit 2; }
+echo "kselftest-agree: C export on $KREL: $(head -1 "$OUT/c/summary.txt"); exit $rc"
 
 # 5. The Swift runner's results for the same kernel.
 if [[ -z $SWIFT ]]; then
-	ver=${SVER:-${KREL%%+*}}
-	[[ $ver == *-cloud-amd64 ]] && { echo "kselftest-agree: say which Debian version $KREL is with --swift-version (e.g. 7.3~rc7)" >&2; exit 2; }
 	"$ROOT/run-in-vm.sh" --no-build --kernel-version "$ver" --out "$OUT/swift" >"$OUT/swift.log" 2>&1 || true
 	SWIFT=$OUT/swift/results.json
 fi
 [[ -r $SWIFT ]] || { echo "kselftest-agree: no Swift results ($SWIFT)" >&2; exit 1; }
 
 # 6. Case by case.
-python3 - "$OUT/results.ktap" "$SWIFT" "$OUT/kselftest/NOT-EXPORTED" "$OUT/differences.txt" "$KREL" <<'PY'
-import json, re, sys
-ktap, swift_path, not_exported, diff_path, krel = sys.argv[1:6]
-c = {}
-for line in open(ktap):
-    m = re.match(r'^(not ok|ok) \d+ (\S+)(.*)$', line.rstrip('\n'))
-    if not m:
-        continue
-    ok, cid, rest = m.groups()
-    c[cid] = 'fail' if ok == 'not ok' else ('skip' if re.search(r'#\s*SKIP', rest) else 'pass')
-report = json.load(open(swift_path))
-if report.get('kernel', {}).get('release') != krel:
-    print(f"kselftest-agree: the Swift results are of kernel {report.get('kernel', {}).get('release')}, not {krel}")
-    sys.exit(1)
-norm = {'pass': 'pass', 'xpass': 'pass', 'fail': 'fail', 'xfail': 'fail', 'timeout': 'fail', 'error': 'fail', 'skip': 'skip'}
-s = {x['id']: norm.get(x['status'], x['status']) for x in report['cases']}
+python3 - "$OUT/c/results.json" "$SWIFT" "$OUT/c/NOT-EXPORTED" "$OUT/differences.txt" "$KREL" <<'PY'
+import json, sys
+c_path, swift_path, not_exported, diff_path, krel = sys.argv[1:6]
+norm = {'pass': 'pass', 'xpass': 'pass', 'fail': 'fail', 'xfail': 'fail', 'timeout': 'fail', 'error': 'fail', 'crash': 'fail', 'skip': 'skip'}
+def statuses(path, who):
+    report = json.load(open(path))
+    release = report.get('kernel', {}).get('release') or report.get('host', {}).get('kernelRelease')
+    if release != krel:
+        print(f"kselftest-agree: the {who} results are of kernel {release}, not {krel}")
+        sys.exit(1)
+    return report, {x['id']: norm.get(x['status'], x['status']) for x in report['cases']}
+_, c = statuses(c_path, 'C')
+report, s = statuses(swift_path, 'Swift')
 skipped = {l.split('\t')[0] for l in open(not_exported) if not l.startswith('#') and l.strip()}
 diffs = []
 for cid, st in sorted(c.items()):

@@ -23,6 +23,8 @@ struct VMCommand: ParsableCommand {
         ci/ringfence.config and ci/ringfence-s390x.config, ARCH=s390) or --kernel IMAGE. The same
         judge, exit codes and results files; results.json records the architecture. Default
         results directory: ./out/<release>, with -<arch> added when the release does not name it.
+        On x86_64, --executor kselftest runs that C program instead of the Swift guest (results
+        in ./out/<release>-kselftest): ci/kselftest-agree.sh compares the two executors with it.
 
         Results go to ./out/<kernel-release>/ (relative to the current directory): console.log,
         results.ktap, results.json, results.junit.xml, summary.txt, all rendered from one report.
@@ -78,12 +80,19 @@ struct VMCommand: ParsableCommand {
         }
     }
 
-    /// What --arch arm64|s390x does not go with: the Swift guest's options,
-    /// KVM, modules; s390x has no Debian kernel to fetch.
+    /// The executor the run gets: --executor, else the architecture's default.
+    var executor: GuestExecutor { vm.executor ?? GuestExecutor.default(for: vm.arch) }
+
+    /// What the C kselftest executor (--arch arm64|s390x, --executor
+    /// kselftest) does not go with: the Swift guest's options, KVM, modules;
+    /// s390x has no Debian kernel to fetch.
     func validateArch() throws {
         let arch = vm.arch
-        guard arch != .x86_64 else { return }
-        let name = "--arch \(arch.rawValue)"
+        if arch != .x86_64 && vm.executor == .swift {
+            throw ValidationError("--executor swift runs on x86_64 only (the Swift guest is built for this host); --arch \(arch.rawValue) runs the cases exported as C")
+        }
+        guard executor == .kselftest else { return }
+        let name = arch == .x86_64 ? "--executor kselftest" : "--arch \(arch.rawValue)"
         if arch.row.debianFlavour == nil && !tree.build && kernel.kernel == nil && kernel.fetchSource == nil {
             throw ValidationError("\(name) needs --build (a kernel cross-built from linux-source-7.3 with ci/ringfence.config and ci/\(arch.row.configFragment ?? "")) "
                                   + "or --kernel IMAGE: Debian's \(arch.rawValue) kernel packages are in the index but not on the mirror")
@@ -99,7 +108,7 @@ struct VMCommand: ParsableCommand {
         if suite.writeInitramfs != nil { refused.append("--write-initramfs") }
         if suite.guestBinary != nil { refused.append("--guest-binary") }
         if tree.hunt || tree.coverage || tree.debug { refused.append("--hunt, --coverage and --debug") }
-        if vm.accel == .kvm { refused.append("--accel kvm (a foreign architecture runs under TCG)") }
+        if vm.accel == .kvm { refused.append("--accel kvm (the C program runs under TCG)") }
         if vm.initrdCompression != "none" { refused.append("--initrd-compression") }
         if !refused.isEmpty {
             throw ValidationError("\(name) runs the cases exported as C, not the Swift guest: \(refused.joined(separator: ", ")) "
@@ -111,7 +120,7 @@ struct VMCommand: ParsableCommand {
         Signals.trap()
         var o = options()
         if !vm.bareBoot && !kernel.listKernels && kernel.fetchSource == nil {
-            if vm.arch == .x86_64 { try plan(&o) } else { try loadKnownBugs(&o) }
+            if executor == .swift { try plan(&o) } else { try loadKnownBugs(&o) }
         }
         let store = KernelStore(root: KernelStore.defaultRoot(), arch: vm.arch)
         store.mirror = kernel.mirror
@@ -147,6 +156,7 @@ struct VMCommand: ParsableCommand {
         o.timeout = vm.timeout
         o.cpus = vm.cpus
         o.arch = vm.arch
+        o.executor = executor
         o.exhaustive = suite.exhaustive
         o.guestBinary = suite.guestBinary.map(FileSystem.absolute)
         o.memoryMB = vm.memory.flatMap(QEMUSettings.parseMemory)
@@ -186,7 +196,7 @@ struct VMCommand: ParsableCommand {
             return try runner.bareBoots(repeat: vm.repeat) { print($0, terminator: ""); fflush(stdout) }
         }
         let builtPlan = tree.build ? try buildKernel(runner, store: store) : nil
-        if vm.arch != .x86_64 {
+        if executor == .kselftest {
             let cases = try loadCases(runner.options.casesDir)
             return try runner.runExported(cases: cases) { print($0, terminator: ""); fflush(stdout) }
         }
@@ -282,7 +292,7 @@ struct VMCommand: ParsableCommand {
 
     /// Checks that need no kernel: tools, and that --out and --results can be written.
     func preflight(_ o: VMRunOptions) throws {
-        if vm.arch != .x86_64 { try preflightArch(o) } else { try preflightTools(o) }
+        if executor == .kselftest { try preflightArch(o) } else { try preflightTools(o) }
         if kernel.listKernels || kernel.fetchSource != nil { return }
         if let out = o.out {
             // Refused before anything is downloaded or written: a directory
@@ -392,6 +402,8 @@ struct KernelOptions: ParsableArguments {
 struct MachineOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Guest architecture: x86_64 (default: the Swift guest), arm64 (Debian's cloud-arm64 kernel) or s390x (big-endian; needs --build or --kernel). arm64 and s390x run the cases exported as C (ringfence export --kselftest), cross-compiled statically, under TCG; see docs/architectures.md.", valueName: "ARCH"))
     var arch: GuestArch = .x86_64
+    @Option(help: ArgumentHelp("What runs the cases: swift (the Swift guest as /init; x86_64 only, its default) or kselftest (the cases exported as C, compiled statically, as /init; the only one on arm64 and s390x). On x86_64, ci/kselftest-agree.sh runs both and compares them case by case.", valueName: "EXECUTOR"))
+    var executor: GuestExecutor?
     @Option(help: "Accelerator: auto (KVM when /dev/kvm works and has not failed here before, else TCG), kvm or tcg.")
     var accel: VMRunOptions.Accel = .auto
     @Option(help: "TCG threading with --cpus > 1: single (one host thread for all guest CPUs; default) or multi (faster, but see the boot-flake rates in docs/performance.md).")
@@ -437,4 +449,5 @@ struct SuiteOptions: ParsableArguments {
 
 extension VMRunOptions.Accel: ExpressibleByArgument {}
 extension GuestArch: ExpressibleByArgument {}
+extension GuestExecutor: ExpressibleByArgument {}
 extension QEMUSettings.TCGThreads: ExpressibleByArgument {}

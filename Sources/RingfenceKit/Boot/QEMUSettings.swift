@@ -42,7 +42,10 @@ public struct QEMUSettings: Equatable {
     /// (the judge tells kernel lines from the program's by them), and the
     /// program's own arguments after `--` (`-e`: the exhaustive tier).
     public static func exportCommandLine(arch: GuestArch, programArguments: [String], extra: [String] = []) -> String {
-        var parts = ["console=\(arch.row.console)", "panic=-1", "loglevel=5", "printk.time=1", "rdinit=/init"] + extra
+        var parts = ["console=\(arch.row.console)", "panic=-1", "loglevel=5", "printk.time=1", "rdinit=/init"]
+        // x86_64: the Swift guest's quiet-boot options (no keyboard controller probing, no TSC recalibration).
+        if arch == .x86_64 { parts += ["mitigations=off", "tsc=reliable", "no_timer_check", "i8042.noaux", "i8042.nokbd", "i8042.nopnp"] }
+        parts += extra
         if !programArguments.isEmpty { parts += ["--"] + programArguments }
         return parts.joined(separator: " ")
     }

@@ -15,11 +15,14 @@ extension VMRunner {
         try abandoningResultsOnError { try runExportedOnce(cases: cases, stdout: stdout) }
     }
 
-    /// The default results directory of an --arch run: ./out/<release>,
+    /// The default results directory of an exported run: ./out/<release>,
     /// with the architecture added when the release does not name it (a
-    /// kernel built from linux-source is just "7.3.4" on every architecture).
+    /// kernel built from linux-source is just "7.3.4" on every architecture);
+    /// on x86_64 (--executor kselftest) ./out/<release>-kselftest, beside the
+    /// Swift guest's ./out/<release>.
     public static func defaultOut(release: String, arch: GuestArch) -> String {
-        if arch == .x86_64 || release.hasSuffix("-" + arch.row.debianArch) { return "out/\(release)" }
+        if arch == .x86_64 { return "out/\(release)-kselftest" }
+        if release.hasSuffix("-" + arch.row.debianArch) { return "out/\(release)" }
         return "out/\(release)-\(arch.rawValue)"
     }
 
@@ -54,7 +57,7 @@ extension VMRunner {
         try FileSystem.write(append + "\n", to: out.staging + "/cmdline")
         var settings = QEMUSettings(kernel: kernel.vmlinuz, initrd: initrdPath, append: append, serialLog: out.staging + "/console.log")
         settings.arch = arch
-        settings.accelerator = .tcg   // a foreign architecture: TCG only
+        settings.accelerator = .tcg   // a foreign architecture, or x86_64's C program beside the Swift guest's runs: TCG
         settings.cpus = options.cpus ?? 1
         settings.memoryMB = memory
         settings.tcgThreads = options.tcgThreads

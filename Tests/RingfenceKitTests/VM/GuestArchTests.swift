@@ -74,6 +74,9 @@ final class GuestArchTests: XCTestCase {
                        "console=ttyAMA0 panic=-1 loglevel=5 printk.time=1 rdinit=/init")
         XCTAssertEqual(QEMUSettings.exportCommandLine(arch: .s390x, programArguments: ["-e"], extra: ["quiet"]),
                        "console=ttysclp0 panic=-1 loglevel=5 printk.time=1 rdinit=/init quiet -- -e")
+        // x86_64's C program (--executor kselftest): the Swift guest's quiet-boot options too.
+        XCTAssertEqual(QEMUSettings.exportCommandLine(arch: .x86_64, programArguments: []),
+                       "console=ttyS0 panic=-1 loglevel=5 printk.time=1 rdinit=/init mitigations=off tsc=reliable no_timer_check i8042.noaux i8042.nokbd i8042.nopnp")
     }
 
     /// A cross build: ARCH= and CROSS_COMPILE= on every make, its own cache
@@ -124,7 +127,8 @@ final class GuestArchTests: XCTestCase {
     func testDefaultResultsDirectoryNamesTheArchitecture() {
         XCTAssertEqual(VMRunner.defaultOut(release: "7.3.4+deb13-cloud-arm64", arch: .arm64), "out/7.3.4+deb13-cloud-arm64")
         XCTAssertEqual(VMRunner.defaultOut(release: "7.3.4", arch: .s390x), "out/7.3.4-s390x")
-        XCTAssertEqual(VMRunner.defaultOut(release: "7.3.4", arch: .x86_64), "out/7.3.4")
+        // x86_64's C program (--executor kselftest) beside the Swift guest's out/<release>.
+        XCTAssertEqual(VMRunner.defaultOut(release: "7.3.4+deb13-cloud-amd64", arch: .x86_64), "out/7.3.4+deb13-cloud-amd64-kselftest")
     }
 
     func testArm64AptConfigurationAndCatalog() {
