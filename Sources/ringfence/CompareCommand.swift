@@ -37,6 +37,7 @@ struct CompareCommand: ParsableCommand {
                                            new: try readReport(new, command: "ringfence compare"))
         if format == .table { print(comparison.table()) } else { print(try encodeJSON(comparison)) }
         let (code, reasons) = comparison.gate(allowRemoved: allowRemoved)
+        for w in comparison.warnings { warn("ringfence compare: warning: \(w)") }
         for r in reasons { warn("ringfence compare: \(r)") }
         throw ExitCode(code)
     }

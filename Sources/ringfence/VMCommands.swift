@@ -24,6 +24,9 @@ struct Verdict: ParsableCommand {
     @Option(help: "Case directory to name the guest's results by (they cross the console by id only; default: cases).")
     var cases: String?
 
+    @Option(help: ArgumentHelp("The guest architecture the log was recorded on (x86_64, arm64, s390x): recorded as the host's arch in results.json, summary.txt and KTAP, and scopes known bugs with `arches:`.", valueName: "ARCH"))
+    var arch: GuestArch?
+
     func run() throws {
         guard let data = FileManager.default.contents(atPath: logFile) else {
             throw ValidationError("cannot read \(logFile)")
@@ -32,6 +35,7 @@ struct Verdict: ParsableCommand {
         // The one judge, as `ringfence vm` calls it; a recorded log has no plan and no host.
         var context = VMVerdict.Context()
         context.timedOut = timedOut
+        context.arch = arch?.rawValue
         if GuestResults.extract(fromConsole: log)[GuestResults.resultsName] != nil {
             let dir = cases ?? ProcessInfo.processInfo.environment["RINGFENCE_DEFAULT_CASES"] ?? "cases"
             var isDir: ObjCBool = false

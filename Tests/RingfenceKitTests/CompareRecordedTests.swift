@@ -91,4 +91,27 @@ final class CompareRecordedTests: XCTestCase {
         XCTAssertEqual(c.removed.count, 4)   // cases/fuzz/findings.yaml is newer than that recording
         XCTAssertTrue(c.removed.allSatisfy { $0.id.hasPrefix("fuzz/findings:") })
     }
+
+    /// Runs of another architecture or executor are unlike besides the
+    /// kernel: compare says so (a warning, not a gate reason) and names both
+    /// in its table's first line; alike runs get no warning.
+    func testAnotherArchitectureOrExecutorIsNamed() throws {
+        var old = try report("debian-7.3.4"), new = try report("debian-7.3.4")
+        XCTAssertEqual(ResultsComparison(old: old, new: new).warnings, [])
+        old.host = HostFacts(accelerator: "tcg", kernelRelease: old.kernel.release)
+        old.host?.arch = "x86_64"
+        old.host?.executor = "swift"
+        new.host = HostFacts(accelerator: "tcg", kernelRelease: new.kernel.release)
+        new.host?.arch = "arm64"
+        new.host?.executor = "kselftest"
+        let c = ResultsComparison(old: old, new: new)
+        XCTAssertEqual(c.warnings.count, 2, "\(c.warnings)")
+        XCTAssertTrue(c.warnings[0].hasPrefix("OLD ran on x86_64 and NEW on arm64"), c.warnings[0])
+        XCTAssertTrue(c.warnings[1].hasPrefix("OLD ran with the swift executor and NEW with kselftest"), c.warnings[1])
+        XCTAssertTrue(c.table().hasPrefix("compare: 7.3.4+deb13-cloud-amd64 (x86_64, swift) -> 7.3.4+deb13-cloud-amd64 (arm64, kselftest)"), c.table())
+        XCTAssertEqual(c.gate(allowRemoved: false).code, 0, "a warning, not a gate reason")
+        new.host?.arch = "x86_64"
+        new.host?.executor = "swift"
+        XCTAssertEqual(ResultsComparison(old: old, new: new).warnings, [])
+    }
 }

@@ -10,6 +10,12 @@ public struct ResultsComparison: Codable, Sendable {
 
     public var oldKernel: String
     public var newKernel: String
+    /// The guests' architectures and executors (results.json `host.arch`,
+    /// `host.executor`; nil in a results file from before they were recorded).
+    public var oldArch: String?
+    public var newArch: String?
+    public var oldExecutor: String?
+    public var newExecutor: String?
     public var newlyFailing: [Change] = []
     public var newlyPassing: [Change] = []
     public var newlySkipped: [Change] = []
@@ -50,6 +56,10 @@ public struct ResultsComparison: Codable, Sendable {
     public init(old: RunReport, new: RunReport) {
         oldKernel = old.kernel.release
         newKernel = new.kernel.release
+        oldArch = old.host?.arch
+        newArch = new.host?.arch
+        oldExecutor = old.host?.executor
+        newExecutor = new.host?.executor
         newTotal = new.cases.count
         newExecuted = new.cases.filter { $0.status != .skip }.count
         let before = Dictionary(old.cases.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -73,9 +83,28 @@ public struct ResultsComparison: Codable, Sendable {
         }
     }
 
+    /// What makes the two runs unlike besides the kernel: another
+    /// architecture (byte-order cases skip on one and run on the other) or
+    /// another executor (the C kselftest runs only the exported cases). Not a
+    /// gate reason: printed so that a difference is not read as the kernel's.
+    public var warnings: [String] {
+        var out: [String] = []
+        if let a = oldArch, let b = newArch, a != b {
+            out.append("OLD ran on \(a) and NEW on \(b): cases that declare a byte order skip on one of them (docs/architectures.md); compare runs of one architecture to judge a kernel")
+        }
+        if let a = oldExecutor, let b = newExecutor, a != b {
+            out.append("OLD ran with the \(a) executor and NEW with \(b): the C kselftest runs only the exported cases (NOT-EXPORTED lists the rest)")
+        }
+        return out
+    }
+
     /// A readable table for people.
     public func table() -> String {
-        var out = ["compare: \(oldKernel) -> \(newKernel)"]
+        func label(_ kernel: String, _ arch: String?, _ executor: String?) -> String {
+            let facts = [arch, executor].compactMap { $0 }
+            return facts.isEmpty ? kernel : "\(kernel) (\(facts.joined(separator: ", ")))"
+        }
+        var out = ["compare: \(label(oldKernel, oldArch, oldExecutor)) -> \(label(newKernel, newArch, newExecutor))"]
         func section(_ title: String, _ changes: [Change], observed: Bool = false) {
             out.append("\(title): \(changes.count)")
             for c in changes {

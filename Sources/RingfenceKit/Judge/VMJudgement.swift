@@ -65,8 +65,10 @@ extension VMVerdict {
         let console = ConsoleVerdict.evaluate(log: log)
         var files = GuestResults.extract(fromConsole: log)
         let guestReport = files.removeValue(forKey: GuestResults.resultsName).flatMap { try? JSONDecoder().decode(RunReport.self, from: $0) }
-        let facts = host ?? guestReport.map { $0.host ?? HostFacts(accelerator: $0.accelerator ?? "unknown", kernelRelease: $0.kernel.release) }
+        var facts = host ?? guestReport.map { $0.host ?? HostFacts(accelerator: $0.accelerator ?? "unknown", kernelRelease: $0.kernel.release) }
             ?? HostFacts(accelerator: "unknown", kernelRelease: "unknown")
+        // A saved log judged with `ringfence verdict --arch`: the architecture it was recorded on.
+        if facts.arch == nil { facts.arch = context.arch }
         let outcome = judge(Input(console: console, guestReport: guestReport, plan: plan, host: facts, context: context))
         let byReport = !outcome.passedThrough
         let code = outcome.exitCode

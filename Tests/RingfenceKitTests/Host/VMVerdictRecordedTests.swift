@@ -104,6 +104,21 @@ final class VMVerdictRecordedTests: XCTestCase {
         }
     }
 
+    /// `ringfence verdict --arch`: a saved log without host facts records the
+    /// architecture it was recorded on (results.json, summary.txt); without
+    /// --arch none is claimed.
+    func testASavedLogRecordsTheArchitectureItIsGiven() throws {
+        let log = try Self.log("kselftest-arm64")
+        var context = VMVerdict.Context()
+        context.arch = "arm64"
+        let o = VMVerdict.judge(log: log, plan: nil, host: nil, context: context)
+        XCTAssertEqual(o.report.host?.arch, "arm64")
+        XCTAssertTrue(o.summary.split(separator: "\n")[0].hasSuffix(" arch=arm64"), o.summary)
+        let without = VMVerdict.judge(log: log, plan: nil, host: nil)
+        XCTAssertNil(without.report.host?.arch)
+        XCTAssertFalse(without.summary.contains("arch="), without.summary)
+    }
+
     /// The status of every case must be the same in KTAP, JSON, JUnit and the summary.
     func assertRenderingsAgree(_ o: VMJudgement, file: StaticString = #filePath, line: UInt = #line) throws {
         let r = o.report
