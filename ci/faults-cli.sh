@@ -26,7 +26,7 @@ ALLERR=$T/all-stderr
 CHECK_TIMEOUT=30 CHECK_STREAMS=err CHECK_LOG=$ALLERR
 # shellcheck source=ci/lib/check.sh
 source "$ROOT/ci/lib/check.sh"
-PLAN=54
+PLAN=56
 echo "1..$PLAN"
 
 head -c 4096 /dev/zero >"$T/junk-kernel"   # ringfence vm reads the cases before the kernel
@@ -134,6 +134,9 @@ check "vm --arch s390x without --build or --kernel says which (exit 2)" 2 "--arc
 	-- "$BIN" vm --arch s390x --cases "$ROOT/ci/fixtures/cases"
 check "vm --arch arm64 refuses the Swift guest's options by name (exit 2)" 2 "--arch arm64 runs the cases exported as C, not the Swift guest: --bench, --guest-binary do not go with it" \
 	-- "$BIN" vm --arch arm64 --bench --guest-binary /bin/true --cases "$ROOT/ci/fixtures/cases"
+check "asm --byte-order middle lists the byte orders (exit 2)" 2 "Please provide one of 'little' and 'big'" -- "$BIN" asm --byte-order middle 'ret #1'
+check "asm --byte-order big loads sqe_flags from the word's second byte from the top (rsh #16)" 0 "" \
+	'"$BIN" asm --byte-order big "ld [sqe_flags]; ret a" | grep -q "{ 0x74, 0, 0, 0x00000010 }"' -- "$BIN" asm --byte-order big 'ld [sqe_flags]; ret a'
 check "vm --arch mips lists the architectures (exit 2)" 2 "Please provide one of 'x86_64', 'arm64' or 's390x'" -- "$BIN" vm --arch mips
 check "vm --arch arm64 --executor swift: the Swift guest is x86_64's only (exit 2)" 2 "--executor swift runs on x86_64 only .*--arch arm64 runs the cases exported as C" \
 	-- "$BIN" vm --arch arm64 --executor swift --cases "$ROOT/ci/fixtures/cases"

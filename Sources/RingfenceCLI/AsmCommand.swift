@@ -18,6 +18,7 @@ public struct AsmCommand: ParsableCommand {
         Examples:
           ringfence asm 'ld [opcode]; jeq #IORING_OP_NOP, ok; ret #0; ok: ret #1'
           echo '{ 0x20, 0, 0, 0x00000008 }' | ringfence asm --disassemble
+          ringfence asm --byte-order big 'ld [sqe_flags]; ret a'   # as s390x loads it
         """)
 
     @Argument(help: "Program text; read from standard input when omitted or '-'.")
@@ -25,6 +26,9 @@ public struct AsmCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Treat the input as instructions ({ code, jt, jf, k } lines) and print the listing.")
     var disassemble = false
+
+    @Option(name: .long, help: ArgumentHelp("Assemble for this byte order: little (x86_64, arm64) or big (s390x); default: this machine's. Sub-word context fields, u64 halves, #htons, #ipv4 and #ipv6 depend on it (docs/architectures.md).", valueName: "ORDER"))
+    var byteOrder: ByteOrder = .host
 
     public func run() throws {
         let text: String
@@ -34,7 +38,7 @@ public struct AsmCommand: ParsableCommand {
             text = String(decoding: readStandardInput(), as: UTF8.self)
         }
         let insns: [BPFInstruction]
-        do { insns = try Assembler.assemble(text) } catch let e as AssemblyError {
+        do { insns = try Assembler.assemble(text, byteOrder: byteOrder) } catch let e as AssemblyError {
             warn("ringfence asm: line \(e.line): \(e.message)")
             throw ExitCode(Exit.usage)
         }
@@ -46,3 +50,5 @@ public struct AsmCommand: ParsableCommand {
         }
     }
 }
+
+extension ByteOrder: ExpressibleByArgument {}
