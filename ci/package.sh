@@ -91,9 +91,11 @@ for b in ringfence:usr/bin ringfence-guest:usr/lib/ringfence; do
 	chmod 0755 "$P/${b#*:}/${b%%:*}"
 done
 cp -R cases "$P/usr/share/ringfence/cases"
-# What `ringfence vm --build [--hunt] [--coverage]` reads at run time.
-for f in ringfence.config ringfence-hunt.config ringfence-coverage.config coverage.sh coverage-summary.py; do
-	install -m 0644 "ci/$f" "$P/usr/share/ringfence/ci/$f"
+# What `ringfence vm --build [--hunt] [--coverage] [--debug] [--arch A]` reads
+# at run time: every config fragment (ci/ringfence*.config, the debug and the
+# architectures' ones too) and the coverage scripts.
+for f in ci/ringfence*.config ci/coverage.sh ci/coverage-summary.py; do
+	install -m 0644 "$f" "$P/usr/share/ringfence/ci/${f#ci/}"
 done
 install -d -m 0755 "$P/usr/share/lintian/overrides"
 install -m 0644 ci/debian/lintian-overrides "$P/usr/share/lintian/overrides/ringfence"

@@ -48,7 +48,9 @@ public enum GuestArch: String, CaseIterable, Sendable, Equatable {
             return Row(qemu: "qemu-system-aarch64", qemuPackage: "qemu-system-arm", machine: "virt", cpu: "max",
                        consoleDevice: "-serial (PL011 UART)", console: "ttyAMA0", powerOff: "PSCI SYSTEM_OFF",
                        debianArch: "arm64", debianFlavour: "cloud-arm64", kernelArch: "arm64", kernelImage: "arch/arm64/boot/Image",
-                       crossPrefix: "aarch64-linux-gnu-", crossPackages: ["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"], configFragment: nil)
+                       crossPrefix: "aarch64-linux-gnu-", crossPackages: ["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"],
+                       configFragment: "ringfence-arm64.config",
+                       inapplicableOptions: ["CONFIG_SERIAL_8250", "CONFIG_SERIAL_8250_CONSOLE", "CONFIG_ACPI"])
         case .s390x:
             return Row(qemu: "qemu-system-s390x", qemuPackage: "qemu-system-misc", machine: "s390-ccw-virtio", cpu: "max",
                        consoleDevice: "-device sclpconsole (SCLP VT220)", console: "ttysclp0", powerOff: "SCLP (signal quiesce, then stop)",

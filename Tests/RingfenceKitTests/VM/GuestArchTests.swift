@@ -25,6 +25,8 @@ final class GuestArchTests: XCTestCase {
         XCTAssertNil(GuestArch.s390x.row.debianFlavour, "Debian's s390x kernels are not on the mirror: built")
         XCTAssertEqual(GuestArch.s390x.row.kernelArch, "s390")
         XCTAssertEqual(GuestArch.s390x.row.configFragment, "ringfence-s390x.config")
+        XCTAssertEqual(GuestArch.arm64.row.configFragment, "ringfence-arm64.config")
+        XCTAssertEqual(GuestArch.arm64.row.inapplicableOptions, ["CONFIG_SERIAL_8250", "CONFIG_SERIAL_8250_CONSOLE", "CONFIG_ACPI"])
         XCTAssertEqual(GuestArch.host, .x86_64)
         // Every fragment the table names exists under ci/.
         let ci = VMVerdictRecordedTests.root.deletingLastPathComponent().appendingPathComponent("ci").path
