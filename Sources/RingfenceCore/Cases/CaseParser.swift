@@ -355,7 +355,7 @@ struct CaseParser {
         }
         let steps = try parseSteps(stepsField, usedOpcodes: &usedOpcodes)
         if steps.isEmpty { throw stepsField.error("the new image needs at least one step") }
-        return ExecSpec(spawn: spawn, keep: keep, before: before, steps: steps, node: stepsField.node, file: file)
+        return ExecSpec(spawn: spawn, keep: keep, before: before, steps: steps)
     }
 
     /// send_ring needs a parent to send to: it must sit inside a fork: (not inside a
@@ -374,12 +374,6 @@ struct CaseParser {
             default: continue
             }
         }
-    }
-
-    /// The steps an exec'd image reads from its memfd (ExecImage).
-    static func parseExecSteps(_ node: CaseNode, file: String) throws -> [Step] {
-        var used: [UInt32] = []
-        return try CaseParser(file: file).parseSteps(YAMLField(node: node, file: file, path: "steps"), usedOpcodes: &used)
     }
 
     // MARK: ring, restrict
