@@ -320,7 +320,7 @@ struct CaseParser {
         let symbols: (String) -> UInt64? = { SymbolicConstant.value($0).map(UInt64.init) }
         switch key {
         case "user_data": s.userData = try v.integer()
-        case "flags": s.flags = try sqeFlags(v)
+        case "flags": s.flags = SQEFlags(rawValue: try sqeFlags(v))
         case "ioprio": s.ioprio = try v.integer()
         case "fd": s.fd = try v.integer(); s.socketForFD = nil; s.pipeEndForFD = nil
         case "off": s.off = try v.integer(); s.offPayload = nil
@@ -385,7 +385,7 @@ struct CaseParser {
             switch key {
             case "name": spec.name = try v.string()
             case "entries": spec.entries = try v.integer()
-            case "flags": spec.flags = try v.flags(UInt32.self, names: { IoUringNames.lookup($0, in: IoUringNames.setupFlags, prefix: "IORING_SETUP_") }, what: "IORING_SETUP_ flag")
+            case "flags": spec.flags = SetupFlags(rawValue: try v.flags(UInt32.self, names: { IoUringNames.lookup($0, in: IoUringNames.setupFlags, prefix: "IORING_SETUP_") }, what: "IORING_SETUP_ flag"))
             default: spec.registerFD = try v.bool()
             }
         }

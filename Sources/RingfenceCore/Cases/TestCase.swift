@@ -131,9 +131,13 @@ public struct FilterRegistration: Sendable, Equatable, Codable {
     public var opcode: OpcodeRef = .number(0)
     public var program: [BPFInstruction] = []
     public var programSource: String = ""
+    /// io_uring_bpf_filter.flags (FilterABI.Flag's bits, and unknown ones for
+    /// the EINVAL cases). Still raw (not FilterABI.Flag): the fuzzer
+    /// (Fuzz/FuzzGenerator, FuzzFeatures, FuzzShrinker) does arithmetic on it; to change together with it.
     public var flags: UInt32 = 0
     public var pduSize: UInt8 = 0
     public var cmdType: UInt16 = FilterABI.cmdFilter
+    /// io_uring_bpf.cmd_flags: none is defined; raw, for the cases that set bits to get EINVAL.
     public var cmdFlags: UInt16 = 0
     public var resv: UInt32 = 0
     public var filterResv: [UInt8] = [0, 0, 0]
@@ -163,8 +167,8 @@ public struct RegisterExpectation: Sendable, Equatable, Codable {
 public struct RingSpec: Sendable, Equatable, Codable {
     public var name: String
     public var entries: UInt32 = 8
-    /// IORING_SETUP_* bits.
-    public var flags: UInt32 = 0
+    /// IORING_SETUP_* bits, any of them: a negative case may set bits 7.3 does not define.
+    public var flags: SetupFlags = []
     /// Register the ring fd (IORING_REGISTER_RING_FDS) so USE_REGISTERED_RING can name it.
     public var registerFD = false
     public init(name: String) { self.name = name }
@@ -175,9 +179,13 @@ public struct RestrictionSpec: Sendable, Equatable, Codable {
     public var target: RegisterTarget = .ring("main")
     public var registerOps: [UInt8] = []
     public var sqeOps: [UInt8] = []
+    /// IOSQE_* bits as IORING_RESTRICTION_SQE_FLAGS_ALLOWED/REQUIRED carry
+    /// them. Still raw (not SQEFlags): the fuzzer (Fuzz/FuzzGenerator) builds
+    /// these from integer literals; to change together with it.
     public var sqeFlagsAllowed: UInt8?
     public var sqeFlagsRequired: UInt8?
-    /// Task variant only: io_uring_task_restriction.flags and .resv.
+    /// Task variant only: io_uring_task_restriction.flags and .resv. Raw: no
+    /// flag is defined, every bit is one a negative case sets to get EINVAL.
     public var taskFlags: UInt16 = 0
     public var taskResv: [UInt32] = [0, 0, 0]
     public var nrArgs: UInt32?
@@ -188,13 +196,16 @@ public struct RestrictionSpec: Sendable, Equatable, Codable {
 /// fields plus a payload the backend places in memory.
 public struct SQESpec: Sendable, Equatable, Codable {
     public var opcode: OpcodeRef = .number(0)
-    public var flags: UInt8 = 0
+    /// IOSQE_* bits, any of them (unknown ones included, for the EINVAL cases).
+    public var flags: SQEFlags = []
     public var ioprio: UInt16 = 0
     public var fd: Int32 = -1
     public var off: UInt64 = 0
     public var addr: UInt64 = 0
     public var len: UInt32 = 0
-    /// The per-op flags word (rw_flags / open_flags / msg_flags ...).
+    /// The per-op flags word (rw_flags / open_flags / msg_flags ...). Raw: its
+    /// meaning depends on the opcode, so no one OptionSet fits (the model
+    /// reads it as OpenFlags for OPENAT; the case parser names its bits per op).
     public var opFlags: UInt32 = 0
     public var userData: UInt64 = 0
     public var bufIndex: UInt16 = 0

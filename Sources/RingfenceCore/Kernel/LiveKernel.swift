@@ -183,7 +183,7 @@ public final class LiveKernel: KernelBackend {
             let off = spec.offPayload.map(place) ?? spec.off
             io_uring_prep_rw(Int32(spec.resolvedOpcode), sqe, fdValue, UnsafeRawPointer(bitPattern: UInt(addr)), spec.len, off)
             if addr == 0 { sqe.pointee.addr = 0 }
-            sqe.pointee.flags = spec.flags
+            sqe.pointee.flags = spec.flags.rawValue
             sqe.pointee.ioprio = spec.ioprio
             sqe.pointee.rw_flags = Int32(bitPattern: spec.opFlags)
             sqe.pointee.user_data = spec.userData

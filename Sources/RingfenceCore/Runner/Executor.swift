@@ -236,7 +236,7 @@ public final class Executor {
     // MARK: the steps, one kind each
 
     private func setUpRing(_ spec: RingSpec, _ expected: Int32?) -> [String]? {
-        let fd = backend.setupRing(entries: spec.entries, flags: spec.flags)
+        let fd = backend.setupRing(entries: spec.entries, flags: spec.flags.rawValue)
         if let failure = expectResult(fd, errno: expected, what: "io_uring_setup") { return failure }
         if fd >= 0 {
             if let old = rings[spec.name] { backend.closeRing(old) }
