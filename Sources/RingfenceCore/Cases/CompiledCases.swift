@@ -28,8 +28,9 @@ public struct CompiledSuite: Sendable, Equatable, Codable {
 /// nested steps an `exec:`/`spawn:` hands its new image through a memfd.
 ///
 /// Format: the 8-byte magic `RFCASES2` (steps: `RFSTEPS2`), then the plan
-/// as JSON (the synthesized Codable conformances of TestCase and Step;
-/// BPFInstruction and Sweep code themselves compactly). A file of another
+/// in PlanCoder's positional binary form of the synthesized Codable
+/// conformances of TestCase and Step (BPFInstruction and Sweep code
+/// themselves compactly). A file of another
 /// format (an older ringfence's `RFCASES1` trees) or a damaged one is a
 /// FormatError saying which, never a crash; `read(directory:)` names the file.
 public enum CompiledCases {
@@ -43,7 +44,7 @@ public enum CompiledCases {
     }
 
     public static func encode(_ suite: CompiledSuite) throws -> [UInt8] {
-        magic + Array(try JSONEncoder().encode(suite))
+        magic + (try PlanCoder.encode(suite))
     }
 
     public static func decode(_ bytes: [UInt8]) throws -> CompiledSuite {
@@ -52,7 +53,7 @@ public enum CompiledCases {
 
     /// An `exec:`/`spawn:` step's nested steps, for the new image (ExecImage).
     public static func encodeSteps(_ steps: [Step]) throws -> [UInt8] {
-        stepsMagic + Array(try JSONEncoder().encode(steps))
+        stepsMagic + (try PlanCoder.encode(steps))
     }
 
     public static func decodeSteps(_ bytes: [UInt8]) throws -> [Step] {
@@ -70,7 +71,7 @@ public enum CompiledCases {
             throw FormatError(message: "not a compiled case plan (no \(String(decoding: magic, as: UTF8.self)) magic at its start)")
         }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(bytes[magic.count...]))
+            return try PlanCoder.decode(T.self, from: bytes[magic.count...])
         } catch {
             throw FormatError(message: "a damaged compiled case plan (\(bytes.count) bytes): \(describe(error))")
         }
