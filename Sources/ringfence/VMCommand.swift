@@ -270,6 +270,7 @@ struct VMCommand: ParsableCommand {
     /// `run` on /cases): the plan for the report, and only the modules it needs.
     func plan(_ o: inout VMRunOptions) throws {
         let cases = try loadCases(o.casesDir)
+        o.loadedCases = (cases, CaseLoader.timings.files)
         var selected: [TestCase]? = nil
         if o.guestArguments.first == "run", let cmd = try? RunCommand.parse(Array(o.guestArguments.dropFirst())),
            cmd.cases == "/cases" {

@@ -28,12 +28,12 @@ final class LifecycleStepTests: XCTestCase {
         XCTAssertEqual(e.keep, ["r"])
         XCTAssertEqual(e.before.count, 1); XCTAssertEqual(e.steps.count, 1)
         XCTAssertEqual(s[0].kind, "exec"); XCTAssertEqual(s[1].kind, "spawn")
-        // What the new image parses: the compiled steps node, through the same parser.
-        let bytes = CompiledCases.encode([(e.file, e.node)])
-        let back = try CompiledCases.decode(bytes)
-        let parsed = try CaseParser.parseExecSteps(try XCTUnwrap(back[0].root), file: e.file)
-        guard parsed.count == 1, case .submit(let ring, let sqes, _, _) = parsed[0] else { return XCTFail("steps did not survive") }
+        // What the new image decodes: the steps as compiled here, not parsed again.
+        let parsed = try CompiledCases.decodeSteps(try CompiledCases.encodeSteps(e.steps))
+        XCTAssertEqual(parsed, e.steps)
+        guard parsed.count == 1, case .submit(let ring, let sqes, _, let loc) = parsed[0] else { return XCTFail("steps did not survive") }
         XCTAssertEqual(ring, "r"); XCTAssertEqual(sqes.count, 1)
+        XCTAssertEqual(loc.file, "t.yaml")
     }
 
     func testSpawnTakesNoBefore() {

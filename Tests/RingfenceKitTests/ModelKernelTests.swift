@@ -237,11 +237,11 @@ import PropertyBased
         let ring = k.setupRing(entries: 8, flags: 0)
         var sock = M.socket(3, domain: 2, type: 1)
         sock.fileIndex = 1
-        sock.flags = SQEFlags.ioLink.rawValue
+        sock.flags = .ioLink
         let r = M.results(k.submit(ring: ring, sqes: [sock, M.nop(4)], expecting: 2, timeoutMs: 0))
         #expect(r[3] == -Errno.ENXIO && r[4] == 0)
         // ...and CQE_SKIP_SUCCESS hides its -ENXIO completion.
-        sock.flags = SQEFlags.cqeSkipSuccess.rawValue
+        sock.flags = .cqeSkipSuccess
         sock.userData = 5
         let out = k.submit(ring: ring, sqes: [sock], expecting: 0, timeoutMs: 0)
         #expect(out.submitted == 1 && out.cqes.isEmpty)

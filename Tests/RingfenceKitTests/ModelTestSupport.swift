@@ -47,7 +47,7 @@ enum M {
         var s = SQESpec()
         s.opcode = .number(0)
         s.userData = userData
-        s.flags = flags
+        s.flags = SQEFlags(rawValue: flags)
         return s
     }
 

@@ -7,7 +7,7 @@
 // against the C headers in Tests/CKernelABI.
 
 /// IORING_SETUP_*: io_uring_params.flags.
-public struct SetupFlags: OptionSet, Hashable, Sendable {
+public struct SetupFlags: OptionSet, Hashable, Sendable, Codable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
@@ -48,7 +48,7 @@ public struct SetupFlags: OptionSet, Hashable, Sendable {
 }
 
 /// IOSQE_*: io_uring_sqe.flags (and the low byte of req->flags).
-public struct SQEFlags: OptionSet, Hashable, Sendable {
+public struct SQEFlags: OptionSet, Hashable, Sendable, Codable {
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 

@@ -3,7 +3,7 @@
 /// byte order, so a sub-word field's shift and mask, the word holding a half
 /// of a u64, and constants that encode byte order (`#htons(N)`, `#ipv4(…)`,
 /// `#ipv6(…)[N]`) depend on it (docs/architectures.md, "Byte order").
-public enum ByteOrder: String, Sendable, Equatable, Hashable, CaseIterable, CustomStringConvertible {
+public enum ByteOrder: String, Sendable, Equatable, Hashable, CaseIterable, Codable, CustomStringConvertible {
     case little
     case big
 

@@ -6,7 +6,7 @@
 // runner and the exported C program skip it on a machine of the other order.
 
 /// A case's `byte_order: { order: little|big, reason: ... }`.
-public struct DeclaredByteOrder: Sendable, Equatable {
+public struct DeclaredByteOrder: Sendable, Equatable, Codable {
     public var order: ByteOrder
     public var reason: String
     public init(order: ByteOrder, reason: String) { self.order = order; self.reason = reason }
@@ -18,7 +18,7 @@ public struct DeclaredByteOrder: Sendable, Equatable {
 }
 
 /// A raw `ld [k]` in a program, where the case file writes it.
-public struct RawContextLoad: Sendable, Equatable {
+public struct RawContextLoad: Sendable, Equatable, Codable {
     public var location: SourceLocation
     public var offset: UInt32
 }

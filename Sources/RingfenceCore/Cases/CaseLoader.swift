@@ -36,33 +36,32 @@ public enum CaseLoader {
     /// name one `.yaml` case file: its ids are then relative to its directory.
     public static func loadCollectingErrors(directory: String, compose: CaseComposer?) throws -> (cases: [TestCase], errors: [CaseFileError]) {
         timings = CaseLoadTimings()
+        let t0 = rf_now_ns()
+        if SourceFiles.isDirectory(directory), let suite = try CompiledCases.read(directory: directory) {
+            // The compiled plan: decoded, not parsed (the host parsed it).
+            timings.decodeNs += rf_now_ns() - t0
+            timings.files = suite.files
+            return (suite.cases, [])
+        }
         // (file name, its tree or the error composing it)
         var trees: [(String, () throws -> CaseNode?)] = []
-        var loops: [CaseFileError] = []
-        let t0 = rf_now_ns()
-        if SourceFiles.isDirectory(directory), let files = try CompiledCases.read(directory: directory) {
-            timings.readNs += rf_now_ns() - t0
-            for f in files where !isKnownBugs(f.name) { trees.append((f.name, { f.root })) }
-        } else {
-            let found = try caseFiles(at: directory)
-            loops = found.loops
-            let files = found.files.filter { !isKnownBugs($0) }
-            guard let compose else {
-                if files.isEmpty { return try check(trees, loops: loops, in: directory) }
-                throw CaseFileError(file: directory, line: 0, field: "", message: CaseSource.noComposer)
-            }
-            for rel in files {
-                trees.append((rel, {
-                    let t0 = rf_now_ns()
-                    let text = try readText(found.root, rel)
-                    let t1 = rf_now_ns()
-                    timings.readNs += t1 - t0
-                    defer { timings.composeNs += rf_now_ns() - t1; timings.caseFileNs += rf_now_ns() - t1 }
-                    return try compose(text, rel)
-                }))
-            }
+        let found = try caseFiles(at: directory)
+        let files = found.files.filter { !isKnownBugs($0) }
+        guard let compose else {
+            if files.isEmpty { return try check(trees, loops: found.loops, in: directory) }
+            throw CaseFileError(file: directory, line: 0, field: "", message: CaseSource.noComposer)
         }
-        return try check(trees, loops: loops, in: directory)
+        for rel in files {
+            trees.append((rel, {
+                let t0 = rf_now_ns()
+                let text = try readText(found.root, rel)
+                let t1 = rf_now_ns()
+                timings.readNs += t1 - t0
+                defer { timings.composeNs += rf_now_ns() - t1; timings.caseFileNs += rf_now_ns() - t1 }
+                return try compose(text, rel)
+            }))
+        }
+        return try check(trees, loops: found.loops, in: directory)
     }
 
     /// Parses every tree in file order; a duplicate id is an error at its second place.
@@ -159,18 +158,28 @@ public enum CaseLoader {
         return (out, errors)
     }
 
-    /// The compiled suite of a case directory (or one case file): every case
-    /// file's tree and the known-bug file's, composed by `compose` once each.
-    /// Throws the first error, with file and line, exactly as loading the directory would.
+    /// The compiled plan of a case directory (or one case file): every case
+    /// file composed by `compose` and parsed once, and the known-bug baseline
+    /// at its top parsed, encoded for the guest (CompiledCases). Throws the
+    /// first error, with file and line, exactly as loading the directory would.
     public static func compile(directory: String, compose: @escaping CaseComposer) throws -> [UInt8] {
-        let found = try caseFiles(at: directory)
-        let composed = found.files.map { rel in
-            (name: rel, tree: Result { try compose(try readText(found.root, rel), rel) })
-        }
-        let (_, errors) = try check(composed.filter { !isKnownBugs($0.name) }.map { f in (f.name, { try f.tree.get() }) },
-                                    loops: found.loops, in: directory)
-        if let first = errors.first { throw first }
-        return CompiledCases.encode(try composed.map { ($0.name, try $0.tree.get()) })
+        let (cases, files) = try loadCounted(directory: directory, compose: compose)
+        return try compile(cases: cases, files: files, directory: directory, compose: compose)
+    }
+
+    /// The plan of cases already loaded from `directory` (`files` case files):
+    /// the host parses each case file once, for its own plan and the guest's.
+    public static func compile(cases: [TestCase], files: Int, directory: String, compose: @escaping CaseComposer) throws -> [UInt8] {
+        let bugsPath = directory + "/" + KnownBugs.fileName
+        let bugs: [KnownBug]? = SourceFiles.isDirectory(directory) && access(bugsPath, F_OK) == 0
+            ? try KnownBugs.load(path: bugsPath, compose: compose) : nil
+        return try CompiledCases.encode(CompiledSuite(files: files, cases: cases, knownBugs: bugs))
+    }
+
+    /// `load(directory:compose:)` and how many case files it read.
+    public static func loadCounted(directory: String, compose: CaseComposer?) throws -> (cases: [TestCase], files: Int) {
+        let cases = try load(directory: directory, compose: compose)
+        return (cases, timings.files)
     }
 
     /// "registration/reserved-fields.yaml" + "Nonzero cmd_flags is rejected"

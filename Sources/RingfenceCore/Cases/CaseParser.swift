@@ -320,7 +320,7 @@ struct CaseParser {
         let symbols: (String) -> UInt64? = { SymbolicConstant.value($0).map(UInt64.init) }
         switch key {
         case "user_data": s.userData = try v.integer()
-        case "flags": s.flags = try sqeFlags(v)
+        case "flags": s.flags = SQEFlags(rawValue: try sqeFlags(v))
         case "ioprio": s.ioprio = try v.integer()
         case "fd": s.fd = try v.integer(); s.socketForFD = nil; s.pipeEndForFD = nil
         case "off": s.off = try v.integer(); s.offPayload = nil
@@ -355,7 +355,7 @@ struct CaseParser {
         }
         let steps = try parseSteps(stepsField, usedOpcodes: &usedOpcodes)
         if steps.isEmpty { throw stepsField.error("the new image needs at least one step") }
-        return ExecSpec(spawn: spawn, keep: keep, before: before, steps: steps, node: stepsField.node, file: file)
+        return ExecSpec(spawn: spawn, keep: keep, before: before, steps: steps)
     }
 
     /// send_ring needs a parent to send to: it must sit inside a fork: (not inside a
@@ -376,12 +376,6 @@ struct CaseParser {
         }
     }
 
-    /// The steps an exec'd image reads from its memfd (ExecImage).
-    static func parseExecSteps(_ node: CaseNode, file: String) throws -> [Step] {
-        var used: [UInt32] = []
-        return try CaseParser(file: file).parseSteps(YAMLField(node: node, file: file, path: "steps"), usedOpcodes: &used)
-    }
-
     // MARK: ring, restrict
 
     private func ringSpec(_ f: YAMLField) throws -> RingSpec {
@@ -391,7 +385,7 @@ struct CaseParser {
             switch key {
             case "name": spec.name = try v.string()
             case "entries": spec.entries = try v.integer()
-            case "flags": spec.flags = try v.flags(UInt32.self, names: { IoUringNames.lookup($0, in: IoUringNames.setupFlags, prefix: "IORING_SETUP_") }, what: "IORING_SETUP_ flag")
+            case "flags": spec.flags = SetupFlags(rawValue: try v.flags(UInt32.self, names: { IoUringNames.lookup($0, in: IoUringNames.setupFlags, prefix: "IORING_SETUP_") }, what: "IORING_SETUP_ flag"))
             default: spec.registerFD = try v.bool()
             }
         }

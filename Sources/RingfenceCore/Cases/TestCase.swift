@@ -11,14 +11,14 @@ import Glibc
 // assembled, names resolved to numbers. The Executor runs these steps.
 
 /// Where in a case file something came from, for messages.
-public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
+public struct SourceLocation: Sendable, Equatable, Codable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public init(file: String, line: Int) { self.file = file; self.line = line }
     public var description: String { "\(file):\(line)" }
 }
 
-public struct TestCase: Sendable {
+public struct TestCase: Sendable, Equatable, Codable {
     /// Stable identifier: "<file path under cases/ without .yaml>:<slug of name>".
     public var id: String
     public var name: String
@@ -37,6 +37,13 @@ public struct TestCase: Sendable {
     public var injection: FaultInjection?
     /// `byte_order:`: the case holds only on machines of this byte order.
     public var byteOrder: DeclaredByteOrder?
+
+    /// What the compiled plan (suite.rfcases) carries: everything but `why`,
+    /// which only `ringfence lint` reads, on the host. The name stays: the
+    /// guest's KTAP lines and `--filter` use it. A decoded case has `why` nil.
+    enum CodingKeys: String, CodingKey {
+        case id, name, location, requires, steps, timeout, tier, injection, byteOrder
+    }
 }
 
 /// A case's `inject:` block (docs/writing-cases.md, "Allocation failures"):
@@ -46,7 +53,7 @@ public struct TestCase: Sendable {
 /// ways: the step met its expectation (then the following steps must hold:
 /// its full effect), or it failed with one of `errnos` (then `ifFailed` must
 /// hold: the state as before). Anything else fails the case, naming N.
-public struct FaultInjection: Sendable {
+public struct FaultInjection: Sendable, Equatable, Codable {
     /// 1-based index into the case's steps: a ring, register, restrict or fork step.
     public var step: Int
     public var errnos: [Int32]
@@ -58,14 +65,14 @@ public struct FaultInjection: Sendable {
     }
 }
 
-public enum Tier: String, Sendable {
+public enum Tier: String, Sendable, Codable {
     case standard
     /// Run with `ringfence run --exhaustive` (`run-in-vm.sh --exhaustive`); CI does.
     case exhaustive
 }
 
 /// Feature probes, never version numbers.
-public enum Requirement: Sendable, Equatable, Hashable, CustomStringConvertible {
+public enum Requirement: Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
     /// IORING_REGISTER_BPF_FILTER exists (implicit for every case).
     case bpfFilter
     /// Running as root with CAP_SYS_ADMIN.
@@ -92,14 +99,14 @@ public enum Requirement: Sendable, Equatable, Hashable, CustomStringConvertible 
 }
 
 /// An io_uring opcode as a case names it; LAST is resolved on the running kernel.
-public enum OpcodeRef: Sendable, Equatable {
+public enum OpcodeRef: Sendable, Equatable, Codable {
     case number(UInt32)
     /// The running kernel's IORING_OP_LAST, plus an offset.
     case last(plus: UInt32)
 }
 
 /// Where a user pointer points, for fault cases.
-public enum Placement: Sendable, Equatable {
+public enum Placement: Sendable, Equatable, Codable {
     case normal
     case null
     /// An address with no mapping behind it.
@@ -110,7 +117,7 @@ public enum Placement: Sendable, Equatable {
     case truncated(mappedBytes: Int)
 }
 
-public enum RegisterTarget: Sendable, Equatable {
+public enum RegisterTarget: Sendable, Equatable, Codable {
     case ring(String)
     /// fd -1: the task's filter set, inherited by rings created later and by children.
     case task
@@ -119,14 +126,18 @@ public enum RegisterTarget: Sendable, Equatable {
 }
 
 /// One IORING_REGISTER_BPF_FILTER call with every field under the case's control.
-public struct FilterRegistration: Sendable {
+public struct FilterRegistration: Sendable, Equatable, Codable {
     public var target: RegisterTarget = .ring("main")
     public var opcode: OpcodeRef = .number(0)
     public var program: [BPFInstruction] = []
     public var programSource: String = ""
+    /// io_uring_bpf_filter.flags (FilterABI.Flag's bits, and unknown ones for
+    /// the EINVAL cases). Still raw (not FilterABI.Flag): the fuzzer
+    /// (Fuzz/FuzzGenerator, FuzzFeatures, FuzzShrinker) does arithmetic on it; to change together with it.
     public var flags: UInt32 = 0
     public var pduSize: UInt8 = 0
     public var cmdType: UInt16 = FilterABI.cmdFilter
+    /// io_uring_bpf.cmd_flags: none is defined; raw, for the cases that set bits to get EINVAL.
     public var cmdFlags: UInt16 = 0
     public var resv: UInt32 = 0
     public var filterResv: [UInt8] = [0, 0, 0]
@@ -143,7 +154,7 @@ public struct FilterRegistration: Sendable {
     public init() {}
 }
 
-public struct RegisterExpectation: Sendable, Equatable {
+public struct RegisterExpectation: Sendable, Equatable, Codable {
     /// nil: the call must succeed.
     public var errno: Int32?
     /// The pdu_size the kernel must have written back into the argument.
@@ -153,24 +164,28 @@ public struct RegisterExpectation: Sendable, Equatable {
     }
 }
 
-public struct RingSpec: Sendable, Equatable {
+public struct RingSpec: Sendable, Equatable, Codable {
     public var name: String
     public var entries: UInt32 = 8
-    /// IORING_SETUP_* bits.
-    public var flags: UInt32 = 0
+    /// IORING_SETUP_* bits, any of them: a negative case may set bits 7.3 does not define.
+    public var flags: SetupFlags = []
     /// Register the ring fd (IORING_REGISTER_RING_FDS) so USE_REGISTERED_RING can name it.
     public var registerFD = false
     public init(name: String) { self.name = name }
 }
 
 /// Legacy IORING_REGISTER_RESTRICTIONS on a ring, or the task-level variant (fd -1).
-public struct RestrictionSpec: Sendable, Equatable {
+public struct RestrictionSpec: Sendable, Equatable, Codable {
     public var target: RegisterTarget = .ring("main")
     public var registerOps: [UInt8] = []
     public var sqeOps: [UInt8] = []
+    /// IOSQE_* bits as IORING_RESTRICTION_SQE_FLAGS_ALLOWED/REQUIRED carry
+    /// them. Still raw (not SQEFlags): the fuzzer (Fuzz/FuzzGenerator) builds
+    /// these from integer literals; to change together with it.
     public var sqeFlagsAllowed: UInt8?
     public var sqeFlagsRequired: UInt8?
-    /// Task variant only: io_uring_task_restriction.flags and .resv.
+    /// Task variant only: io_uring_task_restriction.flags and .resv. Raw: no
+    /// flag is defined, every bit is one a negative case sets to get EINVAL.
     public var taskFlags: UInt16 = 0
     public var taskResv: [UInt32] = [0, 0, 0]
     public var nrArgs: UInt32?
@@ -179,15 +194,18 @@ public struct RestrictionSpec: Sendable, Equatable {
 
 /// One SQE. Typed helpers (path, socket, sockaddr) are turned into these
 /// fields plus a payload the backend places in memory.
-public struct SQESpec: Sendable, Equatable {
+public struct SQESpec: Sendable, Equatable, Codable {
     public var opcode: OpcodeRef = .number(0)
-    public var flags: UInt8 = 0
+    /// IOSQE_* bits, any of them (unknown ones included, for the EINVAL cases).
+    public var flags: SQEFlags = []
     public var ioprio: UInt16 = 0
     public var fd: Int32 = -1
     public var off: UInt64 = 0
     public var addr: UInt64 = 0
     public var len: UInt32 = 0
-    /// The per-op flags word (rw_flags / open_flags / msg_flags ...).
+    /// The per-op flags word (rw_flags / open_flags / msg_flags ...). Raw: its
+    /// meaning depends on the opcode, so no one OptionSet fits (the model
+    /// reads it as OpenFlags for OPENAT; the case parser names its bits per op).
     public var opFlags: UInt32 = 0
     public var userData: UInt64 = 0
     public var bufIndex: UInt16 = 0
@@ -213,14 +231,15 @@ public struct SQESpec: Sendable, Equatable {
 }
 
 /// How `send_ring` passes a ring fd to the parent.
-public enum RingPassing: String, Sendable {
+public enum RingPassing: String, Sendable, Codable {
     case scmRights = "scm_rights"
     case pidfdGetfd = "pidfd_getfd"
 }
 
 /// `exec:` and `spawn:`: the nested steps run in a new image of the guest
-/// binary (/proc/self/exe, a real execve()), which reads them from a memfd.
-public struct ExecSpec: Sendable {
+/// binary (/proc/self/exe, a real execve()), which reads them, compiled
+/// (CompiledPlan.encodeSteps), from a memfd: the new image parses nothing.
+public struct ExecSpec: Sendable, Equatable, Codable {
     /// spawn: posix_spawn() from this process (glibc: clone3 with CLONE_VM|CLONE_VFORK,
     /// then execve); exec: a forked child runs `before`, then execve()s itself.
     public var spawn: Bool
@@ -229,18 +248,18 @@ public struct ExecSpec: Sendable {
     /// exec only: steps the child runs in the old image just before it execs.
     public var before: [Step]
     public var steps: [Step]
-    /// The `steps` list as composed YAML: what the new image parses.
-    public var node: CaseNode
-    public var file: String
+    public init(spawn: Bool, keep: [String], before: [Step], steps: [Step]) {
+        self.spawn = spawn; self.keep = keep; self.before = before; self.steps = steps
+    }
 }
 
-public struct SocketSpec: Sendable, Equatable {
+public struct SocketSpec: Sendable, Equatable, Codable {
     public var domain: Int32, type: Int32, proto: Int32
     public init(domain: Int32, type: Int32, proto: Int32) { self.domain = domain; self.type = type; self.proto = proto }
 }
 
 /// What a CQE's res must be.
-public enum ResultMatcher: Sendable, Equatable, CustomStringConvertible {
+public enum ResultMatcher: Sendable, Equatable, Codable, CustomStringConvertible {
     case exactly(Int32)
     /// >= 0: the operation ran and succeeded.
     case success
@@ -267,19 +286,19 @@ public enum ResultMatcher: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-public struct CQEExpectation: Sendable, Equatable {
+public struct CQEExpectation: Sendable, Equatable, Codable {
     public var userData: UInt64
     public var res: ResultMatcher
 }
 
-public struct SubmitExpectation: Sendable, Equatable {
+public struct SubmitExpectation: Sendable, Equatable, Codable {
     /// Exactly these CQEs (matched by user_data, in any order), no others.
     public var cqes: [CQEExpectation] = []
     /// io_uring_submit's return value, when the case cares.
     public var submitted: Int32?
 }
 
-public enum Step: Sendable {
+public enum Step: Sendable, Equatable, Codable {
     case ring(RingSpec, expectErrno: Int32?, SourceLocation)
     case register(FilterRegistration, RegisterExpectation, SourceLocation)
     /// The same registration once per value, `$name` in the program replaced by

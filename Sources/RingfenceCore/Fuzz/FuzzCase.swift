@@ -52,7 +52,7 @@ public struct FuzzSQE: Sendable, Equatable {
         var s = SQESpec()
         s.opcode = .number(opcode)
         s.userData = userData
-        s.flags = flags
+        s.flags = SQEFlags(rawValue: flags)
         s.ioprio = ioprio
         s.bufIndex = bufIndex
         s.fileIndex = fileIndex

@@ -122,9 +122,8 @@ public protocol KernelBackend: AnyObject {
 /// What an exec'd image needs besides its kept rings.
 public struct ExecPlan: Sendable {
     public var spawn: Bool
-    /// CompiledCases encoding of the nested steps' YAML (one file, `file`).
+    /// The nested steps, compiled (CompiledCases.encodeSteps).
     public var payload: [UInt8]
-    public var file: String
     public var opcodeLast: UInt32
     public var cqeTimeoutMs: Int
 }

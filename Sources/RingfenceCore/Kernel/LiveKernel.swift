@@ -183,7 +183,7 @@ public final class LiveKernel: KernelBackend {
             let off = spec.offPayload.map(place) ?? spec.off
             io_uring_prep_rw(Int32(spec.resolvedOpcode), sqe, fdValue, UnsafeRawPointer(bitPattern: UInt(addr)), spec.len, off)
             if addr == 0 { sqe.pointee.addr = 0 }
-            sqe.pointee.flags = spec.flags
+            sqe.pointee.flags = spec.flags.rawValue
             sqe.pointee.ioprio = spec.ioprio
             sqe.pointee.rw_flags = Int32(bitPattern: spec.opFlags)
             sqe.pointee.user_data = spec.userData
@@ -410,7 +410,7 @@ public final class LiveKernel: KernelBackend {
         func argv(resultFD: Int32, kept: [(name: String, fd: Int32)]) -> (argv: [String]?, fds: [Int32], diagnostics: [String]) {
             let memfd = plan.payload.withUnsafeBytes { rf_memfd_with("ringfence-exec", $0.baseAddress, $0.count) }
             if memfd < 0 { return (nil, [], ["memfd_create: \(Errno.describe(result: memfd))"]) }
-            var args = ["/proc/self/exe", Self.execImageFlag, "\(memfd)", "\(resultFD)", "\(plan.opcodeLast)", "\(plan.cqeTimeoutMs)", plan.file]
+            var args = ["/proc/self/exe", Self.execImageFlag, "\(memfd)", "\(resultFD)", "\(plan.opcodeLast)", "\(plan.cqeTimeoutMs)"]
             for k in kept {
                 guard let p = ringParams[k.fd] else { close(memfd); return (nil, [], ["kept ring '\(k.name)' has no set-up parameters here"]) }
                 args.append("\(k.name)=\(k.fd)=" + Self.encode(p).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined())

@@ -65,7 +65,7 @@ enum RequestModel {
     /// io_init_req() + def->prep(): the prepared request, or the errno and the req->flags at failure.
     static func initRequest(_ sqe: SQESpec, opcode: UInt32, memory: SQEMemory, state: inout InitState,
                             semantics: KernelSemantics) -> Result<PreparedRequest, InitFailure> {
-        let sqeFlags = SQEFlags(rawValue: sqe.flags)
+        let sqeFlags = sqe.flags
         var flags = sqeFlags
         func fail(_ e: Int32) -> Result<PreparedRequest, InitFailure> { .failure(InitFailure(errno: e, flags: flags)) }
         guard opcode < semantics.opcodeLast else { return fail(Errno.EINVAL) }

@@ -10,7 +10,7 @@ import Glibc
 /// An upstream kernel version read from a release string:
 /// "7.3.4+deb13-cloud-amd64" → 7.3.4, "7.3.0-rc7+deb13-cloud-amd64" → 7.3-rc7.
 /// Release candidates sort before the release (7.3-rc7 < 7.3 = 7.3.0).
-public struct KernelVersion: Comparable, Sendable, CustomStringConvertible {
+public struct KernelVersion: Comparable, Sendable, Codable, CustomStringConvertible {
     public var numbers: [Int]
     /// nil for a release, N for -rcN.
     public var rc: Int?
@@ -77,7 +77,7 @@ public struct KernelVersion: Comparable, Sendable, CustomStringConvertible {
 
 /// "7.0 .. 7.3.1" (inclusive), "7.0 ..< 7.2" (upper bound excluded: every
 /// 7.1.x, no 7.2 release candidate), "7.2.6", "7.3-rc1 ..", ".. 7.2.12".
-public struct VersionRange: Sendable, CustomStringConvertible {
+public struct VersionRange: Sendable, Equatable, Codable, CustomStringConvertible {
     public var lower: KernelVersion?
     public var upper: KernelVersion?
     public var upperExcluded = false

@@ -13,7 +13,7 @@ import Glibc
 /// `ringfence run --strict`; a matching case that passes is an unexpected pass
 /// (xpass, `# XPASS`), so the entry gets narrowed. Entries without a source
 /// are refused.
-public struct KnownBug: Sendable {
+public struct KnownBug: Sendable, Equatable, Codable {
     public var caseID: String
     /// Upstream versions affected (any range matches).
     public var kernels: [VersionRange]
@@ -63,12 +63,13 @@ public enum KnownBugs {
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         let missing = CaseFileError(file: path, line: 0, field: "--known-bugs",
                                     message: "no such file; name an existing known-bugs.yaml, or 'none' for no baseline")
-        if let files = try CompiledCases.read(directory: dir) {
-            guard let entry = files.first(where: { $0.name == file }) else {
+        if let suite = try CompiledCases.read(directory: dir) {
+            // The host parsed the baseline beside the cases into the plan.
+            guard file == fileName, let bugs = suite.knownBugs else {
                 if required { throw missing }
                 return []
             }
-            return try parse(node: entry.root, file: file)
+            return bugs
         }
         guard let bytes = SourceFiles.read(path) else {
             if access(path, F_OK) != 0 {

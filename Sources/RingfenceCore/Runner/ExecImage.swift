@@ -5,9 +5,10 @@ import Glibc
 
 /// The guest binary re-executed by an `exec:` or `spawn:` step (LiveKernel.runInNewImage):
 ///
-///     /proc/self/exe --ringfence-exec-image MEMFD RESULT_FD OPCODE_LAST CQE_TIMEOUT_MS FILE [NAME=FD=PARAMS_HEX]...
+///     /proc/self/exe --ringfence-exec-image MEMFD RESULT_FD OPCODE_LAST CQE_TIMEOUT_MS [NAME=FD=PARAMS_HEX]...
 ///
-/// MEMFD holds the nested steps' YAML, compiled (CompiledCases, one file); each kept
+/// MEMFD holds the nested steps as the host compiled them (CompiledCases.encodeSteps:
+/// decoded, not parsed); each kept
 /// ring is mapped again with the io_uring_params its creator got. The report goes
 /// to RESULT_FD as one PipeFrame (the pipe the parent reads, as for fork:), the
 /// verdict is the exit status (0 held, 1 did not).
@@ -16,17 +17,17 @@ public enum ExecImage {
     public static func runIfRequested(_ arguments: [String]) {
         guard arguments.first == LiveKernel.execImageFlag else { return }
         let args = Array(arguments.dropFirst())
-        guard args.count >= 5, let memfd = Int32(args[0]), let resultFD = Int32(args[1]),
+        guard args.count >= 4, let memfd = Int32(args[0]), let resultFD = Int32(args[1]),
               let opcodeLast = UInt32(args[2]), let timeout = Int(args[3]) else {
             fputs("ringfence: \(LiveKernel.execImageFlag): bad arguments\n", stderr)
             exit(2)
         }
-        let (ok, diagnostics) = run(memfd: memfd, file: args[4], rings: Array(args.dropFirst(5)), opcodeLast: opcodeLast, timeout: timeout)
+        let (ok, diagnostics) = run(memfd: memfd, rings: Array(args.dropFirst(4)), opcodeLast: opcodeLast, timeout: timeout)
         PipeFrame.write(ChildReport(ok: ok, diagnostics: diagnostics), to: resultFD)
         exit(ok ? 0 : 1)
     }
 
-    static func run(memfd: Int32, file: String, rings: [String], opcodeLast: UInt32, timeout: Int) -> (Bool, [String]) {
+    static func run(memfd: Int32, rings: [String], opcodeLast: UInt32, timeout: Int) -> (Bool, [String]) {
         var bytes: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -36,9 +37,8 @@ public enum ExecImage {
         close(memfd)
         let steps: [Step]
         do {
-            let files = try CompiledCases.decode(bytes)
-            guard files.count == 1, let node = files[0].root else { return (false, ["exec'd image: no steps in the memfd"]) }
-            steps = try CaseParser.parseExecSteps(node, file: file)
+            steps = try CompiledCases.decodeSteps(bytes)
+            guard !steps.isEmpty else { return (false, ["exec'd image: no steps in the memfd"]) }
         } catch {
             return (false, ["exec'd image: the steps do not load: \(error)"])
         }

@@ -236,7 +236,7 @@ public final class Executor {
     // MARK: the steps, one kind each
 
     private func setUpRing(_ spec: RingSpec, _ expected: Int32?) -> [String]? {
-        let fd = backend.setupRing(entries: spec.entries, flags: spec.flags)
+        let fd = backend.setupRing(entries: spec.entries, flags: spec.flags.rawValue)
         if let failure = expectResult(fd, errno: expected, what: "io_uring_setup") { return failure }
         if fd >= 0 {
             if let old = rings[spec.name] { backend.closeRing(old) }
@@ -373,8 +373,9 @@ public final class Executor {
 
     private func runExec(_ spec: ExecSpec) -> [String]? {
         let opcodeLast = self.opcodeLast, timeout = cqeTimeoutMs, rings = self.rings, indexes = registeredIndex
-        let plan = ExecPlan(spawn: spec.spawn, payload: CompiledCases.encode([(spec.file, spec.node)]), file: spec.file,
-                            opcodeLast: opcodeLast, cqeTimeoutMs: timeout)
+        let payload: [UInt8]
+        do { payload = try CompiledCases.encodeSteps(spec.steps) } catch { return ["the nested steps do not encode: \(error)"] }
+        let plan = ExecPlan(spawn: spec.spawn, payload: payload, opcodeLast: opcodeLast, cqeTimeoutMs: timeout)
         let result = backend.runInNewImage(plan, prepare: { here in
             let inner = Self.nested(on: here, opcodeLast: opcodeLast, cqeTimeoutMs: timeout, rings: rings, indexes: indexes)
             let o = inner.run(spec.before)

@@ -62,10 +62,13 @@ public struct CaseLoadTimings: Sendable {
     /// Assembler.assemble calls made while parsing.
     public var assembleNs: UInt64 = 0
     public var assembleCalls = 0
+    /// Reading and decoding a compiled plan (suite.rfcases): nothing is parsed.
+    public var decodeNs: UInt64 = 0
     public init() {}
 
     public var summary: String {
-        "\(files) files: read \(PhaseTimes.seconds(readNs)) s, YAML compose \(PhaseTimes.seconds(composeNs)) s, "
+        if decodeNs > 0 { return "\(files) files compiled on the host: plan read and decoded in \(PhaseTimes.seconds(decodeNs)) s" }
+        return "\(files) files: read \(PhaseTimes.seconds(readNs)) s, YAML compose \(PhaseTimes.seconds(composeNs)) s, "
             + "parse \(PhaseTimes.seconds(caseFileNs &- composeNs &- assembleNs)) s, assemble \(PhaseTimes.seconds(assembleNs)) s in \(assembleCalls) calls"
     }
 }

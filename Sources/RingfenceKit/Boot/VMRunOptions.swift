@@ -39,6 +39,10 @@ public struct VMRunOptions {
     public var guestBinary: String?
     /// The cases the guest will run, in plan order, when the host can tell.
     public var plan: [TestCase]?
+    /// Every case of `casesDir` as the host loaded it for the plan, and the
+    /// number of case files: compiled into the guest's suite as they are, so
+    /// the host parses each case file once (nil: buildInitramfs loads them).
+    public var loadedCases: (cases: [TestCase], files: Int)?
     /// Modules the selected cases need.
     public var modules: [String] = []
     public var knownBugs: [KnownBug] = []

@@ -128,7 +128,13 @@ public final class VMRunner {
             a.addFile(String(lib.dropFirst()), data, mode: 0o755)
         }
         let suite: [UInt8]
-        do { suite = try CaseLoader.compile(directory: options.casesDir) } catch let e as CaseFileError {
+        do {
+            if let loaded = options.loadedCases {
+                suite = try CaseLoader.compile(cases: loaded.cases, files: loaded.files, directory: options.casesDir, compose: YAMLCompose.composer)
+            } else {
+                suite = try CaseLoader.compile(directory: options.casesDir)
+            }
+        } catch let e as CaseFileError {
             throw HostError("\(e)")
         }
         a.addFile("cases/" + CompiledCases.fileName, Data(suite))

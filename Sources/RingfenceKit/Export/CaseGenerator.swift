@@ -129,7 +129,7 @@ struct CaseGenerator {
     }
 
     func ringStep(_ spec: RingSpec, _ errno: Int32?, indent i: String) -> String {
-        var out = "\(i){\n\(i)\tint fd = rf_setup(&c->rings[\(ringRef(spec.name))], \(spec.entries), 0x\(String(spec.flags, radix: 16)));\n"
+        var out = "\(i){\n\(i)\tint fd = rf_setup(&c->rings[\(ringRef(spec.name))], \(spec.entries), 0x\(String(spec.flags.rawValue, radix: 16)));\n"
         out += fail(i + "\t", "rf_expect(fd, \(errno ?? 0), \"io_uring_setup\")")
         if spec.registerFD {
             out += "\(i)\tif (fd >= 0 && rf_register_ring_fd(&c->rings[\(ringRef(spec.name))]) < 0) {\n"
@@ -220,7 +220,7 @@ struct CaseGenerator {
         case .number(let n): f.append(".opcode = \(n) /* \(C.comment(Opcode.name(n))) */")
         case .last(let plus): f.append(".opcode = RF_LAST | \(plus) /* IORING_OP_LAST + \(plus) */")
         }
-        if q.flags != 0 { f.append(".flags = 0x\(String(q.flags, radix: 16))") }
+        if !q.flags.isEmpty { f.append(".flags = 0x\(String(q.flags.rawValue, radix: 16))") }
         if q.ioprio != 0 { f.append(".ioprio = \(q.ioprio)") }
         f.append(".fd = \(q.fd)")
         if q.off != 0 { f.append(".off = 0x\(String(q.off, radix: 16))ull") }
