@@ -19,9 +19,9 @@ public struct FuzzGenerator {
         var rng = SplitMix64.forCase(seed: seed, index: index)
         var c = FuzzCase()
         c.index = index
-        if rng.chance(30) { c.ringFlags |= SetupFlags.submitAll.rawValue }
-        if rng.chance(4) { c.ringFlags |= SetupFlags.sqpoll.rawValue }
-        else if rng.chance(3) { c.ringFlags |= SetupFlags.iopoll.rawValue }
+        if rng.chance(30) { c.ringFlags.insert(.submitAll) }
+        if rng.chance(4) { c.ringFlags.insert(.sqpoll) }
+        else if rng.chance(3) { c.ringFlags.insert(.iopoll) }
         let taskCase = rng.chance(8)
         // The SQEs first, so programs can compare against values they carry.
         let batches = (0..<(1 + rng.below(2))).map { b in sqeBatch(&rng, base: UInt64(b * 8)) }
@@ -29,29 +29,29 @@ public struct FuzzGenerator {
         let registrations = (0..<(1 + rng.below(3))).map { _ in registration(&rng, pool: &pool, target: .ring("main")) }
         let usedOps = Set(batches.flatMap { $0 }.map(\.opcode))
         if taskCase {
-            c.actions.append(.register(registration(&rng, pool: &pool, target: .task)))
+            c.appendRegister(registration(&rng, pool: &pool, target: .task))
             if rng.chance(30) {
                 // task restrictions, before or after the task filter (after: -EPERM)
-                let r = FuzzAction.restrict(restrictions(&rng, ops: usedOps, target: .task))
-                if rng.chance(50) { c.actions.insert(r, at: 0) } else { c.actions.append(r) }
+                let r = FuzzCase.restrictStep(restrictions(&rng, ops: usedOps, target: .task))
+                if rng.chance(50) { c.steps.insert(r, at: 0) } else { c.steps.append(r) }
             }
-            c.actions.append(.setup)
+            c.appendSetup()
         } else if rng.chance(10) {
             // legacy restrictions on an R_DISABLED ring, a filter maybe registered before them
-            c.ringFlags |= SetupFlags.rDisabled.rawValue
-            c.actions.append(.setup)
-            if rng.chance(40) { c.actions.append(.register(registration(&rng, pool: &pool, target: .ring("main")))) }
-            c.actions.append(.restrict(restrictions(&rng, ops: usedOps, target: .ring("main"))))
-            if rng.chance(90) { c.actions.append(.enable) }
+            c.ringFlags.insert(.rDisabled)
+            c.appendSetup()
+            if rng.chance(40) { c.appendRegister(registration(&rng, pool: &pool, target: .ring("main"))) }
+            c.appendRestrict(restrictions(&rng, ops: usedOps, target: .ring("main")))
+            if rng.chance(90) { c.appendEnable() }
         }
         var regs = registrations[...]
         for batch in batches {
             let n = rng.below(regs.count + 1)
-            for r in regs.prefix(n) { c.actions.append(.register(r)) }
+            for r in regs.prefix(n) { c.appendRegister(r) }
             regs = regs.dropFirst(n)
-            c.actions.append(.submit(batch))
+            c.appendSubmit(batch)
         }
-        for r in regs { c.actions.append(.register(r)) }
+        for r in regs { c.appendRegister(r) }
         return c
     }
 
@@ -151,7 +151,7 @@ public struct FuzzGenerator {
         }
         r.opcode = .number(op)
         r.program = program(&rng, pool: pool, opcode: op)
-        // No programSource: nothing on the fuzz path reads it (FuzzObserver
+        // No programSource: nothing on the fuzz path reads it (the executor
         // registers `program`, FuzzCaseWriter renders `program`), and
         // rendering it for every generated case was 9 % of generation.
         let size = semantics.contextSize(opcode: op)
