@@ -13,12 +13,16 @@ extension Executor {
         var submits = 0
         /// Per ring: its setup flags, and whether it is enabled (not R_DISABLED, or
         /// IORING_REGISTER_ENABLE_RINGS returned 0 on it).
-        var flags: [String: SetupFlags] = [:]
-        var enabled: [String: Bool] = [:]
+        var rings: [String: (flags: SetupFlags, enabled: Bool)] = [:]
 
-        mutating func madeRing(_ name: String, flags f: SetupFlags) {
-            flags[name] = f
-            enabled[name] = !f.contains(.rDisabled)
+        mutating func madeRing(_ name: String, flags: SetupFlags) {
+            rings[name] = (flags, !flags.contains(.rDisabled))
+        }
+
+        /// An SQPOLL ring that is enabled: its SQ thread consumes what a submit hands it.
+        func sqThreadRuns(_ name: String) -> Bool {
+            guard let r = rings[name] else { return false }
+            return r.flags.contains(.sqpoll) && r.enabled
         }
     }
 
@@ -56,7 +60,7 @@ extension Executor {
     }
 
     func observeEnable(_ name: String, _ ret: Int32) -> [String]? {
-        if ret == 0 { observing?.enabled[name] = true }
+        if ret == 0 { observing?.rings[name]?.enabled = true }
         return record(.call("enable", ret: ret))
     }
 
@@ -70,7 +74,7 @@ extension Executor {
         let want = observing!.expectedCQEs.flatMap { submits < $0.count ? $0[submits] : nil } ?? sqes.count
         observing!.submits += 1
         let out = backend.submit(ring: fd, sqes: sqes, expecting: want, timeoutMs: cqeTimeoutMs)
-        if observing!.flags[name, default: defaultRingFlags].contains(.sqpoll), observing!.enabled[name, default: true], out.submitted >= 0 {
+        if observing!.sqThreadRuns(name), out.submitted >= 0 {
             _ = backend.waitForSQConsumed(ring: fd, timeoutMs: cqeTimeoutMs)
         }
         observing!.observation.events.append(.submit(submitted: out.submitted, cqes: out.cqes))

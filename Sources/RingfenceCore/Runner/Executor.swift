@@ -326,16 +326,16 @@ public final class Executor {
         case .failure(let f): return f.lines
         case .success(let r): fd = r
         }
-        var sqes: [SQESpec] = []
-        for var s in specs {
-            s.opcode = .number(resolve(s.opcode))
-            if let target = s.ringForFD {
+        // Changed in place only where needed: an unchanged batch is not copied.
+        var sqes = specs
+        for i in sqes.indices {
+            if case .last = sqes[i].opcode { sqes[i].opcode = .number(resolve(sqes[i].opcode)) }
+            if let target = sqes[i].ringForFD {
                 switch ring(target) {
                 case .failure(let f): return f.lines
-                case .success(let r): s.fd = r
+                case .success(let r): sqes[i].fd = r
                 }
             }
-            sqes.append(s)
         }
         if observing != nil { return observeSubmit(name, fd, sqes) }
         let out = backend.submit(ring: fd, sqes: sqes, expecting: expect.cqes.count, timeoutMs: cqeTimeoutMs)
