@@ -88,6 +88,9 @@ public enum FuzzComparison {
 
     /// The first event where model and kernel differ after normalisation, nil when they agree.
     public static func firstDifference(model: FuzzObservation, kernel: FuzzObservation, for c: FuzzCase) -> FuzzDifference? {
+        // The same events normalise alike (normalise depends on the event, the case and the
+        // model only): most cases end here, without building either normalised form.
+        if kernel.events == model.events { return nil }
         let m = normalise(model, for: c, model: model)
         let k = normalise(kernel, for: c, model: model)
         guard m != k else { return nil }
