@@ -34,7 +34,7 @@ final class FuzzReproducerTests: XCTestCase {
         for seed: UInt64 in 1...2 {
             for index in 0..<1500 {
                 let c = g.generate(seed: seed, index: index)
-                let observed = FuzzObserver.observe(c, on: ReferenceKernel(), timeoutMs: 0)
+                let observed = c.observe(on: ReferenceKernel(), timeoutMs: 0)
                 features.add(c, model: observed)
                 let tree = FuzzCaseWriter.tree(c, observed: observed, seed: seed, modelSaid: observed, shrunk: index % 2 == 0)
                 let text = CaseYAML.text(tree)
@@ -44,6 +44,13 @@ final class FuzzReproducerTests: XCTestCase {
                     let loaded = try CaseLoader.load(yaml: text, file: "fuzz.yaml")
                     XCTAssertEqual(loaded.count, 1)
                     XCTAssertEqual(loaded.first?.name, "fuzz seed \(seed) case \(index)")
+                    // the same steps: observed on a fresh model they say what the case said
+                    // (after the setup step the writer puts first for the case's flags)
+                    if c.unpredictableFrom(observed) == nil, let steps = loaded.first?.steps {
+                        let again = Executor(backend: ReferenceKernel(), opcodeLast: Opcode.lastKnown, cqeTimeoutMs: 0).observe(steps)
+                        let lead: [FuzzObservation.Event] = !c.ringFlags.isEmpty && !c.hasExplicitSetup ? [.setup(ret: 0)] : []
+                        XCTAssertEqual(again.events, lead + observed.events, "seed \(seed) case \(index)\n\(text)")
+                    }
                 }
             }
         }

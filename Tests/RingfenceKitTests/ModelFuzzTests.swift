@@ -76,11 +76,11 @@ import Testing
             // a steady difference: reproduced on every re-run, its first differing event named
             #expect(m.reproducedText == "reproduced 3 of 3" && !m.flaky)
             let d = try #require(m.difference)
-            #expect(d.model != d.kernel && d.index < m.original.actions.count)
+            #expect(d.model != d.kernel && d.index < m.original.steps.count)
             // shrunk: one filter, one SOCKET with a flag in its type
-            let regs = m.shrunk.actions.filter { if case .register = $0 { return true }; return false }
-            let sqes = m.shrunk.actions.flatMap { a -> [FuzzSQE] in if case .submit(let s) = a { return s }; return [] }
-            #expect(regs.count == 1 && sqes.count <= 2, "not minimal: \(m.shrunk.actions)")
+            let regs = m.shrunk.steps.filter { if case .register = $0 { return true }; return false }
+            let sqes = m.shrunk.steps.flatMap { FuzzCase.submitted($0) ?? [] }.compactMap { m.shrunk.sqes[$0.userData] }
+            #expect(regs.count == 1 && sqes.count <= 2, "not minimal: \(m.shrunk.steps)")
             #expect(sqes.contains { if case .socket(_, let t, _) = $0.kind { return t & ~0xf != 0 }; return false })
             let path = try #require(m.savedAt)
             let text = try String(contentsOfFile: path, encoding: .utf8)
@@ -101,13 +101,13 @@ import Testing
 
     @Test func anSQPollSubmitCountIsNotCompared() {
         var c = FuzzCase()
-        c.actions = [.submit([FuzzSQE(kind: .nop(nopFlags: 0, len: 0), userData: 1)])]
+        c.appendSubmit([FuzzSQE(kind: .nop(nopFlags: 0, len: 0), userData: 1)])
         var early = FuzzObservation(), late = FuzzObservation()
         early.events = [.submit(submitted: 1, cqes: [CQE(userData: 1, res: 0)])]
         late.events = [.submit(submitted: 2, cqes: [CQE(userData: 1, res: 0)])]
-        #expect(FuzzObserver.firstDifference(model: early, kernel: late, for: c) != nil)
-        c.ringFlags = 2   // IORING_SETUP_SQPOLL: the count is the SQ thread's backlog
-        #expect(FuzzObserver.firstDifference(model: early, kernel: late, for: c) == nil)
+        #expect(FuzzComparison.firstDifference(model: early, kernel: late, for: c) != nil)
+        c.ringFlags = .sqpoll   // the count is the SQ thread's backlog
+        #expect(FuzzComparison.firstDifference(model: early, kernel: late, for: c) == nil)
     }
 
     /// Fuzz seed 2026 case 11225 on 7.3.4: an SQPOLL ring created R_DISABLED, a submit
@@ -118,31 +118,36 @@ import Testing
     /// On an enabled ring -EBADFD stays a mismatch, and so does it without SQPOLL.
     @Test func aDisabledSQPollRingsSubmitMayOrMayNotEnter() {
         let two = [FuzzSQE(kind: .nop(nopFlags: 0, len: 0), userData: 1), FuzzSQE(kind: .nop(nopFlags: 0, len: 0), userData: 2)]
-        var c = FuzzCase()
-        c.ringFlags = 0x42   // SQPOLL | R_DISABLED
-        c.actions = [.setup, .submit(two)]
+        func fuzzCase(_ flags: SetupFlags, enable: Bool = false) -> FuzzCase {
+            var c = FuzzCase()
+            c.ringFlags = flags
+            c.appendSetup()
+            if enable { c.appendEnable() }
+            c.appendSubmit(two)
+            return c
+        }
+        var c = fuzzCase([.sqpoll, .rDisabled])
         var model = FuzzObservation(), kernel = FuzzObservation()
         model.events = [.setup(ret: 0), .submit(submitted: -Errno.EBADFD, cqes: [])]
         kernel.events = [.setup(ret: 0), .submit(submitted: 2, cqes: [])]
-        #expect(FuzzObserver.firstDifference(model: model, kernel: kernel, for: c) == nil)
-        #expect(FuzzObserver.normalise(kernel, for: c, model: model)[1] == "submit {-EBADFD|2} []")
+        #expect(FuzzComparison.firstDifference(model: model, kernel: kernel, for: c) == nil)
+        #expect(FuzzComparison.normalise(kernel, for: c, model: model)[1] == "submit {-EBADFD|2} []")
         // a count that is neither -EBADFD nor the SQEs queued so far is a mismatch
         kernel.events = [.setup(ret: 0), .submit(submitted: 1, cqes: [])]
-        let d = FuzzObserver.firstDifference(model: model, kernel: kernel, for: c)
+        let d = FuzzComparison.firstDifference(model: model, kernel: kernel, for: c)
         #expect(d?.index == 1 && d?.model == "submit {-EBADFD|2} []" && d?.kernel == "submit 1 []")
-        c.actions = [.setup, .enable, .submit(two)]
+        c = fuzzCase([.sqpoll, .rDisabled], enable: true)
         model.events = [.setup(ret: 0), .call("enable", ret: 0), .submit(submitted: -Errno.EBADFD, cqes: [])]
         kernel.events = [.setup(ret: 0), .call("enable", ret: 0), .submit(submitted: 2, cqes: [])]
-        #expect(FuzzObserver.firstDifference(model: model, kernel: kernel, for: c) != nil)
+        #expect(FuzzComparison.firstDifference(model: model, kernel: kernel, for: c) != nil)
         // an enable the model says failed leaves the ring disabled
         model.events[1] = .call("enable", ret: -Errno.EACCES)
         kernel.events[1] = .call("enable", ret: -Errno.EACCES)
-        #expect(FuzzObserver.firstDifference(model: model, kernel: kernel, for: c) == nil)
-        c.ringFlags = 0x40   // R_DISABLED without SQPOLL: the count is exact
-        c.actions = [.setup, .submit(two)]
+        #expect(FuzzComparison.firstDifference(model: model, kernel: kernel, for: c) == nil)
+        c = fuzzCase(.rDisabled)   // R_DISABLED without SQPOLL: the count is exact
         model.events = [.setup(ret: 0), .submit(submitted: -Errno.EBADFD, cqes: [])]
         kernel.events = [.setup(ret: 0), .submit(submitted: 2, cqes: [])]
-        #expect(FuzzObserver.firstDifference(model: model, kernel: kernel, for: c) != nil)
+        #expect(FuzzComparison.firstDifference(model: model, kernel: kernel, for: c) != nil)
     }
 
     /// Replays recorded kernel observations instead of running a kernel.
@@ -150,7 +155,7 @@ import Testing
         let observations: [Int: FuzzObservation]
         init(_ observations: [Int: FuzzObservation]) { self.observations = observations }
         func run(_ cases: [FuzzCase], expected: [[Int]]) -> [FuzzObservation] {
-            cases.map { observations[$0.index] ?? FuzzObserver.observe($0, on: ReferenceKernel(), timeoutMs: 0) }
+            cases.map { observations[$0.index] ?? $0.observe(on: ReferenceKernel(), timeoutMs: 0) }
         }
     }
 
@@ -167,8 +172,8 @@ import Testing
     /// failed with the model cut at event 4.)
     @Test func issue23DisabledSQPollCaseIsNoLongerAMismatch() throws {
         let c = FuzzGenerator().generate(seed: 1, index: 12952)
-        #expect(c.ringFlags == 0xc2)
-        let model = FuzzObserver.observe(c, on: ReferenceKernel(), timeoutMs: 0)
+        #expect(c.ringFlags == [.sqpoll, .rDisabled, .submitAll])
+        let model = c.observe(on: ReferenceKernel(), timeoutMs: 0)
         #expect(model.description == "setup 0; restrict 0; submit -EBADFD []; reg -EINVAL; submit -EBADFD []; reg 0 pdu=24")
         var kernel = model
         kernel.events[2] = .submit(submitted: 2, cqes: [])
@@ -182,7 +187,7 @@ import Testing
         var wrong = kernel
         wrong.events[2] = .submit(submitted: 1, cqes: [])
         #expect(Fuzzer(options: o, target: RecordedTarget([12952: wrong])).compare(c) != nil)
-        let d = FuzzObserver.firstDifference(model: model, kernel: wrong, for: c)
+        let d = FuzzComparison.firstDifference(model: model, kernel: wrong, for: c)
         #expect(d?.index == 2 && d?.model == "submit {-EBADFD|2} []" && d?.kernel == "submit 1 []")
         #expect(d?.description == "event 2: model submit -EBADFD [] vs kernel submit 1 [] (normalised: model \"submit {-EBADFD|2} []\" vs kernel \"submit 1 []\")")
     }
@@ -197,14 +202,14 @@ import Testing
     @Test func fuzzSeed2313Case45778DrainStaysBehindAFailedRequest() throws {
         let v = try #require(KernelVersion("7.2.13"))
         let c = FuzzGenerator(semantics: .of(kernel: v)).generate(seed: 2313, index: 45778)
-        let model = FuzzObserver.observe(c, on: ReferenceKernel(semantics: .of(kernel: v)), timeoutMs: 0)
+        let model = c.observe(on: ReferenceKernel(semantics: .of(kernel: v)), timeoutMs: 0)
         // the second submit: 9 fails at init (ioprio on a NOP), 10 at init too, the OPENAT2 (11)
         // opens "/": the kernel's fd, not the -EACCES the model used to predict
         guard case .submit(3, let cqes)? = model.events.last else { Issue.record("\(model)"); return }
         #expect(cqes.map(\.userData) == [9, 10, 11] && cqes[0].res == -Errno.EINVAL && cqes[2].res >= 0, "\(model)")
     }
 
-    /// The model, recording when the observer waits for the SQ thread.
+    /// The model, recording when observing mode waits for the SQ thread.
     final class WaitRecorder: KernelBackend {
         let model = ReferenceKernel()
         var waits: [Int32] = []
@@ -224,18 +229,29 @@ import Testing
     /// Fuzz seed 2312 case 29801 on 7.1.13 (reproduced 1 of 3): on an enabled SQPOLL ring a
     /// SOCKET with CQE_SKIP_SUCCESS was submitted, then a DENY_REST filter registered; when
     /// the SQ thread had not consumed the SQE yet, the filter denied it (-EACCES CQE), which
-    /// the model (consumed at submit) did not predict. The observer now waits for the SQ
-    /// ring to drain after each submit on an enabled SQPOLL ring, and only there.
-    @Test func theObserverWaitsForTheSQThreadOnlyOnEnabledSQPollRings() {
+    /// the model (consumed at submit) did not predict. The executor's observing mode now
+    /// waits for the SQ ring to drain after each submit on an enabled SQPOLL ring, and only
+    /// there; a case file's steps (Executor.run) never wait.
+    @Test func observingWaitsForTheSQThreadOnlyOnEnabledSQPollRings() {
         let nop = FuzzSQE(kind: .nop(nopFlags: 0, len: 0), userData: 1)
-        var c = FuzzCase()
-        c.actions = [.setup, .submit([nop]), .submit([nop])]
-        for (flags, enable, waits) in [(UInt32(2), false, 2), (0, false, 0), (0x42, false, 0), (0x42, true, 2), (0x40, true, 0)] {
-            c.ringFlags = flags
-            c.actions = [.setup] + (flags & 0x40 != 0 ? [.restrict(RestrictionSpec())] : []) + (enable ? [.enable] : []) + [.submit([nop]), .submit([nop])]
-            let k = WaitRecorder()
-            _ = FuzzObserver.observe(c, on: k, timeoutMs: 0)
-            #expect(k.waits.count == waits, "flags \(flags) enable \(enable): \(k.waits.count) waits")
+        let table: [(SetupFlags, Bool, Int)] = [(.sqpoll, false, 2), ([], false, 0), ([.sqpoll, .rDisabled], false, 0),
+                                                ([.sqpoll, .rDisabled], true, 2), (.rDisabled, true, 0)]
+        for (flags, enable, waits) in table {
+            for explicitSetup in [true, false] where explicitSetup || !flags.contains(.rDisabled) {
+                var c = FuzzCase()
+                c.ringFlags = flags
+                if explicitSetup { c.appendSetup() }
+                if flags.contains(.rDisabled) { c.appendRestrict(RestrictionSpec()) }
+                if enable { c.appendEnable() }
+                c.appendSubmit([nop]); c.appendSubmit([nop])
+                let k = WaitRecorder()
+                let o = c.observe(on: k, timeoutMs: 0)
+                #expect(k.waits.count == waits, "flags \(flags) enable \(enable) setup \(explicitSetup): \(k.waits.count) waits")
+                #expect(o.events.count == c.steps.count)
+                let cases = WaitRecorder()
+                _ = Executor(backend: cases, opcodeLast: Opcode.lastKnown, cqeTimeoutMs: 0).run(c.steps)
+                #expect(cases.waits.isEmpty)
+            }
         }
     }
 
@@ -245,7 +261,7 @@ import Testing
         var seen: Set<Int> = []
         func run(_ cases: [FuzzCase], expected: [[Int]]) -> [FuzzObservation] {
             cases.map { c in
-                var o = FuzzObserver.observe(c, on: ReferenceKernel(), timeoutMs: 0)
+                var o = c.observe(on: ReferenceKernel(), timeoutMs: 0)
                 if seen.insert(c.index).inserted { o.events.append(.setup(ret: -1)) }
                 return o
             }

@@ -29,7 +29,7 @@ public struct FuzzSQE: Sendable, Equatable {
     }
     public var kind: Kind
     public var userData: UInt64
-    public var flags: UInt8 = 0
+    public var flags: SQEFlags = []
     public var ioprio: UInt16 = 0
     public var bufIndex: UInt16 = 0
     public var fileIndex: UInt32 = 0
@@ -52,7 +52,7 @@ public struct FuzzSQE: Sendable, Equatable {
         var s = SQESpec()
         s.opcode = .number(opcode)
         s.userData = userData
-        s.flags = SQEFlags(rawValue: flags)
+        s.flags = flags
         s.ioprio = ioprio
         s.bufIndex = bufIndex
         s.fileIndex = fileIndex
@@ -109,32 +109,6 @@ public struct FuzzSQE: Sendable, Equatable {
         for (i, b) in parts.enumerated() { img.store(b, at: 4 + i) }
         return (SocketSpec(domain: 2, type: 1, proto: 0), img.bytes)
     }
-
-    /// How a CQE of this SQE is compared between model and kernel.
-    enum Comparison { case exact, resultClass, deniedOnly }
-
-    var comparison: Comparison {
-        switch kind {
-        case .nop: return .exact
-        case .fdOnly(let op, _):
-            // FSYNC/CLOSE/FADVISE on fd -1, NOP128 on a 64-byte ring and unknown opcodes are
-            // exact; other opcodes' own results are not modelled, only the filter verdict.
-            let known = ["FSYNC", "CLOSE", "FADVISE", "NOP128"].compactMap(Opcode.number)
-            return known.contains(op) || op >= Opcode.lastKnown ? .exact : .deniedOnly
-        default: return .resultClass
-        }
-    }
-
-    var exactResult: Bool { comparison == .exact }
-
-    /// The SQE points at memory the harness frees when its submit returns: if it is left
-    /// in the SQ ring (submission stopped early), a later io_uring_enter reads garbage.
-    var pointsAtMemory: Bool {
-        switch kind {
-        case .openat, .openat2, .connect: return true
-        default: return false
-        }
-    }
 }
 
 enum SocketAddressBytes {
@@ -146,49 +120,87 @@ enum SocketAddressBytes {
     }
 }
 
-public enum FuzzAction: Sendable {
-    case register(FilterRegistration)
-    /// Create the case's ring now (task cases register on the task first).
-    case setup
-    case submit([FuzzSQE])
-    /// IORING_REGISTER_RESTRICTIONS on the (R_DISABLED) ring, or on the task (fd -1).
-    case restrict(RestrictionSpec)
-    /// IORING_REGISTER_ENABLE_RINGS on the ring.
-    case enable
-}
-
+/// A generated case as the executor runs it: `[Step]` on a ring named "main" that is made
+/// with `ringFlags` on first use (Executor.defaultRingFlags) unless a `ring` step makes it
+/// (task cases register on the task first). The steps are ring (`setup`), register,
+/// restrict, enableRings and submit only: each records one event in observing mode, so an
+/// event's index is its step's index. Their expectations are empty (observing mode does not
+/// judge them); `sqes` keeps the generator's description of each submitted SQE, by
+/// user_data, for the shrinker and the reproducer writer (how the CQE is compared and
+/// whether it points at memory are read off the SQESpec: FuzzComparison).
 public struct FuzzCase: Sendable {
+    public var ringFlags: SetupFlags = []
+    public var steps: [Step] = []
+    public var sqes: [UInt64: FuzzSQE] = [:]
+    public var index = 0
+    public init() {}
+
+    /// Where a generated step comes from, for the executor's messages.
+    static let location = SourceLocation(file: "fuzz", line: 0)
+    static let ring = "main"
+
     /// Task-level registrations: the case must run in its own process.
     public var usesTask: Bool {
-        actions.contains {
+        steps.contains {
             switch $0 {
-            case .register(let r): return r.target == .task
-            case .restrict(let r): return r.target == .task
+            case .register(let r, _, _): return r.target == .task
+            case .restrict(let r, _, _): return r.target == .task
             default: return false
             }
         }
     }
-    public var ringFlags: UInt32 = 0
-    public var actions: [FuzzAction] = []
-    public var index = 0
-    public init() {}
 
-    /// The index of the first action whose outcome is unpredictable because an SQE that
+    // The steps the generator emits.
+    public mutating func appendSetup() { steps.append(setupStep) }
+    var setupStep: Step {
+        var spec = RingSpec(name: Self.ring)
+        spec.flags = ringFlags
+        return .ring(spec, expectErrno: nil, Self.location)
+    }
+    public mutating func appendRegister(_ r: FilterRegistration) { steps.append(.register(r, RegisterExpectation(), Self.location)) }
+    public mutating func appendRestrict(_ r: RestrictionSpec) { steps.append(Self.restrictStep(r)) }
+    static func restrictStep(_ r: RestrictionSpec) -> Step { .restrict(r, expectErrno: nil, location) }
+    public mutating func appendEnable() { steps.append(.enableRings(ring: Self.ring, expectErrno: nil, Self.location)) }
+    public mutating func appendSubmit(_ batch: [FuzzSQE]) { steps.append(submitStep(batch)) }
+    /// A submit step of `batch`, each SQE noted in `sqes`.
+    public mutating func submitStep(_ batch: [FuzzSQE]) -> Step {
+        for s in batch { sqes[s.userData] = s }
+        return .submit(ring: Self.ring, batch.map(\.spec), SubmitExpectation(), Self.location)
+    }
+
+    /// The setup flags, on the default ring and in every `ring` step.
+    mutating func setRingFlags(_ flags: SetupFlags) {
+        ringFlags = flags
+        steps = steps.map { if case .ring(var spec, let e, let l) = $0 { spec.flags = flags; return .ring(spec, expectErrno: e, l) }; return $0 }
+    }
+
+    /// A submit step's SQEs, nil for other steps.
+    static func submitted(_ step: Step) -> [SQESpec]? {
+        if case .submit(_, let specs, _, _) = step { return specs }
+        return nil
+    }
+
+    /// The index of the first step whose outcome is unpredictable because an SQE that
     /// points at freed memory was left in the SQ ring by the submit before it (per the
     /// submitted counts in `o`); nil when there is none.
     public func unpredictableFrom(_ o: FuzzObservation) -> Int? {
-        var pending: [FuzzSQE] = []
-        var event = 0
-        for (i, a) in actions.enumerated() {
-            defer { event += 1 }
-            guard case .submit(let sqes) = a, event < o.events.count, case .submit(let n, _) = o.events[event] else { continue }
-            if pending.contains(where: \.pointsAtMemory) { return i }
-            pending += sqes
+        var pending: [SQESpec] = []
+        for (i, step) in steps.enumerated() {
+            guard let specs = Self.submitted(step), i < o.events.count, case .submit(let n, _) = o.events[i] else { continue }
+            if pending.contains(where: FuzzComparison.pointsAtMemory) { return i }
+            pending += specs
             pending.removeFirst(min(pending.count, max(0, Int(n))))
         }
-        return pending.contains(where: \.pointsAtMemory) ? actions.count : nil
+        return pending.contains(where: FuzzComparison.pointsAtMemory) ? steps.count : nil
     }
 
-    /// Ring steps come implicitly first unless an explicit `.setup` appears.
-    var hasExplicitSetup: Bool { actions.contains { if case .setup = $0 { return true }; return false } }
+    /// Ring steps come implicitly first unless an explicit `ring` step appears.
+    var hasExplicitSetup: Bool { steps.contains { if case .ring = $0 { return true }; return false } }
+
+    /// Runs the case on `k` through the executor's observing mode: one event per step.
+    public func observe(on k: KernelBackend, expectedCQEs: [Int]? = nil, timeoutMs: Int) -> FuzzObservation {
+        let executor = Executor(backend: k, opcodeLast: Opcode.lastKnown, cqeTimeoutMs: timeoutMs)
+        executor.defaultRingFlags = ringFlags
+        return executor.observe(steps, expectedCQEs: expectedCQEs)
+    }
 }

@@ -47,16 +47,16 @@ public enum FuzzCaseWriter {
         var why = "found by fuzzing: ringfence fuzz --seed \(seed), case \(c.index)\(shrunk ? ", shrunk" : " (not shrunk: the shrunk case passed once more)"); the expectations are what the kernel did"
         if let m = modelSaid { why += "; the reference model predicted: \(m)" }
         var steps: [CaseNode] = []
-        var events = observed.events[...]
-        let setup = map([("setup", map([("flags", scalar(hex(c.ringFlags)))]))])
-        if c.ringFlags != 0 && !c.hasExplicitSetup { steps.append(setup) }
+        let setup = map([("setup", map([("flags", scalar(hex(c.ringFlags.rawValue)))]))])
+        if !c.ringFlags.isEmpty && !c.hasExplicitSetup { steps.append(setup) }
         let cut = c.unpredictableFrom(observed) ?? Int.max
-        for (index, action) in c.actions.enumerated() where index < cut {
-            let event = events.popFirst()
-            switch action {
-            case .setup:
+        let how = FuzzComparison.table(c)
+        for (index, step) in c.steps.enumerated() where index < cut {
+            let event = index < observed.events.count ? observed.events[index] : nil
+            switch step {
+            case .ring:
                 steps.append(setup)
-            case .restrict(let r):
+            case .restrict(let r, _, _):
                 var fields: [(String, CaseNode)] = []
                 if r.target == .task { fields.append(("task", scalar("true"))) }
                 if !r.registerOps.isEmpty { fields.append(("register_ops", list(r.registerOps.map(scalar)))) }
@@ -64,12 +64,14 @@ public enum FuzzCaseWriter {
                 if let a = r.sqeFlagsAllowed { fields.append(("sqe_flags_allowed", scalar(hex(a)))) }
                 if let q = r.sqeFlagsRequired { fields.append(("sqe_flags_required", scalar(hex(q)))) }
                 steps.append(map([("restrict", map(fields))] + callExpectation(event)))
-            case .enable:
+            case .enableRings:
                 steps.append(map([("enable", .scalar("", line: 0, isNull: true))] + callExpectation(event)))
-            case .register(let r):
+            case .register(let r, _, _):
                 steps.append(map([("register", registration(r))] + registerExpectation(event)))
-            case .submit(let sqes):
-                steps.append(map([("submit", list(sqes.map { map(sqeFields($0)) }))] + submitExpectation(event, c)))
+            case .submit(_, let specs, _, _):
+                steps.append(map([("submit", list(specs.map { map(sqeFields($0, c.sqes[$0.userData])) }))] + submitExpectation(event, how)))
+            default:
+                continue   // the generator makes no other steps
             }
         }
         let one = map([("name", scalar("fuzz seed \(seed) case \(c.index)")), ("why", scalar(why)), ("steps", list(steps))])
@@ -89,10 +91,8 @@ public enum FuzzCaseWriter {
         return e.isEmpty ? [] : [("expect", map(e))]
     }
 
-    static func submitExpectation(_ event: FuzzObservation.Event?, _ c: FuzzCase) -> [(String, CaseNode)] {
+    static func submitExpectation(_ event: FuzzObservation.Event?, _ how: [UInt64: FuzzComparison.How]) -> [(String, CaseNode)] {
         guard case .submit(let n, let cqes)? = event else { return [] }
-        var how: [UInt64: FuzzSQE.Comparison] = [:]
-        for case .submit(let all) in c.actions { for s in all { how[s.userData] = s.comparison } }
         let items = cqes.map { cqe -> CaseNode in
             let res: String
             switch how[cqe.userData] ?? .exact {
@@ -130,7 +130,11 @@ public enum FuzzCaseWriter {
         return map(fields)
     }
 
-    static func sqeFields(_ s: FuzzSQE) -> [(String, CaseNode)] {
+    /// The SQE as the generator described it; an SQE it did not describe (none today) as its opcode and fd.
+    static func sqeFields(_ spec: SQESpec, _ sqe: FuzzSQE?) -> [(String, CaseNode)] {
+        let op: UInt32 = { if case .number(let n) = spec.opcode { return n }; return 0 }()
+        var s = sqe ?? FuzzSQE(kind: .fdOnly(opcode: op, fd: spec.fd), userData: spec.userData)
+        s.userData = spec.userData; s.flags = spec.flags; s.ioprio = spec.ioprio; s.bufIndex = spec.bufIndex; s.fileIndex = spec.fileIndex
         var f: [(String, CaseNode)] = []
         switch s.kind {
         case .nop(let flags, let len):
@@ -151,7 +155,7 @@ public enum FuzzCaseWriter {
             f += [("op", scalar(op < Opcode.lastKnown ? Opcode.name(op) : String(op))), ("fd", scalar(fd))]
         }
         f.append(("user_data", scalar(hex(s.userData))))
-        if s.flags != 0 { f.append(("flags", scalar(hex(s.flags)))) }
+        if !s.flags.isEmpty { f.append(("flags", scalar(hex(s.flags.rawValue)))) }
         if s.ioprio != 0 { f.append(("ioprio", scalar(s.ioprio))) }
         if s.bufIndex != 0 { f.append(("buf_index", scalar(s.bufIndex))) }
         if s.fileIndex != 0 { f.append(("file_index", scalar(s.fileIndex))) }

@@ -21,15 +21,15 @@ public struct FuzzFeatures: Sendable, Equatable {
         cases += 1
         var seen = Set<String>()
         func note(_ n: String) { if seen.insert(n).inserted { bump(n) } }
-        if c.ringFlags & SetupFlags.sqpoll.rawValue != 0 { note("ring:SQPOLL") }
-        if c.ringFlags & SetupFlags.iopoll.rawValue != 0 { note("ring:IOPOLL") }
-        if c.ringFlags & SetupFlags.submitAll.rawValue != 0 { note("ring:SUBMIT_ALL") }
-        if c.ringFlags & SetupFlags.rDisabled.rawValue != 0 { note("ring:R_DISABLED") }
-        if SetupFlags(rawValue: c.ringFlags).isSuperset(of: [.sqpoll, .rDisabled]) { note("ring:SQPOLL+R_DISABLED") }
+        if c.ringFlags.contains(.sqpoll) { note("ring:SQPOLL") }
+        if c.ringFlags.contains(.iopoll) { note("ring:IOPOLL") }
+        if c.ringFlags.contains(.submitAll) { note("ring:SUBMIT_ALL") }
+        if c.ringFlags.contains(.rDisabled) { note("ring:R_DISABLED") }
+        if c.ringFlags.isSuperset(of: [.sqpoll, .rDisabled]) { note("ring:SQPOLL+R_DISABLED") }
         if c.usesTask { note("task-level") }
-        for a in c.actions {
-            switch a {
-            case .register(let r):
+        for step in c.steps {
+            switch step {
+            case .register(let r, _, _):
                 note("reg")
                 if r.flags & FilterABI.Flag.denyRest.rawValue != 0 { note("reg:DENY_REST") }
                 if r.flags & FilterABI.Flag.sizeStrict.rawValue != 0 { note("reg:SZ_STRICT") }
@@ -38,17 +38,18 @@ public struct FuzzFeatures: Sendable, Equatable {
                 if r.nrArgs != 1 { note("reg:nr_args") }
                 if r.filterLen != nil { note("reg:filter_len") }
                 if r.resv != 0 || r.filterResv.contains(where: { $0 != 0 }) || r.resv2.contains(where: { $0 != 0 }) || r.cmdFlags != 0 || r.cmdType != FilterABI.cmdFilter { note("reg:reserved/cmd") }
-            case .restrict(let r): note(r.target == .task ? "restrict:task" : "restrict:ring")
-            case .enable: note("enable")
-            case .setup: break
-            case .submit(let sqes):
+            case .restrict(let r, _, _): note(r.target == .task ? "restrict:task" : "restrict:ring")
+            case .enableRings: note("enable")
+            case .submit(_, let sqes, _, _):
                 for s in sqes {
-                    note("op:" + Opcode.name(s.opcode))
-                    if s.flags & SQEFlags.link.rawValue != 0 { note("sqe:link") }
-                    if s.flags & SQEFlags.ioDrain.rawValue != 0 { note("sqe:DRAIN") }
-                    if s.flags & SQEFlags.async.rawValue != 0 { note("sqe:ASYNC") }
-                    if s.flags & SQEFlags.fixedFile.rawValue != 0 { note("sqe:FIXED_FILE") }
+                    if case .number(let op) = s.opcode { note("op:" + Opcode.name(op)) }
+                    let flags = s.flags
+                    if !flags.isDisjoint(with: SQEFlags.link) { note("sqe:link") }
+                    if flags.contains(.ioDrain) { note("sqe:DRAIN") }
+                    if flags.contains(.async) { note("sqe:ASYNC") }
+                    if flags.contains(.fixedFile) { note("sqe:FIXED_FILE") }
                 }
+            default: break
             }
         }
         guard let m = model else { return }

@@ -19,9 +19,9 @@ public struct FuzzGenerator {
         var rng = SplitMix64.forCase(seed: seed, index: index)
         var c = FuzzCase()
         c.index = index
-        if rng.chance(30) { c.ringFlags |= SetupFlags.submitAll.rawValue }
-        if rng.chance(4) { c.ringFlags |= SetupFlags.sqpoll.rawValue }
-        else if rng.chance(3) { c.ringFlags |= SetupFlags.iopoll.rawValue }
+        if rng.chance(30) { c.ringFlags.insert(.submitAll) }
+        if rng.chance(4) { c.ringFlags.insert(.sqpoll) }
+        else if rng.chance(3) { c.ringFlags.insert(.iopoll) }
         let taskCase = rng.chance(8)
         // The SQEs first, so programs can compare against values they carry.
         let batches = (0..<(1 + rng.below(2))).map { b in sqeBatch(&rng, base: UInt64(b * 8)) }
@@ -29,29 +29,29 @@ public struct FuzzGenerator {
         let registrations = (0..<(1 + rng.below(3))).map { _ in registration(&rng, pool: &pool, target: .ring("main")) }
         let usedOps = Set(batches.flatMap { $0 }.map(\.opcode))
         if taskCase {
-            c.actions.append(.register(registration(&rng, pool: &pool, target: .task)))
+            c.appendRegister(registration(&rng, pool: &pool, target: .task))
             if rng.chance(30) {
                 // task restrictions, before or after the task filter (after: -EPERM)
-                let r = FuzzAction.restrict(restrictions(&rng, ops: usedOps, target: .task))
-                if rng.chance(50) { c.actions.insert(r, at: 0) } else { c.actions.append(r) }
+                let r = FuzzCase.restrictStep(restrictions(&rng, ops: usedOps, target: .task))
+                if rng.chance(50) { c.steps.insert(r, at: 0) } else { c.steps.append(r) }
             }
-            c.actions.append(.setup)
+            c.appendSetup()
         } else if rng.chance(10) {
             // legacy restrictions on an R_DISABLED ring, a filter maybe registered before them
-            c.ringFlags |= SetupFlags.rDisabled.rawValue
-            c.actions.append(.setup)
-            if rng.chance(40) { c.actions.append(.register(registration(&rng, pool: &pool, target: .ring("main")))) }
-            c.actions.append(.restrict(restrictions(&rng, ops: usedOps, target: .ring("main"))))
-            if rng.chance(90) { c.actions.append(.enable) }
+            c.ringFlags.insert(.rDisabled)
+            c.appendSetup()
+            if rng.chance(40) { c.appendRegister(registration(&rng, pool: &pool, target: .ring("main"))) }
+            c.appendRestrict(restrictions(&rng, ops: usedOps, target: .ring("main")))
+            if rng.chance(90) { c.appendEnable() }
         }
         var regs = registrations[...]
         for batch in batches {
             let n = rng.below(regs.count + 1)
-            for r in regs.prefix(n) { c.actions.append(.register(r)) }
+            for r in regs.prefix(n) { c.appendRegister(r) }
             regs = regs.dropFirst(n)
-            c.actions.append(.submit(batch))
+            c.appendSubmit(batch)
         }
-        for r in regs { c.actions.append(.register(r)) }
+        for r in regs { c.appendRegister(r) }
         return c
     }
 
@@ -61,8 +61,8 @@ public struct FuzzGenerator {
         var r = RestrictionSpec()
         r.target = target
         r.sqeOps = ops.sorted().filter { _ in rng.chance(70) }.map { UInt8(truncatingIfNeeded: $0) }
-        if rng.chance(40) { r.sqeFlagsAllowed = rng.pick([0, 4, 0x10, 0x14, 0x7f]) }
-        if rng.chance(10) { r.sqeFlagsRequired = rng.pick([0, 4]) }
+        if rng.chance(40) { r.sqeFlagsAllowed = rng.pick([[], .ioLink, .async, [.ioLink, .async], .valid] as [SQEFlags]).rawValue }
+        if rng.chance(10) { r.sqeFlagsRequired = rng.pick([[], .ioLink] as [SQEFlags]).rawValue }
         if rng.chance(30) { r.registerOps = [37, 12, 11, 20].filter { _ in rng.chance(50) } }
         return r
     }
@@ -78,7 +78,8 @@ public struct FuzzGenerator {
             var s = FuzzSQE(kind: sqeKind(&rng), userData: ud)
             if rng.chance(25) {
                 // IO_LINK / IO_HARDLINK / ASYNC, now and then FIXED_FILE, DRAIN or an invalid bit
-                s.flags = rng.pick([4, 4, 8, 16, 4 | 16, 1, 2, 64, 0x80, 32])
+                s.flags = rng.pick([.ioLink, .ioLink, .ioHardlink, .async, [.ioLink, .async], .fixedFile, .ioDrain, .cqeSkipSuccess,
+                                    Self.invalidSQEFlag, .bufferSelect])
             }
             if rng.chance(3) { s.ioprio = UInt16(rng.below(3)) }
             if rng.chance(3) { s.bufIndex = UInt16(rng.below(2)) }
@@ -86,8 +87,8 @@ public struct FuzzGenerator {
             out.append(s)
         }
         // CQE_SKIP_SUCCESS inside a link is left out (REQ_F_SKIP_LINK_CQES is not modelled)
-        if out.contains(where: { $0.flags & SQEFlags.link.rawValue != 0 }) {
-            for i in out.indices where out[i].flags & SQEFlags.cqeSkipSuccess.rawValue != 0 { out[i].flags &= ~SQEFlags.cqeSkipSuccess.rawValue }
+        if out.contains(where: { !$0.flags.isDisjoint(with: .link) }) {
+            for i in out.indices { out[i].flags.remove(.cqeSkipSuccess) }
         }
         return out
     }
@@ -130,6 +131,9 @@ public struct FuzzGenerator {
         }
     }
 
+    /// The first bit above IOSQE_CQE_SKIP_SUCCESS: io_init_req() refuses it (SQE_VALID_FLAGS).
+    static let invalidSQEFlag = SQEFlags(rawValue: SQEFlags.valid.rawValue + 1)
+
     /// Read-only open flags: O_DIRECTORY, O_NOFOLLOW, O_PATH, O_CLOEXEC, O_NONBLOCK, O_NOATIME, unknown bits.
     func openFlags(_ rng: inout SplitMix64) -> UInt32 {
         var f: UInt32 = 0
@@ -151,7 +155,7 @@ public struct FuzzGenerator {
         }
         r.opcode = .number(op)
         r.program = program(&rng, pool: pool, opcode: op)
-        // No programSource: nothing on the fuzz path reads it (FuzzObserver
+        // No programSource: nothing on the fuzz path reads it (the executor
         // registers `program`, FuzzCaseWriter renders `program`), and
         // rendering it for every generated case was 9 % of generation.
         let size = semantics.contextSize(opcode: op)
@@ -177,7 +181,7 @@ public struct FuzzGenerator {
         for s in sqes {
             pool.append(UInt32(truncatingIfNeeded: s.userData))
             pool.append(s.opcode)
-            pool.append(s.opcode | UInt32(s.flags) << 8)
+            pool.append(s.opcode | UInt32(s.flags.rawValue) << 8)
             switch s.kind {
             case .socket(let d, let t, let p):
                 pool += [UInt32(bitPattern: d), t, t & 0xf, p]
@@ -287,7 +291,9 @@ public struct FuzzGenerator {
     }
 
     func raw(_ rng: inout SplitMix64) -> [I] {
-        let codes = Array(FilterChecker.acceptedCodes) + [0x94, 0x28, 0x30, 0x40, 0xb1, 0x0e, 0x21, 0xff, 0x8000]
+        // Sorted: a Set's order changes with each process's hash seed, and a seed must
+        // give the same cases in every process (the fuzz gate's and a reproducer's).
+        let codes = FilterChecker.acceptedCodes.sorted() + [0x94, 0x28, 0x30, 0x40, 0xb1, 0x0e, 0x21, 0xff, 0x8000]
         return (0..<(1 + rng.below(6))).map { _ in
             I(code: rng.pick(codes), jt: UInt8(rng.below(4)), jf: UInt8(rng.below(4)),
               k: rng.chance(50) ? UInt32(rng.below(48)) : rng.u32())

@@ -1,4 +1,4 @@
-// Greedy shrinking of a failing fuzz case: drop actions, drop SQEs, simplify
+// Greedy shrinking of a failing fuzz case: drop steps, drop SQEs, simplify
 // programs and arguments, clear flags; keep each change that still fails.
 
 public enum FuzzShrinker {
@@ -15,54 +15,52 @@ public enum FuzzShrinker {
         var progress = true
         while progress && tries < budget {
             progress = false
-            // 1. drop whole actions, last first
-            var i = best.actions.count - 1
+            // 1. drop whole steps, last first
+            var i = best.steps.count - 1
             while i >= 0 {
-                if i < best.actions.count {
+                if i < best.steps.count {
                     var cand = best
-                    cand.actions.remove(at: i)
+                    cand.steps.remove(at: i)
                     if attempt(cand) { progress = true }
                 }
                 i -= 1
             }
             // 2. drop single SQEs
-            for a in best.actions.indices.reversed() {
-                guard a < best.actions.count, case .submit(let sqes) = best.actions[a], sqes.count > 1 else { continue }
+            for a in best.steps.indices.reversed() {
+                guard a < best.steps.count, let sqes = FuzzCase.submitted(best.steps[a]), sqes.count > 1 else { continue }
                 for s in sqes.indices.reversed() {
-                    guard case .submit(var cur) = best.actions[a], s < cur.count, cur.count > 1 else { continue }
+                    guard var cur = FuzzCase.submitted(best.steps[a]), s < cur.count, cur.count > 1 else { continue }
                     cur.remove(at: s)
-                    var cand = best
-                    cand.actions[a] = .submit(cur)
-                    if attempt(cand) { progress = true }
+                    if attempt(best.replacingSQEs(at: a, with: cur)) { progress = true }
                 }
             }
             // 3. simplify registrations
-            for a in best.actions.indices {
-                guard case .register(let r) = best.actions[a] else { continue }
+            for a in best.steps.indices {
+                guard case .register(let r, let e, let l) = best.steps[a] else { continue }
                 for simpler in simplifications(r) {
                     var cand = best
-                    cand.actions[a] = .register(simpler)
+                    cand.steps[a] = .register(simpler, e, l)
                     if attempt(cand) { progress = true; break }
                 }
             }
-            // 4. simplify SQEs
-            for a in best.actions.indices {
-                guard case .submit(let sqes) = best.actions[a] else { continue }
-                for s in sqes.indices {
-                    guard case .submit(let cur) = best.actions[a], s < cur.count else { continue }
-                    for simpler in simplifications(cur[s]) {
-                        var next = cur
-                        next[s] = simpler
+            // 4. simplify SQEs (the generator's description of each, kept in `sqes`)
+            for a in best.steps.indices {
+                guard let specs = FuzzCase.submitted(best.steps[a]) else { continue }
+                for s in specs.indices {
+                    guard let cur = FuzzCase.submitted(best.steps[a]), s < cur.count, let sqe = best.sqes[cur[s].userData] else { continue }
+                    for simpler in simplifications(sqe) {
                         var cand = best
-                        cand.actions[a] = .submit(next)
-                        if attempt(cand) { progress = true; break }
+                        cand.sqes[simpler.userData] = simpler
+                        var next = cur
+                        next[s] = simpler.spec
+                        if attempt(cand.replacingSQEs(at: a, with: next)) { progress = true; break }
                     }
                 }
             }
             // 5. ring flags
-            if best.ringFlags != 0 {
+            if !best.ringFlags.isEmpty {
                 var cand = best
-                cand.ringFlags = 0
+                cand.setRingFlags([])
                 if attempt(cand) { progress = true }
             }
         }
@@ -97,7 +95,7 @@ public enum FuzzShrinker {
     static func simplifications(_ s: FuzzSQE) -> [FuzzSQE] {
         var out: [FuzzSQE] = []
         func with(_ f: (inout FuzzSQE) -> Void) { var c = s; f(&c); out.append(c) }
-        if s.flags != 0 { with { $0.flags = 0 } }
+        if !s.flags.isEmpty { with { $0.flags = [] } }
         if s.ioprio != 0 || s.bufIndex != 0 || s.fileIndex != 0 { with { $0.ioprio = 0; $0.bufIndex = 0; $0.fileIndex = 0 } }
         if s.userData > 0xffff_ffff { with { $0.userData &= 0xffff_ffff } }
         switch s.kind {
@@ -110,5 +108,14 @@ public enum FuzzShrinker {
         }
         if !(s.kind == .nop(nopFlags: 0, len: 0)) { with { $0.kind = .nop(nopFlags: 0, len: 0) } }
         return out
+    }
+}
+
+extension FuzzCase {
+    /// The case with the submit step at `index` submitting `specs` instead.
+    func replacingSQEs(at index: Int, with specs: [SQESpec]) -> FuzzCase {
+        var c = self
+        if case .submit(let ring, _, let e, let l) = steps[index] { c.steps[index] = .submit(ring: ring, specs, e, l) }
+        return c
     }
 }

@@ -56,11 +56,11 @@ public final class LiveFuzzTarget: FuzzTarget {
             for (i, c) in cases.enumerated() {
                 if c.usesTask {
                     let sub = PipeFrame.runForked { () -> (value: String, exitCode: Int32) in
-                        (FuzzObserver.observe(c, on: kernel, expectedCQEs: expected[i], timeoutMs: timeout).compact, 0)
+                        (c.observe(on: kernel, expectedCQEs: expected[i], timeoutMs: timeout).compact, 0)
                     }
                     lines.append((try? sub?.frame.get()) ?? "!")
                 } else {
-                    lines.append(FuzzObserver.observe(c, on: kernel, expectedCQEs: expected[i], timeoutMs: timeout).compact)
+                    lines.append(c.observe(on: kernel, expectedCQEs: expected[i], timeoutMs: timeout).compact)
                 }
             }
             return (lines.joined(separator: "\n"), 0)
@@ -80,7 +80,7 @@ public final class BackendFuzzTarget: FuzzTarget {
     let make: () -> KernelBackend
     public init(_ make: @escaping () -> KernelBackend) { self.make = make }
     public func run(_ cases: [FuzzCase], expected: [[Int]]) -> [FuzzObservation] {
-        cases.enumerated().map { FuzzObserver.observe($0.element, on: make(), expectedCQEs: expected[$0.offset], timeoutMs: 0) }
+        cases.enumerated().map { $0.element.observe(on: make(), expectedCQEs: expected[$0.offset], timeoutMs: 0) }
     }
 }
 
@@ -163,14 +163,14 @@ public final class Fuzzer {
     }
 
     func modelObservation(_ c: FuzzCase) -> FuzzObservation {
-        FuzzObserver.observe(c, on: model(), timeoutMs: 0)
+        c.observe(on: model(), timeoutMs: 0)
     }
 
     /// nil when model and target agree.
     func compare(_ c: FuzzCase) -> (FuzzObservation, FuzzObservation)? {
         let m = modelObservation(c)
         let t = target.run([c], expected: [m.cqeCounts])[0]
-        return FuzzObserver.firstDifference(model: m, kernel: t, for: c) == nil ? nil : (m, t)
+        return FuzzComparison.firstDifference(model: m, kernel: t, for: c) == nil ? nil : (m, t)
     }
 
     public func run() -> Report {
@@ -191,7 +191,7 @@ public final class Fuzzer {
             report.cases += batch.count
             for (i, c) in batch.enumerated() { report.features.add(c, model: predictions[i]); report.cqeWaits.add(observed[i]) }
             for (i, c) in batch.enumerated() {
-                guard let difference = FuzzObserver.firstDifference(model: predictions[i], kernel: observed[i], for: c) else { continue }
+                guard let difference = FuzzComparison.firstDifference(model: predictions[i], kernel: observed[i], for: c) else { continue }
                 let t0 = rf_now_ns()
                 report.mismatches.append(handleMismatch(c, model: predictions[i], target: observed[i], difference: difference))
                 report.shrinkSeconds += Double(rf_now_ns() - t0) / 1e9
@@ -206,7 +206,7 @@ public final class Fuzzer {
         // Re-run the original case (one child, each run on a fresh ring) before shrinking.
         let reruns = max(0, options.reruns)
         let again = reruns > 0 ? target.run(Array(repeating: c, count: reruns), expected: Array(repeating: m.cqeCounts, count: reruns)) : []
-        let reproduced = again.filter { FuzzObserver.firstDifference(model: m, kernel: $0, for: c) != nil }.count
+        let reproduced = again.filter { FuzzComparison.firstDifference(model: m, kernel: $0, for: c) != nil }.count
         var (shrunk, tries) = FuzzShrinker.shrink(c, budget: options.shrinkBudget) { compare($0) != nil }
         var sm = m, st = t
         let againShrunk = compare(shrunk)
@@ -219,7 +219,7 @@ public final class Fuzzer {
         }
         var mismatch = Mismatch(original: c, shrunk: shrunk, model: sm, target: st)
         mismatch.shrinkHeld = againShrunk != nil
-        mismatch.difference = difference ?? FuzzObserver.firstDifference(model: m, kernel: t, for: c)
+        mismatch.difference = difference ?? FuzzComparison.firstDifference(model: m, kernel: t, for: c)
         mismatch.reproduced = reproduced
         mismatch.reruns = reruns
         let how = mismatch.shrinkHeld ? "shrunk in \(tries) tries" : "not shrunk: the shrunk case did not fail again"

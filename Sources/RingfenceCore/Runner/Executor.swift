@@ -15,6 +15,10 @@ public final class Executor {
     let cqeTimeoutMs: Int
     var rings: [String: Int32] = [:]
     var registeredIndex: [String: Int32] = [:]
+    /// The setup flags of a ring made on first use (`ring(_:)`): the fuzz case's flags.
+    public var defaultRingFlags: SetupFlags = []
+    /// Non-nil in observing mode (`observe(_:expectedCQEs:)`, Executor+Observing.swift).
+    var observing: Observing?
 
     public init(backend: KernelBackend, opcodeLast: UInt32, cqeTimeoutMs: Int = 2000) {
         self.backend = backend
@@ -152,7 +156,13 @@ public final class Executor {
     /// The ring's fd, creating a default ring on first use.
     func ring(_ name: String) -> Result<Int32, StepFailure> {
         if let fd = rings[name] { return .success(fd) }
-        let fd = backend.setupRing(entries: 8, flags: 0)
+        let fd = backend.setupRing(entries: 8, flags: defaultRingFlags.rawValue)
+        if observing != nil {
+            // a ring that could not be made stays the (negative) fd its steps use
+            observing?.madeRing(name, flags: defaultRingFlags)
+            rings[name] = fd
+            return .success(fd)
+        }
         guard fd >= 0 else { return .failure(StepFailure(lines: ["could not create ring '\(name)': \(Errno.describe(result: fd))"])) }
         rings[name] = fd
         return .success(fd)
@@ -173,7 +183,7 @@ public final class Executor {
     }
 
     /// nil when the step held; otherwise what went wrong.
-    private func execute(_ step: Step) -> [String]? {
+    func execute(_ step: Step) -> [String]? {
         switch step {
         case .ring(let spec, let expected, _):
             return setUpRing(spec, expected)
@@ -190,6 +200,7 @@ public final class Executor {
                 }
             }
             let out = backend.register(spec.registerCall(fd: fd))
+            if observing != nil { return record(.call("restrict", ret: out.ret)) }
             return expectResult(out.ret, errno: expected, what: "IORING_REGISTER_RESTRICTIONS")
         case .enableRings(let name, let expected, _):
             switch ring(name) {
@@ -198,7 +209,9 @@ public final class Executor {
                 var call = RegisterCall(fd: fd, opcode: FilterABI.registerEnableRings, arg: [])
                 call.argPlacement = .null
                 call.nrArgs = 0
-                return expectResult(backend.register(call).ret, errno: expected, what: "IORING_REGISTER_ENABLE_RINGS")
+                let ret = backend.register(call).ret
+                if observing != nil { return observeEnable(name, ret) }
+                return expectResult(ret, errno: expected, what: "IORING_REGISTER_ENABLE_RINGS")
             }
         case .submit(let name, let specs, let expect, _):
             return submit(name, specs, expect)
@@ -237,6 +250,7 @@ public final class Executor {
 
     private func setUpRing(_ spec: RingSpec, _ expected: Int32?) -> [String]? {
         let fd = backend.setupRing(entries: spec.entries, flags: spec.flags.rawValue)
+        if observing != nil { return observeSetUp(spec, fd) }
         if let failure = expectResult(fd, errno: expected, what: "io_uring_setup") { return failure }
         if fd >= 0 {
             if let old = rings[spec.name] { backend.closeRing(old) }
@@ -292,6 +306,7 @@ public final class Executor {
             }
         }
         let out = backend.register(reg.registerCall(fd: fd, opcode: resolve(reg.opcode)))
+        if observing != nil { return observeRegister(out) }
         if var failure = expectResult(out.ret, errno: expect.errno, what: "IORING_REGISTER_BPF_FILTER") {
             failure.append("program: \(reg.programSource.split(separator: "\n").joined(separator: "; "))")
             return failure
@@ -311,17 +326,18 @@ public final class Executor {
         case .failure(let f): return f.lines
         case .success(let r): fd = r
         }
-        var sqes: [SQESpec] = []
-        for var s in specs {
-            s.opcode = .number(resolve(s.opcode))
-            if let target = s.ringForFD {
+        // Changed in place only where needed: an unchanged batch is not copied.
+        var sqes = specs
+        for i in sqes.indices {
+            if case .last = sqes[i].opcode { sqes[i].opcode = .number(resolve(sqes[i].opcode)) }
+            if let target = sqes[i].ringForFD {
                 switch ring(target) {
                 case .failure(let f): return f.lines
-                case .success(let r): s.fd = r
+                case .success(let r): sqes[i].fd = r
                 }
             }
-            sqes.append(s)
         }
+        if observing != nil { return observeSubmit(name, fd, sqes) }
         let out = backend.submit(ring: fd, sqes: sqes, expecting: expect.cqes.count, timeoutMs: cqeTimeoutMs)
         return compare(out, expect)
     }
