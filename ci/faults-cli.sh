@@ -26,7 +26,7 @@ ALLERR=$T/all-stderr
 CHECK_TIMEOUT=30 CHECK_STREAMS=err CHECK_LOG=$ALLERR
 # shellcheck source=ci/lib/check.sh
 source "$ROOT/ci/lib/check.sh"
-PLAN=56
+PLAN=57
 echo "1..$PLAN"
 
 head -c 4096 /dev/zero >"$T/junk-kernel"   # ringfence vm reads the cases before the kernel
@@ -134,6 +134,10 @@ check "vm --arch s390x without --build or --kernel says which (exit 2)" 2 "--arc
 	-- "$BIN" vm --arch s390x --cases "$ROOT/ci/fixtures/cases"
 check "vm --arch arm64 refuses the Swift guest's options by name (exit 2)" 2 "--arch arm64 runs the cases exported as C, not the Swift guest: --bench, --guest-binary do not go with it" \
 	-- "$BIN" vm --arch arm64 --bench --guest-binary /bin/true --cases "$ROOT/ci/fixtures/cases"
+# A fuzz seed gives the same cases in every process (each has its own hash seed): two
+# model-against-7.0 runs print the same mismatches and reproducers.
+fuzzrun() { "$BIN" fuzz --seed 9 --count 600 --model-vs 7.0 --print-reproducers 2>&1 | grep -v '/min' | md5sum; }
+check "fuzz --seed 9 gives the same cases in two processes" 0 "" '[[ $(fuzzrun) == $(fuzzrun) ]]' -- "$BIN" --version
 check "asm --byte-order middle lists the byte orders (exit 2)" 2 "Please provide one of 'little' and 'big'" -- "$BIN" asm --byte-order middle 'ret #1'
 check "asm --byte-order big loads sqe_flags from the word's second byte from the top (rsh #16)" 0 "" \
 	'"$BIN" asm --byte-order big "ld [sqe_flags]; ret a" | grep -q "{ 0x74, 0, 0, 0x00000010 }"' -- "$BIN" asm --byte-order big 'ld [sqe_flags]; ret a'
