@@ -413,8 +413,8 @@ struct CaseParser {
                     }
                     return b
                 }
-            case "sqe_flags_allowed": r.sqeFlagsAllowed = try sqeFlags(v)
-            case "sqe_flags_required": r.sqeFlagsRequired = try sqeFlags(v)
+            case "sqe_flags_allowed": r.sqeFlagsAllowed = SQEFlags(rawValue: try sqeFlags(v))
+            case "sqe_flags_required": r.sqeFlagsRequired = SQEFlags(rawValue: try sqeFlags(v))
             case "flags": r.taskFlags = try v.integer()
             case "resv": r.taskResv = try v.sequence().map { try $0.integer(UInt32.self) }
             default: r.nrArgs = try v.integer()

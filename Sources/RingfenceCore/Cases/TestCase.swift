@@ -131,9 +131,9 @@ public struct FilterRegistration: Sendable, Equatable, Codable {
     public var opcode: OpcodeRef = .number(0)
     public var program: [BPFInstruction] = []
     public var programSource: String = ""
-    /// io_uring_bpf_filter.flags (FilterABI.Flag's bits, and unknown ones for
-    /// the EINVAL cases). Still raw (not FilterABI.Flag): the fuzzer
-    /// (Fuzz/FuzzGenerator, FuzzFeatures, FuzzShrinker) does arithmetic on it; to change together with it.
+    /// io_uring_bpf_filter.flags: FilterABI.Flag's bits (every writer names
+    /// them: the case parser, the fuzzer), and unknown ones for the EINVAL
+    /// cases. The u32 as the kernel reads it; FilterABI.Flag is the OptionSet.
     public var flags: UInt32 = 0
     public var pduSize: UInt8 = 0
     public var cmdType: UInt16 = FilterABI.cmdFilter
@@ -179,11 +179,10 @@ public struct RestrictionSpec: Sendable, Equatable, Codable {
     public var target: RegisterTarget = .ring("main")
     public var registerOps: [UInt8] = []
     public var sqeOps: [UInt8] = []
-    /// IOSQE_* bits as IORING_RESTRICTION_SQE_FLAGS_ALLOWED/REQUIRED carry
-    /// them. Still raw (not SQEFlags): the fuzzer (Fuzz/FuzzGenerator) builds
-    /// these from integer literals; to change together with it.
-    public var sqeFlagsAllowed: UInt8?
-    public var sqeFlagsRequired: UInt8?
+    /// IORING_RESTRICTION_SQE_FLAGS_ALLOWED/REQUIRED (nil: no such entry); any
+    /// u8, unknown bits included, as the restriction's sqe_flags carries it.
+    public var sqeFlagsAllowed: SQEFlags?
+    public var sqeFlagsRequired: SQEFlags?
     /// Task variant only: io_uring_task_restriction.flags and .resv. Raw: no
     /// flag is defined, every bit is one a negative case sets to get EINVAL.
     public var taskFlags: UInt16 = 0

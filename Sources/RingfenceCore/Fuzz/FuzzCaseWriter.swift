@@ -61,8 +61,8 @@ public enum FuzzCaseWriter {
                 if r.target == .task { fields.append(("task", scalar("true"))) }
                 if !r.registerOps.isEmpty { fields.append(("register_ops", list(r.registerOps.map(scalar)))) }
                 if !r.sqeOps.isEmpty { fields.append(("sqe_ops", list(r.sqeOps.map(scalar)))) }
-                if let a = r.sqeFlagsAllowed { fields.append(("sqe_flags_allowed", scalar(hex(a)))) }
-                if let q = r.sqeFlagsRequired { fields.append(("sqe_flags_required", scalar(hex(q)))) }
+                if let a = r.sqeFlagsAllowed { fields.append(("sqe_flags_allowed", scalar(hex(a.rawValue)))) }
+                if let q = r.sqeFlagsRequired { fields.append(("sqe_flags_required", scalar(hex(q.rawValue)))) }
                 steps.append(map([("restrict", map(fields))] + callExpectation(event)))
             case .enableRings:
                 steps.append(map([("enable", .scalar("", line: 0, isNull: true))] + callExpectation(event)))

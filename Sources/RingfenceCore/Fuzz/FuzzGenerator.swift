@@ -61,8 +61,8 @@ public struct FuzzGenerator {
         var r = RestrictionSpec()
         r.target = target
         r.sqeOps = ops.sorted().filter { _ in rng.chance(70) }.map { UInt8(truncatingIfNeeded: $0) }
-        if rng.chance(40) { r.sqeFlagsAllowed = rng.pick([[], .ioLink, .async, [.ioLink, .async], .valid] as [SQEFlags]).rawValue }
-        if rng.chance(10) { r.sqeFlagsRequired = rng.pick([[], .ioLink] as [SQEFlags]).rawValue }
+        if rng.chance(40) { r.sqeFlagsAllowed = rng.pick([[], .ioLink, .async, [.ioLink, .async], .valid] as [SQEFlags]) }
+        if rng.chance(10) { r.sqeFlagsRequired = rng.pick([[], .ioLink] as [SQEFlags]) }
         if rng.chance(30) { r.registerOps = [37, 12, 11, 20].filter { _ in rng.chance(50) } }
         return r
     }

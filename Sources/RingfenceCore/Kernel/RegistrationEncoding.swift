@@ -45,8 +45,8 @@ extension RestrictionSpec {
         var entries: [(UInt16, UInt8)] = []
         entries += registerOps.map { (R.kindRegisterOp, $0) }
         entries += sqeOps.map { (R.kindSQEOp, $0) }
-        if let a = sqeFlagsAllowed { entries.append((R.kindSQEFlagsAllowed, a)) }
-        if let r = sqeFlagsRequired { entries.append((R.kindSQEFlagsRequired, r)) }
+        if let a = sqeFlagsAllowed { entries.append((R.kindSQEFlagsAllowed, a.rawValue)) }
+        if let r = sqeFlagsRequired { entries.append((R.kindSQEFlagsRequired, r.rawValue)) }
         var img = ByteImage(size: R.size * entries.count)
         for (i, (kind, value)) in entries.enumerated() {
             img.store(kind, at: i * R.size + R.opcode)

@@ -77,8 +77,8 @@ public struct FilterTable: Equatable {
 public struct Restrictions: Equatable {
     public var registerOps: Set<UInt8> = []
     public var sqeOps: Set<UInt8> = []
-    public var sqeFlagsAllowed: UInt8 = 0
-    public var sqeFlagsRequired: UInt8 = 0
+    public var sqeFlagsAllowed: SQEFlags = []
+    public var sqeFlagsRequired: SQEFlags = []
     public var opRegistered = false
     public var regRegistered = false
     /// res->bpf_filters; nil until the first filter.
@@ -101,9 +101,9 @@ public struct Restrictions: Equatable {
                 if UInt32(value) >= semantics.opcodeLast { return -Errno.EINVAL }
                 sqeOps.insert(value); opRegistered = true
             case R.kindSQEFlagsAllowed:
-                sqeFlagsAllowed = value; opRegistered = true
+                sqeFlagsAllowed = SQEFlags(rawValue: value); opRegistered = true
             case R.kindSQEFlagsRequired:
-                sqeFlagsRequired = value; opRegistered = true
+                sqeFlagsRequired = SQEFlags(rawValue: value); opRegistered = true
             default:
                 return -Errno.EINVAL
             }

@@ -107,7 +107,7 @@ enum RequestModel {
     static func allowedByRestrictions(opcode: UInt32, sqeFlags: SQEFlags, _ r: Restrictions, opRestricted: Bool) -> Bool {
         guard opRestricted else { return true }
         guard opcode < 256, r.sqeOps.contains(UInt8(opcode)) else { return false }
-        let required = SQEFlags(rawValue: r.sqeFlagsRequired), allowed = SQEFlags(rawValue: r.sqeFlagsAllowed)
+        let required = r.sqeFlagsRequired, allowed = r.sqeFlagsAllowed
         if !sqeFlags.isSuperset(of: required) { return false }
         if !sqeFlags.isSubset(of: allowed.union(required)) { return false }
         return true

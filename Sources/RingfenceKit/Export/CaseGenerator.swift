@@ -181,8 +181,8 @@ struct CaseGenerator {
         var entries: [String] = []
         entries += spec.registerOps.map { "{ .opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = \($0) }" }
         entries += spec.sqeOps.map { "{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = \($0) }" }
-        if let a = spec.sqeFlagsAllowed { entries.append("{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = 0x\(String(a, radix: 16)) }") }
-        if let r = spec.sqeFlagsRequired { entries.append("{ .opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = 0x\(String(r, radix: 16)) }") }
+        if let a = spec.sqeFlagsAllowed { entries.append("{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = 0x\(String(a.rawValue, radix: 16)) }") }
+        if let r = spec.sqeFlagsRequired { entries.append("{ .opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = 0x\(String(r.rawValue, radix: 16)) }") }
         out += "\(i)\tstatic const struct io_uring_restriction res[] = {\n"
         for e in entries { out += "\(i)\t\t\(e),\n" }
         if entries.isEmpty { out += "\(i)\t\t{ 0 },\n" }
