@@ -88,6 +88,62 @@ final class FaultInjectionTests: XCTestCase {
         XCTAssertTrue(o.diagnostics.first?.contains("still hit an injected fault at fail-nth 10") == true, "\(o.diagnostics)")
     }
 
+    /// A stand-in whose children do not all make the same number of calls
+    /// (on a real kernel a page allocation refilling a slab, or vmalloc's
+    /// spare vmap_area, adds one now and then): the schedule gives every
+    /// child at N = 5 six calls and every child at N = 6 five, so the
+    /// regular children never fail the last call. The boundary children
+    /// (Executor.boundaryAttempts more at the last N that injected) do.
+    final class Schedule {
+        var children: [Int: Int] = [:]
+        var lastCallFailed = 0
+        func calls(at n: Int) -> Int {
+            children[n, default: 0] += 1
+            return n == 5 && children[n]! <= Executor.injectionAttempts ? 6 : 5
+        }
+    }
+
+    final class VaryingFailNth: KernelBackend {
+        let inner: KernelBackend
+        let schedule: Schedule
+        var armed: Int?
+        var injected = false
+        init(_ inner: KernelBackend, _ schedule: Schedule) { self.inner = inner; self.schedule = schedule }
+        func setupRing(entries: UInt32, flags: UInt32) -> Int32 { inner.setupRing(entries: entries, flags: flags) }
+        func registerRingFD(_ ring: Int32) -> Int32 { inner.registerRingFD(ring) }
+        func closeRing(_ ring: Int32) { inner.closeRing(ring) }
+        func register(_ call: RegisterCall) -> RegisterOutcome {
+            guard let n = armed else { return inner.register(call) }
+            armed = nil
+            let calls = schedule.calls(at: n)
+            injected = n <= calls
+            if !injected { return inner.register(call) }
+            if n == calls { schedule.lastCallFailed += 1 }
+            return RegisterOutcome(ret: -Errno.ENOMEM, argAfter: call.arg)
+        }
+        func submit(ring: Int32, sqes: [SQESpec], expecting: Int, timeoutMs: Int) -> SubmitOutcome {
+            inner.submit(ring: ring, sqes: sqes, expecting: expecting, timeoutMs: timeoutMs)
+        }
+        func setNoNewPrivs() -> Int32 { inner.setNoNewPrivs() }
+        func dropPrivileges() -> Int32 { inner.dropPrivileges() }
+        func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
+            let schedule = self.schedule
+            return inner.runInChild { child in body(VaryingFailNth(child, schedule)) }
+        }
+        func addTaint(_ mask: UInt64) -> Int32 { -95 }
+        func armFailNth(_ n: Int) -> Int32 { armed = n; return 0 }
+        func failNthInjected() -> Bool { defer { injected = false }; return injected }
+    }
+
+    func testTheStepsLastCallFailsEvenWhenTheChildrenAtItsNMadeOneMore() throws {
+        let c = try XCTUnwrap(CaseLoader.load(yaml: Self.yaml, file: "error-paths/t.yaml").first)
+        let schedule = Schedule()
+        let o = Executor(backend: VaryingFailNth(ReferenceKernel(), schedule), opcodeLast: Opcode.lastKnown, cqeTimeoutMs: 0).run(c)
+        XCTAssertTrue(o.passed, "\(o.diagnostics)")
+        XCTAssertEqual(schedule.children[6], Executor.injectionAttempts, "the loop stopped at N = 6, where no child injected")
+        XCTAssertGreaterThan(schedule.lastCallFailed, 0, "no child failed the step's last call: the boundary children did not run")
+    }
+
     func testInjectIsCheckedByTheLoader() {
         func error(_ yaml: String) -> String {
             do { _ = try CaseLoader.load(yaml: yaml, file: "t.yaml"); return "" } catch { return "\(error)" }
