@@ -10,11 +10,19 @@ import XCTest
 final class FaultInjectionTests: XCTestCase {
     final class FailNthModel: KernelBackend {
         let inner: KernelBackend
-        let calls: Int
+        /// How many fault-injectable calls a registration makes in a child armed with N.
+        let callsAt: (Int) -> Int
         let halfInstalls: Bool
+        /// Told when the armed N was the registration's last call.
+        let lastCallFailed: () -> Void
         var armed: Int?
         var injected = false
-        init(_ inner: KernelBackend, calls: Int, halfInstalls: Bool) { self.inner = inner; self.calls = calls; self.halfInstalls = halfInstalls }
+        init(_ inner: KernelBackend, callsAt: @escaping (Int) -> Int, halfInstalls: Bool, lastCallFailed: @escaping () -> Void = {}) {
+            self.inner = inner; self.callsAt = callsAt; self.halfInstalls = halfInstalls; self.lastCallFailed = lastCallFailed
+        }
+        convenience init(_ inner: KernelBackend, calls: Int, halfInstalls: Bool) {
+            self.init(inner, callsAt: { _ in calls }, halfInstalls: halfInstalls)
+        }
 
         func setupRing(entries: UInt32, flags: UInt32) -> Int32 { armed = nil; return inner.setupRing(entries: entries, flags: flags) }
         func registerRingFD(_ ring: Int32) -> Int32 { inner.registerRingFD(ring) }
@@ -22,8 +30,10 @@ final class FaultInjectionTests: XCTestCase {
         func register(_ call: RegisterCall) -> RegisterOutcome {
             guard let n = armed else { return inner.register(call) }
             armed = nil
+            let calls = callsAt(n)
             injected = n <= calls
             if !injected { return inner.register(call) }
+            if n == calls { lastCallFailed() }
             if halfInstalls { _ = inner.register(call) }
             return RegisterOutcome(ret: -Errno.ENOMEM, argAfter: call.arg)
         }
@@ -33,8 +43,8 @@ final class FaultInjectionTests: XCTestCase {
         func setNoNewPrivs() -> Int32 { inner.setNoNewPrivs() }
         func dropPrivileges() -> Int32 { inner.dropPrivileges() }
         func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
-            let calls = self.calls, half = halfInstalls
-            return inner.runInChild { child in body(FailNthModel(child, calls: calls, halfInstalls: half)) }
+            let callsAt = self.callsAt, half = halfInstalls, last = lastCallFailed
+            return inner.runInChild { child in body(FailNthModel(child, callsAt: callsAt, halfInstalls: half, lastCallFailed: last)) }
         }
         func addTaint(_ mask: UInt64) -> Int32 { -95 }
         func armFailNth(_ n: Int) -> Int32 { armed = n; return 0 }
@@ -88,9 +98,9 @@ final class FaultInjectionTests: XCTestCase {
         XCTAssertTrue(o.diagnostics.first?.contains("still hit an injected fault at fail-nth 10") == true, "\(o.diagnostics)")
     }
 
-    /// A stand-in whose children do not all make the same number of calls
+    /// Children that do not all make the same number of calls
     /// (on a real kernel a page allocation refilling a slab, or vmalloc's
-    /// spare vmap_area, adds one now and then): the schedule gives every
+    /// spare vmap_area, adds one now and then): this schedule gives every
     /// child at N = 5 six calls and every child at N = 6 five, so the
     /// regular children never fail the last call. The boundary children
     /// (Executor.boundaryAttempts more at the last N that injected) do.
@@ -103,42 +113,11 @@ final class FaultInjectionTests: XCTestCase {
         }
     }
 
-    final class VaryingFailNth: KernelBackend {
-        let inner: KernelBackend
-        let schedule: Schedule
-        var armed: Int?
-        var injected = false
-        init(_ inner: KernelBackend, _ schedule: Schedule) { self.inner = inner; self.schedule = schedule }
-        func setupRing(entries: UInt32, flags: UInt32) -> Int32 { inner.setupRing(entries: entries, flags: flags) }
-        func registerRingFD(_ ring: Int32) -> Int32 { inner.registerRingFD(ring) }
-        func closeRing(_ ring: Int32) { inner.closeRing(ring) }
-        func register(_ call: RegisterCall) -> RegisterOutcome {
-            guard let n = armed else { return inner.register(call) }
-            armed = nil
-            let calls = schedule.calls(at: n)
-            injected = n <= calls
-            if !injected { return inner.register(call) }
-            if n == calls { schedule.lastCallFailed += 1 }
-            return RegisterOutcome(ret: -Errno.ENOMEM, argAfter: call.arg)
-        }
-        func submit(ring: Int32, sqes: [SQESpec], expecting: Int, timeoutMs: Int) -> SubmitOutcome {
-            inner.submit(ring: ring, sqes: sqes, expecting: expecting, timeoutMs: timeoutMs)
-        }
-        func setNoNewPrivs() -> Int32 { inner.setNoNewPrivs() }
-        func dropPrivileges() -> Int32 { inner.dropPrivileges() }
-        func runInChild(_ body: (KernelBackend) -> (ok: Bool, diagnostics: [String])) -> (ok: Bool, diagnostics: [String]) {
-            let schedule = self.schedule
-            return inner.runInChild { child in body(VaryingFailNth(child, schedule)) }
-        }
-        func addTaint(_ mask: UInt64) -> Int32 { -95 }
-        func armFailNth(_ n: Int) -> Int32 { armed = n; return 0 }
-        func failNthInjected() -> Bool { defer { injected = false }; return injected }
-    }
-
     func testTheStepsLastCallFailsEvenWhenTheChildrenAtItsNMadeOneMore() throws {
         let c = try XCTUnwrap(CaseLoader.load(yaml: Self.yaml, file: "error-paths/t.yaml").first)
         let schedule = Schedule()
-        let o = Executor(backend: VaryingFailNth(ReferenceKernel(), schedule), opcodeLast: Opcode.lastKnown, cqeTimeoutMs: 0).run(c)
+        let backend = FailNthModel(ReferenceKernel(), callsAt: schedule.calls(at:), halfInstalls: false, lastCallFailed: { schedule.lastCallFailed += 1 })
+        let o = Executor(backend: backend, opcodeLast: Opcode.lastKnown, cqeTimeoutMs: 0).run(c)
         XCTAssertTrue(o.passed, "\(o.diagnostics)")
         XCTAssertEqual(schedule.children[6], Executor.injectionAttempts, "the loop stopped at N = 6, where no child injected")
         XCTAssertGreaterThan(schedule.lastCallFailed, 0, "no child failed the step's last call: the boundary children did not run")
