@@ -156,7 +156,6 @@ struct VMCommand: ParsableCommand {
         o.timeout = vm.timeout
         o.cpus = vm.cpus
         o.arch = vm.arch
-        o.executor = executor
         o.exhaustive = suite.exhaustive
         o.guestBinary = suite.guestBinary.map(FileSystem.absolute)
         o.memoryMB = vm.memory.flatMap(QEMUSettings.parseMemory)

@@ -24,7 +24,7 @@ struct Verdict: ParsableCommand {
     @Option(help: "Case directory to name the guest's results by (they cross the console by id only; default: cases).")
     var cases: String?
 
-    @Option(help: ArgumentHelp("The guest architecture the log was recorded on (x86_64, arm64, s390x): recorded as the host's arch in results.json, summary.txt and KTAP, and scopes known bugs with `arches:`.", valueName: "ARCH"))
+    @Option(help: ArgumentHelp("The guest architecture the log was recorded on (x86_64, arm64, s390x): recorded as the host's arch in results.json and summary.txt.", valueName: "ARCH"))
     var arch: GuestArch?
 
     func run() throws {

@@ -195,10 +195,9 @@ public final class Executor {
         if observing != nil {
             // a ring that could not be made stays the (negative) fd its steps use
             observing?.madeRing(name, flags: defaultRingFlags)
-            rings[name] = fd
-            return .success(fd)
+        } else if fd < 0 {
+            return .failure(StepFailure(lines: ["could not create ring '\(name)': \(Errno.describe(result: fd))"]))
         }
-        guard fd >= 0 else { return .failure(StepFailure(lines: ["could not create ring '\(name)': \(Errno.describe(result: fd))"])) }
         rings[name] = fd
         return .success(fd)
     }

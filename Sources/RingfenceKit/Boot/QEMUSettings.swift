@@ -43,12 +43,16 @@ public struct QEMUSettings: Equatable {
     /// program's own arguments after `--` (`-e`: the exhaustive tier).
     public static func exportCommandLine(arch: GuestArch, programArguments: [String], extra: [String] = []) -> String {
         var parts = ["console=\(arch.row.console)", "panic=-1", "loglevel=5", "printk.time=1", "rdinit=/init"]
-        // x86_64: the Swift guest's quiet-boot options (no keyboard controller probing, no TSC recalibration).
-        if arch == .x86_64 { parts += ["mitigations=off", "tsc=reliable", "no_timer_check", "i8042.noaux", "i8042.nokbd", "i8042.nopnp"] }
+        if arch == .x86_64 { parts += x86QuietBoot }
         parts += extra
         if !programArguments.isEmpty { parts += ["--"] + programArguments }
         return parts.joined(separator: " ")
     }
+
+    /// x86_64's quiet-boot options, for the Swift guest and the C kselftest
+    /// alike: no Spectre mitigations, no TSC recalibration or timer check, no
+    /// i8042 keyboard-controller probing.
+    static let x86QuietBoot = ["mitigations=off", "tsc=reliable", "no_timer_check", "i8042.noaux", "i8042.nokbd", "i8042.nopnp"]
 
     /// The kernel command line: quiet boot, warnings and worse on the serial
     /// console, a panic ends QEMU at once (panic=-1 with -no-reboot), and
@@ -59,8 +63,7 @@ public struct QEMUSettings: Equatable {
         // earlyprintk: the x86 boot stub and decompressor print their errors
         // ("ZSTD-compressed data is corrupt ... -- System halted") on the
         // serial port instead of halting in silence (a damaged image).
-        var parts = ["console=ttyS0", "earlyprintk=serial,ttyS0,115200", "panic=-1", "loglevel=5", "printk.time=1", "rdinit=/init", "mitigations=off", "tsc=reliable",
-                     "no_timer_check", "i8042.noaux", "i8042.nokbd", "i8042.nopnp"]
+        var parts = ["console=ttyS0", "earlyprintk=serial,ttyS0,115200", "panic=-1", "loglevel=5", "printk.time=1", "rdinit=/init"] + x86QuietBoot
         if let args = guestArguments { parts.append(GuestCommandLine.encodeArguments(args)) }
         if !modules.isEmpty { parts.append(GuestCommandLine.modulesKey + "=" + modules.joined(separator: ",")) }
         return (parts + extra).joined(separator: " ")

@@ -52,8 +52,6 @@ public struct VMRunOptions {
     /// The guest's architecture (--arch): x86_64 runs the Swift guest; the
     /// others the cases exported as C (`runExported`).
     public var arch: GuestArch = .x86_64
-    /// --executor: the Swift guest (x86_64) or the C kselftest (every arch).
-    public var executor: GuestExecutor = .swift
     /// --exhaustive for an --arch run (the C program's -e).
     public var exhaustive = false
     public init() {}

@@ -71,7 +71,7 @@ extension VMRunner {
         }
         notes.append("the cases ran as the C kselftest (ringfence export --kselftest): \(export.exported.count) of \(cases.count) exported, "
                      + "\(export.notExported.count) not (NOT-EXPORTED in the export)")
-        let host = hostFacts(kernel: kernel, accel: .tcg, settings: settings, attempts: attempts, executor: "kselftest",
+        let host = hostFacts(kernel: kernel, accel: .tcg, settings: settings, attempts: attempts, executor: .kselftest,
                              configDigest: configDigest, qemuVersion: qv, vmSeconds: boot.seconds, notes: notes)
 
         var context = judgeContext(boot, kernel: kernel)

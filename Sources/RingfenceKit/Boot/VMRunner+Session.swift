@@ -75,7 +75,7 @@ extension VMRunner {
             notes.append("the guest did not power off after finishing; stopped by the host (\(cause))")
         }
         let host = hostFacts(kernel: kernel, accel: booted.accel, settings: booted.settings, attempts: booted.attempts,
-                             executor: "swift", configDigest: configDigest, qemuVersion: qv, vmSeconds: booted.boot.seconds, notes: notes)
+                             executor: .swift, configDigest: configDigest, qemuVersion: qv, vmSeconds: booted.boot.seconds, notes: notes)
 
         let judged = judge(booted.boot, kernel: kernel, host: host, memory: memory, rawSize: rawSize)
         if let why = judged.outcome.infrastructure {
@@ -229,13 +229,13 @@ extension VMRunner {
     }
 
     /// What the host knows about this run, for results.json's `host`.
-    func hostFacts(kernel: Kernel, accel: QEMUSettings.Accelerator, settings: QEMUSettings, attempts: Int, executor: String,
+    func hostFacts(kernel: Kernel, accel: QEMUSettings.Accelerator, settings: QEMUSettings, attempts: Int, executor: GuestExecutor,
                    configDigest: String?, qemuVersion: String?, vmSeconds: Double, notes: [String]) -> HostFacts {
         var host = HostFacts(accelerator: accel.rawValue, kernelRelease: kernel.release, bootAttempts: attempts,
                              cpus: settings.cpus, memoryMB: settings.memoryMB)
         host.tcgThreads = accel == .tcg ? options.tcgThreads.rawValue : nil
         host.arch = settings.arch.rawValue
-        host.executor = executor
+        host.executor = executor.rawValue
         host.kernelPackage = kernel.package
         host.kernelPackageVersion = kernel.packageVersion
         host.kernelImage = options.kernelImage.map(FileSystem.absolute)

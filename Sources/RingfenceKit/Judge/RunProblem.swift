@@ -17,7 +17,9 @@ struct RunProblem: Equatable {
     var text: String
     var topics: Set<Topic>
 
-    init(_ text: String, _ topics: Topic...) {
+    init(_ text: String, _ topics: Topic...) { self.init(text, topics: topics) }
+
+    init(_ text: String, topics: [Topic]) {
         self.text = text
         self.topics = Set(topics)
     }

@@ -138,11 +138,7 @@ extension VMVerdict {
                                      : RunProblem("no '# ringfence-exit:' marker (guest did not finish)", .exitMarker))
         }
         if bail == nil && timedOut && c.guestExitCode != nil { problems.append(RunProblem("timed out", .timeout)) }
-        if let b = bail {
-            var p = RunProblem(String(b.text.dropFirst("Bail out! ".count)))
-            p.topics = Set(b.topics)
-            problems.append(p)
-        }
+        if let b = bail { problems.append(RunProblem(String(b.text.dropFirst("Bail out! ".count)), topics: b.topics)) }
         return ConsoleEnding(stated: problems, bail: bail?.text)
     }
 }

@@ -105,12 +105,12 @@ public enum VMVerdict {
         stated += runProblems(input, cases: cases, problemsSoFar: stated)
         let ending = input.consoleEnding
         // Passed through, the console's ending is stated first (as its KTAP ends), then what only the report knows.
-        if input.passthrough { stated = RunProblem.merged(ending.stated, stated) }
+        let withEnding = RunProblem.merged(ending.stated, stated)
         let infrastructure = infrastructureEnding(input)
-        let code = exitCode(input, cases: cases, problems: stated.map(\.text), infrastructure: infrastructure)
+        let code = exitCode(input, cases: cases, problems: (input.passthrough ? withEnding : stated).map(\.text), infrastructure: infrastructure)
         // A usage or case-file error has no cases to report: the guest's own KTAP then.
         let passedThrough = input.passthrough || (code == 2 && cases.isEmpty && infrastructure == nil)
-        if passedThrough && !input.passthrough { stated = RunProblem.merged(ending.stated, stated) }
+        if passedThrough { stated = withEnding }
         if let i = infrastructure { stated.insert(RunProblem("infrastructure: " + i), at: 0) }
 
         var report = RunReport(kernel: kernel, accelerator: input.host.accelerator, startedAt: startedAt,
